@@ -1,0 +1,35 @@
+"""Output helpers: rich tables for people, JSON for scripts and graders."""
+
+import json
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=4) + "\n")
+
+
+def table(columns: list[str], rows: list[list[str]], title: str | None = None) -> None:
+    t = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    for col in columns:
+        t.add_column(col, overflow="fold")
+    for row in rows:
+        t.add_row(*[str(v) for v in row])
+    console.print(t)
+
+
+def key_values(pairs: list[str] | None, what: str) -> dict[str, str]:
+    """Parse repeated KEY=VALUE flags (-o, --label, --aux-address)."""
+    from ..errors import InvalidParameter
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidParameter(f"invalid {what} \"{pair}\": use KEY=VALUE")
+        out[key] = value
+    return out

@@ -1,0 +1,338 @@
+"""The client of the engine's API: the only way the CLI, TUI and notebook reach the lab.
+
+`Client` is synchronous; `AsyncClient` offers the same calls as coroutines. The first call
+starts the engine when none is running (like the Docker CLI would, had dockerd a socket
+activation). Errors come back as the core's exception types with the engine's one-line message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from . import events as event_types
+from . import paths
+from .errors import CnmError, EngineUnavailable, NotFound, from_status
+from .sandbox import parse_port
+
+START_TIMEOUT = 60.0
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class Client:
+    def __init__(self, socket_path: str | Path | None = None, autostart: bool = True, timeout: float = 120.0):
+        self.socket_path = str(socket_path or paths.socket_path())
+        self.autostart = autostart
+        self.timeout = timeout
+
+    # -- transport --------------------------------------------------------------
+    def request(self, method: str, path: str, body=None, query: dict | None = None, timeout: float | None = None):
+        if query:
+            path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
+        try:
+            return self._send(method, path, body, timeout)
+        except (FileNotFoundError, ConnectionRefusedError):
+            if not self.autostart:
+                raise EngineUnavailable(f"the cnmlab engine is not running (no socket at {self.socket_path})") from None
+            self.start_engine()
+            return self._send(method, path, body, timeout)
+
+    def _send(self, method: str, path: str, body, timeout: float | None):
+        conn = _UnixConnection(self.socket_path, timeout or self.timeout)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        finally:
+            conn.close()
+        payload = json.loads(raw) if raw else None
+        if resp.status >= 400:
+            message = payload.get("message") if isinstance(payload, dict) else raw.decode(errors="replace")
+            raise from_status(resp.status, message or f"engine answered {resp.status}")
+        return payload
+
+    def running(self) -> bool:
+        try:
+            self._send("GET", "/_ping", None, 5.0)
+            return True
+        except (OSError, CnmError):
+            return False
+
+    def start_engine(self) -> None:
+        """Start the engine in the background and wait until it answers."""
+        log = paths.log_path()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, CNMLAB_RUNTIME_DIR=str(Path(self.socket_path).parent))
+        with open(log, "ab") as out:
+            start = out.tell()
+            proc = subprocess.Popen([sys.executable, "-m", "cnmlab.engine"], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=out, start_new_session=True, env=env)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.running():
+                return
+            if proc.poll() is not None and not self.running():
+                if proc.returncode == 1:  # another engine won the race: wait for it
+                    time.sleep(0.1)
+                    continue
+                raise EngineUnavailable(_last_error(log, start) or f"the engine exited with code {proc.returncode}")
+            time.sleep(0.05)
+        raise EngineUnavailable(f"the engine did not answer within {START_TIMEOUT:.0f} s (see {log})")
+
+    # -- engine -----------------------------------------------------------------
+    def status(self) -> dict:
+        return self.request("GET", "/engine/status")
+
+    def stop_engine(self, wait: float = 15.0) -> int | None:
+        """Stop the engine if it runs; return its pid."""
+        try:
+            pid = self._send("GET", "/engine/status", None, 5.0)["pid"]
+            self._send("POST", "/engine/stop", None, 5.0)
+        except (OSError, CnmError):
+            return None
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        return pid
+
+    def reset(self) -> dict:
+        return self.request("POST", "/lab/reset")
+
+    def drivers(self) -> list[dict]:
+        return self.request("GET", "/plugins/drivers")
+
+    # -- hosts ------------------------------------------------------------------
+    def hosts(self) -> list[dict]:
+        return self.request("GET", "/hosts")
+
+    def host(self, name: str) -> dict:
+        return self.request("GET", f"/hosts/{quote(name, safe='')}")
+
+    def host_add(self, name: str, address: str | None = None, plain: bool = False) -> dict:
+        return self.request("POST", "/hosts/create", {"Name": name, "Address": address, "Plain": plain})
+
+    def host_rm(self, name: str) -> None:
+        self.request("DELETE", f"/hosts/{quote(name, safe='')}")
+
+    # -- networks ---------------------------------------------------------------
+    def networks(self) -> list[dict]:
+        return self.request("GET", "/networks")
+
+    def network_create(self, name: str, driver: str = "bridge", subnet: str | None = None,
+                       gateway: str | None = None, ip_range: str | None = None,
+                       aux_addresses: dict | None = None, internal: bool = False, attachable: bool = False,
+                       options: dict | None = None, labels: dict | None = None, ipv6: bool = False,
+                       host: str | None = None, ipam_driver: str | None = None) -> dict:
+        cfg = {k: v for k, v in (("Subnet", subnet), ("Gateway", gateway), ("IPRange", ip_range),
+                                  ("AuxiliaryAddresses", aux_addresses)) if v}
+        body = {"Name": name, "Driver": driver, "Internal": internal, "Attachable": attachable,
+                "EnableIPv6": ipv6, "Options": options or {}, "Labels": labels or {}, "Host": host,
+                "IPAM": {"Driver": ipam_driver or "default", "Config": [cfg] if cfg else []}}
+        return self.request("POST", "/networks/create", body)
+
+    def network_inspect(self, ref: str, host: str | None = None, verbose: bool = False) -> dict:
+        return self.request("GET", f"/networks/{quote(ref, safe='')}",
+                            query={"host": host, "verbose": "1" if verbose else None})
+
+    def network_rm(self, ref: str) -> None:
+        self.request("DELETE", f"/networks/{quote(ref, safe='')}")
+
+    def network_prune(self) -> list[str]:
+        return self.request("POST", "/networks/prune")["NetworksDeleted"]
+
+    def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None) -> None:
+        cfg = {"Aliases": aliases or []}
+        if ip:
+            cfg["IPAMConfig"] = {"IPv4Address": ip}
+        self.request("POST", f"/networks/{quote(network, safe='')}/connect", {"Container": container, "EndpointConfig": cfg})
+
+    def disconnect(self, network: str, container: str, force: bool = False) -> None:
+        self.request("POST", f"/networks/{quote(network, safe='')}/disconnect", {"Container": container, "Force": force})
+
+    # -- containers -------------------------------------------------------------
+    def run(self, name: str, network: str | None = None, ip: str | None = None, aliases: list[str] | None = None,
+            ports: list[str] | None = None, host: str | None = None, labels: dict | None = None) -> dict:
+        bindings: dict[str, list] = {}
+        for spec in ports or []:
+            port = parse_port(spec)  # the CLI's own check, as docker's is
+            bindings.setdefault(f"{port.container_port}/{port.proto}", []).append({"HostPort": str(port.host_port)})
+        body = {"HostConfig": {"NetworkMode": network or "default", "PortBindings": bindings},
+                "Host": host, "Labels": labels or {}}
+        if network:
+            ep = {"Aliases": aliases or []}
+            if ip:
+                ep["IPAMConfig"] = {"IPv4Address": ip}
+            body["NetworkingConfig"] = {"EndpointsConfig": {network: ep}}
+        return self.request("POST", "/containers/create", body, query={"name": name})
+
+    def containers(self) -> list[dict]:
+        return self.request("GET", "/containers/json")
+
+    def inspect(self, ref: str) -> dict:
+        return self.request("GET", f"/containers/{quote(ref, safe='')}/json")
+
+    def rm(self, ref: str, force: bool = False) -> None:
+        self.request("DELETE", f"/containers/{quote(ref, safe='')}", query={"force": "1" if force else None})
+
+    # -- packets: probe, matrix, trace (cnmlab.probe) ----------------------------
+    def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
+              timeout: float = 1.0) -> dict:
+        """One test packet from src to dst; the answer says reachable/refused/no route/timeout/filtered."""
+        return self.request("POST", "/lab/probe", {"Source": src, "Destination": dst, "Proto": proto,
+                                                   "Port": port, "Timeout": timeout})
+
+    def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
+               explain: bool = False) -> dict:
+        """Every ordered pair of containers, probed concurrently."""
+        return self.request("POST", "/lab/matrix", {"Proto": proto, "Port": port, "Network": network,
+                                                    "Explain": explain})
+
+    def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> dict:
+        """One probe captured at every hop of its path, with the verdict and the dropping rule."""
+        return self.request("POST", "/lab/trace", {"Source": src, "Destination": dst, "Proto": proto, "Port": port})
+
+    # -- services (VIP load balancing) ---------------------------------------------
+    def services(self) -> list[dict]:
+        return self.request("GET", "/services")
+
+    def service_create(self, name: str, network: str, replicas: int = 1, ports: list[str] | None = None,
+                       endpoint_mode: str = "vip", host: str | None = None) -> dict:
+        return self.request("POST", "/services/create", {"Name": name, "Network": network, "Replicas": replicas,
+                                                         "Ports": ports or [], "EndpointMode": endpoint_mode,
+                                                         "Host": host})
+
+    def service_inspect(self, ref: str) -> dict:
+        return self.request("GET", f"/services/{quote(ref, safe='')}")
+
+    def service_scale(self, ref: str, replicas: int) -> dict:
+        return self.request("POST", f"/services/{quote(ref, safe='')}/update", {"Replicas": replicas})
+
+    def service_rm(self, ref: str) -> None:
+        self.request("DELETE", f"/services/{quote(ref, safe='')}")
+
+    # -- events -----------------------------------------------------------------
+    def events(self) -> Iterator[event_types.Event | dict]:
+        """Engine events as they happen (blocks; stop iterating to close the stream)."""
+        if not self.running():
+            self.request("GET", "/_ping")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self.socket_path)
+        try:
+            sock.sendall(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            reader = sock.makefile("rb")
+            while reader.readline() not in (b"\r\n", b"\n", b""):
+                pass  # headers
+            for line in reader:
+                if line.strip():
+                    yield event_types.from_json(json.loads(line))
+        finally:
+            sock.close()
+
+    # -- processes in the world --------------------------------------------------
+    def namespace_of(self, ref: str | None) -> str | None:
+        """The lab namespace of a container or host name (None: the world itself)."""
+        if ref is None:
+            return None
+        try:
+            return os.path.basename(self.inspect(ref)["NetworkSettings"]["SandboxKey"])
+        except NotFound:
+            if any(h["Name"] == ref for h in self.hosts()) or ref == "underlay":
+                return ref
+            raise NotFound(f"No such container or host: {ref}") from None
+
+    def enter_argv(self, ref: str | None, argv: list[str]) -> list[str]:
+        """argv that runs a command inside the lab world, in the namespace of `ref`."""
+        status = self.status()
+        enter = ["nsenter", "-t", str(status["pid"]), "-n", "-m"]
+        if status.get("rootless"):
+            enter[1:1] = ["-U", "--preserve-credentials"]
+        ns = self.namespace_of(ref)
+        if ns is None:
+            return enter + ["--"] + argv
+        return enter + ["--", "ip", "netns", "exec", ns] + argv
+
+    def exec(self, ref: str, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess:
+        """Run a real command in the sandbox and capture its output and exit code."""
+        return subprocess.run(self.enter_argv(ref, argv), capture_output=True, text=True, timeout=timeout)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+def _last_error(log: Path, start: int) -> str | None:
+    try:
+        with open(log, "rb") as f:
+            f.seek(start)
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if line.startswith("cnmlab engine:"):
+            return line.removeprefix("cnmlab engine:").strip()
+    return lines[-1] if lines else None
+
+
+class AsyncClient:
+    """The same calls as `Client`, as coroutines (each runs the blocking call in a thread)."""
+
+    def __init__(self, socket_path: str | Path | None = None, autostart: bool = True):
+        self.sync = Client(socket_path, autostart)
+
+    def __getattr__(self, name: str):
+        target = getattr(self.sync, name)
+        if not callable(target) or name == "events":
+            return target
+
+        @functools.wraps(target)
+        async def call(*args, **kwargs):
+            return await asyncio.to_thread(target, *args, **kwargs)
+
+        return call
+
+    async def events(self):
+        """Engine events as an async iterator."""
+        reader, writer = await asyncio.open_unix_connection(self.sync.socket_path)
+        try:
+            writer.write(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            await writer.drain()
+            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                pass
+            while line := await reader.readline():
+                if line.strip():
+                    yield event_types.from_json(json.loads(line))
+        finally:
+            writer.close()

@@ -1,0 +1,612 @@
+"""The controller: the one entry point to the lab's hosts, networks, endpoints and sandboxes.
+
+As in libnetwork, the controller owns IPAM and the store and drives the network drivers
+through the CNM lifecycle. Every change is a sequence of named steps; when a step fails the
+steps already done are undone in reverse (an ExitStack), so no half-made kernel or store state
+stays behind. The controller is not thread-safe: the engine calls it from one thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+
+from . import underlay
+from .drivers import Driver, DriverContext, installed, load_class
+from .endpoint import Endpoint
+from .errors import Conflict, Forbidden, InvalidParameter, NotFound
+from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, EndpointLeft, Event, HostAdded,
+                     HostRemoved, LabReset, LabRestored, NetworkCreated, NetworkRemoved)
+from .host import Host
+from .ipam import Ipam, Pool, parse_address, parse_subnet
+from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
+from .network import PREDEFINED, IpamConfig, Network
+from .osl.netns import Namespaces
+from .sandbox import Container, PortBinding, parse_port
+from .services import TestServices
+from .store import Store
+
+DEFAULT_HOST = "host1"
+BRIDGE_DEFAULTS = {
+    "com.docker.network.bridge.default_bridge": "true",
+    "com.docker.network.bridge.enable_icc": "true",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+    "com.docker.network.bridge.name": "docker0",
+    "com.docker.network.driver.mtu": "1500",
+}
+
+
+@dataclass
+class Hooks:
+    """Features (embedded DNS, services, overlay control plane) extend the lifecycle here.
+
+    Each list holds callables run on the kernel thread, in order. A join hook that raises makes
+    the join fail and be rolled back; leave and sandbox-removed hooks must not raise.
+    """
+
+    sandbox_created: list[Callable] = field(default_factory=list)  # (container)
+    sandbox_removed: list[Callable] = field(default_factory=list)  # (container)
+    joined: list[Callable] = field(default_factory=list)  # (network, endpoint, container)
+    left: list[Callable] = field(default_factory=list)  # (network, endpoint, container, teardown)
+    network_removed: list[Callable] = field(default_factory=list)  # (network)
+
+    @staticmethod
+    def run(hooks: list[Callable], *args) -> None:
+        for hook in hooks:
+            hook(*args)
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Controller:
+    def __init__(self, store: Store, ns: Namespaces | None = None, services: TestServices | None = None):
+        self.store = store
+        self.ns = ns or Namespaces()
+        self.services = services or TestServices()
+        self.hosts: dict[str, Host] = {}
+        self.networks: dict[str, Network] = {}
+        self.containers: dict[str, Container] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.ipam = Ipam(reserved=[underlay.SUBNET])
+        self._drivers: dict[str, Driver] = {}
+        self._host_setups: set[tuple[str, str]] = set()
+        self._subscribers: list[Callable[[Event], None]] = []
+        self.hooks = Hooks()
+        self.ctx = DriverContext(ns=self.ns, host=self.host, hosts=lambda: list(self.hosts.values()), emit=self.emit)
+
+    # -- events -----------------------------------------------------------------
+    def subscribe(self, callback: Callable[[Event], None]) -> None:
+        self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[Event], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(callback)
+
+    def emit(self, event: Event) -> None:
+        for callback in list(self._subscribers):
+            callback(event)
+
+    # -- the world --------------------------------------------------------------
+    def start(self) -> None:
+        """Build the world: restore it from the store, or make the default lab (one host)."""
+        underlay.build_switch(self.ns)
+        if self.store.load("host"):
+            self.restore()
+        else:
+            self.add_host(DEFAULT_HOST)
+
+    def close(self) -> None:
+        self.services.close()
+        self.ns.close()
+
+    def reset(self) -> None:
+        """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
+        for container in list(self.containers.values()):
+            self.services.stop(container.netns)
+            if container.network_mode != "host":
+                self.ns.delete(container.netns)
+        for host in list(self.hosts.values()):
+            self.services.stop(host.netns)
+            underlay.unplug_host(self.ns, host)
+        self.ns.delete(underlay.NAMESPACE)
+        for table in (self.hosts, self.networks, self.containers, self.endpoints, self._host_setups):
+            table.clear()
+        self.ipam = Ipam(reserved=[underlay.SUBNET])
+        self.store.clear()
+        self.emit(LabReset())
+        self.start()
+
+    # -- drivers ----------------------------------------------------------------
+    def driver(self, name: str) -> Driver:
+        drv = self._drivers.get(name)
+        if drv is None:
+            drv = self._drivers[name] = load_class(name)(self.ctx)
+            for host in self.docker_hosts():
+                self._setup_host(drv, host)
+        return drv
+
+    def loaded_drivers(self) -> list[Driver]:
+        return list(self._drivers.values())
+
+    @staticmethod
+    def installed_drivers() -> dict[str, str]:
+        return installed()
+
+    # -- hosts ------------------------------------------------------------------
+    def host(self, name: str) -> Host:
+        try:
+            return self.hosts[name]
+        except KeyError:
+            raise NotFound(f"No such host: {name}") from None
+
+    def docker_hosts(self) -> list[Host]:
+        return [h for h in self.hosts.values() if not h.plain]
+
+    def default_host(self) -> str:
+        hosts = self.docker_hosts()
+        if not hosts:
+            raise NotFound("the lab has no Docker host: add one with `cnmlab host add NAME`")
+        return DEFAULT_HOST if DEFAULT_HOST in self.hosts else hosts[0].name
+
+    def add_host(self, name: str, address: str | None = None, plain: bool = False) -> Host:
+        check_host_name(name)
+        if name in self.hosts:
+            raise Conflict(f"host with name {name} already exists")
+        if any(c.name == name for c in self.containers.values()):
+            raise Conflict(f"name {name} is taken by a container: hosts and containers share the namespace list")
+        taken = [h.address for h in self.hosts.values()]
+        if address:
+            ip = parse_address(address)
+            if ip not in underlay.SUBNET or ip in (underlay.ROUTER, underlay.SUBNET.broadcast_address):
+                raise InvalidParameter(f"Invalid address {address}: the underlay LAN is {underlay.SUBNET} "
+                                       f"and {underlay.ROUTER} is its router")
+            if address in taken or self._underlay_address_in_use(address):
+                raise Conflict(f"Address already in use: {address} on the underlay")
+        host = Host(name=name, address=address or underlay.next_address(taken + self._underlay_addresses()),
+                    plain=plain)
+        with contextlib.ExitStack() as undo:
+            self._build_host(host)
+            undo.callback(self._unbuild_host, host)
+            if not plain:
+                for net_name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
+                    net = self._create_network(net_name, driver, host=name, predefined=True,
+                                               options=dict(BRIDGE_DEFAULTS) if driver == "bridge" else {})
+                    undo.callback(self._remove_network, net)
+            self.store.put(host)
+            undo.pop_all()
+        self.emit(HostAdded(host=name, address=host.address))
+        return host
+
+    def remove_host(self, name: str) -> None:
+        host = self.host(name)
+        users = sorted(c.name for c in self.containers.values() if c.host == name)
+        if users:
+            raise Forbidden(f"host {name} has containers: {', '.join(users)}; remove them first")
+        for net in [n for n in self.networks.values() if n.host == name]:
+            self._remove_network(net)
+        self._unbuild_host(host)
+        self.store.delete(host)
+        self.emit(HostRemoved(host=name))
+
+    def _build_host(self, host: Host) -> None:
+        underlay.plug_host(self.ns, host)
+        self.hosts[host.name] = host
+        if not host.plain:
+            try:
+                self.driver("bridge")
+                for drv in self.loaded_drivers():
+                    self._setup_host(drv, host)
+            except BaseException:
+                self._unbuild_host(host)
+                raise
+
+    def _setup_host(self, drv: Driver, host: Host) -> None:
+        if (drv.name, host.name) not in self._host_setups:
+            drv.setup_host(host)
+            self._host_setups.add((drv.name, host.name))
+
+    def _unbuild_host(self, host: Host) -> None:
+        self.services.stop(host.netns)
+        underlay.unplug_host(self.ns, host)
+        self.hosts.pop(host.name, None)
+        self._host_setups = {s for s in self._host_setups if s[1] != host.name}
+
+    def _underlay_addresses(self) -> list[str]:
+        """Addresses that other drivers (macvlan) hold on the underlay LAN."""
+        out = []
+        for ep in self.endpoints.values():
+            net = self.networks.get(ep.network_id)
+            if net and ep.ip and any(parse_subnet(c.subnet).subnet_of(underlay.SUBNET) for c in net.ipam):
+                out.append(ep.ip)
+        return out
+
+    def _underlay_address_in_use(self, address: str) -> bool:
+        return address in self._underlay_addresses()
+
+    # -- networks ---------------------------------------------------------------
+    def network(self, ref: str, host: str | None = None) -> Network:
+        """A network by name, full id or unique id prefix; predefined names are per host."""
+        if ref in PREDEFINED:
+            host = host or self.default_host()
+            for net in self.networks.values():
+                if net.predefined and net.name == ref and net.host == host:
+                    return net
+            raise NotFound(f"network {ref} not found on host {host}")
+        for net in self.networks.values():
+            if net.name == ref or net.id == ref:
+                return net
+        matches = [n for n in self.networks.values() if ref and n.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"network {ref} not found")
+
+    def create_network(self, name: str, driver: str = "bridge", subnet: str | None = None,
+                       gateway: str | None = None, ip_range: str | None = None,
+                       aux_addresses: dict[str, str] | None = None, internal: bool = False,
+                       attachable: bool = False, options: dict[str, str] | None = None,
+                       labels: dict[str, str] | None = None, ipv6: bool = False, host: str | None = None,
+                       ipam_driver: str = "default") -> Network:
+        check_network_name(name)
+        if any(n.name == name for n in self.networks.values()):
+            raise Conflict(f"network with name {name} already exists")
+        if ipv6:
+            raise InvalidParameter("IPv6 networks are not supported in the lab (--ipv6): sandboxes keep IPv6 off")
+        if (gateway or ip_range or aux_addresses) and not subnet:
+            raise InvalidParameter("every ip-range, gateway or aux-address must have a corresponding subnet")
+        return self._create_network(name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
+                                    aux_addresses=aux_addresses, internal=internal, attachable=attachable,
+                                    options=options or {}, labels=labels or {}, host=host,
+                                    ipam_driver=ipam_driver)
+
+    def _create_network(self, name: str, driver: str, host: str | None = None, predefined: bool = False,
+                        subnet: str | None = None, gateway: str | None = None, ip_range: str | None = None,
+                        aux_addresses: dict[str, str] | None = None, internal: bool = False,
+                        attachable: bool = False, options: dict | None = None, labels: dict | None = None,
+                        ipam_driver: str = "default") -> Network:
+        drv = self.driver(driver)
+        caps = drv.capabilities
+        if caps.scope == "global":
+            host = None
+        else:
+            host = host or self.default_host()
+            if self.host(host).plain:
+                raise InvalidParameter(f"host {host} is a plain machine, not a Docker host")
+        if ipam_driver != "default" and not hasattr(drv, "ipam_driver"):
+            raise NotFound(f'plugin "{ipam_driver}" not found (IPAM drivers: default)')
+        net = Network(id=new_id(), name=name, driver=drv.name, scope=caps.scope, created=now(), host=host,
+                      internal=internal, attachable=attachable, options=dict(options or {}),
+                      labels=dict(labels or {}), predefined=predefined, ipam_driver=ipam_driver)
+        unknown = [k for k in net.options if drv.option_keys and k not in drv.option_keys]
+        if unknown:
+            raise InvalidParameter(f"unknown option {unknown[0]} for the {drv.name} driver "
+                                   f"(known: {', '.join(drv.option_keys)})")
+        drv.validate(net)
+        pool = None
+        try:
+            if caps.needs_ipam:
+                pool = self.ipam.plan(subnet, gateway, ip_range, aux_addresses,
+                                      predefined_bridge=predefined and driver == "bridge",
+                                      overlap_ok=self._overlap_ok(drv))
+                net.ipam = [self._ipam_config(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
+                if not caps.has_gateway and not gateway:
+                    net.ipam[0].gateway = None
+        finally:
+            self.store.set_meta("ipam.cursor", str(self.ipam.cursor))  # failed creates advance it too
+        with contextlib.ExitStack() as undo:
+            drv.create_network(net)
+            undo.callback(drv.delete_network, net)
+            if pool is not None:
+                self.ipam.take(net.id, pool)
+            self.networks[net.id] = net
+            self.store.put(net)
+            undo.pop_all()
+        self.emit(NetworkCreated(network=name, id=net.id, driver=net.driver))
+        return net
+
+    @staticmethod
+    def _overlap_ok(drv: Driver) -> list[IPv4Network]:
+        # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet.
+        return [underlay.SUBNET] if getattr(drv, "on_underlay", False) else []
+
+    @staticmethod
+    def _ipam_config(pool: Pool, subnet, gateway, ip_range, aux, predefined: bool) -> IpamConfig:
+        return IpamConfig(subnet=subnet or str(pool.subnet),
+                          gateway=str(pool.gateway) if pool.gateway else None,
+                          ip_range=ip_range, aux_addresses=dict(aux or {}),
+                          user_subnet=bool(subnet) or predefined, user_gateway=bool(gateway))
+
+    def remove_network(self, ref: str) -> None:
+        net = self.network(ref)
+        if net.predefined:
+            raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
+        names = sorted(self.containers[e.container_id].name for e in self.endpoints.values()
+                       if e.network_id == net.id)
+        if names:
+            raise Forbidden(f"error while removing network: network {net.name} id {net.id} has active "
+                            f"endpoints ({', '.join(names)})")
+        self._remove_network(net)
+
+    def _remove_network(self, net: Network) -> None:
+        self.hooks.run(self.hooks.network_removed, net)
+        self.driver(net.driver).delete_network(net)
+        self.ipam.release_pool(net.id)
+        self.networks.pop(net.id, None)
+        self.store.delete(net)
+        self.emit(NetworkRemoved(network=net.name, id=net.id))
+
+    def prune_networks(self) -> list[str]:
+        used = {e.network_id for e in self.endpoints.values()}
+        pruned = [n for n in self.networks.values() if not n.predefined and n.id not in used]
+        for net in pruned:
+            self._remove_network(net)
+        return [n.name for n in pruned]
+
+    def network_endpoints(self, net: Network) -> list[Endpoint]:
+        return [e for e in self.endpoints.values() if e.network_id == net.id]
+
+    # -- containers -------------------------------------------------------------
+    def container(self, ref: str) -> Container:
+        for c in self.containers.values():
+            if c.name == ref or c.id == ref:
+                return c
+        matches = [c for c in self.containers.values() if ref and c.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"No such container: {ref}")
+
+    def create_container(self, name: str, network: str | list[str] | None = None, ip: str | None = None,
+                         aliases: list[str] | None = None, ports: list[str | PortBinding] | None = None,
+                         host: str | None = None, labels: dict[str, str] | None = None) -> Container:
+        """`docker run`: make the sandbox, join its network, publish its ports."""
+        check_container_name(name)
+        if any(c.name == name for c in self.containers.values()):
+            existing = next(c for c in self.containers.values() if c.name == name)
+            raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
+                           f'"{existing.id}". You have to remove (or rename) that container to be able to reuse that name.')
+        if name in self.hosts or name in RESERVED_NAMESPACES:
+            raise Conflict(f"name {name} is taken by a host of the lab: hosts and containers share the namespace list")
+        networks = [network] if isinstance(network, str) else list(network or [])
+        if len(networks) > 1:
+            raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(networks)}.")
+        host = host or self.default_host()
+        if self.host(host).plain:
+            raise InvalidParameter(f"host {host} is a plain machine, not a Docker host")
+        net = self.network(networks[0] if networks else "bridge", host)
+        if not networks:
+            ip = None  # `docker run --ip` without --network is silently ignored
+        bindings = [p if isinstance(p, PortBinding) else parse_port(p) for p in ports or []]
+        mode = {"host": "host", "null": "none"}.get(net.driver, net.name)
+        if bindings and mode in ("host", "none"):
+            raise InvalidParameter(f"ports cannot be published in {mode} network mode")
+        self._check_ports_free(host, bindings)
+        container = Container(id=new_id(), name=name, host=host, created=now(), network_mode=mode,
+                              ports=bindings, labels=dict(labels or {}))
+        with contextlib.ExitStack() as undo:
+            self._build_sandbox(container)
+            undo.callback(self._unbuild_sandbox, container)
+            self._join(net, container, ip=ip, aliases=aliases or [], from_connect=False)
+            self._publish(container)
+            self.store.put(container)
+            undo.pop_all()
+        self.emit(ContainerCreated(container=name, id=container.id, host=host))
+        return container
+
+    def _check_ports_free(self, host: str, bindings: list[PortBinding]) -> None:
+        taken = {(p.host_port, p.proto) for c in self.containers.values() if c.host == host for p in c.ports}
+        seen = set()
+        for p in bindings:
+            key = (p.host_port, p.proto)
+            if key in taken or key in seen:
+                raise Conflict(f"Bind for 0.0.0.0:{p.host_port} failed: port is already allocated")
+            seen.add(key)
+
+    def _build_sandbox(self, container: Container) -> None:
+        if container.network_mode != "host":
+            self.ns.create(container.netns)
+        self.containers[container.id] = container
+        try:
+            self.services.start(container.netns, container.name)
+        except OSError:
+            if container.network_mode != "host":
+                self.containers.pop(container.id, None)
+                self.ns.delete(container.netns)
+                raise
+            # host mode: the host's namespace serves its first host-mode container's services
+        try:
+            self.hooks.run(self.hooks.sandbox_created, container)
+        except BaseException:
+            self._unbuild_sandbox(container)
+            raise
+
+    def _unbuild_sandbox(self, container: Container) -> None:
+        for ep_id in list(container.endpoints):
+            ep = self.endpoints[ep_id]
+            self._leave(self.networks[ep.network_id], container, ep, teardown=True)
+        self.hooks.run(self.hooks.sandbox_removed, container)
+        if container.network_mode != "host":
+            self.services.stop(container.netns)
+            self.ns.delete(container.netns)
+        self.containers.pop(container.id, None)
+
+    def remove_container(self, ref: str, force: bool = False) -> None:
+        container = self.container(ref)
+        self._unpublish(container)
+        self._unbuild_sandbox(container)
+        self.store.delete(container)
+        self.emit(ContainerRemoved(container=container.name, id=container.id))
+
+    def _port_endpoint(self, container: Container) -> tuple[Network, Endpoint] | None:
+        if not container.endpoints:
+            return None
+        ep = self.endpoints[container.endpoints[0]]
+        return self.networks[ep.network_id], ep
+
+    def _publish(self, container: Container) -> None:
+        target = self._port_endpoint(container)
+        if target and container.ports:
+            net, ep = target
+            self.driver(net.driver).publish(net, ep, container, container.ports)
+
+    def _unpublish(self, container: Container) -> None:
+        target = self._port_endpoint(container)
+        if target and container.ports:
+            net, ep = target
+            self.driver(net.driver).unpublish(net, ep, container, container.ports)
+
+    # -- endpoints: connect and disconnect -------------------------------------
+    def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None) -> Endpoint:
+        c = self.container(container)
+        net = self.network(network, c.host)
+        return self._join(net, c, ip=ip, aliases=aliases or [], from_connect=True)
+
+    def disconnect(self, network: str, container: str, force: bool = False) -> None:
+        c = self.container(container)
+        net = self.network(network, c.host)
+        if c.network_mode in ("host", "none") or net.driver in ("host", "null"):
+            raise Forbidden(f"container cannot be disconnected from {c.network_mode} network or connected to it")
+        ep = self.endpoint_of(c, net)
+        if ep is None:
+            raise Forbidden(f"container {c.id} is not connected to network {net.name}")
+        if c.endpoints and c.endpoints[0] == ep.id:
+            self._unpublish(c)
+            c.ports = []
+        self._leave(net, c, ep, teardown=False)
+        self.store.put(c)
+
+    def endpoint_of(self, container: Container, net: Network) -> Endpoint | None:
+        for ep_id in container.endpoints:
+            if self.endpoints[ep_id].network_id == net.id:
+                return self.endpoints[ep_id]
+        return None
+
+    def _join(self, net: Network, c: Container, ip: str | None, aliases: list[str], from_connect: bool) -> Endpoint:
+        drv = self.driver(net.driver)
+        if from_connect and (net.driver in ("host", "null") or c.network_mode in ("host", "none")):
+            raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
+                            "network mode, which cannot be combined with other networks")
+        if self.endpoint_of(c, net) is not None:
+            raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
+        if net.host is not None and net.host != c.host:
+            raise InvalidParameter(f"network {net.name} is local to host {net.host}; container {c.name} is on {c.host}")
+        ep = Endpoint(id=new_id(), network_id=net.id, container_id=c.id, aliases=list(aliases),
+                      requested_ip=ip, from_connect=from_connect)
+        with contextlib.ExitStack() as undo:
+            if drv.capabilities.needs_ipam:
+                self._assign_address(net, ep, ip)
+                undo.callback(self.ipam.pool(net.id).release, parse_address(ep.ip))
+            if net.driver not in ("host", "null"):
+                saved = c.next_if
+                ep.ifname = c.take_ifname()
+                undo.callback(setattr, c, "next_if", saved)
+            drv.create_endpoint(net, ep)
+            undo.callback(drv.delete_endpoint, net, ep)
+            info = drv.join(net, ep, c)
+            undo.callback(drv.leave, net, ep, c)
+            if info.gateway is None:
+                ep.gateway = None
+            self.endpoints[ep.id] = ep
+            c.endpoints.append(ep.id)
+            undo.callback(self._forget_endpoint, c, ep)
+            self._refresh_gateway(c)
+            undo.callback(self._refresh_gateway, c)
+            self.hooks.run(self.hooks.joined, net, ep, c)
+            undo.callback(self.hooks.run, self.hooks.left, net, ep, c, False)
+            self.store.put(ep)
+            if from_connect:
+                self.store.put(c)
+            undo.pop_all()
+        self.emit(EndpointJoined(container=c.name, network=net.name, interface=ep.ifname, address=ep.address))
+        return ep
+
+    def _assign_address(self, net: Network, ep: Endpoint, ip: str | None) -> None:
+        pool = self.ipam.pool(net.id)
+        cfg = net.ipam[0]
+        if ip:
+            if net.predefined:
+                raise InvalidParameter("user specified IP address is supported on user defined networks only")
+            if not cfg.user_subnet:
+                raise InvalidParameter("user specified IP address is supported only when connecting to networks "
+                                       "with user configured subnets")
+            addr = parse_address(ip)
+            pool.claim(addr)
+        else:
+            addr = pool.allocate(f"{net.name} ({net.short_id})")
+        ep.address = f"{addr}/{pool.subnet.prefixlen}"
+        ep.gateway = cfg.gateway
+
+    def _forget_endpoint(self, c: Container, ep: Endpoint) -> None:
+        self.endpoints.pop(ep.id, None)
+        with contextlib.suppress(ValueError):
+            c.endpoints.remove(ep.id)
+
+    def _leave(self, net: Network, c: Container, ep: Endpoint, teardown: bool) -> None:
+        drv = self.driver(net.driver)
+        self.hooks.run(self.hooks.left, net, ep, c, teardown)
+        drv.leave(net, ep, c, teardown=teardown)
+        drv.delete_endpoint(net, ep)
+        if ep.ip and net.id in self.ipam.pools:
+            self.ipam.pool(net.id).release(parse_address(ep.ip))
+        self._forget_endpoint(c, ep)
+        self.store.delete(ep)
+        if not teardown:
+            self._refresh_gateway(c)
+        self.emit(EndpointLeft(container=c.name, network=net.name, interface=ep.ifname))
+
+    def gateway_endpoint(self, c: Container) -> Endpoint | None:
+        """The endpoint that gives the default route: Docker prefers non-internal, then name order."""
+        candidates = [self.endpoints[e] for e in c.endpoints if self.endpoints[e].gateway]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda e: (self.networks[e.network_id].internal, self.networks[e.network_id].name))
+
+    def _refresh_gateway(self, c: Container) -> None:
+        if c.network_mode == "host":
+            return
+        from .osl import links
+
+        ep = self.gateway_endpoint(c)
+        links.set_default_route(self.ns.ipr(c.netns), ep.gateway if ep else None, ep.ifname if ep else None)
+
+    # -- restore ----------------------------------------------------------------
+    def restore(self) -> None:
+        """Rebuild every host, network, container, address and port from the store."""
+        self.ipam.cursor = int(self.store.get_meta("ipam.cursor", "0") or 0)
+        hosts = self.store.load("host")
+        for host in hosts:
+            self._build_host(host)
+        networks = self.store.load("network")
+        for net in networks:
+            drv = self.driver(net.driver)
+            if net.ipam and drv.capabilities.needs_ipam:
+                cfg = net.ipam[0]
+                pool = Pool(parse_subnet(cfg.subnet), parse_subnet(cfg.ip_range or cfg.subnet),
+                            parse_address(cfg.gateway) if cfg.gateway else None,
+                            {int(parse_address(a)) for a in cfg.aux_addresses.values()})
+                self.ipam.take(net.id, pool)
+            drv.create_network(net)
+            self.networks[net.id] = net
+        endpoints = {e.id: e for e in self.store.load("endpoint")}
+        containers = self.store.load("container")
+        for c in containers:
+            self._build_sandbox(c)
+            order, c.endpoints = c.endpoints, []
+            for ep_id in order:
+                ep = endpoints[ep_id]
+                net = self.networks[ep.network_id]
+                drv = self.driver(net.driver)
+                if ep.ip and net.id in self.ipam.pools:
+                    self.ipam.pool(net.id).used.add(int(parse_address(ep.ip)))
+                drv.create_endpoint(net, ep)
+                drv.join(net, ep, c)
+                self.endpoints[ep.id] = ep
+                c.endpoints.append(ep.id)
+                self.hooks.run(self.hooks.joined, net, ep, c)
+            self._refresh_gateway(c)
+            self._publish(c)
+        self.emit(LabRestored(hosts=len(hosts), networks=len(networks), containers=len(containers)))

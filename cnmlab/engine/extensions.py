@@ -1,0 +1,17 @@
+"""Feature modules that extend the engine: each registers routes and may hook the controller.
+
+A feature module has an optional `attach(engine)` called on the kernel thread before the lab is
+built or restored; importing it registers its routes.
+"""
+
+import importlib
+
+FEATURES: list[str] = []
+
+
+def load(engine) -> None:
+    for name in FEATURES:
+        module = importlib.import_module(name)
+        attach = getattr(module, "attach", None)
+        if attach is not None:
+            attach(engine)

@@ -1,0 +1,68 @@
+"""Routes of the engine's HTTP API, registered with a decorator by each feature module."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidParameter
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    query: dict[str, str]
+    body: Any
+    engine: Any = None
+    stream: Callable[[bytes], None] | None = None  # for streaming routes (events)
+
+    def flag(self, name: str) -> bool:
+        return self.query.get(name, "").lower() in ("1", "true", "yes")
+
+    def field(self, name: str, default: Any = None) -> Any:
+        if self.body is None:
+            return default
+        if not isinstance(self.body, dict):
+            raise InvalidParameter("the request body must be a JSON object")
+        return self.body.get(name, default)
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern
+    handler: Callable[[Request], Any]
+    kernel: bool = True  # run on the kernel thread (every change to the lab must)
+    streaming: bool = False
+    status: int = 200
+
+
+@dataclass
+class Router:
+    routes: list[Route] = field(default_factory=list)
+
+    def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200):
+        regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
+
+        def register(fn):
+            self.routes.append(Route(method, regex, fn, kernel, streaming, status))
+            return fn
+
+        return register
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            m = route.pattern.match(path)
+            if m and route.method == method:
+                return route, m.groupdict()
+        return None
+
+    def allowed(self, path: str) -> bool:
+        return any(r.pattern.match(path) for r in self.routes)
+
+
+router = Router()

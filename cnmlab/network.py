@@ -1,0 +1,44 @@
+"""A CNM network: a group of endpoints that can talk to each other directly."""
+
+from dataclasses import dataclass, field
+
+PREDEFINED = ("bridge", "host", "none")
+
+
+@dataclass
+class IpamConfig:
+    subnet: str
+    gateway: str | None = None  # the address actually used; None when the driver needs none
+    ip_range: str | None = None
+    aux_addresses: dict[str, str] = field(default_factory=dict)
+    user_subnet: bool = False  # given with --subnet: Docker then shows no Gateway key unless given
+    user_gateway: bool = False
+
+
+@dataclass
+class Network:
+    id: str
+    name: str
+    driver: str
+    scope: str  # "local" (one host) or "global" (spans hosts)
+    created: str
+    host: str | None  # the host of a local-scope network
+    ipam: list[IpamConfig] = field(default_factory=list)
+    ipam_driver: str = "default"
+    internal: bool = False
+    attachable: bool = False
+    enable_ipv6: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    predefined: bool = False
+    state: dict = field(default_factory=dict)  # what the driver made: bridge name, VNI, ...
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    def option(self, key: str, default: str | None = None) -> str | None:
+        return self.options.get(key, default)
+
+    def on_host(self, host: str) -> bool:
+        return self.host is None or self.host == host

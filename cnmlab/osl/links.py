@@ -1,0 +1,91 @@
+"""Links, addresses and routes, on the netlink handle of one namespace."""
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from ..errors import KernelUnsupported
+
+IFF_PROMISC = 0x100
+EOPNOTSUPP = 95
+
+
+def index(ipr: IPRoute, ifname: str) -> int:
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        raise LookupError(f"no link {ifname}")
+    return found[0]
+
+
+def exists(ipr: IPRoute, ifname: str) -> bool:
+    return bool(ipr.link_lookup(ifname=ifname))
+
+
+def add(ipr: IPRoute, ifname: str, kind: str, feature: str | None = None, **attrs) -> int:
+    """Create a link; a kernel without the link kind gets a KernelUnsupported naming `feature`."""
+    try:
+        ipr.link("add", ifname=ifname, kind=kind, **attrs)
+    except NetlinkError as exc:
+        if exc.code == EOPNOTSUPP or "Unknown device type" in str(exc):
+            raise KernelUnsupported(f"the kernel lacks {feature or kind} support (creating {ifname} failed)") from None
+        raise
+    return index(ipr, ifname)
+
+
+def add_bridge(ipr: IPRoute, ifname: str, mac: str | None = None, mtu: int = 1500) -> int:
+    idx = add(ipr, ifname, "bridge", br_stp_state=0)
+    attrs = {"mtu": mtu}
+    if mac:
+        attrs["address"] = mac
+    ipr.link("set", index=idx, **attrs)
+    return idx
+
+
+def add_veth(ipr: IPRoute, ifname: str, peer: str, peer_netns: str, mtu: int = 1500) -> int:
+    """Create a veth whose peer is born inside `peer_netns` (moving it later costs 16-24 ms)."""
+    return add(ipr, ifname, "veth", mtu=mtu, peer={"ifname": peer, "net_ns_fd": peer_netns, "mtu": mtu})
+
+
+def set_master(ipr: IPRoute, ifname: str, master: str) -> None:
+    ipr.link("set", index=index(ipr, ifname), master=index(ipr, master))
+
+
+def set_up(ipr: IPRoute, ifname: str, mac: str | None = None, mtu: int | None = None) -> None:
+    attrs: dict = {"state": "up"}
+    if mac:
+        attrs["address"] = mac
+    if mtu:
+        attrs["mtu"] = mtu
+    ipr.link("set", index=index(ipr, ifname), **attrs)
+
+
+def set_promisc(ipr: IPRoute, ifname: str) -> None:
+    # link('set', promisc=1) is silently ignored by pyroute2 0.9; set the flag bits directly.
+    ipr.link("set", index=index(ipr, ifname), flags=IFF_PROMISC, change=IFF_PROMISC)
+
+
+def add_address(ipr: IPRoute, ifname: str, address: str, prefixlen: int) -> None:
+    ipr.addr("add", index=index(ipr, ifname), address=address, prefixlen=prefixlen)
+
+
+def delete(ipr: IPRoute, ifname: str) -> None:
+    found = ipr.link_lookup(ifname=ifname)
+    if found:
+        ipr.link("del", index=found[0])
+
+
+def set_default_route(ipr: IPRoute, gateway: str | None, ifname: str | None = None) -> None:
+    """Replace (or with gateway None, remove) the default route."""
+    if gateway is None:
+        try:
+            ipr.route("del", dst="0.0.0.0/0")
+        except NetlinkError:
+            pass
+        return
+    attrs = {"dst": "0.0.0.0/0", "gateway": gateway}
+    if ifname:
+        attrs["oif"] = index(ipr, ifname)
+    ipr.route("replace", **attrs)
+
+
+def mac_of(ipr: IPRoute, ifname: str) -> str:
+    return ipr.get_links(index(ipr, ifname))[0].get_attr("IFLA_ADDRESS")

@@ -1,0 +1,110 @@
+"""Named network namespaces, created cheaply, and the netlink handle for each.
+
+Creating a namespace with pyroute2's `netns.create()` forks twice (about 15 ms); unsharing in
+the calling thread, bind-mounting it and opening the netlink socket there costs about 0.3 ms.
+Only the calling thread changes namespace, so this is safe from the engine's kernel thread.
+All handles belong to the thread that opened them: use one `Namespaces` per thread.
+"""
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from pyroute2 import IPRoute
+
+from . import syscalls
+from .world import NETNS_DIR
+
+
+def path(name: str) -> str:
+    return os.path.join(NETNS_DIR, name)
+
+
+def exists(name: str) -> bool:
+    return os.path.exists(path(name))
+
+
+@contextlib.contextmanager
+def entered(name: str | None) -> Iterator[None]:
+    """Run the body with this thread inside namespace `name` (None: stay where we are)."""
+    if name is None:
+        yield
+        return
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(path(name), os.O_RDONLY)
+    try:
+        syscalls.setns(target, syscalls.CLONE_NEWNET)
+        yield
+    finally:
+        syscalls.setns(home, syscalls.CLONE_NEWNET)
+        os.close(home)
+        os.close(target)
+
+
+def write_sysctl(key: str, value: str) -> None:
+    """Write a sysctl of the namespace the calling thread is in."""
+    with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+        f.write(value)
+
+
+class Namespaces:
+    """Creates and removes named namespaces and keeps one netlink handle open per namespace."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str | None, IPRoute] = {}
+
+    def ipr(self, name: str | None) -> IPRoute:
+        """The netlink handle of namespace `name` (None: the world's own namespace)."""
+        handle = self._handles.get(name)
+        if handle is None:
+            with entered(name):
+                handle = self._handles[name] = IPRoute()
+        return handle
+
+    def create(self, name: str, ipv6: bool = False, forwarding: bool = False) -> IPRoute:
+        target = path(name)
+        if os.path.exists(target):
+            raise FileExistsError(f"namespace {name} exists")
+        open(target, "w").close()
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            syscalls.unshare(syscalls.CLONE_NEWNET)
+            try:
+                syscalls.mount("/proc/thread-self/ns/net", target, None, syscalls.MS_BIND)
+                if not ipv6:
+                    # Docker disables IPv6 in sandboxes; it also keeps big bridges linear
+                    # (no DAD/RS/MLD flooding for every new port).
+                    write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+                    write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+                if forwarding:
+                    write_sysctl("net.ipv4.ip_forward", "1")
+                handle = self._handles[name] = IPRoute()
+            finally:
+                syscalls.setns(home, syscalls.CLONE_NEWNET)
+        except BaseException:
+            self._unmount(name)
+            raise
+        finally:
+            os.close(home)
+        handle.link("set", index=1, state="up")
+        return handle
+
+    def delete(self, name: str) -> None:
+        """Drop the namespace; the kernel removes its links (about 0.7 ms, not 20 ms per veth)."""
+        handle = self._handles.pop(name, None)
+        if handle is not None:
+            handle.close()  # an open handle would keep the namespace and its veths alive
+        self._unmount(name)
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.close()
+        self._handles.clear()
+
+    @staticmethod
+    def _unmount(name: str) -> None:
+        target = path(name)
+        with contextlib.suppress(OSError):
+            syscalls.umount(target)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)

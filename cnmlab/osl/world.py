@@ -1,0 +1,63 @@
+"""The private lab world: the engine's own network and mount namespaces.
+
+The engine calls `enter()` once, while it is still single-threaded (a user namespace cannot be
+unshared by a threaded process). Everything the lab creates lives inside; when the engine dies,
+the kernel removes it all, so nothing leaks into the machine's root namespace.
+"""
+
+import os
+
+from ..errors import Forbidden
+from . import syscalls
+
+NETNS_DIR = "/run/netns"
+
+
+def enter() -> None:
+    """Unshare net + mount (+ user when not root) and mount a private /run for named netns."""
+    uid, gid = os.geteuid(), os.getegid()
+    flags = syscalls.CLONE_NEWNET | syscalls.CLONE_NEWNS
+    if uid != 0:
+        flags |= syscalls.CLONE_NEWUSER
+    try:
+        syscalls.unshare(flags)
+    except OSError as exc:
+        if uid != 0:
+            raise Forbidden(
+                f"cannot create the lab world: user namespaces are disabled or limited here ({exc.strerror}); "
+                "enable kernel.unprivileged_userns_clone or run as root"
+            ) from None
+        raise Forbidden(f"cannot create the lab world: {exc.strerror} (missing CAP_SYS_ADMIN?)") from None
+    if uid != 0:
+        _map_to_root(uid, gid)
+    # Make every mount private first, so nothing mounted below propagates to the machine.
+    syscalls.mount("none", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+    syscalls.mount("tmpfs", "/run", "tmpfs", 0, "mode=755")
+    os.makedirs(NETNS_DIR, exist_ok=True)
+    os.makedirs("/run/docker/plugins", exist_ok=True)
+    _private_etc_dirs()
+
+
+def _map_to_root(uid: int, gid: int) -> None:
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    with open("/proc/self/uid_map", "w") as f:
+        f.write(f"0 {uid} 1")
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"0 {gid} 1")
+
+
+def _private_etc_dirs() -> None:
+    """Give the world private /etc/netns and /etc/docker/plugins without writing the real ones.
+
+    `ip netns exec` bind-mounts /etc/netns/NAME/* over /etc (that is how a sandbox gets its
+    resolv.conf), and Docker looks for plugin specs in /etc/docker/plugins. We bind a directory
+    of our tmpfs over each; only an empty mount point is ever made on the real disk.
+    """
+    for target in ("/etc/netns", "/etc/docker/plugins"):
+        os.makedirs(f"/run{target}", exist_ok=True)
+        try:
+            os.makedirs(target, exist_ok=True)
+        except PermissionError:
+            continue  # unprivileged: the world works without it, sandboxes get no private /etc
+        syscalls.mount(f"/run{target}", target, None, syscalls.MS_BIND)

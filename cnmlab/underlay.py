@@ -1,0 +1,53 @@
+"""The lab's "physical" LAN: a switch namespace with a bridge, and every host's eth0 plugged in.
+
+The switch namespace also holds the LAN's router address (.1), the hosts' default gateway.
+"""
+
+from ipaddress import IPv4Address, IPv4Network
+
+from .host import Host
+from .osl import links
+from .osl.netns import Namespaces
+
+NAMESPACE = "underlay"
+SWITCH = "lab0"
+SUBNET = IPv4Network("192.168.100.0/24")
+ROUTER = SUBNET.network_address + 1
+FIRST_HOST = 11
+
+
+def build_switch(ns: Namespaces) -> None:
+    ipr = ns.create(NAMESPACE)
+    links.add_bridge(ipr, SWITCH)
+    links.add_address(ipr, SWITCH, str(ROUTER), SUBNET.prefixlen)
+    links.set_up(ipr, SWITCH)
+    links.set_promisc(ipr, SWITCH)  # so captures on the switch see frames it forwards
+
+
+def next_address(taken: list[str]) -> str:
+    used = {IPv4Address(a) for a in taken}
+    for offset in range(FIRST_HOST, SUBNET.num_addresses - 1):
+        candidate = SUBNET.network_address + offset
+        if candidate not in used:
+            return str(candidate)
+    raise RuntimeError("the underlay LAN is full")
+
+
+def plug_host(ns: Namespaces, host: Host) -> None:
+    """Create the host's namespace and wire its eth0 to the switch (all or nothing)."""
+    ipr = ns.create(host.name, forwarding=not host.plain)
+    try:
+        switch = ns.ipr(NAMESPACE)
+        links.add_veth(switch, host.underlay_port, "eth0", host.name, mtu=host.mtu)
+        links.set_master(switch, host.underlay_port, SWITCH)
+        links.set_up(switch, host.underlay_port)
+        links.set_up(ipr, "eth0")
+        links.add_address(ipr, "eth0", host.address, host.prefixlen)
+        links.set_default_route(ipr, str(ROUTER))
+    except BaseException:
+        ns.delete(host.name)
+        raise
+
+
+def unplug_host(ns: Namespaces, host: Host) -> None:
+    ns.delete(host.name)  # the kernel removes eth0 and, with it, the switch port

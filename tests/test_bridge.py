@@ -1,0 +1,147 @@
+"""The bridge driver on the real kernel: the chapter's example, isolation, internal, ICC, ports."""
+
+import pytest
+
+from conftest import in_world, ip_of, ping
+
+pytestmark = pytest.mark.kernel
+
+
+def test_chapter_example(lab):
+    lab.network_create("net-a")
+    lab.network_create("net-b")
+    lab.run("container-a", network="net-a")
+    lab.run("container-b", network="net-a")
+    lab.connect("net-b", "container-b")
+    b_on_a, b_on_b = ip_of(lab, "container-b", "net-a"), ip_of(lab, "container-b", "net-b")
+    assert ping(lab, "container-a", b_on_a), "A reaches B over Network A"
+    assert not ping(lab, "container-a", b_on_b), "B's Network-B endpoint is not reachable from A without a router"
+    links = in_world(lab, "container-b", "ip", "-o", "link").stdout
+    assert "eth0@" in links and "eth1@" in links
+    routes = in_world(lab, "container-b", "ip", "route").stdout
+    assert "default via 172.18.0.1 dev eth0" in routes
+
+
+def test_user_bridges_are_isolated_by_dockers_rules(lab):
+    lab.network_create("net-a", subnet="10.77.1.0/24")
+    lab.network_create("net-c")
+    lab.run("aa", network="net-a")
+    lab.run("cc", network="net-c")
+    lab.run("dd")
+    assert not ping(lab, "aa", ip_of(lab, "cc", "net-c"))
+    assert not ping(lab, "cc", ip_of(lab, "aa", "net-a"))
+    assert not ping(lab, "dd", ip_of(lab, "aa", "net-a"))
+    assert ping(lab, "aa", "172.17.0.1"), "every container reaches every bridge gateway (host INPUT)"
+    rules = in_world(lab, "host1", "iptables", "-S").stdout
+    br = "br-" + lab.network_inspect("net-a")["Id"][:12]
+    assert f"-A DOCKER-ISOLATION-STAGE-2 -o {br} -j DROP" in rules
+    assert f"-A DOCKER-ISOLATION-STAGE-1 -i {br} ! -o {br} -j DOCKER-ISOLATION-STAGE-2" in rules
+    nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
+    assert f"-A POSTROUTING -s 10.77.1.0/24 ! -o {br} -j MASQUERADE" in nat
+
+
+def test_rules_are_dockers_text_in_dockers_order(lab):
+    lab.network_create("net-a", subnet="10.77.1.0/24")
+    br = "br-" + lab.network_inspect("net-a")["Id"][:12]
+    rules = [r for r in in_world(lab, "host1", "iptables", "-S", "FORWARD").stdout.splitlines() if r.startswith("-A")]
+    assert rules == [
+        "-A FORWARD -j DOCKER-USER",
+        "-A FORWARD -j DOCKER-ISOLATION-STAGE-1",
+        f"-A FORWARD -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        f"-A FORWARD -o {br} -j DOCKER",
+        f"-A FORWARD -i {br} ! -o {br} -j ACCEPT",
+        f"-A FORWARD -i {br} -o {br} -j ACCEPT",
+        "-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        "-A FORWARD -o docker0 -j DOCKER",
+        "-A FORWARD -i docker0 ! -o docker0 -j ACCEPT",
+        "-A FORWARD -i docker0 -o docker0 -j ACCEPT",
+    ]
+    assert "-P FORWARD DROP" in in_world(lab, "host1", "iptables", "-S").stdout
+    lab.network_rm("net-a")
+    after = in_world(lab, "host1", "iptables-save").stdout
+    assert br not in after and "10.77.1.0" not in after
+
+
+def test_internal_network_has_no_way_out(lab):
+    lab.network_create("net-a", subnet="10.77.1.0/24")
+    lab.network_create("net-i", internal=True)
+    lab.run("aa", network="net-a")
+    lab.run("ii", network="net-i")
+    lab.run("ij", network="net-i")
+    assert ping(lab, "ii", ip_of(lab, "ij", "net-i"))
+    assert not ping(lab, "ii", ip_of(lab, "aa", "net-a"))
+    assert not ping(lab, "aa", ip_of(lab, "ii", "net-i"))
+    assert not ping(lab, "ii", "192.168.100.1"), "nothing beyond the subnet, not even the LAN's router"
+    nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
+    br = "br-" + lab.network_inspect("net-i")["Id"][:12]
+    assert br not in nat
+
+
+def test_icc_disabled_drops_traffic_inside_the_bridge(lab):
+    lab.network_create("quiet", options={"com.docker.network.bridge.enable_icc": "false"})
+    lab.run("q1", network="quiet")
+    lab.run("q2", network="quiet")
+    rules = in_world(lab, "host1", "iptables", "-S", "FORWARD").stdout
+    br = "br-" + lab.network_inspect("quiet")["Id"][:12]
+    assert f"-A FORWARD -i {br} -o {br} -j DROP" in rules
+    assert not ping(lab, "q1", ip_of(lab, "q2", "quiet"))
+
+
+def test_published_port_is_reachable_from_a_second_host(lab):
+    lab.network_create("net-a", subnet="10.77.1.0/24")
+    lab.run("web", network="net-a", ports=["8080:80"])
+    lab.host_add("host2")
+    address = lab.host("host1")["Address"].split("/")[0]
+    answer = in_world(lab, "host2", "python3", "-c",
+                      f"import urllib.request;print(urllib.request.urlopen('http://{address}:8080',timeout=3).read().decode())")
+    assert answer.stdout.split() == ["web", "10.77.1.2"]
+    nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S", "DOCKER").stdout
+    br = "br-" + lab.network_inspect("net-a")["Id"][:12]
+    assert f"-A DOCKER ! -i {br} -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.77.1.2:80" in nat
+    lab.rm("web")
+    assert "8080" not in in_world(lab, "host1", "iptables-save").stdout
+
+
+def test_custom_bridge_name_and_mac_rule(lab):
+    lab.network_create("named", subnet="10.77.9.0/24", options={"com.docker.network.bridge.name": "refbr0"})
+    lab.run("mac-box", network="named", ip="10.77.9.50")
+    assert "refbr0" in in_world(lab, "host1", "ip", "-o", "link").stdout
+    net = lab.network_inspect("named")
+    entry = next(iter(net["Containers"].values()))
+    assert entry["MacAddress"] == "02:42:0a:4d:09:32" and entry["IPv4Address"] == "10.77.9.50/24"
+
+
+def test_host_and_none_modes(lab):
+    lab.run("hostbox", network="host")
+    lab.run("nobox", network="none")
+    assert "eth0" in in_world(lab, "hostbox", "ip", "-o", "link").stdout  # the host's own eth0
+    links = in_world(lab, "nobox", "ip", "-o", "link").stdout.splitlines()
+    assert len(links) == 1 and "lo" in links[0]
+
+
+def test_ipv6_is_off_in_sandboxes(lab):
+    lab.run("six")
+    assert in_world(lab, "six", "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6").stdout.strip() == "1"
+
+
+def test_interface_numbers_are_not_reused(lab):
+    lab.network_create("n1")
+    lab.network_create("n2")
+    lab.network_create("n3")
+    lab.run("multi", network="n1")
+    lab.connect("n2", "multi")
+    lab.disconnect("n2", "multi")
+    lab.connect("n3", "multi")
+    nets = lab.inspect("multi")["NetworkSettings"]["Networks"]
+    assert nets["n3"]["Interface"] == "eth2"
+
+
+def test_builtin_services_answer(lab):
+    lab.network_create("svc")
+    lab.run("s1", network="svc")
+    lab.run("s2", network="svc")
+    ip = ip_of(lab, "s2", "svc")
+    code = ("import socket;s=socket.create_connection(('%s',7),timeout=2);s.sendall(b'hi');print(s.recv(10).decode());"
+            "u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.settimeout(2);u.sendto(b'yo',('%s',7));"
+            "print(u.recv(10).decode())") % (ip, ip)
+    assert in_world(lab, "s1", "python3", "-c", code).stdout.split() == ["hi", "yo"]
