@@ -252,16 +252,21 @@ class Client:
             sock.close()
 
     # -- processes in the world --------------------------------------------------
-    def namespace_of(self, ref: str | None) -> str | None:
-        """The lab namespace of a container or host name (None: the world itself)."""
+    def namespaces_of(self, ref: str | None) -> tuple[str | None, str | None]:
+        """The lab network namespace of a container or host name (None: the world itself), and
+        the path of the container's UTS namespace (its hostname), if it has one."""
         if ref is None:
-            return None
+            return None, None
         try:
-            return os.path.basename(self.inspect(ref)["NetworkSettings"]["SandboxKey"])
+            settings = self.inspect(ref)["NetworkSettings"]
+            return os.path.basename(settings["SandboxKey"]), settings.get("UtsKey") or None
         except NotFound:
             if any(h["Name"] == ref for h in self.hosts()) or ref == "underlay":
-                return ref
+                return ref, None
             raise NotFound(f"No such container or host: {ref}") from None
+
+    def namespace_of(self, ref: str | None) -> str | None:
+        return self.namespaces_of(ref)[0]
 
     def enter_argv(self, ref: str | None, argv: list[str]) -> list[str]:
         """argv that runs a command inside the lab world, in the namespace of `ref`."""
@@ -269,9 +274,11 @@ class Client:
         enter = ["nsenter", "-t", str(status["pid"]), "-n", "-m"]
         if status.get("rootless"):
             enter[1:1] = ["-U", "--preserve-credentials"]
-        ns = self.namespace_of(ref)
+        ns, uts = self.namespaces_of(ref)
         if ns is None:
             return enter + ["--"] + argv
+        if uts:  # opened after entering the world's mount namespace, where /run/uts lives
+            enter += ["--", "nsenter", f"--uts={uts}"]
         return enter + ["--", "ip", "netns", "exec", ns] + argv
 
     def exec(self, ref: str, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess:

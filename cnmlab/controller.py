@@ -24,6 +24,7 @@ from .host import Host
 from .ipam import Ipam, Pool, parse_address, parse_subnet
 from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
 from .network import PREDEFINED, IpamConfig, Network
+from .osl import netns
 from .osl.netns import Namespaces
 from .sandbox import Container, PortBinding, parse_port
 from .services import TestServices
@@ -110,6 +111,7 @@ class Controller:
         for container in list(self.containers.values()):
             self.services.stop(container.netns)
             if container.network_mode != "host":
+                netns.delete_uts(container.netns)
                 self.ns.delete(container.netns)
         for host in list(self.hosts.values()):
             self.services.stop(host.netns)
@@ -409,12 +411,18 @@ class Controller:
     def _build_sandbox(self, container: Container) -> None:
         if container.network_mode != "host":
             self.ns.create(container.netns)
+            try:
+                netns.create_uts(container.netns, container.hostname)
+            except BaseException:
+                self.ns.delete(container.netns)
+                raise
         self.containers[container.id] = container
         try:
             self.services.start(container.netns, container.name)
         except OSError:
             if container.network_mode != "host":
                 self.containers.pop(container.id, None)
+                netns.delete_uts(container.netns)
                 self.ns.delete(container.netns)
                 raise
             # host mode: the host's namespace serves its first host-mode container's services
@@ -431,6 +439,7 @@ class Controller:
         self.hooks.run(self.hooks.sandbox_removed, container)
         if container.network_mode != "host":
             self.services.stop(container.netns)
+            netns.delete_uts(container.netns)
             self.ns.delete(container.netns)
         self.containers.pop(container.id, None)
 

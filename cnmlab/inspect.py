@@ -113,6 +113,7 @@ def container(ctl: Controller, c: Container) -> dict:
         "NetworkSettings": {
             "SandboxID": c.id,
             "SandboxKey": f"/run/netns/{c.netns}",
+            "UtsKey": f"/run/uts/{c.netns}" if c.network_mode != "host" else "",  # cnmlab: holds the hostname
             "Ports": ports,
             "Gateway": bridge_ep.gateway if bridge_ep else "",
             "IPAddress": bridge_ep.ip if bridge_ep else "",

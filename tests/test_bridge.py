@@ -145,3 +145,11 @@ def test_builtin_services_answer(lab):
             "u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.settimeout(2);u.sendto(b'yo',('%s',7));"
             "print(u.recv(10).decode())") % (ip, ip)
     assert in_world(lab, "s1", "python3", "-c", code).stdout.split() == ["hi", "yo"]
+
+
+def test_sandbox_has_its_own_hostname_and_exec_passes_exit_codes(lab, cli):
+    cid = lab.run("named-box")["Id"]
+    result = cli("exec", "named-box", "--", "hostname")
+    assert result.returncode == 0 and result.stdout.strip() == cid[:12]
+    assert cli("exec", "named-box", "--", "sh", "-c", "exit 7").returncode == 7
+    assert cli("exec", "nosuchbox", "--", "true").returncode == 1

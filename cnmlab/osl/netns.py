@@ -41,6 +41,41 @@ def entered(name: str | None) -> Iterator[None]:
         os.close(target)
 
 
+UTS_DIR = "/run/uts"
+
+
+def uts_path(name: str) -> str:
+    return os.path.join(UTS_DIR, name)
+
+
+def create_uts(name: str, hostname: str) -> None:
+    """A UTS namespace holding the sandbox's hostname, bind-mounted at /run/uts/NAME."""
+    os.makedirs(UTS_DIR, exist_ok=True)
+    target = uts_path(name)
+    open(target, "w").close()
+    home = os.open("/proc/thread-self/ns/uts", os.O_RDONLY)
+    try:
+        syscalls.unshare(syscalls.CLONE_NEWUTS)
+        try:
+            syscalls.sethostname(hostname)
+            syscalls.mount("/proc/thread-self/ns/uts", target, None, syscalls.MS_BIND)
+        finally:
+            syscalls.setns(home, syscalls.CLONE_NEWUTS)
+    except BaseException:
+        delete_uts(name)
+        raise
+    finally:
+        os.close(home)
+
+
+def delete_uts(name: str) -> None:
+    target = uts_path(name)
+    with contextlib.suppress(OSError):
+        syscalls.umount(target)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(target)
+
+
 def write_sysctl(key: str, value: str) -> None:
     """Write a sysctl of the namespace the calling thread is in."""
     with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
