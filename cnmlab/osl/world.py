@@ -14,9 +14,11 @@ NETNS_DIR = "/run/netns"
 
 
 def enter() -> None:
-    """Unshare net + mount (+ user when not root) and mount a private /run for named netns."""
+    """Unshare net + mount + uts (+ user when not root) and mount a private /run for named netns."""
     uid, gid = os.geteuid(), os.getegid()
-    flags = syscalls.CLONE_NEWNET | syscalls.CLONE_NEWNS
+    # A private UTS namespace too: sandboxes' hostnames are UTS namespaces the kernel thread
+    # creates and leaves again, and returning needs the world to own the one it returns to.
+    flags = syscalls.CLONE_NEWNET | syscalls.CLONE_NEWNS | syscalls.CLONE_NEWUTS
     if uid != 0:
         flags |= syscalls.CLONE_NEWUSER
     try:
