@@ -1,6 +1,6 @@
 """The native bridge driver: one Linux bridge per network on its host, one veth per endpoint.
 
-Rules are those Docker 20.10 writes (see docs/docker-differences.md for what differs):
+Rules are those Docker 20.10 writes (docs/architecture.md lists where cnmlab differs):
 isolation between bridges in DOCKER-ISOLATION-STAGE-1/2, masquerade for traffic leaving the
 subnet, DNAT in the nat DOCKER chain for published ports. Each network's set is inserted above
 older ones, so the newest network comes first in every chain and docker0 last.
