@@ -410,7 +410,7 @@ class Controller:
 
     def _build_sandbox(self, container: Container) -> None:
         if container.network_mode != "host":
-            self.ns.create(container.netns)
+            self.ns.create(container.netns, handle=False)  # pyroute2's handle opens on first use
             try:
                 netns.create_uts(container.netns, container.hostname)
             except BaseException:
@@ -580,7 +580,7 @@ class Controller:
         from .osl import links
 
         ep = self.gateway_endpoint(c)
-        links.set_default_route(self.ns.ipr(c.netns), ep.gateway if ep else None, ep.ifname if ep else None)
+        links.set_default_route_fast(self.ns.rtnl(c.netns), ep.gateway if ep else None, ep.ifname if ep else None)
 
     # -- restore ----------------------------------------------------------------
     def restore(self) -> None:

@@ -115,22 +115,16 @@ class BridgeDriver(Driver):
             endpoint.host_ifname = "veth" + secrets.token_hex(4)[:7]
 
     def join(self, network, endpoint, container) -> JoinInfo:
-        host_ipr = self.ctx.ns.ipr(network.host)
-        box = self.ctx.ns.ipr(container.netns)
+        # The hot path of every `run`: one netlink message makes the veth, enslaves it and brings
+        # both ends up (the peer born in the sandbox with its MAC); a second sets the address.
+        host = self.ctx.ns.rtnl(network.host)
         bridge = network.state["bridge"]
         mtu = int(network.option(MTU, "1500"))
-        with contextlib.ExitStack() as undo:
-            links.add_veth(host_ipr, endpoint.host_ifname, endpoint.ifname, container.netns, mtu=mtu)
-            undo.callback(links.delete, host_ipr, endpoint.host_ifname)
-            links.set_master(host_ipr, endpoint.host_ifname, bridge)
-            links.set_up(host_ipr, endpoint.host_ifname)
-            links.set_up(box, endpoint.ifname, mac=endpoint.mac or None)
-            if not endpoint.mac:
-                endpoint.mac = links.mac_of(box, endpoint.ifname)
-            if endpoint.address:
-                ip, prefix = endpoint.address.split("/")
-                links.add_address(box, endpoint.ifname, ip, int(prefix))
-            undo.pop_all()
+        _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
+                                 container.netns, master=host.link(bridge)[0], mtu=mtu,
+                                 peer_mac=endpoint.mac or None, address=endpoint.address or None)
+        if not endpoint.mac:
+            endpoint.mac = mac
         self.ctx.step(container.name, f"created veth {endpoint.host_ifname} on {bridge} <-> {endpoint.ifname} "
                       f"in {container.name}, address {endpoint.address or 'none'}")
         return JoinInfo(gateway=endpoint.gateway)

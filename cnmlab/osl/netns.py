@@ -13,7 +13,11 @@ from collections.abc import Iterator
 from pyroute2 import IPRoute
 
 from . import syscalls
+from .rtnl import Rtnl
 from .world import NETNS_DIR
+
+
+LOOPBACK_INDEX = 1  # lo is always the first link of a namespace
 
 
 def path(name: str) -> str:
@@ -87,6 +91,15 @@ class Namespaces:
 
     def __init__(self) -> None:
         self._handles: dict[str | None, IPRoute] = {}
+        self._rtnl: dict[str | None, Rtnl] = {}  # bare sockets for the hot path (osl/rtnl.py)
+
+    def rtnl(self, name: str | None) -> Rtnl:
+        """The bare rtnetlink socket of namespace `name`, for the few hot-path messages."""
+        sock = self._rtnl.get(name)
+        if sock is None:
+            with entered(name):
+                sock = self._rtnl[name] = Rtnl()
+        return sock
 
     def ipr(self, name: str | None) -> IPRoute:
         """The netlink handle of namespace `name` (None: the world's own namespace)."""
@@ -96,7 +109,9 @@ class Namespaces:
                 handle = self._handles[name] = IPRoute()
         return handle
 
-    def create(self, name: str, ipv6: bool = False, forwarding: bool = False) -> IPRoute:
+    def create(self, name: str, ipv6: bool = False, forwarding: bool = False, handle: bool = True) -> IPRoute | None:
+        """Make namespace `name` with lo up; return its pyroute2 handle (handle=False: open none
+        now, saving about 0.3 ms; `ipr(name)` still opens one on first use)."""
         target = path(name)
         if os.path.exists(target):
             raise FileExistsError(f"namespace {name} exists")
@@ -113,28 +128,36 @@ class Namespaces:
                     write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
                 if forwarding:
                     write_sysctl("net.ipv4.ip_forward", "1")
-                handle = self._handles[name] = IPRoute()
+                self._rtnl[name] = Rtnl()
+                if handle:
+                    self._handles[name] = IPRoute()
             finally:
                 syscalls.setns(home, syscalls.CLONE_NEWNET)
         except BaseException:
-            self._unmount(name)
+            self.delete(name)
             raise
         finally:
             os.close(home)
-        handle.link("set", index=1, state="up")
-        return handle
+        self._rtnl[name].request([Rtnl.up_message(LOOPBACK_INDEX)])
+        return self._handles.get(name)
 
     def delete(self, name: str) -> None:
         """Drop the namespace; the kernel removes its links (about 0.7 ms, not 20 ms per veth)."""
         handle = self._handles.pop(name, None)
         if handle is not None:
             handle.close()  # an open handle would keep the namespace and its veths alive
+        sock = self._rtnl.pop(name, None)
+        if sock is not None:
+            sock.close()
         self._unmount(name)
 
     def close(self) -> None:
         for handle in self._handles.values():
             handle.close()
         self._handles.clear()
+        for sock in self._rtnl.values():
+            sock.close()
+        self._rtnl.clear()
 
     @staticmethod
     def _unmount(name: str) -> None:
