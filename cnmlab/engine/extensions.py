@@ -6,7 +6,9 @@ built or restored; importing it registers its routes.
 
 import importlib
 
-FEATURES: list[str] = []
+FEATURES: list[str] = [
+    "cnmlab.dns.feature",  # the embedded DNS server at 127.0.0.11 (GET /dns)
+]
 
 
 def load(engine) -> None:

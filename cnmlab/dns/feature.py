@@ -1,0 +1,132 @@
+"""The embedded DNS feature: hooks the name table, the server and each sandbox into the lab.
+
+Only sandboxes on user-defined networks get a resolver, as in Docker: a container on the
+default bridge keeps the machine's resolv.conf and no lab names. The resolver is started at the
+sandbox's first user-network join and stays until the sandbox goes (Docker keeps it too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+
+from .. import inspect
+from ..engine.router import Request, router
+from ..events import LabReset, StepDone
+from . import sandbox as dns_sandbox
+from .names import NameTable
+from .server import DnsServer
+
+LOG_SIZE = 500
+
+
+def dns_names(container, endpoint) -> list[str]:
+    """The names an endpoint answers to on its network (Docker 25's DNSNames order)."""
+    return list(dict.fromkeys([container.name, *endpoint.aliases, container.short_id]))
+
+
+GW_NETWORK = "docker_gwbridge"  # libnetwork joins it anonymously: no names there
+
+
+def wants_dns(network, container) -> bool:
+    return (not network.predefined and network.name != GW_NETWORK
+            and container.network_mode not in ("host", "none"))
+
+
+class EmbeddedDns:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.ctl = engine.controller
+        self.names = NameTable()
+        self.server = DnsServer(self.names, on_answer=self._answered)
+        self.log: deque = deque(maxlen=LOG_SIZE)
+        self.resolvers: dict[str, dict] = {}  # sandbox -> {"udp": port, "tcp": port, "resolv_conf": path}
+
+    # -- controller hooks (kernel thread) ----------------------------------------------
+    def joined(self, net, ep, c) -> None:
+        if not wants_dns(net, c) or not ep.ip:
+            return
+        self._start_resolver(c)
+        self.names.add(net.id, net.name, ep.id, dns_names(c, ep), [ep.ip], ptr_name=c.name)
+        self.names.attach(c.netns, net.id)
+
+    def left(self, net, ep, c, teardown) -> None:
+        self.names.remove(ep.id)
+        self.names.detach(c.netns, net.id)
+
+    def sandbox_created(self, c) -> None:
+        if c.network_mode != "host":  # replaced at the first user-network join
+            dns_sandbox.write_resolv_conf(c.netns, dns_sandbox.default_bridge_resolv_conf())
+
+    def sandbox_removed(self, c) -> None:
+        self._stop_resolver(c.netns)
+
+    def on_event(self, event) -> None:
+        if isinstance(event, LabReset):  # the namespaces are gone: close their sockets too
+            for name in list(self.resolvers):
+                self._stop_resolver(name)
+            self.names.clear()
+            dns_sandbox.remove_all_resolv_confs()
+
+    # -- resolvers ---------------------------------------------------------------------
+    def _start_resolver(self, c) -> None:
+        if c.netns in self.resolvers:
+            return
+        udp, tcp = dns_sandbox.open_sockets(c.netns)
+        udp_port, tcp_port = udp.getsockname()[1], tcp.getsockname()[1]
+        try:
+            dns_sandbox.install_rules(c.netns, udp_port, tcp_port)
+            path = dns_sandbox.write_resolv_conf(c.netns)
+        except BaseException:
+            udp.close()
+            tcp.close()
+            raise
+        self.server.serve(c.netns, udp, tcp)
+        self.resolvers[c.netns] = {"udp": udp_port, "tcp": tcp_port, "resolv_conf": path}
+        self.ctl.emit(StepDone(where=c.name, step=(
+            f"embedded DNS: 127.0.0.11:53 DNATed to udp :{udp_port} and tcp :{tcp_port} (DOCKER_OUTPUT)"
+            + (", resolv.conf: nameserver 127.0.0.11" if path else ", no private /etc/netns: resolv.conf unchanged"))))
+
+    def _stop_resolver(self, name: str) -> None:
+        self.server.stop(name)
+        self.names.detach(name)
+        self.resolvers.pop(name, None)
+        dns_sandbox.remove_resolv_conf(name)
+
+    # -- query log (DNS thread) ----------------------------------------------------------
+    def _answered(self, event) -> None:
+        self.log.append(event.to_json())
+        with contextlib.suppress(RuntimeError):  # the engine is stopping
+            self.engine.kernel.submit(self.ctl.emit, event)
+
+    # -- views ---------------------------------------------------------------------------
+    def view(self) -> dict:
+        nets = {net.name: self.names.names_on(net.id) for net in self.ctl.networks.values() if not net.predefined}
+        return {"Resolvers": {n: dict(r) for n, r in sorted(self.resolvers.items())},
+                "Names": nets, "Queries": list(self.log)[-100:]}
+
+
+def network_dns_names(ctl, net, data: dict, verbose: bool) -> None:
+    """network inspect: the DNS names of each endpoint on a user-defined network."""
+    for ep in ctl.network_endpoints(net):
+        c = ctl.containers.get(ep.container_id)
+        if c is not None and wants_dns(net, c) and c.id in data["Containers"]:
+            data["Containers"][c.id]["DNSNames"] = dns_names(c, ep)
+
+
+def attach(engine) -> None:
+    ctl = engine.controller
+    dns = EmbeddedDns(engine)
+    engine.dns = dns  # the services feature adds its names through it
+    ctl.hooks.joined.append(dns.joined)
+    ctl.hooks.left.append(dns.left)
+    ctl.hooks.sandbox_created.append(dns.sandbox_created)
+    ctl.hooks.sandbox_removed.append(dns.sandbox_removed)
+    ctl.subscribe(dns.on_event)
+    inspect.NETWORK_HOOKS.append(network_dns_names)
+
+
+@router.route("GET", "/dns")
+def dns_view(req: Request):
+    """The resolvers (ports per sandbox), every user network's names, and the latest queries."""
+    return req.engine.dns.view()

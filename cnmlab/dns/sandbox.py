@@ -1,0 +1,112 @@
+"""The embedded DNS inside one sandbox, plumbed the way Docker does it.
+
+The engine opens a UDP socket and a TCP listener on 127.0.0.11 at random ports *inside* the
+sandbox, then writes Docker's two nat chains there, so that the container's queries to
+127.0.0.11:53 are DNATed to those ports (and a student's `iptables -t nat -S` shows what a
+Docker user would see). The sandbox's resolv.conf goes to /etc/netns/NAME/resolv.conf, which
+`ip netns exec` (and so `cnmlab exec`) bind-mounts over /etc/resolv.conf. /etc/netns is a
+directory of the world's private tmpfs (osl/world.py): nothing is written to the real /etc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+
+from ..osl import iptables, netns
+
+ADDRESS = "127.0.0.11"
+ETC_NETNS = "/etc/netns"
+RESOLV_CONF = """\
+# Written by cnmlab: the sandbox's embedded DNS server, as Docker writes it on user networks.
+nameserver 127.0.0.11
+options ndots:0
+"""
+
+
+HOST_RESOLV_CONF = "/etc/resolv.conf"
+
+
+def default_bridge_resolv_conf() -> str:
+    """What a default-bridge container gets: the machine's nameservers, as Docker copies them.
+
+    The lab world has no way to the machine's resolvers, so lookups there fail, as they fail in
+    Docker for lab names; we ask glibc to give up after one short try instead of 20 seconds.
+    """
+    try:
+        with open(HOST_RESOLV_CONF) as f:
+            lines = [ln.rstrip() for ln in f if ln.split()[:1] in (["nameserver"], ["search"])]
+    except OSError:
+        lines = []
+    return ("# Written by cnmlab: a default-bridge container has no embedded DNS (as in Docker); these are\n"
+            "# the machine's resolvers, copied as Docker copies them. The lab world cannot reach them.\n"
+            + "".join(ln + "\n" for ln in lines) + "options timeout:1 attempts:1\n")
+
+
+def open_sockets(sandbox: str) -> tuple[socket.socket, socket.socket]:
+    """A UDP socket and a listening TCP socket on 127.0.0.11, random ports, in the sandbox."""
+    with netns.entered(sandbox):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        udp.bind((ADDRESS, 0))
+        tcp.bind((ADDRESS, 0))
+        tcp.listen(16)
+    except OSError:
+        udp.close()
+        tcp.close()
+        raise
+    return udp, tcp
+
+
+def nat_rules(udp_port: int, tcp_port: int) -> dict[str, list[str]]:
+    """Docker's DOCKER_OUTPUT / DOCKER_POSTROUTING chains, rule for rule."""
+    return {"nat": [
+        ":DOCKER_OUTPUT - [0:0]",
+        ":DOCKER_POSTROUTING - [0:0]",
+        f"-A OUTPUT -d {ADDRESS}/32 -j DOCKER_OUTPUT",
+        f"-A POSTROUTING -d {ADDRESS}/32 -j DOCKER_POSTROUTING",
+        f"-A DOCKER_OUTPUT -d {ADDRESS}/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination {ADDRESS}:{tcp_port}",
+        f"-A DOCKER_OUTPUT -d {ADDRESS}/32 -p udp -m udp --dport 53 -j DNAT --to-destination {ADDRESS}:{udp_port}",
+        f"-A DOCKER_POSTROUTING -s {ADDRESS}/32 -p tcp -m tcp --sport {tcp_port} -j SNAT --to-source :53",
+        f"-A DOCKER_POSTROUTING -s {ADDRESS}/32 -p udp -m udp --sport {udp_port} -j SNAT --to-source :53",
+    ]}
+
+
+def install_rules(sandbox: str, udp_port: int, tcp_port: int) -> None:
+    iptables.restore(sandbox, nat_rules(udp_port, tcp_port))
+
+
+def private_etc() -> bool:
+    """True when /etc/netns is the world's own mount (never the machine's directory)."""
+    return os.path.ismount(ETC_NETNS)
+
+
+def write_resolv_conf(sandbox: str, text: str = RESOLV_CONF) -> str | None:
+    """Write the sandbox's resolv.conf; None when the world has no private /etc/netns (rootless)."""
+    if not private_etc():
+        return None
+    directory = os.path.join(ETC_NETNS, sandbox)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "resolv.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def remove_resolv_conf(sandbox: str) -> None:
+    """Remove our file, and the sandbox's directory once nothing else (a hosts file) is in it."""
+    if private_etc():
+        directory = os.path.join(ETC_NETNS, sandbox)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(directory, "resolv.conf"))
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+
+
+def remove_all_resolv_confs() -> None:
+    """After a reset every sandbox is gone: so are their resolv.conf files."""
+    if private_etc():
+        for name in os.listdir(ETC_NETNS):
+            remove_resolv_conf(name)
