@@ -205,14 +205,16 @@ class Client:
                                                    "Port": port, "Timeout": timeout})
 
     def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
-               explain: bool = False) -> dict:
+               explain: bool = False, timeout: float | None = None) -> dict:
         """Every ordered pair of containers, probed concurrently."""
         return self.request("POST", "/lab/matrix", {"Proto": proto, "Port": port, "Network": network,
-                                                    "Explain": explain})
+                                                    "Explain": explain, "Timeout": timeout})
 
-    def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> dict:
+    def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
+              timeout: float | None = None) -> dict:
         """One probe captured at every hop of its path, with the verdict and the dropping rule."""
-        return self.request("POST", "/lab/trace", {"Source": src, "Destination": dst, "Proto": proto, "Port": port})
+        return self.request("POST", "/lab/trace", {"Source": src, "Destination": dst, "Proto": proto, "Port": port,
+                                                   "Timeout": timeout})
 
     # -- services (VIP load balancing) ---------------------------------------------
     def services(self) -> list[dict]:

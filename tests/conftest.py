@@ -24,6 +24,7 @@ def pytest_sessionstart(session):
     session.config._cnmlab_base = base
     os.environ["CNMLAB_RUNTIME_DIR"] = str(base / "run")
     os.environ["CNMLAB_STATE_DIR"] = str(base / "state")
+    os.environ["CNMLAB_PLUGIN_TIMEOUT"] = "2"  # a hung remote plugin fails a call in 2 s, not 10
 
 
 def pytest_sessionfinish(session, exitstatus):

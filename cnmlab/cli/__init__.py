@@ -12,7 +12,7 @@ import sys
 
 from ..errors import CnmError
 
-COMMAND_MODULES = ("engine", "network", "container", "host", "lab")
+COMMAND_MODULES = ("engine", "network", "container", "host", "lab", "plugin")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,8 +54,12 @@ def reset(req: Request):
 @router.route("GET", "/plugins/drivers", kernel=False)
 def drivers(req: Request):
     from ..drivers import installed
+    from ..plugins import discover
 
-    return [{"Name": name, "Entrypoint": value} for name, value in sorted(installed().items())]
+    found = installed()
+    return ([{"Name": name, "Entrypoint": value} for name, value in sorted(found.items())]
+            + [{"Name": p.name, "Entrypoint": None, "Remote": p.address}
+               for p in discover().values() if p.name not in found])
 
 
 # -- hosts ----------------------------------------------------------------------

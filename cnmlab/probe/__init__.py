@@ -1,0 +1,18 @@
+"""Test packets, the reachability matrix and hop-by-hop traces, on the lab's real kernel.
+
+scapy builds the packets; every socket that sends or captures them is opened *inside* a lab
+namespace (sockets.py), so the kernel of that sandbox routes them as it would any app's packet
+and nothing ever reaches the machine's own network. Only the engine process imports this package.
+
+    target.py   what SRC and DST mean (resolved on the kernel thread from controller state)
+    path.py     the hops the topology says a packet takes, request and reply
+    sender.py   many probes at once: raw L3 sockets, one select loop, short timeouts
+    rules.py    per-rule iptables counters before/after: which rule dropped the packet
+    verdict.py  outcome and one-line reason of a probe
+    capture.py  AF_PACKET sockets on every hop of a path
+    trace.py    one probe captured along its path
+    matrix.py   every ordered pair of containers
+"""
+
+OUTCOMES = ("reachable", "refused", "no route", "timeout", "filtered")
+PROTOS = ("icmp", "tcp", "udp", "arp", "dns", "http")

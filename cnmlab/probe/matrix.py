@@ -1,0 +1,67 @@
+"""The reachability matrix: every ordered pair of containers, probed at once.
+
+All probes leave together (one raw socket per source sandbox, one select loop for every
+answer), so the whole matrix costs about one short timeout, not N² of them. Silent cells are
+judged with the rule counters of every host, read once before and once after.
+`run(engine, ...)` is what the route calls and what benchmarks time.
+"""
+
+from __future__ import annotations
+
+from ..errors import CnmError
+from . import rules, sender, single, target as targets, verdict
+
+DEFAULT_TIMEOUT = 0.5
+
+
+def plan(ctl, proto: str, port, network: str | None) -> tuple[list[str], list]:
+    """On the kernel thread: the containers in order, and a Target (or an error) for every pair."""
+    proto, _ = targets.check_proto(proto, port)
+    net = ctl.network(network) if network else None
+    members = [c for c in ctl.containers.values()
+               if net is None or any(ctl.endpoints[e].network_id == net.id for e in c.endpoints)]
+    pairs = []
+    for a in members:
+        for b in members:
+            if a is b:
+                continue
+            try:
+                if proto == "dns":
+                    t = single.resolve(ctl, a.name, b.name, proto, port)
+                else:
+                    t = targets.resolve(ctl, a.name, b.name, proto, port, network=network)
+            except CnmError as exc:
+                t = exc.message
+            pairs.append((a.name, b.name, t))
+    return [c.name for c in members], pairs
+
+
+def run(engine, proto: str = "icmp", port=None, network: str | None = None, explain: bool = False,
+        timeout=None) -> dict:
+    timeout = single.check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
+    names, pairs = engine.call(plan, engine.controller, proto, port, network)
+    proto, port = targets.check_proto(proto, port)
+    hosts = list(dict.fromkeys(h for _, _, t in pairs if not isinstance(t, str) for h in t.path.hosts))
+    before = rules.snapshot(hosts)
+    work = [(a, b, t, single.make_probe(t)) for a, b, t in pairs if not isinstance(t, str) and not t.error]
+    sender.run([p for *_, p in work], timeout)
+    silent = any(p.outcome is None for *_, p in work)
+    after = rules.snapshot(hosts) if silent else {}
+    moved = rules.moved_drops(before, after)
+    results = {}
+    for a, b, t, probe in work:
+        rule = rules.blame(moved, after, t.path.packets) if probe.outcome is None else None
+        results[(a, b)] = verdict.result(t, probe, rule, timeout)
+    cells, used = [], []
+    for a, b, t in pairs:
+        r = results.get((a, b))
+        if r is None:  # could not be probed: no address, no network
+            text = t if isinstance(t, str) else t.error
+            r = {"outcome": "no route", "rtt_ms": None, "reason_key": "no-network", "reason": text,
+                 "dst_ip": None if isinstance(t, str) else t.dst_ip, "rule": None}
+        cells.append({"from": a, "to": b, "outcome": r["outcome"], "rtt_ms": r["rtt_ms"], "reason": r["reason_key"],
+                      "dst_ip": r["dst_ip"], "detail": r["reason"], "rule": r["rule"]})
+        used.append(r["reason_key"])
+    legend = {key: verdict.LEGEND[key] for key in dict.fromkeys(used)} if explain else {}
+    return {"proto": proto, "port": port, "network": network, "timeout": timeout, "containers": names,
+            "cells": cells, "legend": legend}

@@ -1,0 +1,334 @@
+"""Send many probes at once and hear what comes back.
+
+icmp, tcp and udp: scapy-built packets go out of one raw L3 socket per source sandbox (the
+source address is set by us, picked by that sandbox's kernel; the route is the sandbox's), and
+one select loop reads every answer from raw receive sockets opened in the same sandboxes.
+arp: an AF_PACKET socket on the sandbox's interface. http and dns: ordinary kernel sockets in
+the sandbox (a real TCP connection, a real DNS query), driven by one asyncio loop.
+
+Every probe gets a unique identifier (ICMP id, or TCP/UDP source port) so answers find their
+probe among hundreds in flight; ICMP errors are matched through the packet they quote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import random
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from . import packets
+from .sockets import ETH_P_ARP, Opener, close_later
+
+RAW_PROTOS = ("icmp", "tcp", "udp")
+NO_ROUTE_ERRNOS = (errno.ENETUNREACH, errno.EHOSTUNREACH)
+FILTERED_ERRNOS = (errno.EPERM, errno.EACCES)
+TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10
+FIRST_IDENT, LAST_IDENT = 40000, 60999  # source ports the sandboxes' services never use
+
+_idents = itertools.cycle(range(FIRST_IDENT + random.randrange(LAST_IDENT - FIRST_IDENT), LAST_IDENT + 1))
+_ident_lock = threading.Lock()
+
+
+def next_ident() -> int:
+    with _ident_lock:
+        value = next(_idents)
+        if value == LAST_IDENT:
+            globals()["_idents"] = itertools.cycle(range(FIRST_IDENT, LAST_IDENT + 1))
+        return value
+
+
+@dataclass
+class Probe:
+    netns: str
+    proto: str
+    dst_ip: str
+    port: int | None = None
+    egress: str | None = None  # arp: the interface to ask on
+    resolver: str | None = None  # dns: the sandbox's name server
+    query: str | None = None  # dns: the name to resolve
+    payload: bytes | None = None  # udp: a real payload instead of the probe marker (a traced DNS query)
+    # filled in by run()
+    src_ip: str | None = None
+    ident: int = 0
+    outcome: str | None = None  # None: nothing came back (silence)
+    rtt_ms: float | None = None
+    heard: str | None = None  # what came back, one line
+    answer_from: str | None = None
+    answer: str | None = None  # http body line, dns address
+    sent_at: float | None = None  # time.time() just before the packet left
+    sent: bytes | None = None  # the IP packet as it was handed to the kernel
+
+    def done(self, outcome: str, heard: str, sender: str | None = None, at: float | None = None) -> None:
+        if self.outcome is None:
+            self.outcome, self.heard, self.answer_from = outcome, heard, sender
+            if at is not None and self._t0 is not None:
+                self.rtt_ms = round((at - self._t0) * 1000, 3)
+
+    _t0: float | None = None
+
+
+def run(probes: list[Probe], timeout: float = 1.0) -> list[Probe]:
+    """Send every probe, wait up to `timeout` for the answers; silent probes keep outcome None."""
+    raw = [p for p in probes if p.proto in RAW_PROTOS]
+    other = [p for p in probes if p.proto not in RAW_PROTOS]
+    worker = None
+    if other:
+        worker = threading.Thread(target=lambda: asyncio.run(_run_async(other, timeout)), name="probe-async")
+        worker.start()
+    if raw:
+        _run_raw(raw, timeout)
+    if worker is not None:
+        worker.join()
+    return probes
+
+
+# -- icmp, tcp, udp: raw sockets and one select loop ------------------------------
+def _run_raw(probes: list[Probe], timeout: float) -> None:
+    by_ns: dict[str, list[Probe]] = {}
+    for p in probes:
+        by_ns.setdefault(p.netns, []).append(p)
+    senders, receivers, waiting = {}, {}, {}
+    try:
+        for ns, group in by_ns.items():
+            try:
+                with Opener(ns) as o:
+                    senders[ns] = o.raw_sender()
+                    wanted = {socket.IPPROTO_ICMP} | {packets.PROTO_NUMBERS[p.proto] for p in group}
+                    for proto in wanted:
+                        receivers[o.raw_receiver(proto)] = ns
+                    for p in group:
+                        try:
+                            p.src_ip = o.source_address(p.dst_ip, p.port or 9)
+                        except OSError as exc:
+                            _local_error(p, exc)
+            except OSError as exc:  # the namespace vanished (container removed meanwhile)
+                for p in group:
+                    p.done("no route", f"cannot open sockets in {ns}: {exc.strerror}")
+        for ns, group in by_ns.items():
+            sender = senders.get(ns)
+            for p in group:
+                if p.outcome is not None or sender is None:
+                    continue
+                p.ident = next_ident()
+                waiting[(ns, packets.PROTO_NUMBERS[p.proto], p.ident)] = p
+                if p.payload is not None:
+                    data = packets.build_custom(p.proto, p.src_ip, p.dst_ip, p.ident, p.port or 0, p.payload)
+                else:
+                    data = packets.build(p.proto, p.src_ip, p.dst_ip, p.ident, p.port or 0)
+                p.sent = data
+                p.sent_at = time.time()
+                p._t0 = time.monotonic()
+                try:
+                    sender.sendto(data, (p.dst_ip, 0))
+                except OSError as exc:
+                    _local_error(p, exc)
+        _listen(receivers, waiting, timeout)
+    finally:
+        close_later(*senders.values(), *receivers)
+
+
+def _local_error(p: Probe, exc: OSError) -> None:
+    if exc.errno in NO_ROUTE_ERRNOS:
+        p.done("no route", f"{p.netns} has no route to {p.dst_ip} ({exc.strerror})")
+    elif exc.errno in FILTERED_ERRNOS:
+        p.done("filtered", f"the sandbox's own rules refused to send it ({exc.strerror})")
+    else:
+        p.done("no route", f"sending failed: {exc.strerror}")
+
+
+def _listen(receivers: dict, waiting: dict, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = {k for k, p in waiting.items() if p.outcome is None}
+    socks = list(receivers)
+    while pending and socks:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        ready, _, _ = select.select(socks, [], [], left)
+        now = time.monotonic()
+        for sock in ready:
+            ns = receivers[sock]
+            while True:
+                try:
+                    data = sock.recv(65535)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break
+                key = _classify(ns, data, waiting, now)
+                if key is not None:
+                    pending.discard(key)
+
+
+def _classify(ns: str, data: bytes, waiting: dict, now: float):
+    pkt = packets.parse_ip(data)
+    if pkt is None:
+        return None
+    if pkt.proto == socket.IPPROTO_ICMP and pkt.quoted is not None:
+        q = pkt.quoted
+        key = (ns, q.proto, q.sport)
+        p = waiting.get(key)
+        if p is None:  # the quoted addresses may be NAT-rewritten: the identifier decides
+            return None
+        code = pkt.icmp_code
+        what = packets.ICMP_UNREACH_TEXT.get(code, f"code {code}") if pkt.icmp_type == 3 else "time exceeded"
+        if pkt.icmp_type == 3 and code == 3:
+            p.done("refused", f"ICMP port unreachable from {pkt.src}", pkt.src, now)
+        elif pkt.icmp_type == 3 and code in (9, 10, 13):
+            p.done("filtered", f"ICMP {what} from {pkt.src}", pkt.src, now)
+        else:
+            p.done("no route", f"ICMP {what} from {pkt.src}", pkt.src, now)
+        return key
+    if pkt.proto == socket.IPPROTO_ICMP:
+        if pkt.icmp_type != 0:
+            return None
+        key = (ns, pkt.proto, pkt.sport)
+        p = waiting.get(key)
+        if p is None or pkt.src != p.dst_ip:
+            return None
+        p.done("reachable", f"echo reply from {pkt.src}", pkt.src, now)
+        return key
+    key = (ns, pkt.proto, pkt.dport)
+    p = waiting.get(key)
+    if p is None or pkt.src != p.dst_ip or pkt.sport != p.port:
+        return None
+    if pkt.proto == socket.IPPROTO_TCP:
+        if pkt.flags & TCP_RST:
+            p.done("refused", f"TCP RST from {pkt.src}:{pkt.sport} (nothing listens there)", pkt.src, now)
+        elif pkt.flags & TCP_SYN and pkt.flags & TCP_ACK:
+            p.done("reachable", f"TCP SYN-ACK from {pkt.src}:{pkt.sport}", pkt.src, now)
+        else:
+            return None
+    else:
+        p.done("reachable", f"UDP reply from {pkt.src}:{pkt.sport}", pkt.src, now)
+    return key
+
+
+# -- arp, http, dns: one asyncio loop -------------------------------------------
+async def _run_async(probes: list[Probe], timeout: float) -> None:
+    handlers = {"arp": _arp, "http": _http, "dns": _dns}
+    await asyncio.gather(*(_guard(handlers[p.proto], p, timeout) for p in probes))
+
+
+async def _guard(handler, p: Probe, timeout: float) -> None:
+    sock = None
+    try:
+        sock = await asyncio.wait_for(handler(p, timeout), timeout)
+    except asyncio.TimeoutError:
+        pass  # silence: the caller decides between filtered and timeout
+    except OSError as exc:
+        if exc.errno == errno.ECONNREFUSED:
+            p.done("refused", f"connection refused by {p.dst_ip}:{p.port}", p.dst_ip, time.monotonic())
+        else:
+            _local_error(p, exc)
+    finally:
+        if sock is not None:
+            close_later(sock)
+
+
+def _start(p: Probe, o: Opener) -> None:
+    p.src_ip = o.source_address(p.dst_ip, p.port or 9)
+    p.sent_at = time.time()
+    p._t0 = time.monotonic()
+
+
+async def _http(p: Probe, timeout: float):
+    loop = asyncio.get_running_loop()
+    with Opener(p.netns) as o:
+        sock = o.tcp()
+        try:
+            _start(p, o)
+        except OSError:
+            close_later(sock)
+            raise
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, (p.dst_ip, p.port))
+        await loop.sock_sendall(sock, f"GET / HTTP/1.0\r\nHost: {p.dst_ip}\r\n\r\n".encode())
+        reply = b""
+        while True:
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk:
+                break
+            reply += chunk
+    except BaseException:
+        close_later(sock)
+        raise
+    status, _, rest = reply.partition(b"\r\n")
+    body = rest.partition(b"\r\n\r\n")[2].decode(errors="replace").strip()
+    p.answer = body.splitlines()[0] if body else None
+    if status.startswith(b"HTTP/"):
+        p.done("reachable", f"{status.decode(errors='replace')}" + (f": {p.answer}" if p.answer else ""),
+               p.dst_ip, time.monotonic())
+    else:
+        p.done("refused", "the connection closed without an HTTP answer", p.dst_ip, time.monotonic())
+    return sock
+
+
+async def _dns(p: Probe, timeout: float):
+    from dnslib import QTYPE, RCODE, DNSRecord
+
+    loop = asyncio.get_running_loop()
+    with Opener(p.netns) as o:
+        sock = o.udp()
+        try:
+            _start(p, o)
+            sock.connect((p.dst_ip, p.port))
+        except OSError:
+            close_later(sock)
+            raise
+    sock.setblocking(False)
+    query = DNSRecord.question(p.query, "A")
+    try:
+        await loop.sock_sendall(sock, query.pack())
+        while True:
+            data = await loop.sock_recv(sock, 4096)
+            reply = DNSRecord.parse(data)
+            if reply.header.id == query.header.id:
+                break
+    except BaseException:
+        close_later(sock)
+        raise
+    addresses = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
+    if addresses:
+        p.answer = addresses[0]
+        p.done("reachable", f"{p.query} resolves to {', '.join(addresses)} (server {p.dst_ip})", p.dst_ip,
+               time.monotonic())
+    else:
+        p.done("refused", f"server {p.dst_ip} answered {RCODE[reply.header.rcode]} for {p.query}", p.dst_ip,
+               time.monotonic())
+    return sock
+
+
+async def _arp(p: Probe, timeout: float):
+    loop = asyncio.get_running_loop()
+    if not p.egress:
+        p.done("no route", f"ARP only reaches the local link: {p.dst_ip} is on no subnet of {p.netns}")
+        return None
+    with Opener(p.netns) as o:
+        sock = o.packet(p.egress, proto=ETH_P_ARP)
+        try:
+            p.src_ip = o.source_address(p.dst_ip)
+        except OSError:
+            close_later(sock)
+            raise
+    mac = packets.mac_text(sock.getsockname()[4])
+    try:
+        p.sent_at = time.time()
+        p._t0 = time.monotonic()
+        await loop.sock_sendall(sock, packets.build_arp(mac, p.src_ip, p.dst_ip))
+        while True:
+            frame = packets.parse_frame(await loop.sock_recv(sock, 2048))
+            if frame and frame.arp and frame.arp[0] == 2 and frame.arp[1] == p.dst_ip:
+                p.answer = frame.arp[2]
+                p.done("reachable", f"ARP reply: {p.dst_ip} is at {frame.arp[2]}", p.dst_ip, time.monotonic())
+                return sock
+    except BaseException:
+        close_later(sock)
+        raise

@@ -1,0 +1,68 @@
+"""One probe: resolve SRC and DST, note the rule counters on the path, send, judge."""
+
+from __future__ import annotations
+
+from . import rules, sender, target as targets, verdict
+
+DEFAULT_TIMEOUT = 1.0
+MAX_TIMEOUT = 10.0
+DEFAULT_RESOLVER = "127.0.0.11"
+
+
+def check_timeout(timeout) -> float:
+    from ..errors import InvalidParameter
+
+    try:
+        value = float(DEFAULT_TIMEOUT if timeout is None else timeout)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"invalid timeout {timeout}: use seconds, e.g. 0.5") from None
+    if not 0 < value <= MAX_TIMEOUT:
+        raise InvalidParameter(f"invalid timeout {timeout}: use more than 0 and at most {MAX_TIMEOUT:g} seconds")
+    return value
+
+
+def resolver_of(netns: str) -> str:
+    """The name server in the sandbox's resolv.conf (Docker's embedded DNS on user networks)."""
+    try:
+        with open(f"/etc/netns/{netns}/resolv.conf") as f:
+            for line in f:
+                words = line.split()
+                if len(words) >= 2 and words[0] == "nameserver":
+                    return words[1]
+    except OSError:
+        pass
+    return DEFAULT_RESOLVER
+
+
+def resolve(ctl, src: str, dst: str, proto: str, port) -> targets.Target:
+    """On the kernel thread. A dns probe asks the sandbox's resolver for the name DST."""
+    proto, _ = targets.check_proto(proto, port)
+    if proto != "dns":
+        return targets.resolve(ctl, src, dst, proto, port)
+    source, kind = targets._source(ctl, src)
+    server = resolver_of(source.netns)
+    found = targets.resolve(ctl, src, server, "dns", port)
+    found.destination = dst
+    return found
+
+
+def make_probe(t: targets.Target) -> sender.Probe:
+    return sender.Probe(netns=t.netns, proto=t.proto, dst_ip=t.dst_ip or "0.0.0.0", port=t.port,
+                        egress=t.egress, query=t.destination if t.proto == "dns" else None)
+
+
+def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
+    """The probe result (see the agreed shape in verdict.result). Safe to call from any thread."""
+    timeout = check_timeout(timeout)
+    t = engine.call(resolve, engine.controller, src, dst, proto, port)
+    if t.error:
+        return verdict.result(t, sender.Probe(t.netns, t.proto, t.dst_ip or ""), None, timeout)
+    hosts = t.path.hosts
+    before = rules.snapshot(hosts)
+    probe = make_probe(t)
+    sender.run([probe], timeout)
+    rule = None
+    if probe.outcome is None:
+        after = rules.snapshot(hosts)
+        rule = rules.blame(rules.moved_drops(before, after), after, t.path.packets)
+    return verdict.result(t, probe, rule, timeout)

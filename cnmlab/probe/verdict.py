@@ -1,0 +1,111 @@
+"""The outcome of a probe and the one line that explains it.
+
+Silence is judged last: when a dropping rule on the path counted the probe's packet, the probe
+was `filtered` by that rule; when none did, it is a `timeout`. Each explanation has a short key
+(the matrix's legend explains each key once).
+"""
+
+from __future__ import annotations
+
+from .rules import Rule
+
+LEGEND = {
+    "same-network": "same network: the network's bridge (or switch) forwards between them",
+    "routed": "routed by a host: its gateway address, a published port (DNAT) or its own address",
+    "isolation": "different networks: Docker's DOCKER-ISOLATION-STAGE-1/2 rules drop traffic between bridges",
+    "internal": "internal network: DOCKER-ISOLATION-STAGE-1 drops what leaves or enters its subnet",
+    "icc-disabled": "ICC disabled (enable_icc=false): FORWARD drops traffic between the network's containers",
+    "forward-policy": "the host's FORWARD policy is DROP and no rule accepted the packet",
+    "rule": "an iptables rule dropped it",
+    "other-host": "a bridge network is local to its host: nothing routes to another host's bridge subnet",
+    "macvlan-host": "macvlan: the parent's own host cannot talk to its macvlan children directly",
+    "no-network": "no network: the sandbox has only loopback (network none), or the destination has no address",
+    "no-route": "no route: the sender has no route there, or a router answered unreachable",
+    "refused": "the packet arrived, but nothing answers on that port (TCP RST or ICMP port unreachable)",
+    "timeout": "no answer, and no iptables rule on the path counted a drop",
+}
+SHORT = {
+    "isolation": "different networks",
+    "internal": "internal network",
+    "icc-disabled": "ICC disabled",
+    "forward-policy": "FORWARD policy DROP",
+    "rule": "iptables rule",
+}
+
+
+def rule_key(rule: Rule) -> str:
+    if rule.chain == "DOCKER-ISOLATION-STAGE-2":
+        return "isolation"
+    if rule.chain == "DOCKER-ISOLATION-STAGE-1":
+        return "internal" if ("! -s" in rule.rule or "! -d" in rule.rule) else "isolation"
+    if rule.chain == "FORWARD" and rule.rule.startswith("-P "):
+        return "forward-policy"
+    words = rule.rule.split()
+    if rule.chain == "FORWARD" and "-i" in words and "-o" in words and \
+            words[words.index("-i") + 1] == words[words.index("-o") + 1]:
+        return "icc-disabled"
+    return "rule"
+
+
+def _macvlan_host(facts: dict) -> bool:
+    src_host_side = facts.get("src_mode") == "host"
+    dst_host_side = facts.get("dst_kind") == "host"
+    same_host = facts.get("src_host") == facts.get("dst_host")
+    mac_dst = any(n["driver"] == "macvlan" for n in facts.get("dst", []))
+    mac_src = any(n["driver"] == "macvlan" for n in facts.get("src", []))
+    return same_host and ((src_host_side and mac_dst) or (dst_host_side and mac_src))
+
+
+def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, str]:
+    """(outcome, reason key, one-line reason) of a finished probe."""
+    facts = target.facts
+    if target.error:
+        return "no route", "no-network", target.error
+    outcome = probe.outcome
+    if outcome == "reachable":
+        key = "same-network" if target.shared_networks else "routed"
+        rtt = f" in {probe.rtt_ms:.2f} ms" if probe.rtt_ms is not None else ""
+        return outcome, key, f"{probe.heard}{rtt}"
+    if outcome == "refused":
+        return outcome, "refused", probe.heard
+    if outcome == "no route":
+        key = "other-host" if _other_host(facts) and not probe.heard.startswith(target.netns) else "no-route"
+        return outcome, key, probe.heard
+    if outcome == "filtered":
+        key = rule_key(rule) if rule else "rule"
+        where = f": dropped by {rule.chain} on {rule.namespace}" if rule else ""
+        return outcome, key, f"{SHORT.get(key, probe.heard)}{where}" if rule else probe.heard
+    if rule is not None:
+        key = rule_key(rule)
+        return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}"
+    if _macvlan_host(facts):
+        return "timeout", "macvlan-host", f"no answer within {timeout:g} s: {LEGEND['macvlan-host']}"
+    if _other_host(facts):
+        return "timeout", "other-host", f"no answer within {timeout:g} s: {LEGEND['other-host']}"
+    return "timeout", "timeout", f"no answer within {timeout:g} s, and no iptables rule on the path counted a drop"
+
+
+def _other_host(facts: dict) -> bool:
+    return (facts.get("dst_kind") == "container" and facts.get("dst_host") not in (None, facts.get("src_host"))
+            and not facts.get("shared"))
+
+
+def result(target, probe, rule: Rule | None, timeout: float) -> dict:
+    """The agreed probe result shape (plus reason_key and rule for fronts that want them)."""
+    outcome, key, reason = judge(target, probe, rule, timeout)
+    dst_ip = target.dst_ip
+    if target.proto == "dns" and probe.answer:
+        dst_ip = probe.answer
+    return {
+        "source": target.source,
+        "destination": target.destination,
+        "proto": target.proto,
+        "port": target.port,
+        "src_ip": probe.src_ip if probe else None,
+        "dst_ip": dst_ip,
+        "outcome": outcome,
+        "rtt_ms": probe.rtt_ms if probe and outcome == "reachable" else None,
+        "reason": reason,
+        "reason_key": key,
+        "rule": rule.to_json() if rule and outcome == "filtered" else None,
+    }
