@@ -124,6 +124,19 @@ class Client:
     def drivers(self) -> list[dict]:
         return self.request("GET", "/plugins/drivers")
 
+    # -- plugins (third-party drivers) ---------------------------------------------
+    def plugins(self) -> dict:
+        """Entry-point drivers, remote plugins found in the world, and plugin processes."""
+        return self.request("GET", "/plugins")
+
+    def plugin_run(self, argv: list[str], host: str | None = None, wait: float = 10.0) -> dict:
+        """Start a plugin process in a host's namespace inside the lab world (never outside)."""
+        return self.request("POST", "/plugins/run", {"Argv": list(argv), "Host": host, "Cwd": os.getcwd(),
+                                                      "Env": dict(os.environ), "Wait": wait})
+
+    def plugin_stop(self, ref: str, force: bool = False) -> dict:
+        return self.request("POST", f"/plugins/{quote(ref, safe='')}/stop", {"Force": force})
+
     # -- hosts ------------------------------------------------------------------
     def hosts(self) -> list[dict]:
         return self.request("GET", "/hosts")

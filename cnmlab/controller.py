@@ -17,9 +17,9 @@ from ipaddress import IPv4Network
 from . import underlay
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
-from .errors import Conflict, Forbidden, InvalidParameter, NotFound
+from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
 from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, EndpointLeft, Event, HostAdded,
-                     HostRemoved, LabReset, LabRestored, NetworkCreated, NetworkRemoved)
+                     HostRemoved, LabReset, LabRestored, NetworkCreated, NetworkRemoved, StepDone)
 from .host import Host
 from .ipam import Ipam, Pool, parse_address, parse_subnet
 from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
@@ -76,6 +76,7 @@ class Controller:
         self.endpoints: dict[str, Endpoint] = {}
         self.ipam = Ipam(reserved=[underlay.SUBNET])
         self._drivers: dict[str, Driver] = {}
+        self._ipam_plugins: dict = {}  # remote IPAM drivers by name (drivers/remote_ipam.py)
         self._host_setups: set[tuple[str, str]] = set()
         self._subscribers: list[Callable[[Event], None]] = []
         self.hooks = Hooks()
@@ -135,6 +136,15 @@ class Controller:
 
     def loaded_drivers(self) -> list[Driver]:
         return list(self._drivers.values())
+
+    def ipam_plugin(self, name: str):
+        """A remote IPAM driver found in the lab world (docs/ipam.md), activated once."""
+        ipam = self._ipam_plugins.get(name)
+        if ipam is None:
+            from .drivers.remote_ipam import RemoteIpam
+
+            ipam = self._ipam_plugins[name] = RemoteIpam.activate(name, self.ipam, self.emit)
+        return ipam
 
     @staticmethod
     def installed_drivers() -> dict[str, str]:
@@ -279,8 +289,11 @@ class Controller:
             host = host or self.default_host()
             if self.host(host).plain:
                 raise InvalidParameter(f"host {host} is a plain machine, not a Docker host")
-        if ipam_driver != "default" and not hasattr(drv, "ipam_driver"):
-            raise NotFound(f'plugin "{ipam_driver}" not found (IPAM drivers: default)')
+        planner = self.ipam
+        if ipam_driver == "null" and (subnet or gateway or ip_range or aux_addresses):
+            raise InvalidParameter("the null IPAM driver hands out no addresses: drop --subnet/--gateway/--ip-range")
+        if ipam_driver not in ("default", "null") and not hasattr(drv, "ipam_driver"):
+            planner = self.ipam_plugin(ipam_driver)
         net = Network(id=new_id(), name=name, driver=drv.name, scope=caps.scope, created=now(), host=host,
                       internal=internal, attachable=attachable, options=dict(options or {}),
                       labels=dict(labels or {}), predefined=predefined, ipam_driver=ipam_driver)
@@ -291,8 +304,8 @@ class Controller:
         drv.validate(net)
         pool = None
         try:
-            if caps.needs_ipam:
-                pool = self.ipam.plan(subnet, gateway, ip_range, aux_addresses,
+            if caps.needs_ipam and ipam_driver != "null":
+                pool = planner.plan(subnet, gateway, ip_range, aux_addresses,
                                       predefined_bridge=predefined and driver == "bridge",
                                       overlap_ok=self._overlap_ok(drv))
                 net.ipam = [self._ipam_config(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
@@ -301,6 +314,8 @@ class Controller:
         finally:
             self.store.set_meta("ipam.cursor", str(self.ipam.cursor))  # failed creates advance it too
         with contextlib.ExitStack() as undo:
+            if hasattr(pool, "close"):
+                undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
             drv.create_network(net)
             undo.callback(drv.delete_network, net)
             if pool is not None:
@@ -337,7 +352,10 @@ class Controller:
     def _remove_network(self, net: Network) -> None:
         self.hooks.run(self.hooks.network_removed, net)
         self.driver(net.driver).delete_network(net)
+        pool = self.ipam.pools.get(net.id)
         self.ipam.release_pool(net.id)
+        if hasattr(pool, "close"):
+            pool.close()  # a remote IPAM pool goes back to its plugin
         self.networks.pop(net.id, None)
         self.store.delete(net)
         self.emit(NetworkRemoved(network=net.name, id=net.id))
@@ -506,7 +524,7 @@ class Controller:
         ep = Endpoint(id=new_id(), network_id=net.id, container_id=c.id, aliases=list(aliases),
                       requested_ip=ip, from_connect=from_connect)
         with contextlib.ExitStack() as undo:
-            if drv.capabilities.needs_ipam:
+            if drv.capabilities.needs_ipam and net.id in self.ipam.pools:  # not with --ipam-driver null
                 self._assign_address(net, ep, ip)
                 undo.callback(self.ipam.pool(net.id).release, parse_address(ep.ip))
             if net.driver not in ("host", "null"):
@@ -591,7 +609,14 @@ class Controller:
             self._build_host(host)
         networks = self.store.load("network")
         for net in networks:
-            drv = self.driver(net.driver)
+            try:
+                drv = self.driver(net.driver)
+                if net.ipam_driver not in ("default", "null"):
+                    raise NotFound(f"its IPAM plugin {net.ipam_driver} ran in the old lab world")
+            except CnmError as exc:  # a remote plugin lives in the world, so it does not outlive it
+                self.store.delete(net)
+                self.emit(StepDone(where="lab", step=f"network {net.name} not restored: {exc.message}"))
+                continue
             if net.ipam and drv.capabilities.needs_ipam:
                 cfg = net.ipam[0]
                 pool = Pool(parse_subnet(cfg.subnet), parse_subnet(cfg.ip_range or cfg.subnet),
@@ -606,7 +631,11 @@ class Controller:
             self._build_sandbox(c)
             order, c.endpoints = c.endpoints, []
             for ep_id in order:
-                ep = endpoints[ep_id]
+                ep = endpoints.get(ep_id)
+                if ep is None or ep.network_id not in self.networks:  # its network was not restored
+                    if ep is not None:
+                        self.store.delete(ep)
+                    continue
                 net = self.networks[ep.network_id]
                 drv = self.driver(net.driver)
                 if ep.ip and net.id in self.ipam.pools:
@@ -616,6 +645,8 @@ class Controller:
                 self.endpoints[ep.id] = ep
                 c.endpoints.append(ep.id)
                 self.hooks.run(self.hooks.joined, net, ep, c)
+            if c.endpoints != order:
+                self.store.put(c)
             self._refresh_gateway(c)
             self._publish(c)
         self.emit(LabRestored(hosts=len(hosts), networks=len(networks), containers=len(containers)))

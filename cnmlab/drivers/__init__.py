@@ -1,7 +1,9 @@
 """Driver discovery through the `cnmlab.drivers` entry-point group.
 
 Listing the installed drivers reads only package metadata; a driver's module is imported the
-first time a network uses it. Built-in drivers register exactly as third-party ones do.
+first time a network uses it. Built-in drivers register exactly as third-party ones do. A name
+no entry point has is looked up among the remote plugins in the lab world (cnmlab.plugins), as
+Docker falls back to plugin discovery for a driver it does not know.
 """
 
 from importlib.metadata import entry_points
@@ -23,5 +25,13 @@ def load_class(name: str) -> type[Driver]:
     for ep in entry_points(group=GROUP):
         if ep.name == name:
             return ep.load()
+    from .. import plugins
+
+    plugin = plugins.find(name)
+    if plugin is not None:
+        from .remote import driver_class
+
+        return driver_class(plugin)
     names = ", ".join(sorted(installed())) or "none"
-    raise NotFound(f'plugin "{name}" not found (installed drivers: {names})')
+    remote = ", ".join(sorted(plugins.discover())) or "none"
+    raise NotFound(f'plugin "{name}" not found (installed drivers: {names}; remote plugins: {remote})')
