@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learn Docker networking by building it for real, in private Linux namespaces.",
     )
     parser.set_defaults(func=None)
+    parser.add_argument("--empty", action="store_true", help="open the app without building the starter topology")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(sub)

@@ -16,6 +16,9 @@ def register(sub) -> None:
     sh.set_defaults(func=shell)
     d = sub.add_parser("demo", help="build the chapter's starter topology and show it")
     d.set_defaults(func=demo)
+    t = sub.add_parser("tui", help="open the terminal app (what plain `cnmlab` does)")
+    t.add_argument("--empty", action="store_true", help="do not build the starter topology on an empty lab")
+    t.set_defaults(func=default_main)
 
 
 def reset(args) -> int:
@@ -56,4 +59,8 @@ def demo(args) -> int:
 
 
 def default_main(args) -> int:
-    return demo(args)
+    """Plain `cnmlab`: the terminal app, which builds the starter topology (via `build_starter`) on an
+    empty lab unless --empty is given, showing what it does while the engine starts."""
+    from ..tui import run
+
+    return run(starter=not getattr(args, "empty", False))

@@ -1,0 +1,109 @@
+"""The lab-guide pane: the current guided lab's step and whether its check passes.
+
+Only the pane and its API live here; the guided labs themselves feed it:
+
+    guide.set_lab([GuideStep("Create net-a", "cnmlab network create net-a", check=fn), ...], title="Lab 1")
+    guide.show_step(1)          # 0-based
+    guide.set_status(True, "net-a exists")   # or None for "not checked yet"
+    guide.run_check()           # runs the step's check(client) -> (passed, detail) in a worker
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from .calls import readable
+
+
+@dataclass(frozen=True)
+class GuideStep:
+    title: str
+    text: str = ""
+    check: Callable | None = None  # check(client) -> (passed: bool, detail: str)
+
+
+class LabGuide(Vertical, can_focus=True):
+    BINDINGS = [
+        Binding("left,[", "step(-1)", "Prev step"),
+        Binding("right,]", "step(1)", "Next step"),
+        Binding("enter", "check", "Check"),
+    ]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.lab_title = "Lab guide"
+        self.steps: list[GuideStep] = []
+        self.index = 0
+        self.passed: bool | None = None
+        self.detail = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="guide-step")
+        yield Static(id="guide-status")
+
+    def on_mount(self) -> None:
+        self.display = bool(self.steps)
+
+    # -- the API the guided labs use ------------------------------------------------
+    def set_lab(self, steps: list[GuideStep | str], title: str = "Lab guide") -> None:
+        self.steps = [s if isinstance(s, GuideStep) else GuideStep(str(s)) for s in steps]
+        self.lab_title = title
+        self.display = bool(self.steps)
+        self.show_step(0)
+
+    def show_step(self, index: int) -> None:
+        if not self.steps:
+            return
+        self.index = max(0, min(index, len(self.steps) - 1))
+        self.passed, self.detail = None, ""
+        self._redraw()
+
+    def set_status(self, passed: bool | None, detail: str = "") -> None:
+        self.passed, self.detail = passed, detail
+        self._redraw()
+
+    @property
+    def step(self) -> GuideStep | None:
+        return self.steps[self.index] if self.steps else None
+
+    @work(thread=True, exclusive=True, group="guide-check")
+    def run_check(self) -> None:
+        step = self.step
+        if step is None or step.check is None:
+            self.app.call_from_thread(self.set_status, None, "this step has no check")
+            return
+        try:
+            passed, detail = step.check(self.app.client)
+        except Exception as exc:  # a failing check is a result to show, not a crash
+            passed, detail = False, readable(exc)
+        self.app.call_from_thread(self.set_status, bool(passed), detail)
+
+    # -- keys -------------------------------------------------------------------
+    def action_step(self, delta: int) -> None:
+        self.show_step(self.index + delta)
+
+    def action_check(self) -> None:
+        self.run_check()
+
+    def _redraw(self) -> None:
+        step = self.step
+        if step is None:
+            return
+        self.border_title = f"{self.lab_title} · step {self.index + 1}/{len(self.steps)}"
+        self.query_one("#guide-step", Static).update(
+            Text.assemble((step.title, "bold"), ("\n" + step.text if step.text else "")))
+        if self.passed is None:
+            status = Text("check: not run yet (enter)" if not self.detail else f"check: {self.detail}", "dim")
+        elif self.passed:
+            status = Text.assemble(("✔ check passes", "bold green"), f"  {self.detail}")
+        else:
+            status = Text.assemble(("✘ check fails", "bold red"), f"  {self.detail}")
+        self.query_one("#guide-status", Static).update(status)

@@ -1,0 +1,127 @@
+"""The reachability matrix: every ordered pair of sandboxes probed, as a colored grid; re-run with
+one key; the highlighted cell is explained underneath."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
+
+from .calls import readable
+from .probe import OUTCOME_STYLE, PROTOCOLS, rule_line
+
+SYMBOL = {"reachable": "✔ ok", "refused": "⊘ refused", "no route": "✘ no route", "timeout": "✘ timeout",
+          "filtered": "▨ filtered"}
+
+
+def cell_text(cell: dict | None) -> Text:
+    if cell is None:
+        return Text("·", "dim")
+    outcome = cell.get("outcome", "?")
+    return Text(SYMBOL.get(outcome, outcome), OUTCOME_STYLE.get(outcome, ""))
+
+
+def explain(cell: dict, legend: dict | None = None) -> Text:
+    """The cell's outcome, the sentence that explains it, the general rule (legend) and the dropping rule."""
+    legend = legend or {}
+    rtt = f" in {cell['rtt_ms']:.2f} ms" if cell.get("rtt_ms") is not None else ""
+    key = cell.get("reason") or ""
+    text = Text.assemble((f"{cell['from']} → {cell['to']}", "bold"), f" ({cell.get('dst_ip')}): ",
+                         (cell.get("outcome", "?"), OUTCOME_STYLE.get(cell.get("outcome"), "bold")), rtt, "\n",
+                         ("why: ", "dim"), cell.get("detail") or legend.get(key) or key)
+    if cell.get("detail") and key in legend:
+        text.append(f"\n{legend[key]}", "dim")
+    text.append(rule_line(cell.get("rule")))
+    return text
+
+
+class MatrixScreen(Screen):
+    AUTO_FOCUS = "#grid"
+    BINDINGS = [Binding("r", "run", "Re-run")]
+
+    def __init__(self):
+        super().__init__()
+        self.result: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="matrix-form"):
+            yield Label("every sandbox to every sandbox:")
+            yield Select([(p, p) for p in PROTOCOLS], value="icmp", allow_blank=False, id="m-proto", compact=True)
+            yield Input(placeholder="port", id="m-port", compact=True, type="integer", max_length=5)
+            yield Button("Run", id="m-run", variant="primary", compact=True)
+        grid = DataTable(id="grid", cursor_type="cell", zebra_stripes=False)
+        grid.border_title = "reachability (rows: from, columns: to)"
+        yield grid
+        detail = Static("Press r to run the matrix; move over a cell to see why.", id="cell-detail")
+        detail.border_title = "explain"
+        yield detail
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        if self.app.lab is not None and len(self.app.lab.containers) > 1:
+            self.action_run()
+
+    @on(Button.Pressed, "#m-run")
+    @on(Input.Submitted, "#m-port")
+    def action_run(self) -> None:
+        proto = self.query_one("#m-proto", Select).value
+        port_text = self.query_one("#m-port", Input).value.strip()
+        if proto != "icmp" and not port_text:
+            port_text = "80" if proto == "tcp" else "7"
+            self.query_one("#m-port", Input).value = port_text
+        self.query_one(DataTable).loading = True
+        self.run_matrix(proto, int(port_text) if port_text and proto != "icmp" else None)
+
+    @work(thread=True, exclusive=True, group="matrix")
+    def run_matrix(self, proto: str, port: int | None) -> None:
+        try:
+            result = self.app.client.matrix(proto, port, explain=True)
+        except Exception as exc:
+            self.app.call_from_thread(self.failed, f"matrix failed: {readable(exc)}")
+            return
+        self.app.call_from_thread(self.show_matrix, result)
+
+    def failed(self, message: str) -> None:
+        self.query_one(DataTable).loading = False
+        self.notify(message, severity="error", title="engine")
+
+    def show_matrix(self, result: dict) -> None:
+        self.result = result
+        cells = {(c["from"], c["to"]): c for c in result.get("cells", [])}
+        names = result.get("containers", [])
+        grid = self.query_one(DataTable)
+        grid.loading = False
+        grid.clear(columns=True)
+        grid.add_column("from \\ to", key="from")
+        for name in names:
+            grid.add_column(name, key=name)
+        for src in names:
+            grid.add_row(Text(src, "bold"), *[cell_text(cells.get((src, dst))) for dst in names], key=src)
+        legend = result.get("legend") or {}
+        grid.border_subtitle = f"{result.get('proto')}" + (f":{result['port']}" if result.get("port") else "") + \
+            (f" · {len(legend)} reasons" if legend else "")
+        if grid.cursor_coordinate.column == 0 and names:
+            grid.move_cursor(column=1)
+        self.explain_at(grid.cursor_coordinate.row, grid.cursor_coordinate.column)
+
+    @on(DataTable.CellHighlighted)
+    def highlighted(self, event: DataTable.CellHighlighted) -> None:
+        self.explain_at(event.coordinate.row, event.coordinate.column)
+
+    def explain_at(self, row: int, column: int) -> None:
+        if self.result is None:
+            return
+        names = self.result.get("containers", [])
+        detail = self.query_one("#cell-detail", Static)
+        if not (0 <= row < len(names)) or column < 1 or column > len(names):
+            detail.update(Text("Move onto a cell to see why it has its outcome.", "dim"))
+            return
+        src, dst = names[row], names[column - 1]
+        cell = next((c for c in self.result.get("cells", []) if c["from"] == src and c["to"] == dst), None)
+        detail.update(explain(cell, self.result.get("legend")) if cell else Text(f"{src} → {dst}: not probed (same sandbox)", "dim"))

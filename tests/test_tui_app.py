@@ -1,0 +1,291 @@
+"""The terminal app driven with Pilot against the real engine: every action is a real engine call,
+and every assertion reads the engine (or what the engine sent) back."""
+
+import asyncio
+import threading
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Input, RichLog, Select, Static, Tree
+from tui_helpers import plain, tree_labels, until
+
+from cnmlab.client import Client
+from cnmlab.tui.app import CnmlabApp
+from cnmlab.tui.forms import ConfirmRemove, CreateNetworkForm
+from cnmlab.tui.guide import GuideStep
+from cnmlab.tui.help import HelpScreen
+from cnmlab.tui.picture import draw_cnm
+
+pytestmark = pytest.mark.kernel
+
+
+def run(scenario, app: CnmlabApp, size=(100, 32)):
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: app.ready or app.status_text == "no engine", "the app to reach the engine")
+            await scenario(pilot, app)
+
+    asyncio.run(main())
+
+
+async def type_into(pilot, app, widget_id: str, text: str) -> None:
+    app.screen.query_one(f"#{widget_id}", Input).focus()
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+def network_names(client) -> set[str]:
+    return {n["Name"] for n in client.networks()}
+
+
+def test_starts_on_the_starter_topology(lab):
+    async def scenario(pilot, app):
+        assert {c["Names"][0] for c in lab.containers()} == {"/container-a", "/container-b"}
+        assert app.status_text.startswith("the chapter's starter lab")
+        labels = tree_labels(app.screen.query_one(Tree))
+        assert any(label.startswith("host1 192.168.100.11/24") for label in labels)
+        assert any(label.startswith("net-b bridge") for label in labels)
+        b_eth1 = lab.inspect("container-b")["NetworkSettings"]["Networks"]["net-b"]
+        assert any(b_eth1["IPAddress"] in label and b_eth1["MacAddress"] in label for label in labels)
+        # The picture: container-b's box holds two endpoint dots; net-a has two plugs, net-b one.
+        picture = draw_cnm(app.lab).plain.splitlines()
+        bars = {line.split()[0]: line for line in picture if line.startswith("net-")}
+        assert bars["net-a"].count("●") == 2 and bars["net-b"].count("●") == 1
+        assert picture[1].count("●") == 3  # A: eth0; B: eth0 and eth1
+        assert "container-a" in plain(app.screen.query_one("#picture"))
+
+    run(scenario, CnmlabApp(starter=True))
+
+
+def test_empty_flag_leaves_the_lab_empty(lab):
+    async def scenario(pilot, app):
+        assert lab.containers() == [] and app.lab.containers == ()
+        assert "No sandboxes yet" in plain(app.screen.query_one("#picture"))
+
+    run(scenario, CnmlabApp(starter=False))
+
+
+def test_create_network_form_checks_live_and_shows_engine_errors_inline(lab):
+    async def scenario(pilot, app):
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, CreateNetworkForm), "the create-network form")
+        await type_into(pilot, app, "name", "net-t")
+        await type_into(pilot, app, "subnet", "10.77.0.0/24")
+        await type_into(pilot, app, "gateway", "10.99.0.1")
+        error = app.screen.query_one("#error", Static)
+        assert "not in subnet" in plain(error)  # checked as you type, before any engine call
+        app.screen.query_one("#gateway", Input).value = "10.77.0.254"
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, CreateNetworkForm), "the form to close")
+        cfg = lab.network_inspect("net-t")["IPAM"]["Config"][0]
+        assert cfg == {"Subnet": "10.77.0.0/24", "Gateway": "10.77.0.254"}
+        await until(pilot, lambda: any(label.startswith("net-t bridge 10.77.0.0/24")
+                                       for label in tree_labels(app.screen.query_one(Tree))), "net-t in the tree")
+
+        # The engine refuses an overlapping pool: the form stays open with the engine's own message.
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, CreateNetworkForm), "the form again")
+        await type_into(pilot, app, "name", "net-u")
+        await type_into(pilot, app, "subnet", "10.77.0.0/25")
+        await pilot.press("enter")
+        await until(pilot, lambda: "overlap" in plain(app.screen.query_one("#error")).lower(), "the engine's error")
+        assert isinstance(app.screen, CreateNetworkForm)
+        assert "net-u" not in network_names(lab)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CreateNetworkForm)
+
+    run(scenario, CnmlabApp(starter=False))
+
+
+def test_run_probe_connect_disconnect_remove_add_host(lab):
+    async def scenario(pilot, app):
+        lab.network_create("net-t", subnet="10.78.0.0/24")
+        await until(pilot, lambda: any(n.name == "net-t" for n in app.lab.networks), "net-t from the events")
+        for name in ("c1", "c2"):
+            await pilot.press("r")
+            await until(pilot, lambda: app.screen.query("#ports"), "the run form")
+            await type_into(pilot, app, "name", name)
+            app.screen.query_one("#network", Select).value = "net-t"
+            await type_into(pilot, app, "alias", f"web-{name}")
+            await pilot.press("enter")
+            await until(pilot, lambda: app.lab.container(name) is not None, f"{name} running")
+        c1 = lab.inspect("c1")["NetworkSettings"]["Networks"]["net-t"]
+        assert c1["IPAddress"] == "10.78.0.2" and "web-c1" in c1["Aliases"]
+
+        # Probe c1 -> c2 on the shared network: the engine says reachable, and the screen shows it.
+        await pilot.press("p")
+        await until(pilot, lambda: app.screen.query("#probe-result"), "the probe screen")
+        app.screen.query_one("#src", Select).value = "c1"
+        app.screen.query_one("#dst", Select).value = "c2"
+        app.screen.query_one("#proto", Select).value = "tcp"
+        app.screen.query_one("#src", Select).focus()
+        await pilot.press("s")
+        result = app.screen.query_one("#probe-result", Static)
+        await until(pilot, lambda: "reachable" in plain(result), "the probe result")
+        assert "c1 (10.78.0.2) → c2 (10.78.0.3) tcp:80" in plain(result)
+        assert "why:" in plain(result)
+
+        # Connect c1 to the default bridge, then disconnect it.
+        await pilot.press("h")
+        bridge_id = next(n.id for n in app.lab.networks if n.name == "bridge")
+        await pilot.press("c")
+        await until(pilot, lambda: app.screen.query("#container"), "the connect form")
+        app.screen.query_one("#container", Select).value = "c1"
+        app.screen.query_one("#network", Select).value = bridge_id
+        app.screen.query_one("#submit").press()
+        await until(pilot, lambda: "bridge" in lab.inspect("c1")["NetworkSettings"]["Networks"], "c1 on bridge")
+        await until(pilot, lambda: len(app.lab.container("c1").endpoints) == 2, "the new endpoint in the app")
+        await pilot.press("d")
+        await until(pilot, lambda: app.screen.query("#endpoint"), "the disconnect form")
+        app.screen.query_one("#endpoint", Select).value = f"c1\t{bridge_id}"
+        app.screen.query_one("#submit").press()
+        await until(pilot, lambda: "bridge" not in lab.inspect("c1")["NetworkSettings"]["Networks"], "c1 off bridge")
+
+        # Remove c2: select it in the tree, x, confirm.
+        tree = app.screen.query_one(Tree)
+        await until(pilot, lambda: _node(tree, "container", "c2") is not None, "c2 in the tree")
+        tree.move_cursor(_node(tree, "container", "c2"))
+        await pilot.pause()
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmRemove), "the confirmation")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.lab.container("c2") is None, "c2 gone from the app")
+        assert [c["Names"][0] for c in lab.containers()] == ["/c1"]
+
+        # Add a host on the underlay.
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query("#plain"), "the add-host form")
+        app.screen.query_one("#submit").press()
+        await until(pilot, lambda: any(h.name == "host2" for h in app.lab.hosts), "host2 in the app", timeout=30)
+        assert any(h["Name"] == "host2" and h["Address"] == "192.168.100.12/24" for h in lab.hosts())
+
+    run(scenario, CnmlabApp(starter=False))
+
+
+def _node(tree, kind, key):
+    found = []
+
+    def walk(node):
+        for child in node.children:
+            if child.data is not None and child.data.kind == kind and child.data.key == key:
+                found.append(child)
+            walk(child)
+
+    walk(tree.root)
+    return found[0] if found else None
+
+
+def test_engine_refusal_is_shown_and_the_app_goes_on(lab):
+    async def scenario(pilot, app):
+        tree = app.screen.query_one(Tree)
+        bridge = next(n for n in app.lab.networks if n.name == "bridge")
+        await until(pilot, lambda: _node(tree, "network", bridge.id) is not None, "bridge in the tree")
+        tree.move_cursor(_node(tree, "network", bridge.id))
+        await pilot.pause()
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmRemove), "the confirmation")
+        await pilot.press("enter")
+        await until(pilot, lambda: plain(app.screen.query_one("#error")), "the engine's refusal")
+        assert "pre-defined" in plain(app.screen.query_one("#error"))
+        assert "bridge" in network_names(lab)
+        await pilot.press("escape")
+        await pilot.press("p")  # the app still answers
+        await until(pilot, lambda: app.screen.query("#probe-result"), "the probe screen")
+
+    run(scenario, CnmlabApp(starter=False))
+
+
+def test_no_engine_is_a_notification_not_a_traceback(tmp_path):
+    async def scenario(pilot, app):
+        assert app.status_text == "no engine"
+        messages = [n.message for n in app._notifications]
+        assert any("the engine is not available" in m for m in messages), messages
+        await pilot.press("?")  # the app keeps working
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+
+    client = Client(tmp_path / "nothing-here.sock", autostart=False)
+    run(scenario, CnmlabApp(starter=True, client=client))
+
+
+def test_a_change_from_another_client_appears_at_once(lab):
+    async def scenario(pilot, app):
+        await pilot.press("e")
+        log = app.screen.query_one(RichLog)
+        worker = threading.Thread(target=lambda: Client().network_create("net-other"))
+        worker.start()
+        await until(pilot, lambda: any("network net-other created" in line.text for line in log.lines),
+                    "the event in the log")
+        worker.join()
+        await until(pilot, lambda: any(n.name == "net-other" for n in app.lab.networks), "net-other in the model")
+        await pilot.press("h")
+        await until(pilot, lambda: any(label.startswith("net-other") for label in
+                                       tree_labels(app.screen.query_one(Tree))), "net-other in the tree")
+
+    run(scenario, CnmlabApp(starter=False))
+
+
+def test_matrix_grid_rerun_and_explain(lab):
+    async def scenario(pilot, app):
+        await pilot.press("m")
+        await until(pilot, lambda: app.screen.query("#grid") and app.screen.query_one("#grid").row_count == 2,
+                    "the first matrix")
+        lab.run("container-c", network="net-b")
+        await until(pilot, lambda: app.lab.container("container-c") is not None, "container-c in the app")
+        await pilot.press("r")
+        grid = app.screen.query_one("#grid")
+        await until(pilot, lambda: grid.row_count == 3, "the re-run matrix")
+        # Rows and columns: container-a, container-b, container-c. A -> C crosses networks: filtered.
+        assert plain_cell(grid, 0, 3) == "▨ filtered"
+        assert plain_cell(grid, 1, 3) == "✔ ok"
+        grid.move_cursor(row=0, column=3)
+        await pilot.pause()
+        detail = plain(app.screen.query_one("#cell-detail"))
+        assert "container-a → container-c" in detail and "DOCKER-ISOLATION-STAGE-2" in detail
+        engine = lab.matrix("icmp")
+        cell = next(c for c in engine["cells"] if c["from"] == "container-a" and c["to"] == "container-c")
+        assert cell["outcome"] == "filtered"
+
+    run(scenario, CnmlabApp(starter=True))
+
+
+def plain_cell(grid, row, column) -> str:
+    value = grid.get_cell_at((row, column))
+    return getattr(value, "plain", str(value))
+
+
+def test_help_and_command_palette(lab):
+    async def scenario(pilot, app):
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
+        await pilot.press(*"create net")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CreateNetworkForm), "the form from the palette")
+
+    run(scenario, CnmlabApp(starter=False))
+
+
+def test_lab_guide_pane_api(lab):
+    def net_g_exists(client):
+        return "net-g" in network_names(client), "looking for net-g"
+
+    async def scenario(pilot, app):
+        guide = app.set_lab_guide([GuideStep("Create net-g", "cnmlab network create net-g", check=net_g_exists),
+                                   "Run a container on it"], title="Lab 0")
+        await pilot.pause()
+        assert guide.display and "Lab 0 · step 1/2" in guide.border_title
+        guide.run_check()
+        await until(pilot, lambda: guide.passed is False, "the failing check")
+        assert "check fails" in plain(guide.query_one("#guide-status"))
+        lab.network_create("net-g")
+        guide.run_check()
+        await until(pilot, lambda: guide.passed is True, "the passing check")
+        assert "check passes" in plain(guide.query_one("#guide-status"))
+        guide.show_step(1)
+        await pilot.pause()
+        assert "step 2/2" in guide.border_title and "Run a container" in plain(guide.query_one("#guide-step"))
+
+    run(scenario, CnmlabApp(starter=False))
