@@ -1,0 +1,108 @@
+"""The reachability matrix on the real kernel: a mixed topology gives Docker's truth table."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.kernel
+
+
+def build_mixed(lab):
+    """net-a: aa, bb; net-b: bb (second endpoint), cc; internal net-i: ii, ij; ICC off: q1, q2; bridge: dd."""
+    lab.network_create("net-a", subnet="10.77.1.0/24")
+    lab.network_create("net-b", subnet="10.77.2.0/24")
+    lab.network_create("net-i", internal=True)
+    lab.network_create("quiet", options={"com.docker.network.bridge.enable_icc": "false"})
+    lab.run("aa", network="net-a")
+    lab.run("bb", network="net-a")
+    lab.connect("net-b", "bb")
+    lab.run("cc", network="net-b")
+    lab.run("ii", network="net-i")
+    lab.run("ij", network="net-i")
+    lab.run("q1", network="quiet")
+    lab.run("q2", network="quiet")
+    lab.run("dd")
+
+
+REACHABLE = {("aa", "bb"), ("bb", "aa"), ("bb", "cc"), ("cc", "bb"), ("ii", "ij"), ("ij", "ii")}
+
+
+def expected_reason(src: str, dst: str) -> str:
+    if (src, dst) in REACHABLE:
+        return "same-network"
+    if {src, dst} == {"q1", "q2"}:
+        return "icc-disabled"
+    if "ii" in (src, dst) or "ij" in (src, dst):
+        return "internal"
+    return "isolation"
+
+
+def test_mixed_topology_matrix_is_the_truth_table(lab):
+    build_mixed(lab)
+    m = lab.matrix(explain=True)
+    names = ["aa", "bb", "cc", "ii", "ij", "q1", "q2", "dd"]
+    assert m["containers"] == names and m["proto"] == "icmp"
+    assert len(m["cells"]) == len(names) * (len(names) - 1)
+    got = {(c["from"], c["to"]): c for c in m["cells"]}
+    for src in names:
+        for dst in names:
+            if src == dst:
+                continue
+            cell = got[(src, dst)]
+            want = "reachable" if (src, dst) in REACHABLE else "filtered"
+            assert cell["outcome"] == want, (src, dst, cell)
+            assert cell["reason"] == expected_reason(src, dst), (src, dst, cell)
+            assert set(cell) >= {"from", "to", "outcome", "rtt_ms", "reason", "dst_ip"}
+    assert got[("cc", "bb")]["dst_ip"].startswith("10.77.2."), "bb's address on the network cc shares"
+    assert got[("aa", "bb")]["dst_ip"].startswith("10.77.1.")
+    assert set(m["legend"]) == {"same-network", "isolation", "internal", "icc-disabled"}
+    assert "ISOLATION" in m["legend"]["isolation"] and "enable_icc" in m["legend"]["icc-disabled"]
+
+
+def test_matrix_per_protocol_and_network(lab):
+    build_mixed(lab)
+    tcp = lab.matrix(proto="tcp", port=80, network="net-a")
+    assert tcp["containers"] == ["aa", "bb"] and tcp["port"] == 80
+    assert [c["outcome"] for c in tcp["cells"]] == ["reachable", "reachable"]
+    closed = lab.matrix(proto="tcp", port=81, network="net-a")
+    assert [c["outcome"] for c in closed["cells"]] == ["refused", "refused"]
+    on_b = lab.matrix(proto="udp", network="net-b")
+    assert {(c["from"], c["to"], c["dst_ip"][:8]) for c in on_b["cells"]} == {
+        ("bb", "cc", "10.77.2."), ("cc", "bb", "10.77.2.")}
+    assert lab.matrix(explain=False)["legend"] == {}
+
+
+def test_matrix_of_containers_without_a_network(lab):
+    lab.network_create("net-a")
+    lab.run("aa", network="net-a")
+    lab.run("nobox", network="none")
+    m = lab.matrix(explain=True)
+    cells = {(c["from"], c["to"]): c for c in m["cells"]}
+    assert cells[("aa", "nobox")]["outcome"] == "no route" and cells[("aa", "nobox")]["reason"] == "no-network"
+    assert cells[("nobox", "aa")]["outcome"] == "no route"
+    assert "no-network" in m["legend"]
+
+
+def test_matrix_many_containers_costs_about_one_timeout(lab):
+    lab.network_create("one")
+    lab.network_create("two")
+    for i in range(10):
+        lab.run(f"m{i}", network="one" if i < 5 else "two")
+    m = lab.matrix(timeout=0.3)
+    outcomes = {(c["from"], c["to"]): c["outcome"] for c in m["cells"]}
+    assert len(outcomes) == 90
+    for (a, b), outcome in outcomes.items():
+        same = (int(a[1:]) < 5) == (int(b[1:]) < 5)
+        assert outcome == ("reachable" if same else "filtered"), (a, b, outcome)
+
+
+def test_cli_matrix(lab, cli):
+    build_mixed(lab)
+    out = cli("matrix", "--explain")
+    assert out.returncode == 0, out.stderr
+    assert "reachability (icmp)" in out.stdout and "✓" in out.stdout and "✗" in out.stdout
+    assert "different networks" in out.stdout and "ICC disabled" in out.stdout and "internal network" in out.stdout
+    data = json.loads(cli("matrix", "--json", "--network", "net-a").stdout)
+    assert data["containers"] == ["aa", "bb"]
+    bad = cli("matrix", "--network", "nosuchnet")
+    assert bad.returncode == 1 and bad.stderr.strip() == "Error: network nosuchnet not found"
