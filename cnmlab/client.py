@@ -21,6 +21,8 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from . import events as event_types
+from .dns import events as _dns_events  # noqa: F401  (registers the DNS query-log event)
+from .swarm import service as _service_events  # noqa: F401  (registers the service events)
 from . import paths
 from .errors import CnmError, EngineUnavailable, NotFound, from_status
 from .sandbox import parse_port

@@ -8,6 +8,7 @@ import importlib
 
 FEATURES: list[str] = [
     "cnmlab.dns.feature",  # the embedded DNS server at 127.0.0.11 (GET /dns)
+    "cnmlab.swarm.feature",  # services: replicas, VIP, routing mesh (/services); after dns
     "cnmlab.engine.plugin_routes",  # third-party drivers: GET /plugins, POST /plugins/run, /plugins/{ref}/stop
 ]
 

@@ -1,0 +1,126 @@
+"""The services feature: the /services routes (the client's service_* calls) and the hooks.
+
+`network inspect -v` shows each network's services, as Docker's verbose inspect does.
+"""
+
+from __future__ import annotations
+
+from .. import inspect
+from ..engine.router import Request, router
+from ..errors import InvalidParameter
+from . import lb
+from .manager import ServiceManager
+
+
+def view(mgr: ServiceManager, svc) -> dict:
+    """A service as `docker service inspect` shows it, plus the tasks (cnmlab: no /tasks route)."""
+    ctl = mgr.ctl
+    net = ctl.networks.get(svc.network_id)
+    ports = [{"Protocol": p.proto, "TargetPort": p.container_port, "PublishedPort": p.host_port,
+              "PublishMode": "ingress"} for p in svc.ports]
+    spec = {"Mode": svc.endpoint_mode, "Ports": ports}
+    prefix = net.ipam[0].subnet.split("/")[1] if net and net.ipam else "32"
+    tasks = []
+    for t in svc.tasks:
+        c = ctl.containers.get(t.container_id)
+        ep = mgr._endpoint(c, svc.network_id) if c else None
+        tasks.append({"Slot": t.slot, "Name": t.name, "ContainerID": t.container_id,
+                      "Host": c.host if c else None, "Address": ep.ip if ep else None,
+                      "State": "running" if c else "gone"})
+    return {
+        "ID": svc.id,
+        "Version": {"Index": 1},
+        "CreatedAt": svc.created,
+        "Spec": {
+            "Name": svc.name,
+            "Labels": {},
+            "TaskTemplate": {"Networks": [{"Target": svc.network_id, "Aliases": []}]},
+            "Mode": {"Replicated": {"Replicas": svc.replicas}},
+            "EndpointSpec": spec,
+        },
+        "Endpoint": {
+            "Spec": spec,
+            "Ports": ports,
+            "VirtualIPs": [{"NetworkID": svc.network_id, "Addr": f"{svc.vip}/{prefix}"}] if svc.vip else [],
+        },
+        "ServiceStatus": {"RunningTasks": len(svc.tasks), "DesiredTasks": svc.replicas},
+        "Network": net.name if net else None,  # cnmlab: the network's name, for listings
+        "Balancer": lb.balancer() if svc.vip else "DNS round robin (dnsrr)",  # cnmlab
+        "Tasks": tasks,  # cnmlab
+    }
+
+
+def network_services(ctl, net, data: dict, verbose: bool) -> None:
+    """network inspect -v: "Services" with each VIP and its tasks (Docker's verbose shape)."""
+    mgr = getattr(ctl, "_service_manager", None)
+    if not verbose or mgr is None:
+        return
+    out = {}
+    for svc in mgr.on_network(net.id):
+        tasks = []
+        for t in svc.tasks:
+            c = ctl.containers.get(t.container_id)
+            ep = mgr._endpoint(c, net.id) if c else None
+            host = ctl.hosts.get(c.host) if c else None
+            tasks.append({"Name": t.name, "EndpointID": ep.id if ep else "", "EndpointIP": ep.ip if ep else "",
+                          "Info": {"Host IP": host.address if host else ""}})
+        out[svc.name] = {"VIP": svc.vip or "", "Ports": [f"Target: {p.container_port}, Publish: {p.host_port}"
+                                                         for p in svc.ports],
+                         "LocalLBIndex": 0, "Tasks": tasks}
+    data["Services"] = out
+
+
+def attach(engine) -> None:
+    ctl = engine.controller
+    mgr = ServiceManager(engine)
+    engine.services = mgr
+    ctl._service_manager = mgr  # for the inspect hook, which gets the controller only
+    ctl.hooks.joined.append(mgr.joined)
+    ctl.hooks.left.append(mgr.left)
+    ctl.hooks.sandbox_removed.append(mgr.sandbox_removed)
+    ctl.hooks.network_removed.append(mgr.network_removed)
+    ctl.subscribe(mgr.on_event)
+    inspect.NETWORK_HOOKS.append(network_services)
+
+
+def _replicas(value) -> int:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if value is None:
+        raise InvalidParameter("Replicas is required")
+    return value
+
+
+@router.route("GET", "/services")
+def services(req: Request):
+    mgr = req.engine.services
+    return [view(mgr, s) for s in mgr.services.values()]
+
+
+@router.route("POST", "/services/create", status=201)
+def service_create(req: Request):
+    mgr = req.engine.services
+    ports = req.field("Ports") or []
+    if not isinstance(ports, list):
+        raise InvalidParameter("Ports must be a list of HOSTPORT:PORT[/PROTO]")
+    svc = mgr.create(req.field("Name", ""), req.field("Network", ""), replicas=_replicas(req.field("Replicas", 1)),
+                     ports=[str(p) for p in ports], endpoint_mode=req.field("EndpointMode") or "vip",
+                     host=req.field("Host"))
+    return view(mgr, svc)
+
+
+@router.route("GET", "/services/{id}")
+def service_get(req: Request):
+    mgr = req.engine.services
+    return view(mgr, mgr.service(req.params["id"]))
+
+
+@router.route("POST", "/services/{id}/update")
+def service_update(req: Request):
+    mgr = req.engine.services
+    return view(mgr, mgr.scale(req.params["id"], _replicas(req.field("Replicas"))))
+
+
+@router.route("DELETE", "/services/{id}", status=204)
+def service_delete(req: Request):
+    req.engine.services.remove(req.params["id"])

@@ -1,0 +1,314 @@
+"""Services made real: replicas through the controller, a VIP from IPAM, names, balancing rules.
+
+Every change runs on the kernel thread, as steps undone in reverse when one fails. After any
+change of a service's tasks, `_wire` brings the three views of it up to date: DNS names
+(`web` -> VIP, `tasks.web` -> replicas), the VIP chain in every sandbox on the network, and the
+routing mesh on every Docker host that carries the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
+from ..events import LabReset, LabRestored, StepDone
+from ..ipam import parse_address
+from ..names import new_id
+from ..sandbox import PortBinding, parse_port
+from ..store import KEYS, LOADERS
+from . import lb
+from .service import (
+    Service,
+    ServiceCreated,
+    ServiceRemoved,
+    ServiceScaled,
+    Task,
+    check_endpoint_mode,
+    check_name,
+    check_replicas,
+    load,
+)
+
+# Services are kept in the store's objects table, next to the networks and containers.
+LOADERS.setdefault("service", load)
+KEYS.setdefault("service", "id")
+
+SERVICE_LABEL = "com.docker.swarm.service.name"
+
+
+def _now() -> str:
+    from ..controller import now
+
+    return now()
+
+
+class ServiceManager:
+    def __init__(self, engine) -> None:
+        self.ctl = engine.controller
+        self.dns = getattr(engine, "dns", None)
+        self.services: dict[str, Service] = {}
+        self._vip_chains: dict[str, set[str]] = {}  # sandbox -> ids of services whose VIP chain it has
+        self._mesh: set[tuple[str, str]] = set()  # (host, service id) with mesh rules
+        self._ours: set[str] = set()  # containers we are removing ourselves
+
+    # -- lookups ----------------------------------------------------------------------
+    def service(self, ref: str) -> Service:
+        for svc in self.services.values():
+            if ref in (svc.name, svc.id):
+                return svc
+        matches = [s for s in self.services.values() if ref and s.id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"service {ref} not found")
+
+    def on_network(self, network_id: str) -> list[Service]:
+        return [s for s in self.services.values() if s.network_id == network_id]
+
+    def task_addresses(self, svc: Service) -> list[str]:
+        out = []
+        for task in svc.tasks:
+            c = self.ctl.containers.get(task.container_id)
+            ep = self._endpoint(c, svc.network_id) if c else None
+            if ep is not None and ep.ip:
+                out.append(ep.ip)
+        return out
+
+    def _endpoint(self, c, network_id: str):
+        for ep_id in c.endpoints:
+            ep = self.ctl.endpoints.get(ep_id)
+            if ep is not None and ep.network_id == network_id:
+                return ep
+        return None
+
+    # -- create / scale / remove ---------------------------------------------------------
+    def create(self, name: str, network: str, replicas: int = 1, ports: list[str] | None = None,
+               endpoint_mode: str = "vip", host: str | None = None) -> Service:
+        check_name(name)
+        replicas = check_replicas(replicas)
+        endpoint_mode = check_endpoint_mode(endpoint_mode or "vip")
+        if any(s.name == name for s in self.services.values()):
+            raise Conflict(f"name conflicts with an existing object: service {name} already exists")
+        if not network:
+            raise InvalidParameter("a service needs a network: --network NET (a user-defined network)")
+        net = self.ctl.network(network, host)
+        if net.predefined or net.driver in ("host", "null"):
+            raise InvalidParameter(f"network {net.name} cannot be used with services: use a user-defined network")
+        if net.id not in self.ctl.ipam.pools:
+            raise InvalidParameter(f"network {net.name} has no IPAM pool to take a virtual IP from")
+        if host is not None:
+            self.ctl.host(host)
+            if net.host is not None and net.host != host:
+                raise InvalidParameter(f"network {net.name} is local to host {net.host}, not {host}")
+        bindings = [parse_port(p) if not isinstance(p, PortBinding) else p for p in ports or []]
+        if bindings and endpoint_mode == "dnsrr":
+            raise InvalidParameter("port published with ingress mode can't be used with dnsrr mode")
+        if bindings and net.internal:
+            raise InvalidParameter(f"cannot publish ports on internal network {net.name}")
+        svc = Service(id=new_id(), name=name, network_id=net.id, replicas=replicas, created=_now(),
+                      endpoint_mode=endpoint_mode, ports=bindings, host=host or net.host)
+        self._check_ports_free(svc)
+        pool = self.ctl.ipam.pool(net.id)
+        with contextlib.ExitStack() as undo:
+            if endpoint_mode == "vip":
+                vip = pool.allocate(f"service {name} ({net.name})")
+                undo.callback(pool.release, vip)
+                svc.vip = str(vip)
+            self._start_tasks(svc, replicas, undo)
+            self.services[svc.id] = svc
+            undo.callback(self.services.pop, svc.id, None)
+            undo.callback(self._unwire, svc)  # before: a half-done _wire is undone too
+            self._wire(svc)
+            self.ctl.store.put(svc)
+            undo.pop_all()
+        self.ctl.emit(ServiceCreated(service=name, id=svc.id, network=net.name, replicas=replicas, vip=svc.vip))
+        return svc
+
+    def scale(self, ref: str, replicas: int) -> Service:
+        svc = self.service(ref)
+        replicas = check_replicas(replicas)
+        with contextlib.ExitStack() as undo:
+            if replicas > len(svc.tasks):
+                self._start_tasks(svc, replicas - len(svc.tasks), undo)
+            svc.replicas = replicas
+            self._wire(svc)
+            undo.pop_all()
+        for task in sorted(svc.tasks, key=lambda t: t.slot, reverse=True)[:max(0, len(svc.tasks) - replicas)]:
+            self._stop_task(svc, task)
+        self._wire(svc)
+        self.ctl.store.put(svc)
+        self.ctl.emit(ServiceScaled(service=svc.name, replicas=replicas, running=len(svc.tasks)))
+        return svc
+
+    def remove(self, ref: str) -> None:
+        svc = self.service(ref)
+        self._unwire(svc)
+        for task in list(svc.tasks):
+            self._stop_task(svc, task)
+        if svc.vip and svc.network_id in self.ctl.ipam.pools:
+            self.ctl.ipam.pool(svc.network_id).release(parse_address(svc.vip))
+        self.services.pop(svc.id, None)
+        self.ctl.store.delete(svc)
+        self.ctl.emit(ServiceRemoved(service=svc.name, id=svc.id))
+
+    def _start_tasks(self, svc: Service, count: int, undo: contextlib.ExitStack) -> None:
+        net = self.ctl.networks[svc.network_id]
+        hosts = [svc.host] if svc.host else [h.name for h in self.ctl.docker_hosts()]
+        for slot in svc.free_slots(count):
+            c = self.ctl.create_container(f"{svc.name}.{slot}", network=net.id, host=hosts[(slot - 1) % len(hosts)],
+                                          labels={SERVICE_LABEL: svc.name, "com.docker.swarm.service.id": svc.id,
+                                                  "com.docker.swarm.task.slot": str(slot)})
+            task = Task(slot=slot, name=c.name, container_id=c.id)
+            svc.tasks.append(task)
+            undo.callback(self._stop_task, svc, task)
+        svc.tasks.sort(key=lambda t: t.slot)
+
+    def _stop_task(self, svc: Service, task: Task) -> None:
+        if task in svc.tasks:
+            svc.tasks.remove(task)
+        if task.container_id in self.ctl.containers:
+            self._ours.add(task.container_id)
+            try:
+                self.ctl.remove_container(task.container_id)
+            finally:
+                self._ours.discard(task.container_id)
+
+    def _check_ports_free(self, svc: Service) -> None:
+        hosts = set(self._mesh_hosts(svc))
+        for p in svc.ports:
+            for other in self.services.values():
+                if any((q.host_port, q.proto) == (p.host_port, p.proto) for q in other.ports) \
+                        and hosts & set(self._mesh_hosts(other)):
+                    raise Conflict(f"port '{p.host_port}' is already in use by service '{other.name}'")
+            for c in self.ctl.containers.values():
+                if c.host in hosts and any((q.host_port, q.proto) == (p.host_port, p.proto) for q in c.ports):
+                    raise Conflict(f"Bind for 0.0.0.0:{p.host_port} failed: port is already allocated "
+                                   f"(container {c.name} on {c.host})")
+
+    # -- wiring: names, VIP chains, mesh -----------------------------------------------------
+    def _mesh_hosts(self, svc: Service) -> list[str]:
+        net = self.ctl.networks.get(svc.network_id)
+        if net is None:
+            return []
+        return [net.host] if net.host else [h.name for h in self.ctl.docker_hosts()]
+
+    def _sandboxes(self, network_id: str, skip: str | None = None) -> list:
+        """Every sandbox with an endpoint on the network: each balances the VIP for itself."""
+        out = []
+        for ep in self.ctl.endpoints.values():
+            c = self.ctl.containers.get(ep.container_id)
+            if ep.network_id == network_id and c is not None and c.network_mode != "host" and c.id != skip:
+                out.append(c)
+        return out
+
+    def _wire(self, svc: Service, skip: str | None = None) -> None:
+        """Names, VIP chains and mesh rules from the service's tasks now (skip: a leaving sandbox)."""
+        net = self.ctl.networks[svc.network_id]
+        addresses = self.task_addresses(svc)
+        if self.dns is not None:
+            names = self.dns.names
+            front = [svc.vip] if svc.vip else addresses
+            if front:
+                names.add(net.id, net.name, f"svc:{svc.id}", [svc.name], front)
+            else:
+                names.remove(f"svc:{svc.id}")
+            if addresses:
+                names.add(net.id, net.name, f"tasks:{svc.id}", [f"tasks.{svc.name}"], addresses)
+            else:
+                names.remove(f"tasks:{svc.id}")
+        if svc.vip:
+            for c in self._sandboxes(net.id, skip):
+                self._install_vip(c.netns, svc, addresses)
+        if svc.ports:
+            for host in self._mesh_hosts(svc):
+                first = (host, svc.id) not in self._mesh
+                lb.install_mesh(host, svc, addresses, first)
+                self._mesh.add((host, svc.id))
+        self.ctl.emit(StepDone(where=net.host or net.name, step=(
+            f"service {svc.name}: " + (f"VIP {svc.vip} balanced over " if svc.vip else "DNS round robin over ")
+            + (", ".join(addresses) or "no replicas"))))
+
+    def _install_vip(self, sandbox: str, svc: Service, addresses: list[str]) -> None:
+        chains = self._vip_chains.setdefault(sandbox, set())
+        lb.install_vip(sandbox, svc, addresses, first=svc.id not in chains)
+        chains.add(svc.id)
+
+    def _remove_vip(self, sandbox: str, svc: Service) -> None:
+        chains = self._vip_chains.get(sandbox, set())
+        if svc.id in chains:
+            chains.discard(svc.id)
+            lb.remove_vip(sandbox, svc)
+
+    def _unwire(self, svc: Service) -> None:
+        if self.dns is not None:
+            self.dns.names.remove(f"svc:{svc.id}")
+            self.dns.names.remove(f"tasks:{svc.id}")
+        for sandbox in [s for s, ids in self._vip_chains.items() if svc.id in ids]:
+            self._remove_vip(sandbox, svc)
+        for host, sid in list(self._mesh):
+            if sid == svc.id:
+                self._mesh.discard((host, sid))
+                if host in self.ctl.hosts:
+                    lb.remove_mesh(host, svc)
+
+    # -- controller hooks ---------------------------------------------------------------------
+    def joined(self, net, ep, c) -> None:
+        """A sandbox joined a network with VIP services: it balances them too."""
+        if c.network_mode == "host":
+            return
+        for svc in self.on_network(net.id):
+            if svc.vip:
+                self._install_vip(c.netns, svc, self.task_addresses(svc))
+
+    def left(self, net, ep, c, teardown) -> None:
+        for svc in self.on_network(net.id):
+            if teardown:
+                self._vip_chains.get(c.netns, set()).discard(svc.id)
+            else:
+                self._quietly(self._remove_vip, c.netns, svc)
+            self._lose_task(svc, c)
+
+    def sandbox_removed(self, c) -> None:
+        self._vip_chains.pop(c.netns, None)
+
+    def network_removed(self, net) -> None:
+        users = sorted(s.name for s in self.on_network(net.id))
+        if users:
+            raise Forbidden(f"network {net.name} is in use by service {', '.join(users)}: remove the service first")
+
+    def _lose_task(self, svc: Service, c) -> None:
+        """A replica went without us (`cnmlab rm web.2`): the service runs one task fewer."""
+        task = next((t for t in svc.tasks if t.container_id == c.id), None)
+        if task is None or c.id in self._ours:
+            return
+        svc.tasks.remove(task)
+        self._quietly(self._wire, svc, c.id)  # its endpoint is still listed while left hooks run
+        self.ctl.store.put(svc)
+
+    def _quietly(self, fn, *args) -> None:
+        """Leave hooks must not fail; a rule that could not be changed is reported, not raised."""
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001
+            print(f"cnmlab services: {fn.__name__}: {exc}", file=sys.stderr)
+
+    # -- reset and restore -------------------------------------------------------------------
+    def on_event(self, event) -> None:
+        if isinstance(event, LabReset):
+            self.services.clear()
+            self._vip_chains.clear()
+            self._mesh.clear()
+        elif isinstance(event, LabRestored):
+            self.restore()
+
+    def restore(self) -> None:
+        """After the controller rebuilt the replicas: take the VIPs back and rewire."""
+        for svc in self.ctl.store.load("service"):
+            if svc.network_id not in self.ctl.networks:
+                continue
+            svc.tasks = [t for t in svc.tasks if t.container_id in self.ctl.containers]
+            if svc.vip and svc.network_id in self.ctl.ipam.pools:
+                with contextlib.suppress(Exception):
+                    self.ctl.ipam.pool(svc.network_id).claim(parse_address(svc.vip))
+            self.services[svc.id] = svc
+            self._wire(svc)
