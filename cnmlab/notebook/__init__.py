@@ -1,0 +1,12 @@
+"""The Jupyter front end: `from cnmlab.notebook import Lab; lab = Lab()`.
+
+A thin layer over `cnmlab.client`, as the TUI is: it never touches the kernel itself. The
+widgets (ipywidgets) load only when the dashboard is first shown.
+"""
+
+from .lab import Lab
+from .results import DiagramResult, ExecResult, LabError, MatrixResult, ObjectResult, ProbeResult, TraceResult
+from .state import LabState
+
+__all__ = ["Lab", "LabError", "LabState", "ProbeResult", "MatrixResult", "TraceResult", "ExecResult",
+           "ObjectResult", "DiagramResult"]
