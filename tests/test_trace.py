@@ -119,3 +119,30 @@ def test_cli_trace(two_nets, cli):
     data = json.loads(ok.stdout)
     assert ok.returncode == 0 and data["verdict"] == "replied" and len(data["hops"]) == 10
     assert "[SA]" in data["hops"][5]["summary"]
+
+
+def test_overlay_trace_shows_the_underlay_hop_with_vni_and_udp_4789(lab):
+    if "overlay" not in {d["Name"] for d in lab.drivers()}:
+        pytest.skip("the overlay driver (issue 4) is not installed in this tree")
+    lab.host_add("host2")
+    lab.network_create("ov", driver="overlay", subnet="10.88.0.0/24", attachable=True)
+    lab.run("o1", network="ov", host="host1")
+    lab.run("o2", network="ov", host="host2")
+    vni = int(lab.network_inspect("ov")["Options"]["com.docker.network.driver.overlay.vxlanid_list"])
+    t = lab.trace("o1", "o2")
+    assert t["verdict"] == "replied", t
+    where = [(h["leg"], h["namespace"], h["interface"]) for h in t["hops"]]
+    request = [w[1:] for w in where if w[0] == "request"]
+    assert request[0] == ("o1", "eth0") and request[-1] == ("o2", "eth0")
+    assert ("host1", "eth0") in request and ("underlay", "lab0") in request and ("host2", "eth0") in request
+    assert [i for n, i in request if n.startswith("1-")][:2] != [], "the overlay's own namespace (br0, vxlan0)"
+    underlay = [h for h in t["hops"] if h["kind"] == "underlay" or h["interface"] == "eth0" and h["kind"] == "host"]
+    assert underlay and all(h["seen"] for h in underlay)
+    for h in underlay:
+        outer = h["outer"]
+        assert outer["udp_port"] == 4789 and outer["vni"] == vni
+        expected = ("192.168.100.11", "192.168.100.12") if h["leg"] == "request" else ("192.168.100.12", "192.168.100.11")
+        assert (outer["src"], outer["dst"]) == expected
+        assert h["summary"].startswith("ICMP 10.88.0.")
+    inner = [h for h in t["hops"] if h["namespace"] in ("o1", "o2")]
+    assert all(h["outer"] is None for h in inner)

@@ -69,10 +69,25 @@ def network_bridge(net) -> str | None:
     return net.state.get("bridge")
 
 
+def _overlay_side(ctl, net, ep, container) -> list[tuple]:
+    """libnetwork's overlay layout (drivers/overlay.py): per network and host a namespace with br0
+    and vxlan0; the VXLAN socket lives in the host, so the encapsulated frame leaves by its eth0."""
+    from ..drivers import overlay
+
+    sandbox = overlay.sandbox_name(net.id, container.host)
+    return [(container.netns, "container", ep.ifname, "out"), (sandbox, "host", ep.host_ifname, "in"),
+            (sandbox, "host", overlay.BRIDGE, "fwd"), (sandbox, "host", overlay.VXLAN, "out"),
+            (container.host, "host", "eth0", "out")]
+
+
+SIDES = {"overlay": _overlay_side}  # drivers without their own path_hops
+
+
 def side(ctl, net, ep, container) -> list[Hop]:
     """The interfaces from a sandbox out to its network's switching point."""
     drv = ctl.driver(net.driver)
-    custom = getattr(drv, "path_hops", None)
+    custom = getattr(drv, "path_hops", None) or (
+        (lambda *args: SIDES[net.driver](ctl, *args)) if net.driver in SIDES else None)
     if custom is not None:
         return [Hop(ns, kind, ifname, direction) for ns, kind, ifname, direction in custom(net, ep, container)]
     hops = [Hop(container.netns, "container", ep.ifname, "out")]
@@ -97,10 +112,13 @@ def underlay_hops(from_host: str, to_host: str | None) -> list[Hop]:
 
 
 def join(a: list[Hop], b: list[Hop]) -> list[Hop]:
-    """Two sides of one network meet: at a shared switch, or across the underlay."""
-    if a and b and a[-1].key == b[-1].key:
-        meet = Hop(a[-1].namespace, a[-1].kind, a[-1].interface, "fwd")
-        return a[:-1] + [meet] + inbound(b[:-1])
+    """Two sides of one network meet at the first interface they share (a bridge on one host),
+    or, when they share none and both end at a host's eth0, across the underlay switch."""
+    b_keys = [h.key for h in b]
+    for i, hop in enumerate(a):
+        if hop.key in b_keys:
+            meet = Hop(hop.namespace, hop.kind, hop.interface, "fwd")
+            return a[:i] + [meet] + inbound(b[:b_keys.index(hop.key)])
     if a and b and a[-1].interface == "eth0" and b[-1].interface == "eth0":
         return a + underlay_hops(a[-1].namespace, b[-1].namespace)[:-1] + inbound(b)
     return a + inbound(b)
