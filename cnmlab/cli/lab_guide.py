@@ -1,0 +1,129 @@
+"""`cnmlab lab ls|show|start|solve|check|reset`: the guided labs in the terminal.
+
+`check --json` prints the grading record a teacher collects (see cnmlab.labs.runner)."""
+
+from __future__ import annotations
+
+from rich.markdown import Markdown
+
+from ..client import Client
+from ..errors import KernelUnsupported
+from ..labs import find, load_all, runner
+from .render import console, print_json, table
+
+MARKS = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]", "skipped": "[yellow]–[/yellow]"}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("lab", help="guided labs: start one, get checked, see the solution")
+    s = p.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
+
+    ls = s.add_parser("ls", help="list the labs")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=list_labs)
+
+    sh = s.add_parser("show", help="print a lab's text (one step, or all)")
+    sh.add_argument("lab", help="number, name or a lab file")
+    sh.add_argument("--step", type=int)
+    sh.set_defaults(func=show)
+
+    st = s.add_parser("start", help="reset the lab world and set the lab up")
+    st.add_argument("lab")
+    st.set_defaults(func=start)
+
+    so = s.add_parser("solve", help='apply the "show me" solution (every step, or one)')
+    so.add_argument("lab")
+    so.add_argument("--step", type=int)
+    so.set_defaults(func=solve)
+
+    ch = s.add_parser("check", help="check the live lab: a grading record per step")
+    ch.add_argument("lab")
+    ch.add_argument("--step", type=int, action="append", help="only this step (repeatable)")
+    ch.add_argument("--json", action="store_true")
+    ch.set_defaults(func=check)
+
+    s.add_parser("reset", help="wipe the lab world back to one empty host").set_defaults(func=reset)
+
+
+def list_labs(args) -> int:
+    labs = load_all()
+    if args.json:
+        print_json([{"number": lab.number, "name": lab.name, "title": lab.title, "steps": len(lab.steps),
+                     "requires": list(lab.requires)} for lab in labs])
+        return 0
+    table(["LAB", "NAME", "TITLE", "STEPS", "NEEDS"],
+          [[lab.number, lab.slug, lab.title, len(lab.steps), ", ".join(lab.requires)] for lab in labs])
+    return 0
+
+
+def _print_step(lab, step) -> None:
+    console.print(f"\n[bold]Step {step.number}/{len(lab.steps)}: {step.title}[/bold]")
+    console.print(Markdown(step.text))
+
+
+def show(args) -> int:
+    lab = find(args.lab)
+    if args.step:
+        _print_step(lab, lab.step(args.step))
+        return 0
+    console.print(f"[bold]Lab {lab.number}: {lab.title}[/bold]")
+    console.print(Markdown(lab.intro))
+    for step in lab.steps:
+        _print_step(lab, step)
+    return 0
+
+
+def start(args) -> int:
+    lab = find(args.lab)
+    done = runner.start(Client(), lab)
+    console.print(f"[bold]Lab {lab.number}: {lab.title}[/bold]")
+    for line in done:
+        console.print(f"  [dim]{line}[/dim]")
+    console.print(Markdown(lab.intro))
+    _print_step(lab, lab.steps[0])
+    console.print(f"\nWhen done: [bold]cnmlab lab check {lab.number}[/bold]; stuck: "
+                  f"[bold]cnmlab lab solve {lab.number} --step 1[/bold]; next: "
+                  f"[bold]cnmlab lab show {lab.number} --step 2[/bold]")
+    return 0
+
+
+def solve(args) -> int:
+    lab = find(args.lab)
+    client = Client()
+    steps = [lab.step(args.step)] if args.step else lab.steps
+    for step in steps:
+        console.print(f"[bold]Step {step.number}: {step.title}[/bold]")
+        try:
+            lines = runner.solve(client, lab, step)
+        except KernelUnsupported as exc:
+            console.print(f"  [yellow]skipped[/yellow]: {exc.message}\n  {step.skipped_text}")
+            continue
+        for line in lines or ["(nothing to build: look and check)"]:
+            console.print(f"  $ {line}", highlight=False)
+    return 0
+
+
+def check(args) -> int:
+    lab = find(args.lab)
+    record = runner.check(Client(), lab, args.step)
+    if args.json:
+        print_json(record)
+        return 1 if record["failed"] else 0
+    console.print(f"[bold]Lab {lab.number}: {lab.title}[/bold]")
+    for step in record["steps"]:
+        console.print(f"{MARKS[step['status']]} step {step['step']}: {step['title']}"
+                      + (f"  [yellow]({step['reason']})[/yellow]" if step["reason"] else ""))
+        for c in step["checks"]:
+            mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]–[/yellow]"}[c["ok"]]
+            console.print(f"    {mark} {c['message']}", highlight=False)
+            if c["ok"] is False and c["hint"]:
+                console.print(f"      [cyan]hint:[/cyan] {c['hint']}", highlight=False)
+    console.print(f"{record['passed']}/{record['total']} steps passed, {record['failed']} failed, "
+                  f"{record['skipped']} skipped")
+    return 1 if record["failed"] else 0
+
+
+def reset(args) -> int:
+    Client().reset()
+    print("lab reset: one host (host1), its default networks, no containers")
+    return 0

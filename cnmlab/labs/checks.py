@@ -1,0 +1,343 @@
+"""The check kinds a lab step may name, evaluated against the LIVE lab through the client.
+
+Each check returns a `Result`: ok, a message saying what is (or is wrong), and a hint naming the
+command that would fix it. `ok=None` means the check could not be evaluated here (a part of
+cnmlab or of the kernel is missing) and says which.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import CnmError
+from .live import Live, Missing
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool | None
+    message: str
+    hint: str = ""
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "message": self.message, "hint": self.hint}
+
+
+KINDS: dict[str, Callable[..., Result]] = {}
+
+
+def kind(fn: Callable[..., Result]) -> Callable[..., Result]:
+    KINDS[fn.__name__] = fn
+    return fn
+
+
+def evaluate(live: Live, name: str, args: dict) -> Result:
+    """Run one check; a missing object is a failed check with its hint, never a crash."""
+    try:
+        return KINDS[name](live, **args)
+    except Missing as exc:
+        return Result(False, exc.message, exc.hint)
+    except CnmError as exc:
+        return Result(False, f"{name} could not run: {exc.message}")
+
+
+def _pass(message: str) -> Result:
+    return Result(True, message)
+
+
+def _fail(message: str, hint: str = "") -> Result:
+    return Result(False, message, hint)
+
+
+def _skip(message: str) -> Result:
+    return Result(None, message)
+
+
+def _traffic(proto: str, port: int | None) -> str:
+    return proto if port is None else f"{proto}/{port}"
+
+
+# -- objects ------------------------------------------------------------------------
+@kind
+def exists(live: Live, container: str | None = None, network: str | None = None, host: str | None = None) -> Result:
+    if container:
+        live.container(container)
+    if network:
+        live.network(network)
+    if host and host not in live.hosts:
+        return _fail(f"there is no host {host}", f"add it: `cnmlab host add {host}`")
+    return _pass(f"{container or network or host} exists")
+
+
+@kind
+def absent(live: Live, container: str | None = None, network: str | None = None) -> Result:
+    if container and container in live.containers:
+        return _fail(f"container {container} is still there", f"remove it: `cnmlab rm -f {container}`")
+    if network and live.has_network(network):
+        return _fail(f"network {network} is still there", f"remove it: `cnmlab network rm {network}`")
+    return _pass(f"{container or network} is gone")
+
+
+@kind
+def on_network(live: Live, container: str, network: str) -> Result:
+    live.network(network)
+    if network not in live.networks_of(container):
+        return _fail(f"{container} has no endpoint on {network}", f"try `cnmlab network connect {network} {container}`")
+    ep = live.networks_of(container)[network]
+    return _pass(f"{container} is on {network} ({ep.get('Interface', '?')} {ep.get('IPAddress', '')})")
+
+
+@kind
+def not_on_network(live: Live, container: str, network: str) -> Result:
+    if network in live.networks_of(container):
+        return _fail(f"{container} has an endpoint on {network}, and should not",
+                     f"try `cnmlab network disconnect {network} {container}`")
+    return _pass(f"{container} is not on {network}")
+
+
+@kind
+def endpoints(live: Live, container: str, count: int) -> Result:
+    nets = live.networks_of(container)
+    if len(nets) != count:
+        return _fail(f"{container} has {len(nets)} endpoint(s) ({', '.join(nets) or 'none'}), not {count}",
+                     f"connect it to more networks: `cnmlab network connect NET {container}`")
+    listing = ", ".join(f"{ep.get('Interface', '?')} on {n}" for n, ep in nets.items())
+    return _pass(f"{container} has {count} endpoints: {listing}")
+
+
+@kind
+def driver_is(live: Live, network: str, driver: str) -> Result:
+    actual = live.network(network)["Driver"]
+    if actual != driver:
+        return _fail(f"{network} uses the {actual} driver, not {driver}",
+                     f"remove it and create it again: `cnmlab network create -d {driver} {network}`")
+    return _pass(f"{network} uses the {driver} driver")
+
+
+@kind
+def network_is(live: Live, network: str, internal: bool | None = None, options: dict | None = None) -> Result:
+    net = live.network(network)
+    if internal is not None and bool(net.get("Internal")) != internal:
+        flag = "with --internal" if internal else "without --internal"
+        return _fail(f"{network} is {'' if net.get('Internal') else 'not '}internal",
+                     f"remove it and create it {flag}: `cnmlab network create {'--internal ' if internal else ''}{network}`")
+    for key, want in (options or {}).items():
+        have = (net.get("Options") or {}).get(key)
+        if str(have).lower() != str(want).lower():
+            return _fail(f"{network} has {key}={have}, not {want}",
+                         f"remove it and create it with `-o {key}={want}`")
+    return _pass(f"{network} is configured as asked")
+
+
+@kind
+def bridge_exists(live: Live, network: str) -> Result:
+    """The network's Linux bridge is a real device in its host's namespace."""
+    net = live.network(network)
+    name = (net.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{net['Id'][:12]}"
+    host = net.get("Host") or "host1"
+    run = live.client.exec(host, ["ip", "-o", "link", "show", "type", "bridge"])
+    if f": {name}:" not in run.stdout and f": {name}@" not in run.stdout:
+        return _fail(f"{host} has no bridge {name} for {network}", "create the network with the bridge driver")
+    return _pass(f"{network} is the bridge {name} in {host}")
+
+
+@kind
+def sysctl_is(live: Live, target: str, key: str, value: str) -> Result:
+    have = live.sysctl(target, key)
+    if have != str(value):
+        return _fail(f"{key} is {have} in {target}, not {value}",
+                     f"try `cnmlab exec {target} -- sysctl -w {key}={value}`")
+    return _pass(f"{key} = {value} in {target}")
+
+
+@kind
+def command_succeeds(live: Live, target: str, argv: list, contains: str | None = None) -> Result:
+    run = live.client.exec(live.endpoint_ref(target), [str(a) for a in argv])
+    line = f"`{' '.join(map(str, argv))}` in {target}"
+    if run.returncode != 0:
+        return _fail(f"{line} failed: {(run.stderr or run.stdout).strip()[:200]}")
+    if contains and not re.search(contains, run.stdout):
+        return _fail(f"{line} does not show {contains!r}")
+    return _pass(f"{line} works")
+
+
+# -- packets ------------------------------------------------------------------------
+def _why_not(live: Live, src: str, dst: str) -> str:
+    """A hint for a connection that should work: usually a network the two do not share."""
+    name = dst.partition("@")[0]
+    if src in live.containers and name in live.containers:
+        mine, theirs = set(live.networks_of(src)), set(live.networks_of(name))
+        if not mine & theirs:
+            net = min(theirs) if theirs else "NET"
+            return f"{src} and {name} share no network: try `cnmlab network connect {net} {src}`"
+    return f"look at the path: `cnmlab trace {src} {dst}`"
+
+
+@kind
+def reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> Result:
+    res = live.probe(src, dst, proto, port)
+    what = f"{src} → {dst} ({res.get('dst_ip')}) by {_traffic(proto, port)}"
+    if res["outcome"] != "reachable":
+        reason = f": {res['reason']}" if res.get("reason") else ""
+        return _fail(f"{what}: {res['outcome']}{reason}", _why_not(live, src, dst))
+    rtt = f" in {res['rtt_ms']:.2f} ms" if res.get("rtt_ms") is not None else ""
+    return _pass(f"{what}: reachable{rtt}")
+
+
+@kind
+def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None,
+                  because: str | None = None) -> Result:
+    """`because`: words the engine's probe reason must contain (checked when the probe exists)."""
+    res = live.probe(src, dst, proto, port)
+    what = f"{src} → {dst} ({res.get('dst_ip')}) by {_traffic(proto, port)}"
+    if res["outcome"] == "reachable":
+        return _fail(f"{what} is reachable, and should not be",
+                     f"find what connects them: `cnmlab inspect {src}`, `cnmlab network inspect NET`")
+    if because and res.get("reason") and because.lower() not in res["reason"].lower():
+        return _fail(f"{what}: {res['outcome']}, but {res['reason']} (expected: {because})")
+    return _pass(f"{what}: {res['outcome']}" + (f" ({res['reason']})" if res.get("reason") else ""))
+
+
+def _expected(live: Live, to) -> set[str] | None:
+    if to is None:
+        return None
+    return {live.address(t)[0] for t in ([to] if isinstance(to, str) else to)}
+
+
+def _no_dns(live: Live, container: str) -> Result | None:
+    """Why `container` cannot resolve at all, if that is the case: no embedded DNS for it."""
+    if "127.0.0.11" in live.resolv_conf(container):
+        return None
+    user_nets = [n for n in live.networks_of(container) if n not in ("bridge", "host", "none")]
+    if not user_nets:
+        return _fail(f"{container} is only on the default bridge, which has no embedded DNS",
+                     f"put it on a user-defined network: `cnmlab network connect NET {container}`")
+    return _skip(f"{container} is on {user_nets[0]} but has no embedded DNS at 127.0.0.11: "
+                 "this cnmlab does not serve DNS yet")
+
+
+@kind
+def embedded_dns(live: Live, container: str) -> Result:
+    """The container's resolver asks Docker's embedded DNS server at 127.0.0.11."""
+    return _no_dns(live, container) or _pass(f"{container}'s resolv.conf names 127.0.0.11")
+
+
+@kind
+def resolves(live: Live, container: str, name: str, to: str | list | None = None,
+             includes: str | list | None = None) -> Result:
+    """`to`: exactly these containers' (or addresses'); `includes`: at least these."""
+    got = live.lookup(container, name)
+    want, some = _expected(live, to), _expected(live, includes)
+    if not got:
+        return _no_dns(live, container) or _fail(
+            f"{name} does not resolve in {container}",
+            f"names resolve only on a network both share: `cnmlab network connect NET {container}`"
+            if name in live.containers else f"give a container that name: `cnmlab network connect --alias {name} NET CTR`")
+    if want is not None and set(got) != want:
+        return _fail(f"{name} resolves to {', '.join(got)} in {container}, expected {', '.join(sorted(want))}",
+                     "check aliases and networks: `cnmlab network inspect NET`")
+    if some is not None and not some <= set(got):
+        return _fail(f"{name} resolves to {', '.join(got)} in {container}, which lacks {', '.join(sorted(some - set(got)))}",
+                     "check aliases and networks: `cnmlab network inspect NET`")
+    return _pass(f"{name} → {', '.join(got)} in {container}")
+
+
+@kind
+def not_resolves(live: Live, container: str, name: str) -> Result:
+    got = live.lookup(container, name)
+    if got:
+        return _fail(f"{name} resolves to {', '.join(got)} in {container}, and should not",
+                     "names resolve only between containers that share a user-defined network")
+    return _pass(f"{name} does not resolve in {container}")
+
+
+def _trace(live: Live, src: str, dst: str, proto: str, port: int | None) -> dict | Result:
+    why = live.missing("trace")
+    if why:
+        return _skip(why)
+    src = live.endpoint_ref(src)
+    return live.client.trace(src, live.address(dst, via=src)[0], proto=proto, port=port)
+
+
+@kind
+def trace_dropped_by(live: Live, src: str, dst: str, chain: str, proto: str = "icmp", port: int | None = None) -> Result:
+    trace = _trace(live, src, dst, proto, port)
+    if isinstance(trace, Result):
+        return trace
+    rule = trace.get("rule") or {}
+    where = f"{src} → {dst} by {_traffic(proto, port)}"
+    if trace["verdict"] != "dropped":
+        return _fail(f"{where} was {trace['verdict']}, not dropped", "the two must be on different networks")
+    if chain not in (rule.get("chain") or ""):
+        return _fail(f"{where} was dropped by {rule.get('chain') or 'no known rule'}, not {chain}")
+    return _pass(f"{where} dropped in {rule.get('namespace')} by {rule.get('table')}/{rule['chain']}: "
+                 f"{rule.get('rule', '')}")
+
+
+@kind
+def trace_encapsulated(live: Live, src: str, dst: str, network: str | None = None) -> Result:
+    """The trace shows the packet inside VXLAN on the underlay (and the network's VNI)."""
+    trace = _trace(live, src, dst, "icmp", None)
+    if isinstance(trace, Result):
+        return trace
+    outer = [h["outer"] for h in trace["hops"] if h.get("outer")]
+    if not outer:
+        return _fail(f"no hop of {src} → {dst} was VXLAN-encapsulated", "both must be on one overlay network")
+    vni = outer[0].get("vni")
+    if network:
+        opts = live.network(network).get("Options") or {}
+        want = str(opts.get("com.docker.network.driver.overlay.vxlanid_list", "")).split(",")[0]
+        if want and str(vni) != want:
+            return _fail(f"the trace shows VNI {vni}, but {network} has VNI {want}")
+    return _pass(f"{src} → {dst} crossed the underlay {outer[0].get('src')} → {outer[0].get('dst')} "
+                 f"in UDP/{outer[0].get('udp_port')} with VNI {vni}")
+
+
+@kind
+def fdb_programmed(live: Live, container: str, network: str, on_host: str) -> Result:
+    """`on_host`'s VXLAN forwarding database sends the container's MAC to the container's host."""
+    ep = live.networks_of(container).get(network)
+    if ep is None:
+        return _fail(f"{container} has no endpoint on {network}", f"try `cnmlab network connect {network} {container}`")
+    home = live.container(container)["Host"]
+    remote = live.hosts[home]["Address"].split("/")[0]
+    mac = ep["MacAddress"].lower()
+    script = "for n in $(ip netns list | cut -d' ' -f1); do ip netns exec $n bridge fdb show 2>/dev/null; done"
+    in_world = live.client.enter_argv(None, ["sh", "-c", script])
+    out = subprocess.run(in_world, capture_output=True, text=True, timeout=30, check=False).stdout
+    for line in out.splitlines():
+        if line.lower().startswith(mac) and f"dst {remote}" in line:
+            return _pass(f"the FDB sends {mac} ({container}) to {remote} ({home}): {line.strip()}")
+    return _fail(f"no VXLAN FDB entry sends {container}'s MAC {mac} to {home} ({remote})",
+                 f"the control plane programs it when {container} joins {network} on {home}")
+
+
+@kind
+def http_answers(live: Live, src: str, dst: str, port: int = 80, contains: str | None = None) -> Result:
+    answers = live.http(src, dst, port)
+    answer = answers[0] if answers else "no answer"
+    if answer.startswith("ERROR") or answer == "no answer":
+        return _fail(f"HTTP from {src} to {dst}:{port}: {answer}", _why_not(live, src, dst))
+    if contains and contains not in answer:
+        return _fail(f"HTTP from {src} to {dst}:{port} answered {answer!r}, not from {contains}")
+    return _pass(f"HTTP from {src} to {dst}:{port} answered {answer!r}")
+
+
+@kind
+def http_spread(live: Live, src: str, dst: str, port: int = 80, requests: int = 9, backends: int = 2) -> Result:
+    """`requests` HTTP connections reach at least `backends` different servers."""
+    answers = live.http(src, dst, port, requests)
+    errors = [a for a in answers if a.startswith("ERROR")]
+    if errors:
+        return _fail(f"{len(errors)} of {requests} requests from {src} to {dst}:{port} failed: {errors[0]}")
+    servers: dict[str, int] = {}
+    for a in answers:
+        servers[a.split()[0]] = servers.get(a.split()[0], 0) + 1
+    spread = ", ".join(f"{k}×{v}" for k, v in sorted(servers.items()))
+    if len(servers) < backends:
+        return _fail(f"{requests} requests to {dst}:{port} reached only {spread}",
+                     f"scale the service: `cnmlab service scale {dst}={backends}`")
+    return _pass(f"{requests} requests to {dst}:{port} spread over {spread}")
