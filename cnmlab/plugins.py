@@ -181,12 +181,12 @@ class PluginClient:
             raise PluginError(f"{where} did not answer {path} within {self.timeout:g} s") from None
         except (FileNotFoundError, ConnectionRefusedError):
             raise PluginError(f"{where} is not running (nothing listens on {self.plugin.address})") from None
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                http.client.IncompleteRead):  # RemoteDisconnected is a BadStatusLine: catch it first
+            raise PluginGone(f"{where} closed the connection during {path} (did it exit?)") from None
         except (http.client.BadStatusLine, http.client.LineTooLong) as exc:
             raise PluginError(f"{self.plugin.address} is not a Docker plugin: it does not speak HTTP "
                               f"({type(exc).__name__})") from None
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                http.client.IncompleteRead):
-            raise PluginGone(f"{where} closed the connection during {path} (did it exit?)") from None
         except OSError as exc:
             raise PluginError(f"{where}: {path} failed: {exc.strerror or exc}") from None
         finally:

@@ -1,0 +1,130 @@
+"""Remote plugins that misbehave: each fault gives one clear line and leaves nothing half made.
+
+The session's engine runs with CNMLAB_PLUGIN_TIMEOUT=2 (conftest), so a hung plugin costs 2 s.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import in_world, ip_of, ping
+
+from cnmlab.errors import CnmError
+
+pytestmark = pytest.mark.kernel
+
+FAULT_PLUGIN = str(Path(__file__).parent / "fault_plugin.py")
+
+
+@pytest.fixture
+def faulty(lab, tmp_path):
+    """Start a fault plugin: faulty(fault, once=False) -> (name, log path)."""
+
+    def start(fault: str, once: bool = False):
+        log = tmp_path / f"{fault}.log"
+        argv = [sys.executable, FAULT_PLUGIN, "--name", f"f-{fault}", "--fault", fault, "--log", str(log)]
+        proc = lab.plugin_run(argv + (["--once"] if once else []))
+        assert proc["Name"] == f"f-{fault}"
+        return proc["Name"], log
+
+    yield start
+    for p in lab.plugins()["Processes"]:
+        lab.plugin_stop(str(p["Pid"]), force=True)
+
+
+def calls(log: Path) -> list[str]:
+    return [line.rsplit(".", 1)[-1] for line in log.read_text().split()] if log.exists() else []
+
+
+def assert_clean(lab, container: str, network: str | None = None) -> None:
+    """No container record, no sandbox namespace, no endpoint left on the network."""
+    assert container not in {c["Names"][0].lstrip("/") for c in lab.containers()}
+    assert container not in in_world(lab, None, "ip", "netns", "list", check=True).stdout.split()
+    if network:
+        assert lab.network_inspect(network)["Containers"] == {}
+
+
+def test_malformed_json_reply(faulty, lab, cli):
+    name, log = faulty("malformed")
+    before = {n["Name"] for n in lab.networks()}
+    result = cli("network", "create", "-d", name, "badnet")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        result.stderr.strip()]  # one line
+    assert "malformed reply to /NetworkDriver.CreateNetwork: not JSON" in result.stderr
+    assert {n["Name"] for n in lab.networks()} == before
+    # the failed create took no pool: the next network gets the first free default pool
+    net = lab.network_create("after")
+    assert lab.network_inspect(net["Id"])["IPAM"]["Config"][0]["Subnet"].startswith("172.")
+
+
+def test_reply_missing_required_field(faulty, lab):
+    name, log = faulty("missing", once=True)
+    lab.network_create("mnet", driver=name, subnet="10.70.0.0/24")
+    with pytest.raises(CnmError) as err:
+        lab.run("aa", network="mnet")
+    assert "Join reply is missing InterfaceName.SrcName; rolled back" in err.value.message
+    assert_clean(lab, "aa", "mnet")
+    assert calls(log)[-3:] == ["Join", "Leave", "DeleteEndpoint"]  # the plugin was told to undo
+    # the address went back to the pool and the next join works (eth0 again)
+    lab.run("bb", network="mnet")
+    assert ip_of(lab, "bb", "mnet") == "10.70.0.2"
+    assert in_world(lab, "bb", "ip", "-o", "addr", "show", "eth0", check=True).stdout.count("10.70.0.2/24") == 1
+    lab.rm("bb", force=True)
+    lab.network_rm("mnet")
+
+
+def test_plugin_that_hangs_times_out(faulty, lab):
+    name, log = faulty("hang")
+    lab.network_create("hnet", driver=name, subnet="10.71.0.0/24")
+    with pytest.raises(CnmError) as err:
+        lab.run("aa", network="hnet")
+    assert f"plugin {name} did not answer /NetworkDriver.Join within 2 s" in err.value.message
+    assert_clean(lab, "aa", "hnet")
+    assert "DeleteEndpoint" in calls(log)
+    lab.network_rm("hnet")
+    assert "hnet" not in {n["Name"] for n in lab.networks()}
+
+
+def test_plugin_dies_mid_join(faulty, lab):
+    name, log = faulty("die")
+    lab.network_create("dnet", driver=name, subnet="10.72.0.0/24")
+    with pytest.raises(CnmError) as err:
+        lab.run("aa", network="dnet")
+    assert f"plugin {name} closed the connection during /NetworkDriver.Join (did it exit?)" in err.value.message
+    assert_clean(lab, "aa", "dnet")
+    proc = next(p for p in lab.plugins()["Processes"] if p["Name"] == name)
+    assert not proc["Running"] and proc["ExitCode"] == 3
+    # with the plugin gone, the network can still be removed (its side is dropped with a warning)
+    lab.network_rm("dnet")
+    assert "dnet" not in {n["Name"] for n in lab.networks()}
+    with pytest.raises(CnmError, match=f"plugin {name} is not running"):
+        lab.network_create("dnet2", driver=name)
+    assert "dnet2" not in {n["Name"] for n in lab.networks()}
+
+
+def test_err_reply_is_shown_as_is_and_rolled_back(faulty, lab, cli):
+    name, log = faulty("err")
+    lab.network_create("enet", driver=name, subnet="10.73.0.0/24")
+    result = cli("run", "--name", "aa", "--network", "enet")
+    assert result.returncode != 0
+    assert result.stderr == "Error: switch port 7 is broken\n"
+    assert_clean(lab, "aa", "enet")
+    assert "Join" not in calls(log)
+
+
+def test_socket_that_is_not_a_plugin(faulty, lab):
+    name, _ = faulty("notplugin")
+    with pytest.raises(CnmError) as err:
+        lab.network_create("xnet", driver=name)
+    # what it does (banner, hang-up) decides the rest of the sentence; the verdict is the same
+    assert err.value.message.startswith(f"/run/docker/plugins/{name}.sock is not a Docker plugin: it ")
+    assert "\n" not in err.value.message
+    assert "xnet" not in {n["Name"] for n in lab.networks()}
+    listed = {r["Name"]: r for r in lab.plugins()["Remote"]}
+    assert listed[name]["Implements"] is None and "not a Docker plugin" in listed[name]["Error"]
+    # a working network afterwards: nothing of the failed attempt is in the way
+    lab.network_create("ok")
+    lab.run("aa", network="ok")
+    lab.run("bb", network="ok")
+    assert ping(lab, "aa", ip_of(lab, "bb", "ok"))
