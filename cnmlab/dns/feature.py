@@ -8,11 +8,13 @@ sandbox's first user-network join and stays until the sandbox goes (Docker keeps
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections import deque
 
 from .. import inspect
 from ..engine.router import Request, router
 from ..events import LabReset, StepDone
+from ..osl import iptables_pool
 from . import sandbox as dns_sandbox
 from .names import NameTable
 from .server import DnsServer
@@ -41,6 +43,7 @@ class EmbeddedDns:
         self.server = DnsServer(self.names, on_answer=self._answered)
         self.log: deque = deque(maxlen=LOG_SIZE)
         self.resolvers: dict[str, dict] = {}  # sandbox -> {"udp": port, "tcp": port, "resolv_conf": path}
+        self._pending: list[tuple[str, int, int]] = []  # (sandbox, udp port, tcp port) awaiting nat rules
 
     # -- controller hooks (kernel thread) ----------------------------------------------
     def joined(self, net, ep, c) -> None:
@@ -70,12 +73,12 @@ class EmbeddedDns:
 
     # -- resolvers ---------------------------------------------------------------------
     def _start_resolver(self, c) -> None:
+        """Open the sockets and write resolv.conf now; the nat rules follow in `_install_rules`."""
         if c.netns in self.resolvers:
             return
         udp, tcp = dns_sandbox.open_sockets(c.netns)
         udp_port, tcp_port = udp.getsockname()[1], tcp.getsockname()[1]
         try:
-            dns_sandbox.install_rules(c.netns, udp_port, tcp_port)
             path = dns_sandbox.write_resolv_conf(c.netns)
         except BaseException:
             udp.close()
@@ -83,9 +86,26 @@ class EmbeddedDns:
             raise
         self.server.serve(c.netns, udp, tcp)
         self.resolvers[c.netns] = {"udp": udp_port, "tcp": tcp_port, "resolv_conf": path}
-        self.ctl.emit(StepDone(where=c.name, step=(
-            f"embedded DNS: 127.0.0.11:53 DNATed to udp :{udp_port} and tcp :{tcp_port} (DOCKER_OUTPUT)"
-            + (", resolv.conf: nameserver 127.0.0.11" if path else ", no private /etc/netns: resolv.conf unchanged"))))
+        self._pending.append((c.netns, udp_port, tcp_port))
+        if len(self._pending) == 1:
+            # A job queued behind the current request on the kernel thread: every later request
+            # (`cnmlab exec` asks inspect first) finds the rules in place, and a batch of joins
+            # pays for its iptables processes in parallel rather than one after another.
+            self.engine.kernel.submit(self._install_rules)
+
+    def _install_rules(self) -> None:
+        pending, self._pending = self._pending, []
+        live = [(ns, u, t) for ns, u, t in pending if self.resolvers.get(ns, {}).get("udp") == u]
+        failed = dict(iptables_pool.restore_many([(ns, dns_sandbox.nat_rules(u, t)) for ns, u, t in live]))
+        for ns, udp_port, tcp_port in live:
+            if ns in failed and ns in self.resolvers:  # an unexpected kernel error: say so, keep serving
+                print(f"cnmlab dns: {ns}: {failed[ns]}", file=sys.stderr)
+                self.ctl.emit(StepDone(where=ns, step=f"embedded DNS: could not write DOCKER_OUTPUT: {failed[ns]}"))
+            elif ns not in failed:
+                self.ctl.emit(StepDone(where=ns, step=(
+                    f"embedded DNS: 127.0.0.11:53 DNATed to udp :{udp_port} and tcp :{tcp_port} (DOCKER_OUTPUT), "
+                    + ("resolv.conf: nameserver 127.0.0.11" if self.resolvers.get(ns, {}).get("resolv_conf")
+                       else "no private /etc/netns: resolv.conf unchanged"))))
 
     def _stop_resolver(self, name: str) -> None:
         self.server.stop(name)

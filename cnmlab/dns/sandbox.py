@@ -14,7 +14,7 @@ import contextlib
 import os
 import socket
 
-from ..osl import iptables, netns
+from ..osl import netns
 
 ADDRESS = "127.0.0.11"
 ETC_NETNS = "/etc/netns"
@@ -72,10 +72,6 @@ def nat_rules(udp_port: int, tcp_port: int) -> dict[str, list[str]]:
         f"-A DOCKER_POSTROUTING -s {ADDRESS}/32 -p tcp -m tcp --sport {tcp_port} -j SNAT --to-source :53",
         f"-A DOCKER_POSTROUTING -s {ADDRESS}/32 -p udp -m udp --sport {udp_port} -j SNAT --to-source :53",
     ]}
-
-
-def install_rules(sandbox: str, udp_port: int, tcp_port: int) -> None:
-    iptables.restore(sandbox, nat_rules(udp_port, tcp_port))
 
 
 def private_etc() -> bool:

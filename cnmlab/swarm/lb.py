@@ -18,7 +18,7 @@ replaces a chain's rules in one atomic batch.
 
 from __future__ import annotations
 
-from ..osl import iptables, ipvs
+from ..osl import iptables, iptables_pool, ipvs
 
 
 def balancer() -> str:
@@ -59,6 +59,11 @@ def vip_rules(service, addresses: list[str], first: bool) -> dict[str, list[str]
 
 def install_vip(sandbox: str, service, addresses: list[str], first: bool) -> None:
     iptables.restore(sandbox, vip_rules(service, addresses, first))
+
+
+def apply_many(batches: list[tuple[str, dict[str, list[str]]]]) -> list[tuple[str, Exception]]:
+    """Many sandboxes' rule sets side by side (one process each); returns the failures."""
+    return iptables_pool.restore_many(batches)
 
 
 def remove_vip(sandbox: str, service) -> None:

@@ -15,6 +15,7 @@ from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ..events import LabReset, LabRestored, StepDone
 from ..ipam import parse_address
 from ..names import new_id
+from ..osl.iptables import IptablesError
 from ..sandbox import PortBinding, parse_port
 from ..store import KEYS, LOADERS
 from . import lb
@@ -217,8 +218,15 @@ class ServiceManager:
             else:
                 names.remove(f"tasks:{svc.id}")
         if svc.vip:
-            for c in self._sandboxes(net.id, skip):
-                self._install_vip(c.netns, svc, addresses)
+            batches = [(c.netns, lb.vip_rules(svc, addresses, first=svc.id not in self._vip_chains.get(c.netns, ())))
+                       for c in self._sandboxes(net.id, skip)]
+            failed = dict(lb.apply_many(batches))
+            for sandbox, _ in batches:
+                if sandbox not in failed:
+                    self._vip_chains.setdefault(sandbox, set()).add(svc.id)
+            if failed:
+                sandbox, error = next(iter(failed.items()))
+                raise IptablesError(f"service {svc.name}: VIP rules in {sandbox}: {error}")
         if svc.ports:
             for host in self._mesh_hosts(svc):
                 first = (host, svc.id) not in self._mesh
