@@ -324,3 +324,27 @@ def test_dashboard_redraws_on_changes_from_another_client(lab):
         check_diagram(d.diagram.value, d.state)
     finally:
         nb.close()
+
+
+@kernel
+def test_diagram_of_a_live_overlay_and_macvlan_lab(lab):
+    installed = {d["Name"] for d in lab.drivers()}
+    if not {"overlay", "macvlan"} <= installed:
+        pytest.skip(f"needs the overlay and macvlan drivers (installed: {sorted(installed)})")
+    nb = Lab(client=lab)
+    lab.host_add("host2")
+    nb.network_create("ov", driver="overlay", subnet="10.64.0.0/24", attachable=True)
+    nb.run("o1", network="ov", host="host1")
+    nb.run("o2", network="ov", host="host2")
+    nb.network_create("mv", driver="macvlan", subnet="192.168.100.0/24", gateway="192.168.100.1",
+                      ip_range="192.168.100.192/27", options={"parent": "eth0"})
+    nb.run("m1", network="mv")
+    state = nb.state()
+    root = check_diagram(nb.diagram().svg, state)
+    lay = diagram.layout(state)
+    ov = nb.network_inspect("ov").id
+    assert lay.bars[ov].band == "global"
+    assert lay.bars[ov].box.x <= lay.hosts["host1"].x and lay.bars[ov].box.right >= lay.hosts["host2"].right
+    underlay = groups(root, "underlay")[0]
+    assert [g.get("data-name") for g in groups(underlay, "network")] == ["mv"]
+    assert nb.probe("o1", "o2").reachable  # the diagram's wire across hosts is a real path

@@ -117,11 +117,13 @@ class Dashboard(w.VBox):
         super().__init__([
             self.header,
             self.diagram,
+            _heading("Build"),
             w.HBox([self.net_name, self.net_driver, self.net_subnet, self.create_button]),
             w.HBox([self.ctr_name, self.ctr_network, self.ctr_host, self.run_button]),
             w.HBox([self.link_network, self.link_container, self.connect_button, self.disconnect_button]),
             w.HBox([self.rm_target, self.rm_button]),
             self.message,
+            _heading("Probe"),
             w.HBox([self.probe_src, self.probe_dst]),
             w.HBox([self.probe_proto, self.probe_port, self.probe_button]),
             self.probe_output,
@@ -245,6 +247,10 @@ class Dashboard(w.VBox):
             raise LabError("choose a source and a destination to trace")
         return self.lab.trace(self.trace_src.value, self.trace_dst.value.strip(), proto=self.trace_proto.value,
                               port=_port(self.trace_port.value))
+
+
+def _heading(text: str) -> w.HTML:
+    return w.HTML(f"<b>{html.escape(text)}</b>")
 
 
 def _message(exc: Exception) -> str:

@@ -30,8 +30,9 @@ BAR_H = 8
 BAR_STEP = 38  # vertical distance between two network bars (room for the label above each)
 FIRST_BAR_DROP = 52  # from the sandboxes' bottom edge to the first bar
 HOST_GAP = 36
-BAND_GAP = 46  # from the hosts' bottom edge to the first overlay / underlay bar
+BAND_GAP = 64  # from the hosts' bottom edge to the first overlay / underlay bar
 DOT_R = 5
+MIN_WIDTH = 470
 
 PALETTE = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22")
@@ -164,11 +165,11 @@ def layout(state: LabState) -> Layout:
         box = Box(span.x, y, span.w, BAR_H) if span else Box(MARGIN, y, right - MARGIN, BAR_H)
         out.bars[net.id] = Bar(net, box, colors[net.id], "underlay")
         y += BAR_STEP
-    out.lan = Box(MARGIN, y, right - MARGIN, BAR_H)
+    out.lan = Box(MARGIN, y, max(right, MIN_WIDTH) - MARGIN, BAR_H)
     for h in host_names:
         hb = out.hosts[h]
         out.host_nics[h] = (hb.x + 40, hb.bottom)
-    out.width = right + MARGIN
+    out.width = max(right, MIN_WIDTH) + MARGIN  # room for the LAN's label in a one-host lab
     out.height = y + BAR_H + 30
     return out
 
@@ -197,7 +198,7 @@ def render(lay: Layout) -> ET.Element:
     global_label = True
     for bar in lay.bars.values():
         if bar.band == "global" and global_label:
-            el(svg, "text", "overlay networks (span hosts)", class_="band-label", x=MARGIN, y=bar.box.y - 22)
+            el(svg, "text", "overlay networks (span hosts)", class_="band-label", x=MARGIN, y=bar.box.y - 18)
             global_label = False
         _bar(underlay if bar.band == "underlay" else svg, bar)
     for name, (nx, ny) in lay.host_nics.items():

@@ -20,7 +20,7 @@ OUTCOME_COLORS = {
 OUTCOME_MARKS = {"reachable": "✓", "refused": "↺", "no route": "∅", "timeout": "✗", "filtered": "✗"}
 CELL = 46
 LABEL_W = 110
-HEADER_H = 90
+HEADER_H = 64
 STYLE = """
 .cnm-matrix text { font-family: sans-serif; font-size: 12px; fill: #222; }
 .cnm-matrix .mark { fill: #fff; font-size: 14px; font-weight: bold; }

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from .svg import el, root, svg_root, to_string
 
 COL_W = 96
-ROW_H = 40
+ROW_H = 46
 TOP = 46
 TEXT_GAP = 24
 TEXT_W = 560
