@@ -2,6 +2,7 @@
 protocol over a Unix socket, runs the whole CNM lifecycle on the real kernel."""
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,94 @@ def test_plugin_stops_on_reset(labbridge, lab):
     lab.reset()
     assert not any(p["Pid"] == pid for p in lab.plugins()["Processes"])
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_remote_networks_do_not_outlive_the_engine(labbridge, lab):
+    """A plugin lives in the lab world; after a restart the world is new and the plugin is gone,
+    so its networks are dropped (with their endpoints) and the rest of the lab comes back."""
+    lab.network_create("lbnet", driver="labbridge", subnet="10.53.0.0/24")
+    lab.network_create("plain", subnet="10.54.0.0/24")
+    lab.run("aa", network="lbnet")
+    lab.connect("plain", "aa")
+    pid = labbridge["Pid"]
+    lab.stop_engine()
+    names = {n["Name"] for n in lab.networks()}  # this call starts and restores a new engine
+    assert "plain" in names and "lbnet" not in names
+    assert set(lab.inspect("aa")["NetworkSettings"]["Networks"]) == {"plain"}
+    assert lab.plugins()["Processes"] == []
+    deadline = time.monotonic() + 5  # the kernel sent it SIGTERM when its parent, the engine, went
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid)
+    lab.rm("aa", force=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+# -- remote IPAM (examples/remote-plugin/labipam_plugin.py) -------------------------------------
+IPAM_PLUGIN = str(Path(PLUGIN).parent / "labipam_plugin.py")
+
+
+@pytest.fixture
+def labipam(lab):
+    proc = lab.plugin_run([sys.executable, IPAM_PLUGIN])
+    assert proc["Name"] == "labipam"
+    yield proc
+    for p in lab.plugins()["Processes"]:
+        lab.plugin_stop(str(p["Pid"]), force=True)
+
+
+def test_remote_ipam_gives_pool_gateway_and_addresses(labipam, lab):
+    lab.network_create("ipnet", ipam_driver="labipam")  # the bridge driver, the plugin's addresses
+    ipam = lab.network_inspect("ipnet")["IPAM"]
+    assert ipam["Driver"] == "labipam"
+    assert ipam["Config"] == [{"Subnet": "10.200.0.0/24", "Gateway": "10.200.0.1"}]
+    lab.run("aa", network="ipnet")
+    lab.run("bb", network="ipnet")
+    assert (ip_of(lab, "aa", "ipnet"), ip_of(lab, "bb", "ipnet")) == ("10.200.0.254", "10.200.0.253")
+    assert ping(lab, "aa", "10.200.0.253") and ping(lab, "bb", "10.200.0.1")
+    lab.rm("aa", force=True)  # ReleaseAddress: the plugin hands .254 out again
+    lab.run("cc", network="ipnet")
+    assert ip_of(lab, "cc", "ipnet") == "10.200.0.254"
+    lab.rm("bb", force=True)
+    lab.rm("cc", force=True)
+    lab.network_rm("ipnet")  # ReleaseAddress (gateway), ReleasePool: the same pool is free again
+    lab.network_create("ipnet2", ipam_driver="labipam")
+    assert lab.network_inspect("ipnet2")["IPAM"]["Config"][0]["Subnet"] == "10.200.0.0/24"
+
+
+def test_remote_ipam_error_is_shown_as_is_and_rolled_back(labipam, lab):
+    lab.network_create("tiny", ipam_driver="labipam", subnet="10.210.0.0/30")  # .1 gateway, .2 one host
+    lab.run("aa", network="tiny")
+    assert ip_of(lab, "aa", "tiny") == "10.210.0.2"
+    with pytest.raises(CnmError) as err:
+        lab.run("bb", network="tiny")
+    assert err.value.message == "labipam: no free address in 10.210.0.0/30"
+    assert "bb" not in {c["Names"][0].lstrip("/") for c in lab.containers()}
+    lab.rm("aa", force=True)
+    lab.run("bb", network="tiny")  # nothing of the failed attempt is held
+    assert ip_of(lab, "bb", "tiny") == "10.210.0.2"
+    with pytest.raises(CnmError) as err:  # --ip asks the plugin for that very address
+        lab.run("cc", network="tiny", ip="10.210.0.1")
+    assert err.value.message == "labipam: address 10.210.0.1 already in use"
+
+
+def test_remote_ipam_pool_must_not_overlap_the_lab(labipam, lab):
+    lab.network_create("taken", subnet="10.200.0.0/24")  # default IPAM
+    with pytest.raises(CnmError, match="Pool overlaps with other one on this address space"):
+        lab.network_create("clash", ipam_driver="labipam", subnet="10.200.0.0/25")
+    assert "clash" not in {n["Name"] for n in lab.networks()}
+    lab.network_create("fine", ipam_driver="labipam", subnet="10.200.0.0/25".replace("200", "201"))
+    assert lab.network_inspect("fine")["IPAM"]["Config"][0]["Subnet"] == "10.201.0.0/25"
+
+
+def test_unknown_ipam_driver(lab):
+    with pytest.raises(NotFound, match='plugin "nosuchipam" not found'):
+        lab.network_create("x", ipam_driver="nosuchipam")
+    assert "x" not in {n["Name"] for n in lab.networks()}
