@@ -348,3 +348,44 @@ def test_diagram_of_a_live_overlay_and_macvlan_lab(lab):
     underlay = groups(root, "underlay")[0]
     assert [g.get("data-name") for g in groups(underlay, "network")] == ["mv"]
     assert nb.probe("o1", "o2").reachable  # the diagram's wire across hosts is a real path
+
+
+def test_a_trace_is_drawn_over_the_diagram(two_host_state):
+    trace = dict(TRACE, source="bb", destination="cc", src_ip="10.0.1.2", dst_ip="10.0.0.2",
+                 hops=[dict(h, namespace="1-ov@host2") if h["namespace"] == "host2" else h for h in TRACE["hops"]])
+    path = diagram.trace_path(two_host_state, trace)
+    assert path.endpoints == {"ep-bb-ov", "ep-cc-ov"}  # not aa's, which has the same address on net-a
+    assert path.hosts == {"host2"} and path.underlay and path.dropped_in == "host2"
+    root = parse(diagram.to_svg(two_host_state, path))
+    assert {w.get("data-endpoint") for w in find(root, "line", "on-path")} == {"ep-bb-ov", "ep-cc-ov"}
+    assert [g.get("data-host") for g in groups(root, "host") if find(g, "rect", "on-path")] == ["host2"]
+    assert len(find(root, "rect", "lan-bar")) == 1 and find(root, "rect", "on-path")
+    marks = find(root, "text", "drop-mark")
+    assert [m.get("data-in") for m in marks] == ["host2"]
+
+
+@kernel
+def test_probe_matrix_and_trace_from_the_real_engine(lab):
+    nb = Lab(client=lab)
+    build(nb)
+    ok = nb.probe("aa", "bb", proto="tcp", port=80)
+    assert ok.reachable and ok.dst_ip.startswith("10.61.1.") and ok.rtt_ms is not None
+    blocked = nb.probe("aa", "cc")
+    assert not blocked.reachable and blocked.reason
+    m = nb.matrix()
+    assert set(m.containers) == {"aa", "bb", "cc"}
+    assert m.reachable_pairs() == {("aa", "bb"), ("bb", "aa"), ("bb", "cc"), ("cc", "bb")}
+    assert m.explain("aa", "cc")
+    cells = {(g.get("data-from"), g.get("data-to")): g.get("data-outcome")
+             for g in groups(parse(ET.tostring(heatmap.render(m.data), encoding="unicode")), "cell")}
+    assert cells == {(c["from"], c["to"]): c["outcome"] for c in m.cells}
+    t = nb.trace("aa", "cc")
+    assert t.verdict == "dropped" and "DOCKER-ISOLATION" in t.rule_text
+    drops = groups(parse(ET.tostring(ladder.render(t.data), encoding="unicode")), "drop-point")
+    assert [d.get("data-after") for d in drops] == [str(t.dropped_after)]
+    path = t.path
+    aa_ep = next(e.id for e in t.state.endpoints_in("aa"))
+    assert aa_ep in path.endpoints and path.dropped_in == "host1" and "host1" in path.hosts
+    assert "drop-mark" in t._repr_html_()
+    with pytest.raises(LabError, match="ghost"):
+        nb.probe("aa", "ghost")

@@ -50,6 +50,10 @@ STYLE = """
 .cnm-diagram .lan-bar { fill: #57606a; }
 .cnm-diagram .host-nic { fill: #57606a; }
 .cnm-diagram .band-label { font-style: italic; fill: #57606a; }
+.cnm-diagram .on-path { stroke: #bf8700; stroke-width: 4; }
+.cnm-diagram .host-box.on-path { stroke-width: 3; }
+.cnm-diagram .lan-bar.on-path { fill: #bf8700; }
+.cnm-diagram .drop-mark { fill: #cf222e; font-size: 22px; font-weight: bold; }
 """
 
 
@@ -86,6 +90,41 @@ class Dot:
     y: float
     label: str
     ip: str
+
+
+@dataclass(frozen=True)
+class Path:
+    """What one traced packet touched, to draw over the diagram."""
+
+    endpoints: frozenset[str] = frozenset()  # the endpoints it left and entered by
+    hosts: frozenset[str] = frozenset()  # the Docker hosts whose namespaces saw it
+    underlay: bool = False  # it crossed the LAN (VXLAN, published ports, macvlan)
+    dropped_in: str | None = None  # the host or container whose rule dropped it
+
+
+def trace_path(state: LabState, trace: dict) -> Path:
+    """The diagram's view of a trace (the agreed trace JSON): endpoints by address, hosts by namespace."""
+    host_names = {h.name for h in state.hosts}
+
+    def host_of(namespace: str) -> str | None:
+        # a host's own namespace, or a namespace that belongs to one (overlay's "1-abc@host1")
+        name = namespace.rsplit("@", 1)[-1]
+        return name if name in host_names else None
+
+    seen = [h for h in trace.get("hops", []) if h.get("seen")]
+    def by_ip(ip: str | None, container: str | None) -> set[str]:
+        matches = [e for e in state.endpoints if ip and e.ip == ip]
+        return {e.id for e in ([e for e in matches if e.container == container] or matches)}
+
+    endpoints = by_ip(trace.get("src_ip"), trace.get("source")) | by_ip(trace.get("dst_ip"), trace.get("destination"))
+    hosts = {host_of(h["namespace"]) for h in seen if h.get("kind") == "host"} - {None}
+    dropped_in = None
+    if trace.get("verdict") == "dropped":
+        rule = trace.get("rule") or {}
+        at = rule.get("namespace") or next((h["namespace"] for h in trace.get("hops", [])
+                                            if h.get("index") == trace.get("dropped_after")), None)
+        dropped_in = (host_of(at) or at) if at else None
+    return Path(frozenset(endpoints), frozenset(hosts), any(h.get("kind") == "underlay" for h in seen), dropped_in)
 
 
 @dataclass
@@ -174,8 +213,9 @@ def layout(state: LabState) -> Layout:
     return out
 
 
-def render(lay: Layout) -> ET.Element:
+def render(lay: Layout, path: Path | None = None) -> ET.Element:
     state = lay.state
+    path = path or Path()
     hosts = {h.name: h for h in state.hosts}
     containers = {c.name: c for c in state.containers}
     svg = svg_root(lay.width, lay.height, "cnm-diagram", STYLE)
@@ -183,8 +223,8 @@ def render(lay: Layout) -> ET.Element:
     for name, box in lay.hosts.items():
         info = hosts.get(name)
         g = el(svg, "g", class_="host", data_host=name)
-        el(g, "rect", class_="host-box plain" if info and info.plain else "host-box",
-            x=box.x, y=box.y, width=box.w, height=box.h, rx=8)
+        cls = "host-box" + (" plain" if info and info.plain else "") + (" on-path" if name in path.hosts else "")
+        el(g, "rect", class_=cls, x=box.x, y=box.y, width=box.w, height=box.h, rx=8)
         label = f"{name}  {info.address}" if info else name
         el(g, "text", label + ("  (plain machine)" if info and info.plain else "  (Docker host)"),
             class_="host-label", x=box.x + 10, y=box.y + 19)
@@ -192,7 +232,8 @@ def render(lay: Layout) -> ET.Element:
     underlay = el(svg, "g", class_="underlay")
     if lay.lan:
         lan = lay.lan
-        el(underlay, "rect", class_="lan-bar", x=lan.x, y=lan.y, width=lan.w, height=lan.h, rx=3)
+        el(underlay, "rect", class_="lan-bar on-path" if path.underlay else "lan-bar",
+           x=lan.x, y=lan.y, width=lan.w, height=lan.h, rx=3)
         el(underlay, "text", "underlay LAN 192.168.100.0/24 (switch lab0, router 192.168.100.1)",
             x=lan.x + 4, y=lan.y + lan.h + 14)
     global_label = True
@@ -214,7 +255,8 @@ def render(lay: Layout) -> ET.Element:
         bar = lay.bars.get(dot.network_id)
         if bar is None:
             continue
-        el(wires, "line", class_="wire", data_endpoint=dot.endpoint_id, data_network=dot.network_id,
+        el(wires, "line", class_="wire on-path" if dot.endpoint_id in path.endpoints else "wire",
+           data_endpoint=dot.endpoint_id, data_network=dot.network_id,
             x1=dot.x, y1=dot.y, x2=dot.x, y2=bar.box.y, stroke=bar.color)
         el(wires, "circle", class_="junction", cx=dot.x, cy=bar.box.y + bar.box.h / 2, r=3.5, fill=bar.color,
             stroke="#fff")
@@ -236,6 +278,11 @@ def render(lay: Layout) -> ET.Element:
             el(g, "text", dot.label, class_="small", text_anchor="middle", x=dot.x, y=dot.y - 18)
             if dot.ip:
                 el(g, "text", dot.ip, class_="small", text_anchor="middle", x=dot.x, y=dot.y - 8)
+    drop_box = lay.hosts.get(path.dropped_in or "") or lay.sandboxes.get(path.dropped_in or "")
+    if drop_box:
+        mark = el(svg, "text", "✗", class_="drop-mark", data_in=path.dropped_in, x=drop_box.right - 22,
+                  y=drop_box.y + 22)
+        el(mark, "title", f"the packet was dropped in {path.dropped_in}")
     return svg
 
 
@@ -250,6 +297,6 @@ def _bar(parent: ET.Element, bar: Bar) -> None:
     el(g, "text", "  ".join(w for w in words if w), x=bar.box.x + 4, y=bar.box.y - 4)
 
 
-def to_svg(state: LabState) -> str:
-    """The diagram of `state` as an SVG document string."""
-    return to_string(render(layout(state)))
+def to_svg(state: LabState, path: Path | None = None) -> str:
+    """The diagram of `state` (with a traced packet's path drawn over it) as an SVG document string."""
+    return to_string(render(layout(state), path))

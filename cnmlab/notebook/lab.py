@@ -130,7 +130,8 @@ class Lab:
         return MatrixResult(call(self.client.matrix, proto=proto, port=port, network=network, explain=explain))
 
     def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> TraceResult:
-        return TraceResult(call(self.client.trace, src, dst, proto=proto, port=port))
+        data = call(self.client.trace, src, dst, proto=proto, port=port)
+        return TraceResult(data, self.state())
 
     # -- the dashboard ----------------------------------------------------------------
     def dashboard(self):

@@ -60,7 +60,7 @@ def render(trace: dict) -> ET.Element:
     for ns in columns:
         el(svg, "line", class_="column", x1=cx[ns], y1=TOP - 10, x2=cx[ns], y2=height - 6)
         el(svg, "text", ns, class_="ns", x=cx[ns], y=16, text_anchor="middle", fill=KIND_COLORS.get(kinds[ns]))
-        el(svg, "text", kinds[ns], x=cx[ns], y=30, text_anchor="middle", font_size=9)
+        el(svg, "text", kinds[ns], x=cx[ns], y=30, text_anchor="middle", style="font-size:9px")
 
     prev = None
     row = 0
@@ -96,7 +96,7 @@ def render(trace: dict) -> ET.Element:
         if dropped_after is not None and hop.get("index") == dropped_after:
             y2 = TOP + row * ROW_H + ROW_H / 2
             g = el(svg, "g", class_="drop-point", data_after=dropped_after)
-            el(g, "text", "✗", class_="drop", x=x, y=y2 + 5, text_anchor="middle", font_size=18)
+            el(g, "text", "✗", class_="drop", x=x, y=y2 + 6, text_anchor="middle", style="font-size:18px")
             el(g, "text", describe_rule(trace.get("rule")) or "dropped here (no rule counter moved)", class_="drop",
                x=text_x, y=y2 + 4)
             row += 1

@@ -103,6 +103,18 @@ class MatrixResult(Result):
 
 
 class TraceResult(Result):
+    """A traced probe; with the lab's state it also draws the path over the CNM diagram."""
+
+    def __init__(self, data: dict, state: LabState | None = None):
+        super().__init__(data)
+        self.state = state
+
+    @property
+    def path(self):
+        from .diagram import trace_path
+
+        return trace_path(self.state, self.data) if self.state else None
+
     @property
     def seen_hops(self) -> list[dict]:
         return [h for h in self.data.get("hops", []) if h.get("seen")]
@@ -112,7 +124,10 @@ class TraceResult(Result):
         return ladder.describe_rule(self.data.get("rule"))
 
     def _repr_html_(self) -> str:
-        return ladder.html(self.data)
+        page = ladder.html(self.data)
+        if self.state is not None:
+            page += to_svg(self.state, self.path)
+        return page
 
 
 class ExecResult(Result):
