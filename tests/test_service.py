@@ -203,3 +203,21 @@ def test_cli(lab, cli):
     assert json.loads(cli("service", "ls", "--json").stdout) == []
     missing = cli("service", "rm", "web")
     assert missing.returncode == 1 and "service web not found" in missing.stderr
+
+
+def test_across_hosts_on_an_overlay_every_host_answers(lab):
+    if "overlay" not in {d["Name"] for d in lab.drivers()}:
+        pytest.skip("the overlay driver is not installed")
+    lab.host_add("host2")
+    lab.network_create("ov", driver="overlay", attachable=True)
+    lab.run("far", network="ov", host="host2")
+    before = rules(lab, "host2")
+    lab.service_create("web", "ov", replicas=2, ports=["8080:80"], host="host1")
+    assert spread(lab, "far", "http://web/", 10) == {"web.1": 5, "web.2": 5}, "the VIP works across hosts"
+    assert getent(lab, "far", "tasks.web") == sorted(ip_of(lab, f"web.{i}", "ov") for i in (1, 2))
+    addresses = {h["Name"]: h["Address"].split("/")[0] for h in lab.hosts()}
+    # host2 has no replica: it forwards to host1, which answers from its own replicas.
+    assert spread(lab, "underlay", f"http://{addresses['host2']}:8080/", 6) == {"web.1": 3, "web.2": 3}
+    assert spread(lab, "underlay", f"http://{addresses['host1']}:8080/", 6) == {"web.1": 3, "web.2": 3}
+    lab.service_rm("web")
+    assert rules(lab, "host2") == before

@@ -73,29 +73,52 @@ def remove_vip(sandbox: str, service) -> None:
 
 
 # -- the routing mesh, on a Docker host ---------------------------------------------------
-def mesh_rules(service, addresses: list[str], first: bool) -> dict[str, list[str]]:
-    chain = mesh_chain(service)
-    nat, filt = [f":{chain} - [0:0]"], [f":{chain} - [0:0]"]
+# A host with replicas of its own DNATs to them (on the service's bridge, or on docker_gwbridge
+# for an overlay). A host without any forwards to the hosts that have replicas, masquerading
+# so the answer comes back through it; those hosts never forward again, so nothing loops.
+# Docker does this with an `ingress` overlay and IPVS; without IPVS this is the same promise:
+# every host answers on the port.
+UNDERLAY_IF = "eth0"
+
+
+def snat_chain(service) -> str:
+    return f"INGRESS-SNAT-{service.short_id}"
+
+
+def mesh_rules(service, local: list[str], remote_hosts: list[str], first: bool) -> dict[str, list[str]]:
+    chain, snat = mesh_chain(service), snat_chain(service)
+    nat, filt = [f":{chain} - [0:0]", f":{snat} - [0:0]"], [f":{chain} - [0:0]"]
     if first:
         nat.append(f"-I PREROUTING 1 -m addrtype --dst-type LOCAL -j {chain}")
         nat.append(f"-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j {chain}")
+        nat.append(f"-I POSTROUTING 1 -j {snat}")
         filt.append(f"-I DOCKER 1 -j {chain}")  # DOCKER is reached from `FORWARD -o BRIDGE`
+        filt.append(f"-A FORWARD -j {chain}")  # appended: Docker's own FORWARD order stays intact
     for p in service.ports:
-        match = f"-p {p.proto} -m {p.proto} --dport"
-        nat += _spread(f"-A {chain} {match} {p.host_port} ", [f"{a}:{p.container_port}" for a in addresses])
-        filt += [f"-A {chain} -d {a}/32 {match} {p.container_port} -j ACCEPT" for a in addresses]
+        match = f"-p {p.proto} -m {p.proto}"
+        if local:
+            nat += _spread(f"-A {chain} {match} --dport {p.host_port} ", [f"{a}:{p.container_port}" for a in local])
+            filt += [f"-A {chain} -d {a}/32 {match} --dport {p.container_port} -j ACCEPT" for a in local]
+            continue
+        nat += _spread(f"-A {chain} {match} --dport {p.host_port} ", [f"{h}:{p.host_port}" for h in remote_hosts])
+        for h in remote_hosts:
+            nat.append(f"-A {snat} -o {UNDERLAY_IF} -d {h}/32 {match} --dport {p.host_port} -j MASQUERADE")
+            filt.append(f"-A {chain} -o {UNDERLAY_IF} -d {h}/32 {match} --dport {p.host_port} -j ACCEPT")
+            filt.append(f"-A {chain} -i {UNDERLAY_IF} -s {h}/32 {match} --sport {p.host_port} "
+                        "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
     return {"nat": nat, "filter": filt}
 
 
-def install_mesh(host_ns: str, service, addresses: list[str], first: bool) -> None:
-    iptables.restore(host_ns, mesh_rules(service, addresses, first))
+def remove_mesh_rules(service) -> dict[str, list[str]]:
+    chain, snat = mesh_chain(service), snat_chain(service)
+    return {
+        "nat": [f"-D PREROUTING -m addrtype --dst-type LOCAL -j {chain}",
+                f"-D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j {chain}",
+                f"-D POSTROUTING -j {snat}",
+                f"-F {chain}", f"-X {chain}", f"-F {snat}", f"-X {snat}"],
+        "filter": [f"-D DOCKER -j {chain}", f"-D FORWARD -j {chain}", f"-F {chain}", f"-X {chain}"],
+    }
 
 
 def remove_mesh(host_ns: str, service) -> None:
-    chain = mesh_chain(service)
-    iptables.restore(host_ns, {
-        "nat": [f"-D PREROUTING -m addrtype --dst-type LOCAL -j {chain}",
-                f"-D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j {chain}",
-                f"-F {chain}", f"-X {chain}"],
-        "filter": [f"-D DOCKER -j {chain}", f"-F {chain}", f"-X {chain}"],
-    })
+    iptables.restore(host_ns, remove_mesh_rules(service))

@@ -36,6 +36,7 @@ LOADERS.setdefault("service", load)
 KEYS.setdefault("service", "id")
 
 SERVICE_LABEL = "com.docker.swarm.service.name"
+GW_NETWORK = "docker_gwbridge"  # an overlay replica's way to and from its host
 
 
 def _now() -> str:
@@ -228,13 +229,40 @@ class ServiceManager:
                 sandbox, error = next(iter(failed.items()))
                 raise IptablesError(f"service {svc.name}: VIP rules in {sandbox}: {error}")
         if svc.ports:
-            for host in self._mesh_hosts(svc):
-                first = (host, svc.id) not in self._mesh
-                lb.install_mesh(host, svc, addresses, first)
-                self._mesh.add((host, svc.id))
+            self._wire_mesh(svc, skip)
         self.ctl.emit(StepDone(where=net.host or net.name, step=(
             f"service {svc.name}: " + (f"VIP {svc.vip} balanced over " if svc.vip else "DNS round robin over ")
             + (", ".join(addresses) or "no replicas"))))
+
+    def _mesh_targets(self, svc: Service, skip: str | None) -> dict[str, list[str]]:
+        """host -> the addresses that host reaches its own replicas at: on the service's network
+        when it is the host's bridge, on docker_gwbridge for an overlay (the host's way in)."""
+        net = self.ctl.networks[svc.network_id]
+        out: dict[str, list[str]] = {}
+        for task in svc.tasks:
+            c = self.ctl.containers.get(task.container_id)
+            if c is None or c.id == skip:
+                continue
+            ep = self._endpoint(c, net.id) if net.host else next(
+                (self.ctl.endpoints[e] for e in c.endpoints
+                 if self.ctl.networks[self.ctl.endpoints[e].network_id].name == GW_NETWORK), None)
+            if ep is not None and ep.ip:
+                out.setdefault(c.host, []).append(ep.ip)
+        return out
+
+    def _wire_mesh(self, svc: Service, skip: str | None) -> None:
+        local = self._mesh_targets(svc, skip)
+        serving = [self.ctl.hosts[h].address for h in sorted(local) if h in self.ctl.hosts]
+        batches = []
+        for host in self._mesh_hosts(svc):
+            mine = local.get(host, [])
+            others = [] if mine else [a for a in serving if a != self.ctl.hosts[host].address]
+            batches.append((host, lb.mesh_rules(svc, mine, others, first=(host, svc.id) not in self._mesh)))
+        failed = dict(lb.apply_many(batches))
+        self._mesh |= {(host, svc.id) for host, _ in batches if host not in failed}
+        if failed:
+            host, error = next(iter(failed.items()))
+            raise IptablesError(f"service {svc.name}: routing mesh on {host}: {error}")
 
     def _install_vip(self, sandbox: str, svc: Service, addresses: list[str]) -> None:
         chains = self._vip_chains.setdefault(sandbox, set())
