@@ -140,13 +140,17 @@ class Layout:
     state: LabState = field(default_factory=LabState)
 
 
-def _drawn(state: LabState, net: NetworkInfo) -> bool:
-    """Every network with a data plane, plus host/none only when something joined them."""
-    return net.has_data_plane or bool(state.endpoints_of(net.id))
-
-
 def layout(state: LabState) -> Layout:
     out = Layout(state=state)
+    eps_of: dict[str, list] = {}  # container -> its endpoints (indexes keep big labs linear)
+    joined = {e.network_id for e in state.endpoints}
+    for e in state.endpoints:
+        eps_of.setdefault(e.container, []).append(e)
+
+    def _drawn(state: LabState, net: NetworkInfo) -> bool:
+        """Every network with a data plane, plus host/none only when something joined them."""
+        return net.has_data_plane or net.id in joined
+
     colors = {n.id: PALETTE[i % len(PALETTE)] for i, n in enumerate(n for n in state.networks if _drawn(state, n))}
     by_host: dict[str, list] = {h.name: [] for h in state.hosts}
     for c in state.containers:
@@ -158,7 +162,7 @@ def layout(state: LabState) -> Layout:
         return sorted(nets, key=lambda n: (n.name != "bridge", not n.has_data_plane, n.name))
 
     def sandbox_width(name: str) -> float:
-        return max(SANDBOX_MIN_W, PER_ENDPOINT_W * len(state.endpoints_in(name)) + 16)
+        return max(SANDBOX_MIN_W, PER_ENDPOINT_W * len(eps_of.get(name, ())) + 16)
 
     # 1. host boxes, side by side, all as tall as the tallest
     top = MARGIN
@@ -180,7 +184,7 @@ def layout(state: LabState) -> Layout:
         for c in by_host[h]:
             box = Box(sx, sandbox_top, sandbox_width(c.name), SANDBOX_H)
             out.sandboxes[c.name] = box
-            eps = state.endpoints_in(c.name)
+            eps = eps_of.get(c.name, [])
             for i, ep in enumerate(eps):
                 dx = box.x + box.w * (i + 1) / (len(eps) + 1)
                 out.dots.append(Dot(ep.id, c.name, ep.network_id, dx, box.bottom, ep.interface or ep.network, ep.ip))
@@ -261,6 +265,9 @@ def render(lay: Layout, path: Path | None = None) -> ET.Element:
         el(wires, "circle", class_="junction", cx=dot.x, cy=bar.box.y + bar.box.h / 2, r=3.5, fill=bar.color,
             stroke="#fff")
 
+    dots_of: dict[str, list[Dot]] = {}
+    for dot in lay.dots:
+        dots_of.setdefault(dot.container, []).append(dot)
     for name, box in lay.sandboxes.items():
         c = containers[name]
         g = el(svg, "g", class_="sandbox", data_container=name, data_host=c.host)
@@ -270,7 +277,7 @@ def render(lay: Layout, path: Path | None = None) -> ET.Element:
         el(g, "text", name, class_="sandbox-label", x=box.x + 8, y=box.y + 15)
         el(g, "text", f"sandbox: {c.host} netns" if host_mode else f"sandbox: netns {name}", class_="small",
             x=box.x + 8, y=box.y + 27)
-        for dot in (d for d in lay.dots if d.container == name):
+        for dot in dots_of.get(name, []):
             color = lay.bars[dot.network_id].color if dot.network_id in lay.bars else "#000"
             e = el(g, "circle", class_="endpoint", data_endpoint=dot.endpoint_id, data_network=dot.network_id,
                     data_container=name, cx=dot.x, cy=dot.y, r=DOT_R, fill=color)
