@@ -214,3 +214,31 @@ def test_unknown_ipam_driver(lab):
     with pytest.raises(NotFound, match='plugin "nosuchipam" not found'):
         lab.network_create("x", ipam_driver="nosuchipam")
     assert "x" not in {n["Name"] for n in lab.networks()}
+
+
+def test_plugin_commands_in_the_cli(lab, cli):
+    started = cli("plugin", "run", "--", sys.executable, PLUGIN, "--name", "clibridge")
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith("plugin clibridge running (pid ")
+    assert "clibridge" in cli("plugin", "ls").stdout
+    assert "clibridge" in cli("network", "create", "-d", "?", "x").stdout.split()
+    stopped = cli("plugin", "rm", "clibridge")
+    assert stopped.returncode == 0 and stopped.stdout.strip() == "clibridge"
+    assert "clibridge" not in cli("plugin", "ls").stdout
+    missing = cli("plugin", "rm", "clibridge")
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: no plugin process clibridge")
+    failed = cli("plugin", "run", "--", sys.executable, "-c", "raise SystemExit('no socket for you')")
+    assert failed.returncode == 1 and failed.stderr.strip() == "Error: the plugin exited with code 1: no socket for you"
+
+
+def test_remote_driver_with_remote_ipam(labbridge, labipam, lab):
+    """Two plugin processes, two protocols: labbridge wires, labipam numbers."""
+    lab.network_create("both", driver="labbridge", ipam_driver="labipam")
+    lab.run("aa", network="both")
+    lab.run("bb", network="both")
+    assert ip_of(lab, "aa", "both") == "10.200.0.254"
+    assert "default via 10.200.0.1 dev eth0" in in_world(lab, "aa", "ip", "route", check=True).stdout
+    assert ping(lab, "aa", "10.200.0.253")
+    lab.rm("aa", force=True)
+    lab.rm("bb", force=True)
+    lab.network_rm("both")

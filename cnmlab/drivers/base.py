@@ -5,6 +5,10 @@
 Drivers receive plain data (Network, Endpoint, Container records) and a DriverContext that gives
 them the OS layer and the lab's hosts. They never see a UI. The controller allocates addresses
 (IPAM) before it calls a driver, and undoes the steps already done when a driver raises.
+
+This is the public API for third-party drivers (docs/drivers.md): a package registers a Driver
+subclass under the `cnmlab.drivers` entry-point group; Docker remote plugins are wrapped in one
+by drivers/remote.py. Raise a `cnmlab.errors.CnmError` subclass for a one-line user error.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Capabilities:
+    """libnetwork's driverapi.Capability, plus what the controller must allocate for the driver."""
+
     scope: str = "local"  # "local": the network lives on one host; "global": it spans hosts
     connectivity_scope: str = "local"
     needs_ipam: bool = True  # False for host/none: no addresses to allocate
@@ -42,6 +48,8 @@ class JoinInfo:
 
 @dataclass
 class DriverContext:
+    """What a driver may use: namespaces (`ns.ipr(name)`), the hosts, and the event stream."""
+
     ns: Namespaces
     host: Callable[[str], Host]
     hosts: Callable[[], list[Host]]
@@ -83,7 +91,7 @@ class Driver(ABC):
         """Decide the endpoint's interface details (MAC, names) before it joins."""
 
     def delete_endpoint(self, network: Network, endpoint: Endpoint) -> None:
-        pass
+        """Forget the endpoint (after leave, or to undo create_endpoint). Must not raise."""
 
     def join(self, network: Network, endpoint: Endpoint, container: Container) -> JoinInfo:
         """Put the endpoint's interface into the container's sandbox, named endpoint.ifname."""
