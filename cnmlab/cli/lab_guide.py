@@ -1,4 +1,4 @@
-"""`cnmlab lab ls|show|start|solve|check|reset`: the guided labs in the terminal.
+"""`cnmlab lab ls|show|start|play|solve|check|reset`: the guided labs in the terminal.
 
 `check --json` prints the grading record a teacher collects (see cnmlab.labs.runner)."""
 
@@ -30,6 +30,10 @@ def register(sub) -> None:
     st = s.add_parser("start", help="reset the lab world and set the lab up")
     st.add_argument("lab")
     st.set_defaults(func=start)
+
+    pl = s.add_parser("play", help="start the lab and open it in the terminal app's lab pane")
+    pl.add_argument("lab")
+    pl.set_defaults(func=play)
 
     so = s.add_parser("solve", help='apply the "show me" solution (every step, or one)')
     so.add_argument("lab")
@@ -84,6 +88,16 @@ def start(args) -> int:
     console.print(f"\nWhen done: [bold]cnmlab lab check {lab.number}[/bold]; stuck: "
                   f"[bold]cnmlab lab solve {lab.number} --step 1[/bold]; next: "
                   f"[bold]cnmlab lab show {lab.number} --step 2[/bold]")
+    return 0
+
+
+def play(args) -> int:
+    from ..tui.guided_lab import GuidedApp
+
+    lab = find(args.lab)
+    client = Client()
+    runner.start(client, lab)
+    GuidedApp(lab, client=client).run()
     return 0
 
 

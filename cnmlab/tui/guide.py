@@ -6,6 +6,8 @@ Only the pane and its API live here; the guided labs themselves feed it:
     guide.show_step(1)          # 0-based
     guide.set_status(True, "net-a exists")   # or None for "not checked yet"
     guide.run_check()           # runs the step's check(client) -> (passed, detail) in a worker
+    guide.run_solve()           # "show me": the step's solve(client) -> detail, in a worker
+    guide.run_reset()           # set_lab(..., reset=fn): fn(client) -> detail, back to step 1
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class GuideStep:
     title: str
     text: str = ""
     check: Callable | None = None  # check(client) -> (passed: bool, detail: str)
+    solve: Callable | None = None  # solve(client) -> detail: apply the step's "show me" solution
 
 
 class LabGuide(Vertical, can_focus=True):
@@ -35,6 +38,8 @@ class LabGuide(Vertical, can_focus=True):
         Binding("left,[", "step(-1)", "Prev step"),
         Binding("right,]", "step(1)", "Next step"),
         Binding("enter", "check", "Check"),
+        Binding("s", "show_me", "Show me"),
+        Binding("R", "reset_lab", "Reset lab"),
     ]
 
     def __init__(self, **kwargs):
@@ -44,6 +49,7 @@ class LabGuide(Vertical, can_focus=True):
         self.index = 0
         self.passed: bool | None = None
         self.detail = ""
+        self.on_reset: Callable | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="guide-step")
@@ -53,7 +59,8 @@ class LabGuide(Vertical, can_focus=True):
         self.display = bool(self.steps)
 
     # -- the API the guided labs use ------------------------------------------------
-    def set_lab(self, steps: list[GuideStep | str], title: str = "Lab guide") -> None:
+    def set_lab(self, steps: list[GuideStep | str], title: str = "Lab guide", reset: Callable | None = None) -> None:
+        self.on_reset = reset
         self.steps = [s if isinstance(s, GuideStep) else GuideStep(str(s)) for s in steps]
         self.lab_title = title
         self.display = bool(self.steps)
@@ -86,12 +93,43 @@ class LabGuide(Vertical, can_focus=True):
             passed, detail = False, readable(exc)
         self.app.call_from_thread(self.set_status, bool(passed), detail)
 
+    @work(thread=True, exclusive=True, group="guide-check")
+    def run_solve(self) -> None:
+        step = self.step
+        if step is None or step.solve is None:
+            self.app.call_from_thread(self.set_status, None, "this step has no solution to show")
+            return
+        self.app.call_from_thread(self.set_status, None, "applying the solution…")
+        try:
+            detail, passed = step.solve(self.app.client), None
+        except Exception as exc:
+            detail, passed = readable(exc), False
+        self.app.call_from_thread(self.set_status, passed, f"show me: {detail}")
+
+    @work(thread=True, exclusive=True, group="guide-check")
+    def run_reset(self) -> None:
+        if self.on_reset is None:
+            return
+        try:
+            detail = self.on_reset(self.app.client)
+        except Exception as exc:
+            self.app.call_from_thread(self.set_status, False, readable(exc))
+            return
+        self.app.call_from_thread(self.show_step, 0)
+        self.app.call_from_thread(self.set_status, None, detail)
+
     # -- keys -------------------------------------------------------------------
     def action_step(self, delta: int) -> None:
         self.show_step(self.index + delta)
 
     def action_check(self) -> None:
         self.run_check()
+
+    def action_show_me(self) -> None:
+        self.run_solve()
+
+    def action_reset_lab(self) -> None:
+        self.run_reset()
 
     def _redraw(self) -> None:
         step = self.step
