@@ -106,3 +106,22 @@ def test_cli_matrix(lab, cli):
     assert data["containers"] == ["aa", "bb"]
     bad = cli("matrix", "--network", "nosuchnet")
     assert bad.returncode == 1 and bad.stderr.strip() == "Error: network nosuchnet not found"
+
+
+def test_macvlan_host_child_is_explained(lab):
+    if "macvlan" not in {d["Name"] for d in lab.drivers()}:
+        pytest.skip("the macvlan driver (issue 4) is not installed in this tree")
+    lab.network_create("lan", driver="macvlan", subnet="192.168.100.0/24", gateway="192.168.100.1",
+                       ip_range="192.168.100.128/25")
+    lab.run("m1", network="lan")
+    lab.run("b1")
+    lab.run("hostbox", network="host")
+    lab.host_add("host2")
+    lab.run("far", host="host2", network="host")
+    m = lab.matrix(explain=True)
+    cells = {(c["from"], c["to"]): c for c in m["cells"]}
+    for pair in [("m1", "b1"), ("b1", "m1"), ("m1", "hostbox"), ("hostbox", "m1")]:
+        assert (cells[pair]["outcome"], cells[pair]["reason"]) == ("timeout", "macvlan-host"), (pair, cells[pair])
+    assert cells[("far", "m1")]["outcome"] == "reachable", "another host on the LAN reaches the child"
+    assert cells[("m1", "far")]["outcome"] == "reachable"
+    assert "macvlan" in m["legend"]["macvlan-host"]

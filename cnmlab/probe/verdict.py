@@ -48,12 +48,13 @@ def rule_key(rule: Rule) -> str:
 
 
 def _macvlan_host(facts: dict) -> bool:
-    src_host_side = facts.get("src_mode") == "host"
-    dst_host_side = facts.get("dst_kind") == "host"
-    same_host = facts.get("src_host") == facts.get("dst_host")
-    mac_dst = any(n["driver"] == "macvlan" for n in facts.get("dst", []))
+    """One side is a macvlan child, the other its own host or something the host routes: the
+    kernel never delivers between a macvlan parent and its children."""
+    if facts.get("src_host") != facts.get("dst_host") or facts.get("shared"):
+        return False
     mac_src = any(n["driver"] == "macvlan" for n in facts.get("src", []))
-    return same_host and ((src_host_side and mac_dst) or (dst_host_side and mac_src))
+    mac_dst = any(n["driver"] == "macvlan" for n in facts.get("dst", []))
+    return mac_src != mac_dst
 
 
 def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, str]:
