@@ -62,7 +62,7 @@ def test_grading_record_before_and_after_solving(lab, cli):
     assert (record["lab"], record["total"], record["passed"]) == (1, 5, 0)
     first = record["steps"][0]
     assert first["status"] == "failed" and first["checks"][0]["message"] == "there is no network net-a"
-    assert first["checks"][0]["hint"] == "create it: `cnmlab network create net-a`"
+    assert first["checks"][0]["hint"] == "try `cnmlab network create net-a`"
     assert {"graded_at", "user", "failed", "skipped"} <= record.keys()
 
     solved = cli("lab", "solve", "1", "--step", "1")
@@ -101,6 +101,25 @@ def test_a_student_topology_with_other_addresses_passes(lab):
     client.exec("router", ["sysctl", "-w", "net.ipv4.ip_forward=1"])
     grade = runner.check(client, spec)
     assert [s["status"] for s in grade["steps"]] == ["passed"] * 5, json.dumps(grade, indent=1)
+
+
+def test_hints_name_the_labs_own_command_or_the_authors_hint(lab):
+    """A missing object: the hint is the lab's command that makes it, flags included. A check that
+    ran and failed: the lab author's hint."""
+    spec = find(2)
+    runner.start(lab, spec)
+    step3 = runner.check_step(lab, spec, spec.step(3))
+    hints = {c["message"]: c["hint"] for c in step3.checks if c["ok"] is False}
+    assert hints["there is no network backend"] == "try `cnmlab network create --internal backend`"
+    assert hints["there is no container db"] == "try `cnmlab run --name db --network backend`"
+    lab.network_create("backend")  # the student forgot --internal
+    lab.run("db", network="backend")
+    lab.run("u1", network="backend")
+    step3 = runner.check_step(lab, spec, spec.step(3))
+    failed = {c["kind"]: c for c in step3.checks if c["ok"] is False}
+    assert failed["network_is"]["message"] == "backend is not internal"
+    assert failed["not_reachable"]["message"].startswith("db → 192.168.100.1 (192.168.100.1) by icmp is reachable")
+    assert failed["not_reachable"]["hint"] == "an internal network has no way out: create backend with `--internal`"
 
 
 def test_start_refuses_a_lab_this_cnmlab_cannot_play(lab, tmp_path, cli):

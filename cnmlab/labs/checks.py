@@ -21,6 +21,7 @@ class Result:
     ok: bool | None
     message: str
     hint: str = ""
+    missing: tuple[str, str] | None = None  # an object the check needs is absent (see live.Missing)
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "message": self.message, "hint": self.hint}
@@ -39,7 +40,7 @@ def evaluate(live: Live, name: str, args: dict) -> Result:
     try:
         return KINDS[name](live, **args)
     except Missing as exc:
-        return Result(False, exc.message, exc.hint)
+        return Result(False, exc.message, exc.hint, exc.missing)
     except CnmError as exc:
         return Result(False, f"{name} could not run: {exc.message}")
 
@@ -68,7 +69,7 @@ def exists(live: Live, container: str | None = None, network: str | None = None,
     if network:
         live.network(network)
     if host and host not in live.hosts:
-        return _fail(f"there is no host {host}", f"add it: `cnmlab host add {host}`")
+        raise Missing(f"there is no host {host}", f"add it: `cnmlab host add {host}`", ("host", host))
     return _pass(f"{container or network or host} exists")
 
 

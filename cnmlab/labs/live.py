@@ -46,11 +46,12 @@ FIXED = {"{python}": sys.executable, "{repo}": str(Path(__file__).resolve().pare
 
 
 class Missing(Exception):
-    """Something a check or a solution names is not in the lab; carries the hint."""
+    """Something a check or a solution names is not in the lab; carries the hint, and what is
+    missing (("container" | "network" | "host", name)) so a lab can name the command that makes it."""
 
-    def __init__(self, message: str, hint: str = ""):
+    def __init__(self, message: str, hint: str = "", missing: tuple[str, str] | None = None):
         super().__init__(message)
-        self.message, self.hint = message, hint
+        self.message, self.hint, self.missing = message, hint, missing
 
 
 class Live:
@@ -70,7 +71,8 @@ class Live:
     # -- lookups ------------------------------------------------------------------
     def container(self, name: str) -> dict:
         if name not in self.containers:
-            raise Missing(f"there is no container {name}", f"create it: `cnmlab run --name {name} --network NET`")
+            raise Missing(f"there is no container {name}", f"create it: `cnmlab run --name {name} --network NET`",
+                          ("container", name))
         return self.containers[name]
 
     def networks_of(self, name: str) -> dict[str, dict]:
@@ -80,7 +82,7 @@ class Live:
         for net in self.networks:
             if name in (net["Name"], net["Id"]) and (host is None or net.get("Host") in (host, None, "")):
                 return net
-        raise Missing(f"there is no network {name}", f"create it: `cnmlab network create {name}`")
+        raise Missing(f"there is no network {name}", f"create it: `cnmlab network create {name}`", ("network", name))
 
     def has_network(self, name: str) -> bool:
         return any(n["Name"] == name for n in self.networks)
@@ -98,8 +100,8 @@ class Live:
             nets = self.networks_of(name)
             if net:
                 if net not in nets:
-                    raise Missing(f"{name} has no endpoint on {net}",
-                                  f"try `cnmlab network connect {net} {name}`")
+                    raise Missing(f"{name} has no endpoint on {net}", f"try `cnmlab network connect {net} {name}`",
+                                  ("network", net) if not self.has_network(net) else None)
                 return nets[net]["IPAddress"], f"{name} on {net}"
             shared = [n for n in nets if via in self.containers and n in self.networks_of(via)]
             pick = shared[0] if shared else next(iter(nets), None)
@@ -109,14 +111,16 @@ class Live:
         if name in self.hosts:
             return self.hosts[name]["Address"].split("/")[0], f"host {name}"
         if net:
-            raise Missing(f"there is no container {name}", f"create it: `cnmlab run --name {name} --network {net}`")
+            raise Missing(f"there is no container {name}", f"create it: `cnmlab run --name {name} --network {net}`",
+                          ("container", name))
         return ref, ref  # a DNS name: the source's resolver decides
 
     def endpoint_ref(self, ref: str) -> str:
         """A source that exec and probe accept: a container or a host."""
         if ref in self.containers or ref in self.hosts:
             return ref
-        raise Missing(f"there is no container or host {ref}", f"create it: `cnmlab run --name {ref} --network NET`")
+        raise Missing(f"there is no container {ref}", f"create it: `cnmlab run --name {ref} --network NET`",
+                      ("container", ref))
 
     # -- traffic ------------------------------------------------------------------
     def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> dict:

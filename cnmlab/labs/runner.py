@@ -110,19 +110,37 @@ def check_step(client: Client, lab: Lab, step: Step, live: Live | None = None,
     for spec in step.checks:
         need = [w for f in spec.requires if (w := live.missing(f))]
         res = checks.Result(None, "; ".join(need)) if need else checks.evaluate(live, spec.kind, spec.args)
-        if res.ok is False and spec.hint:
-            res = checks.Result(False, res.message, spec.hint)
+        if res.ok is False:
+            res = checks.Result(False, res.message, _hint(lab, spec, res))
         results.append({**spec.to_json(), **res.to_json(), "before_next": spec.before_next})
     record = StepRecord(step.number, step.title, _status(results), checks=results)
     if record.status == "failed" and step.kernel_optional:
         lacking = kernel_lacks(client, step)
         if lacking:
-            record.status, record.reason = "skipped", f"{lacking}. {step.skipped_text}"
+            record.status, record.reason = "skipped", f"{lacking}. {' '.join(step.skipped_text.split())}"
             for c in record.checks:  # not the student's fault: nothing to grade here
                 c["ok"], c["hint"] = None, ""
     if record.status == "skipped" and not record.reason:
         record.reason = "; ".join(sorted({r["message"] for r in results if r["ok"] is None}))
     return record
+
+
+def _hint(lab: Lab, spec, res: checks.Result) -> str:
+    """A missing object: the lab's own command that makes it (with the right flags); a check that
+    ran and failed: the lab author's hint when there is one, else the check's."""
+    if res.missing:
+        maker = creator(lab, *res.missing)
+        return f"try `{maker}`" if maker else res.hint
+    return spec.hint or res.hint
+
+
+def creator(lab: Lab, kind: str, name: str) -> str | None:
+    """The command in the lab's setup or solutions that creates the container/network/host."""
+    call_of = {"container": "run", "network": "network_create", "host": "host_add"}[kind]
+    for call in lab.setup + tuple(c for s in lab.steps for c in s.solution):
+        if call.call == call_of and call.args.get("name") == name:
+            return cli_line(call)
+    return None
 
 
 def _status(results: list[dict]) -> str:
