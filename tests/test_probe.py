@@ -5,9 +5,9 @@ import json
 import os
 
 import pytest
+from conftest import in_world, ip_of
 
 from cnmlab.errors import InvalidParameter, NotFound
-from conftest import in_world, ip_of
 
 pytestmark = pytest.mark.kernel
 

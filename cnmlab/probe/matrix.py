@@ -9,7 +9,8 @@ judged with the rule counters of every host, read once before and once after.
 from __future__ import annotations
 
 from ..errors import CnmError
-from . import rules, sender, single, target as targets, verdict
+from . import rules, sender, single, verdict
+from . import target as targets
 
 DEFAULT_TIMEOUT = 0.5
 

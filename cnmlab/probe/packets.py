@@ -23,7 +23,7 @@ ICMP_UNREACH_TEXT = {0: "net unreachable", 1: "host unreachable", 2: "protocol u
 
 
 # -- building -------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _template(proto: str) -> bytes:
     from scapy.layers.inet import ICMP, IP, TCP, UDP
 
@@ -105,18 +105,6 @@ class Ip:
     length: int = 0
     ttl: int = 0
     quoted: Ip | None = None  # the original packet inside an ICMP error
-
-    @property
-    def is_echo(self) -> bool:
-        return self.proto == socket.IPPROTO_ICMP and self.icmp_type in (0, 8)
-
-    @property
-    def is_error(self) -> bool:
-        return self.quoted is not None
-
-    def flow(self) -> tuple:
-        """(proto, identifier) that stays the same through NAT and in both directions."""
-        return (self.proto, self.sport if self.icmp_type in (-1, 8) else self.dport)
 
 
 def parse_ip(data: bytes, quoted: bool = False) -> Ip | None:

@@ -58,7 +58,7 @@ class Path:
         return list(dict.fromkeys(seen))
 
 
-def _in(ip: str, cidr: str) -> bool:
+def contains(ip: str, cidr: str) -> bool:
     try:
         return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr, strict=False)
     except ValueError:
@@ -128,7 +128,7 @@ def egress_endpoint(ctl, container, dst_ip: str):
     """The endpoint the sandbox's kernel would use: an on-link subnet first, else the default route."""
     for ep_id in container.endpoints:
         ep = ctl.endpoints[ep_id]
-        if ep.address and _in(dst_ip, ep.address):
+        if ep.address and contains(dst_ip, ep.address):
             return ep
     return ctl.gateway_endpoint(container)
 
@@ -162,9 +162,9 @@ def _local_addresses(ctl, host) -> set[str]:
     return out
 
 
-def _bridge_net_for(ctl, host: str, ip: str):
+def bridge_network_for(ctl, host: str, ip: str):
     for net in ctl.networks.values():
-        if net.host == host and network_bridge(net) and any(_in(ip, cfg.subnet) for cfg in net.ipam):
+        if net.host == host and network_bridge(net) and any(contains(ip, cfg.subnet) for cfg in net.ipam):
             return net
     return None
 
@@ -182,11 +182,9 @@ def _dnat_applies(ctl, host: str, iif: str | None) -> bool:
 def _masquerades(ctl, host: str, src_ip: str, oif: str) -> bool:
     from ..drivers.bridge import MASQ, flag
 
-    for net in ctl.networks.values():
-        if net.host == host and network_bridge(net) and not net.internal and flag(net, MASQ):
-            if any(_in(src_ip, cfg.subnet) for cfg in net.ipam) and oif != network_bridge(net):
-                return True
-    return False
+    return any(net.host == host and network_bridge(net) and not net.internal and flag(net, MASQ)
+               and oif != network_bridge(net) and any(contains(src_ip, cfg.subnet) for cfg in net.ipam)
+               for net in ctl.networks.values())
 
 
 def _own_addresses(ctl, source) -> set[str]:
@@ -206,7 +204,7 @@ def walk(ctl, source, dst_ip: str, proto: str, dport: int | None) -> Path:
     l4 = {"http": "tcp", "dns": "udp"}.get(proto, proto)
     l4 = l4 if l4 in ("tcp", "udp") else "icmp"
     own = source.netns
-    if _in(dst_ip, "127.0.0.0/8") or dst_ip in _own_addresses(ctl, source):
+    if contains(dst_ip, "127.0.0.0/8") or dst_ip in _own_addresses(ctl, source):
         path.hops = [Hop(own, "host" if own in ctl.hosts else "container", "lo", "out")]
         path.ends_in = own
         return path
@@ -256,7 +254,7 @@ def walk(ctl, source, dst_ip: str, proto: str, dport: int | None) -> Path:
             path.packets.append(Packet(here, iif, None, src_ip, dst_ip, l4, dport))
             path.ends_in = here
             return path
-        net = _bridge_net_for(ctl, here, dst_ip)
+        net = bridge_network_for(ctl, here, dst_ip)
         if net is not None:
             bridge = network_bridge(net)
             path.packets.append(Packet(here, iif, bridge, src_ip, dst_ip, l4, dport))

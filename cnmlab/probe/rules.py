@@ -214,11 +214,3 @@ def blame(moved: dict[Rule, int], after: Counters, packets: list[Packet]) -> Rul
         if candidates:
             return candidates[0]
     return None
-
-
-def blame_statically(rules: list[Rule], pkt: Packet) -> Rule | None:
-    """Without counters (a rule no packet has hit yet): the first dropping rule that fits."""
-    for rule in rules:
-        if rule.target in DROPPING and matches(rule, pkt):
-            return rule
-    return None

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import itertools
 import random
 import select
 import socket
@@ -31,15 +30,15 @@ FILTERED_ERRNOS = (errno.EPERM, errno.EACCES)
 TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10
 FIRST_IDENT, LAST_IDENT = 40000, 60999  # source ports the sandboxes' services never use
 
-_idents = itertools.cycle(range(FIRST_IDENT + random.randrange(LAST_IDENT - FIRST_IDENT), LAST_IDENT + 1))
+_next = [FIRST_IDENT + random.randrange(LAST_IDENT - FIRST_IDENT)]
 _ident_lock = threading.Lock()
 
 
 def next_ident() -> int:
+    """A fresh ICMP id / source port: unique among the probes in flight, whichever thread asks."""
     with _ident_lock:
-        value = next(_idents)
-        if value == LAST_IDENT:
-            globals()["_idents"] = itertools.cycle(range(FIRST_IDENT, LAST_IDENT + 1))
+        value = _next[0]
+        _next[0] = FIRST_IDENT if value >= LAST_IDENT else value + 1
         return value
 
 
@@ -220,7 +219,7 @@ async def _guard(handler, p: Probe, timeout: float) -> None:
     sock = None
     try:
         sock = await asyncio.wait_for(handler(p, timeout), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass  # silence: the caller decides between filtered and timeout
     except OSError as exc:
         if exc.errno == errno.ECONNREFUSED:

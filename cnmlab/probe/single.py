@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import rules, sender, target as targets, verdict
+from . import rules, sender, verdict
+from . import target as targets
 
 DEFAULT_TIMEOUT = 1.0
 MAX_TIMEOUT = 10.0
@@ -39,7 +40,7 @@ def resolve(ctl, src: str, dst: str, proto: str, port) -> targets.Target:
     proto, _ = targets.check_proto(proto, port)
     if proto != "dns":
         return targets.resolve(ctl, src, dst, proto, port)
-    source, kind = targets._source(ctl, src)
+    source, _ = targets.source_of(ctl, src)
     server = resolver_of(source.netns)
     found = targets.resolve(ctl, src, server, "dns", port)
     found.destination = dst

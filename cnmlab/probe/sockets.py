@@ -16,6 +16,7 @@ import os
 import queue
 import socket
 import threading
+from typing import Self
 
 from ..osl import netns
 
@@ -51,7 +52,7 @@ class Opener:
         self.ns = ns
         self._ctx = None
 
-    def __enter__(self) -> Opener:
+    def __enter__(self) -> Self:
         self._ctx = netns.entered(self.ns)
         self._ctx.__enter__()
         return self

@@ -42,7 +42,7 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def _source(ctl, ref: str):
+def source_of(ctl, ref: str):
     if ref in ctl.hosts:
         return ctl.hosts[ref], "host"
     try:
@@ -100,7 +100,7 @@ def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: st
     if not src or not dst:
         raise InvalidParameter("a probe needs a source and a destination")
     proto, port = check_proto(proto, port)
-    source, kind = _source(ctl, src)
+    source, kind = source_of(ctl, src)
     src_nets = _networks_of(ctl, source, kind)
     net = ctl.network(network) if network else None
     dst_ip, dst_name, error = None, None, None
@@ -135,7 +135,7 @@ def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: st
             if dst_ip is None:
                 error = f"{c.name} has no address" + (f" on {net.name}" if net else "") + \
                     (" (network none)" if c.network_mode == "none" else "")
-    target = Target(source=getattr(source, "name"), source_kind=kind, netns=source.netns, destination=dst,
+    target = Target(source=source.name, source_kind=kind, netns=source.netns, destination=dst,
                     dst_ip=dst_ip, proto=proto, port=port, dst_name=dst_name, error=error)
     if kind == "container" and source.network_mode == "none" and error is None:
         error = f"{source.name} has no network (network none)"
@@ -155,13 +155,13 @@ def _on_link_interface(ctl, source, kind: str, dst_ip: str) -> str | None:
     if kind == "container" and source.network_mode != "host":
         for ep_id in source.endpoints:
             ep = ctl.endpoints[ep_id]
-            if ep.address and path._in(dst_ip, ep.address):
+            if ep.address and path.contains(dst_ip, ep.address):
                 return ep.ifname
         return None
     host = source.name if kind == "host" else source.host
-    if path._in(dst_ip, str(underlay.SUBNET)):
+    if path.contains(dst_ip, str(underlay.SUBNET)):
         return "eth0"
-    net = path._bridge_net_for(ctl, host, dst_ip)
+    net = path.bridge_network_for(ctl, host, dst_ip)
     return path.network_bridge(net) if net else None
 
 
