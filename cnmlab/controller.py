@@ -143,7 +143,7 @@ class Controller:
         if ipam is None:
             from .drivers.remote_ipam import RemoteIpam
 
-            ipam = self._ipam_plugins[name] = RemoteIpam.activate(name, self.ipam, self.emit)
+            ipam = self._ipam_plugins[name] = RemoteIpam.activate(name, lambda: self.ipam, self.emit)
         return ipam
 
     @staticmethod

@@ -122,6 +122,6 @@ class Runner:
         if plugin is None:
             return
         for path in {plugin.address, plugin.source}:
-            if path.startswith(plugins.SOCKET_DIR + "/") or path.startswith("/etc/docker/plugins/"):
+            if path.startswith((plugins.SOCKET_DIR + "/", "/etc/docker/plugins/")):
                 with contextlib.suppress(OSError):
                     os.unlink(path)

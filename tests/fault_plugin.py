@@ -77,7 +77,7 @@ def main() -> int:
                     subprocess.run(["ip", "link", "set", veth, "up"], check=True)
                     reply = {"InterfaceName": {"SrcName": peer, "DstPrefix": "eth"}}
             elif call == "Leave":
-                subprocess.run(["ip", "link", "del", "fv" + body["EndpointID"][:8]], capture_output=True)
+                subprocess.run(["ip", "link", "del", "fv" + body["EndpointID"][:8]], capture_output=True, check=False)
             elif call not in ("CreateNetwork", "DeleteNetwork", "CreateEndpoint", "DeleteEndpoint",
                               "EndpointOperInfo"):
                 return self._raw(b"404 page not found", 404)

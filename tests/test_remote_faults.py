@@ -45,7 +45,7 @@ def assert_clean(lab, container: str, network: str | None = None) -> None:
 
 
 def test_malformed_json_reply(faulty, lab, cli):
-    name, log = faulty("malformed")
+    name, _ = faulty("malformed")
     before = {n["Name"] for n in lab.networks()}
     result = cli("network", "create", "-d", name, "badnet")
     assert result.returncode == 1
@@ -87,7 +87,7 @@ def test_plugin_that_hangs_times_out(faulty, lab):
 
 
 def test_plugin_dies_mid_join(faulty, lab):
-    name, log = faulty("die")
+    name, _ = faulty("die")
     lab.network_create("dnet", driver=name, subnet="10.72.0.0/24")
     with pytest.raises(CnmError) as err:
         lab.run("aa", network="dnet")

@@ -84,14 +84,14 @@ class RemotePool:
 
 
 class RemoteIpam:
-    def __init__(self, client: PluginClient, address_space: str, lab: Ipam, emit: Callable):
+    def __init__(self, client: PluginClient, address_space: str, lab: Callable[[], Ipam], emit: Callable):
         self.client = client
         self.address_space = address_space
-        self.lab = lab
+        self.lab = lab  # the controller's current address space (a reset makes a new one)
         self.emit = emit
 
     @classmethod
-    def activate(cls, name: str, lab: Ipam, emit: Callable) -> RemoteIpam:
+    def activate(cls, name: str, lab: Callable[[], Ipam], emit: Callable) -> RemoteIpam:
         plugin = find(name)
         if plugin is None:
             remote = ", ".join(sorted(discover())) or "none"
@@ -124,7 +124,7 @@ class RemoteIpam:
         try:
             net = parse_subnet(text)
             pool = RemotePool(self.client, pool_id, net, parse_subnet(ip_range) if ip_range else net, None, self.emit)
-            self.lab._check_free(net, [])
+            self.lab()._check_free(net, [])
             gw = parse_address(gateway, "gateway") if gateway else None
             pool.gateway = pool.request(gw, GATEWAY_REQUEST)
             pool.held.append(pool.gateway)

@@ -37,7 +37,7 @@ class PluginError(Exception):
 
 
 def sh(*argv: str) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PluginError(f"labbridge: {' '.join(argv)}: {result.stderr.strip()}")
 
@@ -76,7 +76,7 @@ class LabBridge:
             # The host's FORWARD policy is DROP (Docker's rules): let the bridge forward its own traffic.
             sh("iptables", "-I", "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT")
         except PluginError:
-            subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
             raise
         self.networks[nid] = {"bridge": bridge, "pool": ipv4.get("Pool"), "gateway": ipv4.get("Gateway"),
                               "route": options.get("labbridge.route"), "next": 100}
@@ -87,7 +87,7 @@ class LabBridge:
         if net is None:
             raise PluginError(f"labbridge: no network {body['NetworkID'][:12]}")
         subprocess.run(["iptables", "-D", "FORWARD", "-i", net["bridge"], "-o", net["bridge"], "-j", "ACCEPT"],
-                       capture_output=True)
+                       capture_output=True, check=False)
         sh("ip", "link", "del", net["bridge"])
         return {}
 
@@ -123,7 +123,7 @@ class LabBridge:
         try:
             sh("ip", "link", "set", ep["veth"], "master", net["bridge"], "up")
         except PluginError:
-            subprocess.run(["ip", "link", "del", ep["veth"]], capture_output=True)
+            subprocess.run(["ip", "link", "del", ep["veth"]], capture_output=True, check=False)
             raise
         reply = {"InterfaceName": {"SrcName": ep["peer"], "DstPrefix": "eth"}, "StaticRoutes": []}
         if net["gateway"]:
@@ -137,7 +137,7 @@ class LabBridge:
         ep = self.endpoints.get(body["EndpointID"])
         if ep is not None:
             # The engine gave our peer back; deleting one end of the pair removes both.
-            subprocess.run(["ip", "link", "del", ep["veth"]], capture_output=True)
+            subprocess.run(["ip", "link", "del", ep["veth"]], capture_output=True, check=False)
         return {}
 
     def _network(self, body) -> dict:
@@ -189,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
     def address_string(self) -> str:
         return "unix"
 
-    def log_message(self, format, *args) -> None:  # noqa: A002
+    def log_message(self, format, *args) -> None:
         pass
 
 
