@@ -7,8 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from cnmlab.client import Client
-from cnmlab.notebook import Lab, LabError, LabState, MatrixResult, ProbeResult, TraceResult
-from cnmlab.notebook import diagram, heatmap, ladder
+from cnmlab.notebook import Lab, LabError, LabState, MatrixResult, ProbeResult, TraceResult, diagram, heatmap, ladder
 
 NS = "{http://www.w3.org/2000/svg}"
 

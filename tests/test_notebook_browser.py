@@ -81,11 +81,11 @@ def voila(lab, tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "dashboard.ipynb")
     port = free_port()
-    log = open(tmp_path / "voila.log", "wb")
     jupyter = {f"JUPYTER_{d}_DIR": str(tmp_path / f"jupyter-{d.lower()}") for d in ("CONFIG", "DATA", "RUNTIME")}
-    proc = subprocess.Popen([sys.executable, "-m", "voila", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-                             "--token=", "dashboard.ipynb"], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, **jupyter), start_new_session=True)
+    with open(tmp_path / "voila.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "voila", "--no-browser", f"--port={port}",
+                                 "--Voila.ip=127.0.0.1", "--token=", "dashboard.ipynb"], cwd=tmp_path, stdout=log,
+                                stderr=subprocess.STDOUT, env=dict(os.environ, **jupyter), start_new_session=True)
     try:
         assert wait_listening(port, proc), (tmp_path / "voila.log").read_text()
         yield f"http://127.0.0.1:{port}/"
@@ -96,7 +96,6 @@ def voila(lab, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 @pytest.fixture
@@ -118,7 +117,7 @@ def browser(tmp_path):
         driver.quit()
 
 
-def test_dashboard_in_a_real_browser_probe_button_shows_the_result(voila, browser):
+def test_dashboard_in_a_real_browser_probe_button_shows_the_result(voila, browser, lab):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -136,3 +135,15 @@ def test_dashboard_in_a_real_browser_probe_button_shows_the_result(voila, browse
     browser.save_screenshot(str(ARTIFACTS / "notebook-dashboard.png"))
     assert result.get_attribute("data-outcome") == "reachable", result.text
     assert "aa → bb" in result.text and "10.63.0." in result.text
+
+    # a change from another client (as from a terminal) redraws the diagram in the page by itself
+    lab.run("cc", network="net-a")
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(
+        By.CSS_SELECTOR, '.cnm-diagram-view svg g.sandbox[data-container="cc"]'))
+
+    # the matrix tab: a heatmap cell per ordered pair
+    browser.find_element(By.XPATH, "//*[contains(@class, 'lm-TabBar-tab')][contains(., 'Matrix')]").click()
+    browser.find_element(By.XPATH, "//button[contains(., 'Run matrix')]").click()
+    cells = WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".cnm-matrix g.cell"))
+    assert len(cells) == 6 and {c.get_attribute("data-outcome") for c in cells} == {"reachable"}
+    browser.save_screenshot(str(ARTIFACTS / "notebook-dashboard-matrix.png"))

@@ -8,5 +8,14 @@ from .lab import Lab
 from .results import DiagramResult, ExecResult, LabError, MatrixResult, ObjectResult, ProbeResult, TraceResult
 from .state import LabState
 
-__all__ = ["Lab", "LabError", "LabState", "ProbeResult", "MatrixResult", "TraceResult", "ExecResult",
-           "ObjectResult", "DiagramResult"]
+__all__ = [
+           "DiagramResult",
+           "ExecResult",
+           "Lab",
+           "LabError",
+           "LabState",
+           "MatrixResult",
+           "ObjectResult",
+           "ProbeResult",
+           "TraceResult",
+]

@@ -51,6 +51,7 @@ class Dashboard(w.VBox):
         self._redraw_timer: threading.Timer | None = None
         self.log_lines: deque[str] = deque(maxlen=LOG_LINES)
         self.redraws = 0
+        self.state = LabState()
 
         self.header = w.HTML()
         self.diagram = w.HTML(layout=w.Layout(overflow="auto"))

@@ -147,18 +147,18 @@ def layout(state: LabState) -> Layout:
     for e in state.endpoints:
         eps_of.setdefault(e.container, []).append(e)
 
-    def _drawn(state: LabState, net: NetworkInfo) -> bool:
+    def drawn(net: NetworkInfo) -> bool:
         """Every network with a data plane, plus host/none only when something joined them."""
         return net.has_data_plane or net.id in joined
 
-    colors = {n.id: PALETTE[i % len(PALETTE)] for i, n in enumerate(n for n in state.networks if _drawn(state, n))}
+    colors = {n.id: PALETTE[i % len(PALETTE)] for i, n in enumerate(n for n in state.networks if drawn(n))}
     by_host: dict[str, list] = {h.name: [] for h in state.hosts}
     for c in state.containers:
         by_host.setdefault(c.host, []).append(c)
     host_names = list(by_host)
 
     def local_bars(host: str) -> list[NetworkInfo]:
-        nets = [n for n in state.networks if n.host == host and not n.on_underlay and _drawn(state, n)]
+        nets = [n for n in state.networks if n.host == host and not n.on_underlay and drawn(n)]
         return sorted(nets, key=lambda n: (n.name != "bridge", not n.has_data_plane, n.name))
 
     def sandbox_width(name: str) -> float:
@@ -199,7 +199,7 @@ def layout(state: LabState) -> Layout:
 
     # 4. global networks spanning the hosts, then the underlay band (macvlan bars, the LAN)
     y = hosts_bottom + BAND_GAP
-    for net in sorted((n for n in state.networks if n.spans_hosts and not n.on_underlay and _drawn(state, n)),
+    for net in sorted((n for n in state.networks if n.spans_hosts and not n.on_underlay and drawn(n)),
                       key=lambda n: n.name):
         out.bars[net.id] = Bar(net, Box(MARGIN, y, right - MARGIN, BAR_H), colors[net.id], "global")
         y += BAR_STEP

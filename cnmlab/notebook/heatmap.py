@@ -87,7 +87,7 @@ def legend(matrix: dict) -> ET.Element:
     box = root("div", class_="cnm-matrix-legend")
     colors = el(box, "div")
     for outcome, color in OUTCOME_COLORS.items():
-        chip = el(colors, "span", style=f"display:inline-block;margin-right:12px")
+        chip = el(colors, "span", style="display:inline-block;margin-right:12px")
         el(chip, "span", OUTCOME_MARKS[outcome], style=f"background:{color};color:#fff;padding:0 6px;"
                                                         "border-radius:3px;margin-right:4px")
         chip[-1].tail = outcome

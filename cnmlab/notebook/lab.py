@@ -118,7 +118,7 @@ class Lab:
             proc = self.client.exec(target, argv, timeout=timeout)
         except FileNotFoundError as exc:
             raise LabError(f"cannot run {argv[0]}: {exc.strerror}") from None
-        return ExecResult(target, proc)
+        return ExecResult(target, argv, proc)
 
     # -- packets ----------------------------------------------------------------------
     def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,

@@ -8,6 +8,7 @@ with one.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 
 from . import heatmap, ladder
@@ -133,8 +134,8 @@ class TraceResult(Result):
 class ExecResult(Result):
     """A command run inside a sandbox: its argv, exit code and output."""
 
-    def __init__(self, target: str, proc: subprocess.CompletedProcess):
-        super().__init__({"target": target, "argv": list(proc.args) if proc.args else [],
+    def __init__(self, target: str, argv: list[str], proc: subprocess.CompletedProcess):
+        super().__init__({"target": target, "argv": list(argv),
                           "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr})
 
     @property
@@ -146,7 +147,8 @@ class ExecResult(Result):
 
     def _repr_html_(self) -> str:
         box = root("div", class_="cnm-exec", data_returncode=self.returncode)
-        el(box, "div", f"{self.target} $ exit {self.returncode}", style="font-family:monospace;color:#57606a")
+        el(box, "div", f"{self.target} $ {shlex.join(self.argv)}  (exit {self.returncode})",
+           style="font-family:monospace;color:#57606a")
         el(box, "pre", self.stdout + (self.stderr or ""), style="margin:0")
         return to_string(box)
 
