@@ -8,14 +8,5 @@ from .lab import Lab
 from .results import DiagramResult, ExecResult, LabError, MatrixResult, ObjectResult, ProbeResult, TraceResult
 from .state import LabState
 
-__all__ = [
-           "DiagramResult",
-           "ExecResult",
-           "Lab",
-           "LabError",
-           "LabState",
-           "MatrixResult",
-           "ObjectResult",
-           "ProbeResult",
-           "TraceResult",
-]
+__all__ = ["DiagramResult", "ExecResult", "Lab", "LabError", "LabState", "MatrixResult", "ObjectResult", "ProbeResult",
+           "TraceResult"]
