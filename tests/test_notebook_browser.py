@@ -23,9 +23,11 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1800"]
 
 
-def test_quickstart_notebook_runs_top_to_bottom(lab):
+def test_quickstart_notebook_runs_top_to_bottom(lab, tmp_path, monkeypatch):
     import nbclient
     import nbformat
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))  # connection files stay here
 
     nb = nbformat.read(ROOT / "labs" / "00-quickstart.ipynb", as_version=4)
     client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
