@@ -8,7 +8,7 @@ from .render import console, print_json
 PROTOS = ("icmp", "tcp", "udp", "arp", "dns", "http")
 MARK = {"reachable": "[green]✓[/green]", "refused": "[yellow]✗[/yellow]", "no route": "[red]✗[/red]",
         "timeout": "[red]✗[/red]", "filtered": "[red]✗[/red]"}
-SHORT = {"reachable": "ok", "refused": "refused", "no route": "no route", "timeout": "timeout", "filtered": "filtered"}
+LETTER = {"reachable": "", "refused": "r", "no route": "n", "timeout": "t", "filtered": "f"}
 
 
 def register(sub) -> None:
@@ -74,27 +74,28 @@ def matrix(args) -> int:
         return 0
     cells = {(c["from"], c["to"]): c for c in m["cells"]}
     keys = list(m.get("legend", {}))
-    title = f"reachability ({m['proto']}" + (f"/{m['port']}" if m.get("port") else "") + "), rows: from, columns: to"
-    grid = Table(title=title, box=None, header_style="bold", pad_edge=False)
-    grid.add_column("from \\ to")
+    title = f"reachability ({m['proto']}" + (f"/{m['port']}" if m.get("port") else "") + "): rows from, columns to"
+    console.print(title, highlight=False)
+    grid = Table(box=None, header_style="bold", pad_edge=False)
+    grid.add_column("")
     for name in names:
         grid.add_column(name, justify="center")
     for src in names:
-        row = [src]
+        row = [f"[bold]{src}[/bold]"]
         for dst in names:
             cell = cells.get((src, dst))
             if cell is None:
-                row.append("·")
+                row.append("[dim]·[/dim]")
                 continue
-            text = MARK[cell["outcome"]] + ("" if cell["outcome"] == "reachable" else " " + SHORT[cell["outcome"]])
+            text = MARK[cell["outcome"]] + LETTER[cell["outcome"]]
             if args.explain and cell["outcome"] != "reachable" and cell.get("reason") in keys:
-                text += f" [dim]({keys.index(cell['reason']) + 1})[/dim]"
+                text += f"[dim]{keys.index(cell['reason']) + 1}[/dim]"
             row.append(text)
         grid.add_row(*row)
     console.print(grid)
-    if args.explain:
-        for i, key in enumerate(keys, 1):
-            console.print(f"  ({i}) {m['legend'][key]}", highlight=False)
+    console.print("[dim]✗ f filtered, t timeout, r refused, n no route[/dim]")
+    for i, key in enumerate(keys, 1):
+        console.print(f"  {i} {m['legend'][key]}", highlight=False)
     return 0
 
 
@@ -107,17 +108,29 @@ def trace(args) -> int:
     console.print(f"trace {t['source']} -> {t['destination']} ({what}, {t.get('src_ip')} -> {t.get('dst_ip')})",
                   highlight=False)
     grid = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("#", "leg", "where", "interface", "dir", "seen", "ms", "packet"):
-        grid.add_column(col)
+    for col in ("#", "at", "dir", "", "ms", 'packet (" = as above)'):
+        grid.add_column(col, overflow="fold")
+    leg, last = None, None
+    replied = any(h["seen"] for h in t["hops"] if h["leg"] == "reply")
     for h in t["hops"]:
+        if h["leg"] == "reply" and not replied:
+            continue  # nothing came back: the reply leg would be a column of dots
+        if h["leg"] != leg:
+            if leg is not None:
+                grid.add_section()
+            leg, last = h["leg"], None
         packet = h["summary"] or ""
+        if h["seen"] and packet == last and not h.get("nat"):
+            packet = '[dim]"[/dim]'
+        elif h["seen"]:
+            last = packet
         if h.get("outer"):
             o = h["outer"]
-            packet = f"[cyan]VXLAN {o['src']} > {o['dst']} udp/{o['udp_port']} vni {o['vni']}[/cyan] | " + packet
+            packet = f"[cyan]VXLAN {o['src']} > {o['dst']} udp/{o['udp_port']} vni {o['vni']}[/cyan] {packet}"
         if h.get("nat"):
             packet += f" [magenta]{h['nat']}[/magenta]"
-        grid.add_row(str(h["index"]), h["leg"], f"{h['namespace']} ({h['kind']})", h["interface"], h["direction"],
-                     "[green]yes[/green]" if h["seen"] else "[red]no[/red]",
+        grid.add_row(str(h["index"]), f"{h['namespace']} {h['interface']}", h["direction"],
+                     "[green]✓[/green]" if h["seen"] else "[red]·[/red]",
                      f"{h['time_ms']:.3f}" if h.get("time_ms") is not None else "", packet)
     console.print(grid)
     verdict = t["verdict"]
@@ -126,6 +139,8 @@ def trace(args) -> int:
         if t.get("rule"):
             r = t["rule"]
             line += f": dropped in {r['namespace']} by {r['table']}/{r['chain']}: {r['rule']}"
+        elif t.get("reason"):
+            line += f": {t['reason']}"
         console.print(line, highlight=False)
     else:
         console.print(f"[green]{verdict}[/green]" + (f": {t['reason']}" if t.get("reason") else ""), highlight=False)
