@@ -93,7 +93,7 @@ def test_a_student_running_the_notebook_sees_hints(engine):
         engine.reset()
     assert not [o for o in outputs if o.output_type == "error"]
     html = "\n".join(o.get("data", {}).get("text/html", "") for o in outputs)
-    assert "there is no network net-a" in html and "hint: create it: `cnmlab network create net-a`" in html
+    assert "there is no network net-a" in html and "hint: try `cnmlab network create net-a`" in html
 
 
 @pytest.mark.kernel

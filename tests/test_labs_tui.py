@@ -28,7 +28,7 @@ def test_tui_plays_lab_1(lab):
 
         await pilot.press("enter")
         await until(pilot, lambda: guide.passed is False, "the failing check")
-        assert "hint: create it: `cnmlab network create net-a`" in plain(status)
+        assert "hint: try `cnmlab network create net-a`" in plain(status)
 
         await pilot.press("s")
         await until(pilot, lambda: "show me:" in guide.detail, "the solution")

@@ -127,11 +127,7 @@ def check(args) -> int:
     for step in record["steps"]:
         console.print(f"{MARKS[step['status']]} step {step['step']}: {step['title']}"
                       + (f"  [yellow]({step['reason']})[/yellow]" if step["reason"] else ""))
-        shown = set()
-        for c in step["checks"]:
-            if (c["ok"], c["message"]) in shown:
-                continue  # several checks meeting the same missing object: say it once
-            shown.add((c["ok"], c["message"]))
+        for c in runner.distinct(step["checks"]):
             mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]–[/yellow]"}[c["ok"]]
             console.print(f"    {mark} {c['message']}", highlight=False)
             if c["ok"] is False and c["hint"]:

@@ -125,6 +125,16 @@ def check_step(client: Client, lab: Lab, step: Step, live: Live | None = None,
     return record
 
 
+def distinct(results: list[dict]) -> list[dict]:
+    """Check results to show a person: several checks meeting one missing object say it once."""
+    seen, out = set(), []
+    for c in results:
+        if (c["ok"], c["message"]) not in seen:
+            seen.add((c["ok"], c["message"]))
+            out.append(c)
+    return out
+
+
 def _hint(lab: Lab, spec, res: checks.Result) -> str:
     """A missing object: the lab's own command that makes it (with the right flags); a check that
     ran and failed: the lab author's hint when there is one, else the check's."""

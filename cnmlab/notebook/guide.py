@@ -67,7 +67,7 @@ class Solution:
 def step_html(record: dict) -> str:
     mark, colour = STATUS[record["status"]]
     rows = []
-    for c in record["checks"]:
+    for c in runner.distinct(record["checks"]):
         m, col = MARKS[c["ok"]]
         hint = f'<br><span style="color:#0969da">hint: {html.escape(c["hint"])}</span>' if c["ok"] is False and c["hint"] else ""
         rows.append(f'<li><span style="color:{col}">{m}</span> {html.escape(c["message"])}{hint}</li>')

@@ -13,18 +13,40 @@ MARKS = {True: "✔", False: "✘", None: "–"}
 
 def check_detail(record: runner.StepRecord) -> str:
     lines = [record.reason] if record.reason else []
-    for c in record.checks:
+    for c in runner.distinct(record.checks):
         lines.append(f"{MARKS[c['ok']]} {c['message']}")
         if c["ok"] is False and c["hint"]:
             lines.append(f"   hint: {c['hint']}")
     return "\n".join(lines)
 
 
+def pane_text(markdown: str) -> str:
+    """Step Markdown for a narrow pane: paragraphs as single lines (the pane wraps them), code
+    blocks as indented command lines without their fences."""
+    out, para, in_code = [], [], False
+    for line in markdown.split("\n"):
+        if line.strip().startswith("```"):
+            if para:
+                out.append(" ".join(para))
+                para = []
+            in_code = not in_code
+        elif in_code:
+            out.append("  " + line)
+        elif line.strip():
+            para.append(line.strip())
+        elif para:
+            out.append(" ".join(para))
+            para = []
+    if para:
+        out.append(" ".join(para))
+    return "\n".join(out)
+
+
 def guide_steps(lab: Lab) -> list[GuideStep]:
     def check(step):
         def run(client: Client) -> tuple[bool, str]:
             record = runner.check_step(client, lab, step)
-            return record.status != "failed", f"{record.status}\n{check_detail(record)}"
+            return record.status != "failed", "\n" + check_detail(record)
         return run
 
     def solve(step):
@@ -32,7 +54,7 @@ def guide_steps(lab: Lab) -> list[GuideStep]:
             return "\n".join(f"$ {line}" for line in runner.solve(client, lab, step)) or "nothing to build: look, then check"
         return run
 
-    return [GuideStep(f"{step.title}", step.text, check=check(step), solve=solve(step)) for step in lab.steps]
+    return [GuideStep(step.title, pane_text(step.text), check=check(step), solve=solve(step)) for step in lab.steps]
 
 
 def show_lab(app: CnmlabApp, lab: Lab):
@@ -41,6 +63,7 @@ def show_lab(app: CnmlabApp, lab: Lab):
         return f"lab {lab.number} set up again"
 
     guide = app.guide
+    guide.styles.max_height = "60%"  # a lab's steps and check results need more room than a hint line
     guide.set_lab(guide_steps(lab), f"Lab {lab.number}: {lab.title}", reset=reset)
     app.call_after_refresh(guide.focus)  # after the topology screen has placed its own focus
     return guide
