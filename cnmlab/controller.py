@@ -39,6 +39,13 @@ BRIDGE_DEFAULTS = {
     "com.docker.network.bridge.name": "docker0",
     "com.docker.network.driver.mtu": "1500",
 }
+# libnetwork's way out for a sandbox whose networks give no gateway (overlay): one bridge per host.
+GW_NETWORK = "docker_gwbridge"
+GW_OPTIONS = {
+    "com.docker.network.bridge.name": GW_NETWORK,
+    "com.docker.network.bridge.enable_icc": "false",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+}
 
 
 @dataclass
@@ -120,6 +127,9 @@ class Controller:
         self.ns.delete(underlay.NAMESPACE)
         for table in (self.hosts, self.networks, self.containers, self.endpoints, self._host_setups):
             table.clear()
+        for drv in self.loaded_drivers():  # drivers with lab-wide state (overlay namespaces) drop it
+            if hasattr(drv, "reset"):
+                drv.reset()
         self.ipam = Ipam(reserved=[underlay.SUBNET])
         self.store.clear()
         self.emit(LabReset())
@@ -244,10 +254,10 @@ class Controller:
     # -- networks ---------------------------------------------------------------
     def network(self, ref: str, host: str | None = None) -> Network:
         """A network by name, full id or unique id prefix; predefined names are per host."""
-        if ref in PREDEFINED:
+        if ref in PREDEFINED or ref == GW_NETWORK:
             host = host or self.default_host()
             for net in self.networks.values():
-                if net.predefined and net.name == ref and net.host == host:
+                if (net.predefined or ref == GW_NETWORK) and net.name == ref and net.host == host:
                     return net
             raise NotFound(f"network {ref} not found on host {host}")
         for net in self.networks.values():
@@ -544,6 +554,9 @@ class Controller:
             undo.callback(self._refresh_gateway, c)
             self.hooks.run(self.hooks.joined, net, ep, c)
             undo.callback(self.hooks.run, self.hooks.left, net, ep, c, False)
+            if net.name != GW_NETWORK:
+                self._sync_default_gw(c, from_connect=from_connect)
+                undo.callback(self._sync_default_gw, c, ep)
             self.store.put(ep)
             if from_connect:
                 self.store.put(c)
@@ -583,14 +596,51 @@ class Controller:
         self.store.delete(ep)
         if not teardown:
             self._refresh_gateway(c)
+            if net.name != GW_NETWORK:
+                self._sync_default_gw(c)
         self.emit(EndpointLeft(container=c.name, network=net.name, interface=ep.ifname))
 
     def gateway_endpoint(self, c: Container) -> Endpoint | None:
-        """The endpoint that gives the default route: Docker prefers non-internal, then name order."""
+        """The endpoint that gives the default route: Docker prefers non-internal, then any network
+        before docker_gwbridge, then name order."""
         candidates = [self.endpoints[e] for e in c.endpoints if self.endpoints[e].gateway]
         if not candidates:
             return None
-        return min(candidates, key=lambda e: (self.networks[e.network_id].internal, self.networks[e.network_id].name))
+        return min(candidates, key=lambda e: (self.networks[e.network_id].internal,
+                                              self.networks[e.network_id].name == GW_NETWORK,
+                                              self.networks[e.network_id].name))
+
+    # -- docker_gwbridge (libnetwork sandbox.needDefaultGW / setupDefaultGW / clearDefaultGW) --
+    def _needs_default_gw(self, c: Container, ignore: Endpoint | None = None) -> bool:
+        """Some endpoint wants a way out (not internal, not host/none) and none gives a gateway."""
+        need = False
+        for ep_id in c.endpoints:
+            ep = self.endpoints[ep_id]
+            net = self.networks[ep.network_id]
+            if ep is ignore or net.name == GW_NETWORK or net.driver in ("host", "null") or net.internal:
+                continue
+            if ep.gateway:
+                return False
+            need = True
+        return need
+
+    def _gw_network(self, host: str, create: bool) -> Network | None:
+        for net in self.networks.values():
+            if net.name == GW_NETWORK and net.host == host:
+                return net
+        return self._create_network(GW_NETWORK, "bridge", host=host, options=dict(GW_OPTIONS)) if create else None
+
+    def _sync_default_gw(self, c: Container, ignore: Endpoint | None = None, from_connect: bool = False) -> None:
+        """Join docker_gwbridge when the sandbox needs a default gateway, leave it when not."""
+        if c.network_mode == "host":
+            return
+        gw_net = self._gw_network(c.host, create=False)
+        gw_ep = self.endpoint_of(c, gw_net) if gw_net else None
+        need = self._needs_default_gw(c, ignore)
+        if need and gw_ep is None:
+            self._join(self._gw_network(c.host, create=True), c, ip=None, aliases=[], from_connect=from_connect)
+        elif not need and gw_ep is not None:
+            self._leave(gw_net, c, gw_ep, teardown=False)
 
     def _refresh_gateway(self, c: Container) -> None:
         if c.network_mode == "host":

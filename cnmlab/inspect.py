@@ -157,7 +157,9 @@ def host(ctl: Controller, name: str) -> dict:
         "Interface": "eth0",
         "UnderlayPort": h.underlay_port,
         "Containers": sorted(c.name for c in ctl.containers.values() if c.host == name),
-        "Networks": sorted(n.name for n in ctl.networks.values() if n.host == name and not n.predefined),
+        "Networks": sorted({n.name for n in ctl.networks.values() if n.host == name and not n.predefined}
+                           | {ctl.networks[e.network_id].name for e in ctl.endpoints.values()  # global: where used
+                              if ctl.networks[e.network_id].host is None and ctl.containers[e.container_id].host == name}),
     }
 
 

@@ -29,7 +29,7 @@ def key_values(pairs: list[str] | None, what: str) -> dict[str, str]:
     out = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not key or (not sep and what != "option"):  # docker takes a bare `--opt encrypted` as encrypted=""
             raise InvalidParameter(f"invalid {what} \"{pair}\": use KEY=VALUE")
         out[key] = value
     return out
