@@ -65,7 +65,8 @@ def _net(name, net_id, driver="bridge", host="host1", scope="local", subnet="", 
 
 
 def _ctr(name, host, nets):
-    return {"Id": f"c-{name}", "Names": [f"/{name}"], "Host": host, "HostConfig": {"NetworkMode": nets[0] if nets else "none"},
+    return {"Id": f"c-{name}", "Names": [f"/{name}"], "Host": host,
+            "HostConfig": {"NetworkMode": nets[0] if nets else "none"},
             "NetworkSettings": {"Networks": {n: {"IPAddress": f"10.0.{i}.2", "Interface": f"eth{i}",
                                                  "EndpointID": f"ep-{name}-{n}"} for i, n in enumerate(nets)}}}
 
@@ -75,7 +76,8 @@ def two_host_state():
     hosts = [{"Name": "host1", "Address": "192.168.100.11/24"}, {"Name": "host2", "Address": "192.168.100.12/24"},
              {"Name": "pc", "Address": "192.168.100.50/24", "Plain": True}]
     networks = [
-        _net("bridge", "b1", host="host1", subnet="172.17.0.0/16", options={"com.docker.network.bridge.name": "docker0"}),
+        _net("bridge", "b1", host="host1", subnet="172.17.0.0/16",
+             options={"com.docker.network.bridge.name": "docker0"}),
         _net("bridge", "b2", host="host2", subnet="172.17.0.0/16", members=["solo"],
              options={"com.docker.network.bridge.name": "docker0"}),
         _net("net-a", "na", subnet="172.18.0.0/16", members=["aa", "bb"]),
@@ -388,3 +390,23 @@ def test_probe_matrix_and_trace_from_the_real_engine(lab):
     assert "drop-mark" in t._repr_html_()
     with pytest.raises(LabError, match="ghost"):
         nb.probe("aa", "ghost")
+
+
+@kernel
+def test_dashboard_waits_for_a_stopped_engine_and_redraws_the_restored_lab(lab):
+    nb = Lab(client=lab)
+    nb.network_create("net-r")
+    nb.run("rr", network="net-r")
+    d = nb.dashboard()
+    try:
+        old_pid = lab.status()["pid"]
+        lab.stop_engine()
+        assert wait_for(lambda: "cnm-error" in d.header.value and "engine" in d.header.value)
+        time.sleep(2 * 1.5)
+        assert not Client(autostart=False).running()  # the dashboard did not start an engine by itself
+        new_pid = lab.status()["pid"]  # a user's next command starts it; it restores the lab
+        assert new_pid != old_pid
+        assert wait_for(lambda: f"engine pid {new_pid}" in d.header.value, timeout=15)
+        assert [g.get("data-container") for g in groups(parse(d.diagram.value), "sandbox")] == ["rr"]
+    finally:
+        nb.close()

@@ -30,7 +30,8 @@ def test_quickstart_notebook_runs_top_to_bottom(lab, tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))  # connection files stay here
 
     nb = nbformat.read(ROOT / "labs" / "00-quickstart.ipynb", as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
+    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
     client.execute()  # raises CellExecutionError on the first failing cell (every check is an assert)
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -16,6 +16,8 @@ from dataclasses import fields, is_dataclass
 
 import ipywidgets as w
 
+from ..client import Client
+from ..errors import CnmError
 from .diagram import to_svg
 from .live import EventWatcher
 from .results import LabError, error_html
@@ -24,6 +26,7 @@ from .state import LabState
 PROTOS = ["icmp", "tcp", "udp", "http", "dns", "arp"]
 REDRAW_DELAY = 0.15  # seconds to gather a burst of events into one redraw
 LOG_LINES = 200
+RECONNECT_REFRESH = 1.5  # seconds after a lost stream before trying to redraw
 
 
 def describe_event(event) -> str:
@@ -136,6 +139,9 @@ class Dashboard(w.VBox):
             self.net_driver.options = [d for d in drivers if d not in ("host", "null")] or ["bridge"]
         except Exception:  # the menu keeps "bridge"; the create call reports the real problem
             pass
+        # The views read through a client that never starts an engine: after `cnmlab engine stop`
+        # the dashboard says so and waits, instead of starting a new engine behind the user's back.
+        self.reader = Client(self.lab.client.socket_path, autostart=False)
         self.refresh()
         self.watcher = EventWatcher(self.lab.client.socket_path, self._on_event, self._on_stream_error)
         if live:
@@ -145,15 +151,19 @@ class Dashboard(w.VBox):
     def refresh(self) -> LabState | None:
         """Fetch the lab and redraw the diagram and every menu."""
         try:
-            state = LabState.fetch(self.lab.client)
+            state = LabState.fetch(self.reader)
+            pid = self.reader.status().get("pid")
         except Exception as exc:
-            self.header.value = error_html(f"cannot read the lab: {exc}")
+            self.header.value = error_html(f"cannot read the lab: {_message(exc)}")
+            watcher = getattr(self, "watcher", None)
+            if watcher is not None and watcher.running:  # keep trying while the engine is away
+                self._schedule_refresh(RECONNECT_REFRESH)
             return None
         with self._lock:
             self.redraws += 1
             self.state = state
             self.diagram.value = to_svg(state)
-            self.header.value = (f"<b>cnmlab</b> · engine pid {self.lab.engine.get('pid')} · "
+            self.header.value = (f"<b>cnmlab</b> · engine pid {pid} · "
                                  f"{len(state.hosts)} host(s), {len(state.networks)} network(s), "
                                  f"{len(state.containers)} container(s)")
             containers = state.container_names()
@@ -164,7 +174,7 @@ class Dashboard(w.VBox):
             _set_options(self.link_network, networks)
             _set_options(self.link_container, containers)
             _set_options(self.rm_target, [f"container {c}" for c in containers] +
-                         [f"network {n.name}" for n in state.networks if n.name not in ("bridge", "host", "none")])
+                         [f"network {n}" for n in networks if n not in ("bridge", "host", "none")])
             _set_options(self.probe_src, containers + hosts)
             _set_options(self.trace_src, containers)
             self.probe_dst.options = tuple(containers)
@@ -174,9 +184,12 @@ class Dashboard(w.VBox):
     def _on_event(self, event) -> None:
         self.log_lines.append(describe_event(event))
         self.event_log.value = "<pre class='cnm-events'>" + html.escape("\n".join(reversed(self.log_lines))) + "</pre>"
+        self._schedule_refresh(REDRAW_DELAY)
+
+    def _schedule_refresh(self, delay: float) -> None:
         with self._lock:
             if self._redraw_timer is None:
-                self._redraw_timer = threading.Timer(REDRAW_DELAY, self._timed_refresh)
+                self._redraw_timer = threading.Timer(delay, self._timed_refresh)
                 self._redraw_timer.daemon = True
                 self._redraw_timer.start()
 
@@ -186,7 +199,9 @@ class Dashboard(w.VBox):
         self.refresh()
 
     def _on_stream_error(self, exc: Exception) -> None:
-        self.header.value = error_html(f"lost the engine's event stream ({exc}); retrying")
+        """The engine went away: say so, and redraw once it is back (a restarted engine restores the lab)."""
+        self.header.value = error_html(f"lost the engine ({_message(exc)}); waiting for it to come back")
+        self._schedule_refresh(RECONNECT_REFRESH)
 
     def stop(self) -> None:
         self.watcher.stop()
@@ -255,8 +270,10 @@ def _heading(text: str) -> w.HTML:
 
 
 def _message(exc: Exception) -> str:
-    """The engine's words for a LabError; anything else is a bug worth naming in full."""
-    return exc.message if isinstance(exc, LabError) else f"{type(exc).__name__}: {exc}"
+    """The engine's words for a LabError or CnmError; anything else is a bug worth naming in full."""
+    if isinstance(exc, LabError | CnmError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _set_options(dropdown: w.Dropdown, options: list[str]) -> None:

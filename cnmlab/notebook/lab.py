@@ -55,7 +55,8 @@ class Lab:
     # -- networks -------------------------------------------------------------------
     def network_create(self, name: str, driver: str = "bridge", subnet: str | None = None, gateway: str | None = None,
                        ip_range: str | None = None, internal: bool = False, attachable: bool = False,
-                       options: dict | None = None, labels: dict | None = None, host: str | None = None) -> ObjectResult:
+                       options: dict | None = None, labels: dict | None = None,
+                       host: str | None = None) -> ObjectResult:
         created = call(self.client.network_create, name, driver=driver, subnet=subnet, gateway=gateway,
                        ip_range=ip_range, internal=internal, attachable=attachable, options=options,
                        labels=labels, host=host)

@@ -76,7 +76,8 @@ class LabState:
         ctrs, eps = [], []
         for c in containers:
             name = c["Names"][0].lstrip("/")
-            ctrs.append(ContainerInfo(name, c["Id"], c.get("Host") or "", c.get("HostConfig", {}).get("NetworkMode", "")))
+            mode = c.get("HostConfig", {}).get("NetworkMode", "")
+            ctrs.append(ContainerInfo(name, c["Id"], c.get("Host") or "", mode))
             for net_name, ep in (c.get("NetworkSettings", {}).get("Networks") or {}).items():
                 net_id = by_endpoint.get(ep.get("EndpointID")) or _guess_network(nets, net_name, c.get("Host"))
                 eps.append(EndpointInfo(ep.get("EndpointID", ""), name, net_id, net_name,
