@@ -212,6 +212,16 @@ class Client:
     def rm(self, ref: str, force: bool = False) -> None:
         self.request("DELETE", f"/containers/{quote(ref, safe='')}", query={"force": "1" if force else None})
 
+    # -- topologies: many networks and containers in one request (engine/batch.py) ----
+    def apply(self, networks: list[dict] | None = None, containers: list[dict] | None = None) -> dict:
+        """Build a topology in one request, all or nothing: {"Name", "Subnet", ...} networks and
+        {"Name", "Network", "IP", ...} containers. Returns how many of each were made."""
+        return self.request("POST", "/lab/apply", {"Networks": networks or [], "Containers": containers or []})
+
+    def unapply(self, networks: list[dict] | None = None, containers: list[dict] | None = None) -> dict:
+        """Remove what a topology names (containers first), in one request."""
+        return self.request("DELETE", "/lab/apply", {"Networks": networks or [], "Containers": containers or []})
+
     # -- packets: probe, matrix, trace (cnmlab.probe) ----------------------------
     def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
               timeout: float = 1.0) -> dict:

@@ -3,10 +3,12 @@
 The kernel objects die with the engine; this store is what the engine rebuilds them from.
 """
 
+import contextlib
 import json
 import sqlite3
 import threading
 from dataclasses import asdict
+from collections.abc import Iterator
 from pathlib import Path
 
 from .endpoint import Endpoint
@@ -45,6 +47,25 @@ class Store:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self._seq = (self._db.execute("SELECT MAX(seq) FROM objects").fetchone()[0] or 0) + 1
+        self._in_batch = False
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the writes of the body in one transaction: one commit for a whole topology.
+
+        Used from the kernel thread only (the one thread that changes the lab); nests."""
+        if self._in_batch:
+            yield
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+        self._in_batch = True
+        try:
+            yield
+        finally:
+            self._in_batch = False
+            with self._lock:
+                self._db.execute("COMMIT")
 
     def put(self, obj: Host | Network | Container | Endpoint) -> None:
         kind = type(obj).__name__.lower()

@@ -7,6 +7,7 @@ built or restored; importing it registers its routes.
 import importlib
 
 FEATURES: list[str] = [
+    "cnmlab.engine.batch",  # POST/DELETE /lab/apply: a whole topology in one request
     "cnmlab.dns.feature",  # the embedded DNS server at 127.0.0.11 (GET /dns)
     "cnmlab.swarm.feature",  # services: replicas, VIP, routing mesh (/services); after dns
     "cnmlab.engine.plugin_routes",  # third-party drivers: GET /plugins, POST /plugins/run, /plugins/{ref}/stop

@@ -1,0 +1,59 @@
+"""TUI time to first frame, in a real terminal: tmux (a private server) runs `cnmlab tui`.
+
+"First frame" is the first time the pane shows the app (more than a few visible characters);
+"lab shown" is when a container of the benchmark's lab appears on it. The engine is already up.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+TIMEOUT = 20.0
+EXITED = "__cnmlab_bench_exited__"
+
+
+def _pane(tmux: list[str]) -> str:
+    return subprocess.run(tmux + ["capture-pane", "-p", "-t", "bench"], capture_output=True, text=True).stdout
+
+
+def first_frame(runs: int, expect: str = "c0") -> dict:
+    if not shutil.which("tmux"):
+        return {"error": "tmux is not installed"}
+    tmux = ["tmux", "-L", f"cnmlab-bench-{os.getpid()}", "-f", "/dev/null"]
+    frames, shown = [], []
+    try:
+        for _ in range(runs):
+            # The shell keeps the pane open after an exit, so a crash shows its last words.
+            cmd = f"{shlex.quote(sys.executable)} -m cnmlab tui --empty; echo {EXITED} $?; sleep 60"
+            t0 = time.perf_counter()
+            subprocess.run(tmux + ["new-session", "-d", "-s", "bench", "-x", "140", "-y", "45", cmd], check=True,
+                           env=dict(os.environ, TERM="xterm-256color"))
+            frame = lab = None
+            while time.perf_counter() - t0 < TIMEOUT and lab is None:
+                text = _pane(tmux)
+                now = time.perf_counter() - t0
+                if EXITED in text:
+                    subprocess.run(tmux + ["kill-session", "-t", "bench"], capture_output=True)
+                    return {"error": "the TUI exited: " + " | ".join(text.strip().splitlines()[-3:])[:300]}
+                if frame is None and len("".join(text.split())) > 20:
+                    frame = now
+                if frame is not None and expect in text:
+                    lab = now
+                time.sleep(0.01)
+            subprocess.run(tmux + ["kill-session", "-t", "bench"], capture_output=True)
+            if frame is None:
+                return {"error": f"no frame within {TIMEOUT:.0f} s (is the TUI there? last pane: {text.strip()[:120]!r})"}
+            frames.append(frame)
+            if lab is not None:
+                shown.append(lab)
+    finally:
+        subprocess.run(tmux + ["kill-server"], capture_output=True)
+    out = {"first_frame_s": frames}
+    if shown:
+        out["lab_shown_s"] = shown
+    return out

@@ -1,0 +1,37 @@
+"""The benchmark suite runs end to end at N=10 and writes JSON that parses (no timed assertions:
+speed goals live in docs/benchmarks.md, not in tests)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kernel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_runs_once_at_n10(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--n", "10", "--runs", "1", "--only", "build,api",
+                             "--json", str(out), "--no-table"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(out.read_text())
+    (row,) = data["build"]
+    assert row["n"] == 10
+    for way in ("floor", "ip", "engine", "batch"):
+        assert row[way]["runs"] == 1
+        assert row[way]["build_ms"] > 0 and row[way]["per_container_ms"] > 0
+    assert set(row["ratios"]) == {"engine_vs_floor", "batch_vs_floor", "ip_vs_engine", "ip_vs_batch"}
+    assert data["api"]["container_inspect_ms"] > 0
+    assert {t["measure"] for t in data["targets"]} >= {"20x20 matrix (s)", "TUI first frame (s)"}
+    assert data["machine"]["cores"] >= 1
+
+
+def test_bad_arguments_get_one_line_errors():
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--n", "ten"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--n takes comma-separated counts" in result.stderr
