@@ -14,7 +14,8 @@ anything host1 routes, e.g. its bridge containers) cannot reach host1's macvlan 
 from __future__ import annotations
 
 from ..errors import InvalidParameter
-from ..osl import features, links, sublinks
+from ..osl import features, sublinks
+from ..osl.rtnl import Rtnl
 from .base import Capabilities, Driver, JoinInfo
 from .bridge import container_mac
 from .parent import PARENT, Parents, check_not_a_lab_machine
@@ -76,15 +77,14 @@ class MacvlanDriver(Driver):
         mode = network.option(MODE, "bridge")
         sublinks.add_child(host_ipr, "macvlan", parent, endpoint.ifname, container.netns, "macvlan",
                            mac=endpoint.mac or None, macvlan_mode=mode)
-        box = self.ctx.ns.ipr(container.netns)
+        box = self.ctx.ns.rtnl(container.netns)  # bare netlink: no pyroute2 handle per sandbox
         try:
-            links.set_up(box, endpoint.ifname)
-            if not endpoint.mac:
-                endpoint.mac = links.mac_of(box, endpoint.ifname)
+            index, mac = box.link(endpoint.ifname)
+            endpoint.mac = endpoint.mac or mac
             ip, prefix = endpoint.address.split("/")
-            links.add_address(box, endpoint.ifname, ip, int(prefix))
+            box.request([Rtnl.up_message(index), Rtnl.address_message(index, ip, int(prefix))])
         except BaseException:
-            links.delete(box, endpoint.ifname)
+            box.request([Rtnl.delete_message(box.link(endpoint.ifname)[0])])
             raise
         self.ctx.step(container.name, f"created macvlan {endpoint.ifname} ({mode}) on {network.host}'s {parent} "
                       f"in {container.name}, address {endpoint.address}")
@@ -92,5 +92,6 @@ class MacvlanDriver(Driver):
 
     def leave(self, network, endpoint, container, teardown: bool = False) -> None:
         if not teardown:
-            links.delete(self.ctx.ns.ipr(container.netns), endpoint.ifname)
+            box = self.ctx.ns.rtnl(container.netns)
+            box.request([Rtnl.delete_message(box.link(endpoint.ifname)[0])])
             self.ctx.step(container.name, f"deleted macvlan {endpoint.ifname}")

@@ -177,17 +177,14 @@ class OverlayDriver(Driver):
         with contextlib.ExitStack() as undo:
             if fresh:
                 undo.callback(self._drop_sandbox, network, container.host)
-            sb = self.ctx.ns.ipr(sandbox)
-            box = self.ctx.ns.ipr(container.netns)
-            links.add_veth(sb, endpoint.host_ifname, endpoint.ifname, container.netns, mtu=mtu)
-            undo.callback(links.delete, sb, endpoint.host_ifname)
-            links.set_master(sb, endpoint.host_ifname, BRIDGE)
-            links.set_up(sb, endpoint.host_ifname)
-            links.set_up(box, endpoint.ifname, mac=endpoint.mac or None)
-            if not endpoint.mac:
-                endpoint.mac = links.mac_of(box, endpoint.ifname)
-            ip, prefix = endpoint.address.split("/")
-            links.add_address(box, endpoint.ifname, ip, int(prefix))
+            # the hot path, as the bridge driver's: veth up on br0, peer born in the sandbox with MAC + address
+            sb = self.ctx.ns.rtnl(sandbox)
+            _, mac = links.plug_veth(sb, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
+                                     container.netns, master=sb.link(BRIDGE)[0], mtu=mtu,
+                                     peer_mac=endpoint.mac or None, address=endpoint.address)
+            undo.callback(links.delete, self.ctx.ns.ipr(sandbox), endpoint.host_ifname)
+            endpoint.mac = endpoint.mac or mac
+            ip = endpoint.ip
             self.ctx.step(container.name, f"created veth {endpoint.host_ifname} on {BRIDGE} in {sandbox} <-> "
                           f"{endpoint.ifname} in {container.name}, address {endpoint.address}, MTU {mtu}")
             peer = Peer(host=host.name, vtep=host.address, ip=ip, mac=endpoint.mac)
