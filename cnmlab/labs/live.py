@@ -41,6 +41,8 @@ except OSError as exc:
 """
 
 
+# A lab's replies take well under a millisecond; only a check that expects silence waits this long.
+PROBE_TIMEOUT = 0.5
 PLACEHOLDER = re.compile(r"\{(ip|subnet|gateway):([^}]+)\}")
 FIXED = {"{python}": sys.executable, "{repo}": str(Path(__file__).resolve().parent.parent.parent)}
 
@@ -128,7 +130,7 @@ class Live:
         src = self.endpoint_ref(src)
         dst_ip, _ = self.address(dst, via=src)
         if self.missing("probe") is None:
-            return self.client.probe(src, dst_ip, proto=proto, port=port, timeout=1.0)
+            return self.client.probe(src, dst_ip, proto=proto, port=port, timeout=PROBE_TIMEOUT)
         return self._probe_by_exec(src, dst_ip, proto, port)
 
     def _probe_by_exec(self, src: str, dst: str, proto: str, port: int | None) -> dict:
