@@ -52,7 +52,8 @@ def test_starts_on_the_starter_topology(lab):
         bars = {line.split()[0]: line for line in picture if line.startswith("net-")}
         assert bars["net-a"].count("●") == 2 and bars["net-b"].count("●") == 1
         assert picture[1].count("●") == 3  # A: eth0; B: eth0 and eth1
-        assert "container-a" in plain(app.screen.query_one("#picture"))
+        picture = app.screen.query_one("#picture-top CnmPicture")
+        await until(pilot, lambda: "container-a" in plain(picture), "the picture")
 
     run(scenario, CnmlabApp(starter=True))
 
@@ -60,7 +61,8 @@ def test_starts_on_the_starter_topology(lab):
 def test_empty_flag_leaves_the_lab_empty(lab):
     async def scenario(pilot, app):
         assert lab.containers() == [] and app.lab.containers == ()
-        assert "No sandboxes yet" in plain(app.screen.query_one("#picture"))
+        picture = app.screen.query_one("#picture-top CnmPicture")
+        await until(pilot, lambda: "No sandboxes yet" in plain(picture), "the empty picture")
 
     run(scenario, CnmlabApp(starter=False))
 
@@ -108,7 +110,7 @@ def test_run_probe_connect_disconnect_remove_add_host(lab):
             app.screen.query_one("#network", Select).value = "net-t"
             await type_into(pilot, app, "alias", f"web-{name}")
             await pilot.press("enter")
-            await until(pilot, lambda: app.lab.container(name) is not None, f"{name} running")
+            await until(pilot, lambda name=name: app.lab.container(name) is not None, f"{name} running")
         c1 = lab.inspect("c1")["NetworkSettings"]["Networks"]["net-t"]
         assert c1["IPAddress"] == "10.78.0.2" and "web-c1" in c1["Aliases"]
 
@@ -145,8 +147,7 @@ def test_run_probe_connect_disconnect_remove_add_host(lab):
         tree = app.screen.query_one(Tree)
         await until(pilot, lambda: _node(tree, "container", "c2") is not None, "c2 in the tree")
         tree.move_cursor(_node(tree, "container", "c2"))
-        await pilot.pause()
-        await pilot.press("x")
+        await pilot.press("x")  # removes what the cursor is on, even before the highlight message lands
         await until(pilot, lambda: isinstance(app.screen, ConfirmRemove), "the confirmation")
         await pilot.press("enter")
         await until(pilot, lambda: app.lab.container("c2") is None, "c2 gone from the app")
@@ -181,7 +182,7 @@ def test_engine_refusal_is_shown_and_the_app_goes_on(lab):
         bridge = next(n for n in app.lab.networks if n.name == "bridge")
         await until(pilot, lambda: _node(tree, "network", bridge.id) is not None, "bridge in the tree")
         tree.move_cursor(_node(tree, "network", bridge.id))
-        await pilot.pause()
+        await until(pilot, lambda: app.selection is not None and app.selection.key == bridge.id, "bridge selected")
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmRemove), "the confirmation")
         await pilot.press("enter")

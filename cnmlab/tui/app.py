@@ -29,7 +29,7 @@ from .matrix import MatrixScreen
 from .model import Lab, lab_from_json
 from .picture import Selection
 from .probe import ProbeScreen
-from .topology import TopologyScreen
+from .topology import TopologyScreen, TopologyTree
 
 QUIET_EVENTS = ("StepDone",)  # narration only: the lab did not change
 
@@ -174,30 +174,38 @@ class CnmlabApp(App):
             self.reload()
 
     def action_create_network(self) -> None:
-        self._dialog(CreateNetworkForm(self.lab, self.drivers, self.selection))
+        self._dialog(CreateNetworkForm(self.lab, self.drivers, self.tree_selection()))
 
     def action_run_container(self) -> None:
-        self._dialog(RunContainerForm(self.lab, self.selection))
+        self._dialog(RunContainerForm(self.lab, self.tree_selection()))
 
     def action_connect(self) -> None:
-        self._dialog(ConnectForm(self.lab, self.selection))
+        self._dialog(ConnectForm(self.lab, self.tree_selection()))
 
     def action_disconnect(self) -> None:
-        self._dialog(DisconnectForm(self.lab, self.selection))
+        self._dialog(DisconnectForm(self.lab, self.tree_selection()))
 
     def action_add_host(self) -> None:
-        self._dialog(AddHostForm(self.lab, self.selection))
+        self._dialog(AddHostForm(self.lab, self.tree_selection()))
 
     def action_remove(self) -> None:
-        if self.selection is None:
+        selection = self.tree_selection()
+        if selection is None:
             self.notify("select a container, network, endpoint or host in the tree first", severity="warning")
             return
-        self._dialog(ConfirmRemove(self.lab, self.selection))
+        self._dialog(ConfirmRemove(self.lab, selection))
+
+    def tree_selection(self) -> Selection | None:
+        """What the tree's cursor is on now (the highlight message may still be on its way)."""
+        trees = self.get_screen_stack("topology")[0].query(TopologyTree) if self.get_screen_stack("topology") else []
+        for tree in trees:
+            if tree.cursor_node is not None and tree.cursor_node.data is not None:
+                return tree.cursor_node.data
+        return self.selection
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
-            return False  # the footer hides the key of the screen you are on
-        return True
+        # The footer hides the key of the screen you are on.
+        return not (action == "switch_mode" and parameters and parameters[0] == self.current_mode)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -66,13 +66,8 @@ class Lab:
         """The networks a host's subtree shows: its local ones, and global ones it has endpoints on."""
         if host.plain:
             return []
-        out = []
-        for net in self.networks:
-            if net.host == host.name:
-                out.append(net)
-            elif net.host is None and (self.endpoints_on(net, host.name) or not self.containers):
-                out.append(net)
-        return out
+        return [net for net in self.networks if net.host == host.name
+                or (net.host is None and (self.endpoints_on(net, host.name) or not self.containers))]
 
     def endpoints_on(self, net: NetworkView, host: str | None = None) -> list[EndpointView]:
         return [ep for c in self.containers if host is None or c.host == host

@@ -3,7 +3,6 @@
     ┌─ container-a ┐ ┌─ container-b ──┐
     │ ● eth0       │ │ ● eth0  ● eth1 │
     └─┬────────────┘ └─┬───────┬──────┘
-      │                │       │
 net-a ●━━━━━━━━━━━━━━━━●━━━━━━━╂━━━━━━━ bridge 172.18.0.0/16
                                │
 net-b ━━━━━━━━━━━━━━━━━━━━━━━━━●━━━━━━━ bridge 172.19.0.0/16
@@ -63,7 +62,8 @@ def network_color(lab: Lab, network_id: str) -> str:
     return NETWORK_COLORS[ids.index(network_id) % len(NETWORK_COLORS)] if network_id in ids else "white"
 
 
-def draw_cnm(lab: Lab, selected: Selection | None = None) -> Text:
+def draw_cnm(lab: Lab, selected: Selection | None = None, width: int | None = None) -> Text:
+    """The picture; networks' driver and subnet go right of their bars when `width` leaves room."""
     nets = lab.drawn_networks()
     if not lab.containers and not nets:
         return Text(EMPTY, style="dim")
@@ -87,8 +87,10 @@ def draw_cnm(lab: Lab, selected: Selection | None = None) -> Text:
             offset += len(slot) + 2
         x += width + 1
     bar_end = max(x, left + 24)
-    height = 4 + max(2 * len(nets) - 1, 0)
-    canvas = _Canvas(bar_end + 1 + max((len(_details(n)) + 1 for n in nets), default=0), height)
+    details = bar_end + 1 + max((len(_details(n)) + 1 for n in nets), default=0)
+    show_details = width is None or details <= width
+    height = 3 + max(2 * len(nets) - 1, 0)
+    canvas = _Canvas(details if show_details else bar_end, height)
 
     for c, title, bx, width, slots in boxes:
         style = "bold yellow" if selected and selected.container == c.name else "bold"
@@ -104,15 +106,14 @@ def draw_cnm(lab: Lab, selected: Selection | None = None) -> Text:
             if ep.network_id in row_of:
                 canvas.put(2, offset, "┬", style)
             offset += len(slot) + 2
-    for col, net_id, _ in dots:
-        canvas.put(3, col, "│", network_color(lab, net_id))
 
     for i, net in enumerate(nets):
-        row, color = 4 + 2 * i, network_color(lab, net.id)
+        row, color = 3 + 2 * i, network_color(lab, net.id)
         picked = selected is not None and selected.kind == "network" and selected.key == net.id
         canvas.put(row, 0, labels[i], f"bold {color}" + (" reverse" if picked else ""))
         canvas.put(row, left, "━" * (bar_end - left), color)
-        canvas.put(row, bar_end + 1, _details(net), "dim")
+        if show_details:
+            canvas.put(row, bar_end + 1, _details(net), "dim")
         for col, net_id, _ in dots:
             target = row_of[net_id]
             if target == i:

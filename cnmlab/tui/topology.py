@@ -77,7 +77,8 @@ class CnmPicture(Static):
     """The chapter's figure, live: sandbox boxes with endpoint dots, networks as bars."""
 
     def show_lab(self, lab: Lab, selected: Selection | None) -> None:
-        self.update(draw_cnm(lab, selected))
+        room = self.parent.scrollable_content_region.width if self.parent else 0
+        self.update(draw_cnm(lab, selected, width=room or None))
 
 
 class InspectPane(ScrollableContainer):
@@ -104,24 +105,40 @@ class TopologyScreen(Screen):
         Binding("a", "app.add_host", "Host", tooltip="add a simulated Docker host"),
     ]
 
+    NARROW = 120  # below this width the picture goes on top, full width, so more sandboxes fit
+
     def compose(self) -> ComposeResult:
         yield Header()
+        with ScrollableContainer(id="picture-top", classes="picture-pane") as pane:
+            pane.border_title = "CNM"
+            pane.can_focus = False
+            yield CnmPicture("Connecting to the engine…")
         with Horizontal(id="topology"):
             tree = TopologyTree(id="tree")
             tree.border_title = "topology"
             yield tree
             with Vertical(id="side"):
-                with ScrollableContainer(id="picture-pane") as pane:
+                with ScrollableContainer(id="picture-side", classes="picture-pane") as pane:
                     pane.border_title = "CNM"
                     pane.can_focus = False
-                    yield CnmPicture("Connecting to the engine…", id="picture")
+                    yield CnmPicture("Connecting to the engine…")
                 pane = InspectPane(id="inspect")
                 pane.border_title = "inspect"
                 yield pane
         yield LabGuide(id="guide")
         yield Footer(compact=True, show_command_palette=False)
 
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.width < self.NARROW, "narrow")
+        self.call_after_refresh(self.redraw_picture)  # its width decides whether network details fit
+
+    def redraw_picture(self) -> None:
+        if self.app.lab is not None:
+            for picture in self.query(CnmPicture):
+                picture.show_lab(self.app.lab, self.app.selection)
+
     def on_mount(self) -> None:
+        self.watch(self.app, "status_text", self.show_status)
         self.app.lab_changed.subscribe(self, self.show_lab)
         if self.app.lab is not None:
             self.show_lab(self.app.lab)
@@ -134,8 +151,14 @@ class TopologyScreen(Screen):
                                 f"{len(lab.containers)} sandboxes")
         if not still_there(lab, self.app.selection) and lab.hosts:  # start with something in the inspect pane
             self.app.selection = Selection("host", lab.hosts[0].name)
-        self.query_one(CnmPicture).show_lab(lab, self.app.selection)
+        self.redraw_picture()
         self.load_inspect(self.app.selection)
+
+    def show_status(self, text: str) -> None:
+        """While the engine starts, the picture says what is happening."""
+        if self.app.lab is None:
+            for picture in self.query(CnmPicture):
+                picture.update(text[:1].upper() + text[1:])
 
     @on(Tree.NodeHighlighted, "#tree")
     def selected(self, event: Tree.NodeHighlighted) -> None:
@@ -143,8 +166,7 @@ class TopologyScreen(Screen):
         if selection is None or selection == self.app.selection:
             return
         self.app.selection = selection
-        if self.app.lab is not None:
-            self.query_one(CnmPicture).show_lab(self.app.lab, selection)
+        self.redraw_picture()
         self.load_inspect(selection)
 
     @work(thread=True, exclusive=True, group="inspect")

@@ -1,0 +1,71 @@
+"""Snapshots of the main screens on a fixed topology from the real engine (fixed subnets and
+bridge names, so names, addresses, MACs and rule texts repeat exactly). Update them after a
+deliberate change with `./test.sh tests/test_tui_snapshots.py --snapshot-update` and look at the SVGs."""
+
+import pytest
+from textual.widgets import DataTable, Select, Static
+from tui_helpers import build_fixed_topology, plain, until
+
+from cnmlab.tui.app import CnmlabApp
+from cnmlab.tui.topology import InspectPane
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture
+def fixed_lab(lab):
+    build_fixed_topology(lab)
+    return lab
+
+
+async def ready(pilot) -> None:
+    app = pilot.app
+    await until(pilot, lambda: app.ready, "the app to load the lab")
+    await until(pilot, lambda: app.screen.query_one(InspectPane).border_title == "host host1", "host1's inspect")
+    await pilot.pause(0.2)
+
+
+def test_topology_at_80x24(fixed_lab, snap_compare):
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=ready)
+
+
+def test_topology_wide(fixed_lab, snap_compare):
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(130, 36), run_before=ready)
+
+
+def test_create_network_form(fixed_lab, snap_compare):
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=ready, press=["n", "_"])
+
+
+def test_help(fixed_lab, snap_compare):
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=ready,
+                        press=["question_mark", "_"])
+
+
+def test_probe_filtered_with_its_rule(fixed_lab, snap_compare):
+    async def probe(pilot):
+        await ready(pilot)
+        app = pilot.app
+        await pilot.press("p")
+        await until(pilot, lambda: app.screen.query("#probe-result"), "the probe screen")
+        app.screen.query_one("#src", Select).value = "container-a"
+        app.screen.query_one("#dst", Select).value = "container-c"
+        app.screen.query_one("#src", Select).focus()
+        await pilot.press("s")
+        await until(pilot, lambda: "filtered" in plain(app.screen.query_one("#probe-result", Static)), "the result")
+
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=probe)
+
+
+def test_matrix_explaining_a_filtered_cell(fixed_lab, snap_compare):
+    async def matrix(pilot):
+        await ready(pilot)
+        app = pilot.app
+        await pilot.press("m")
+        await until(pilot, lambda: app.screen.query("#grid") and app.screen.query_one(DataTable).row_count == 3,
+                    "the matrix")
+        app.screen.query_one(DataTable).move_cursor(row=0, column=3)
+        await until(pilot, lambda: "container-a → container-c" in plain(app.screen.query_one("#cell-detail")),
+                    "the explanation")
+
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=matrix)
