@@ -90,37 +90,38 @@ def read_pcap(data: bytes) -> list[bytes]:
     return frames
 
 
-def vxlan_of(frame: bytes) -> tuple[str, str, int, int] | None:
-    """(outer src, outer dst, UDP dst port, VNI) of an Ethernet/IPv4/UDP/VXLAN frame."""
+def vxlan_of(frame: bytes) -> tuple[str, str, int, int, str, str] | None:
+    """(outer src, outer dst, UDP dst port, VNI, inner src, inner dst) of Ethernet/IPv4/UDP/VXLAN/Ethernet/IPv4."""
+    def ip(raw: bytes) -> str:
+        return ".".join(map(str, raw))
+
     if frame[12:14] != b"\x08\x00" or frame[23] != 17:
         return None
-    ihl = (frame[14] & 0x0F) * 4
-    udp = 14 + ihl
+    udp = 14 + (frame[14] & 0x0F) * 4
     dport = struct.unpack("!H", frame[udp + 2:udp + 4])[0]
     vxlan = frame[udp + 8:udp + 16]
-    src, dst = ".".join(map(str, frame[26:30])), ".".join(map(str, frame[30:34]))
-    return src, dst, dport, int.from_bytes(vxlan[4:7], "big")
+    inner = frame[udp + 16 + 14:]  # the encapsulated Ethernet frame's IPv4 header
+    return ip(frame[26:30]), ip(frame[30:34]), dport, int.from_bytes(vxlan[4:7], "big"), ip(inner[12:16]), ip(inner[16:20])
 
 
 def test_underlay_capture_shows_udp_4789_with_the_networks_vni(lab):
     two_hosts(lab)
-    lab.network_create("ov2", driver="overlay")  # a second VNI that must NOT show up
+    lab.network_create("ov2", driver="overlay")  # another VNI on the same hosts' UDP 4789
     vni = int(lab.network_inspect("ov1")["Options"][VNI_KEY])
-    capture = subprocess.Popen(lab.enter_argv("underlay", ["tcpdump", "-i", "lab0", "-U", "-c", "4", "-w", "-",
-                                                           "udp"]),
+    c1, c2 = ip_of(lab, "c1", "ov1"), ip_of(lab, "c2", "ov1")
+    capture = subprocess.Popen(lab.enter_argv("underlay", ["tcpdump", "-i", "lab0", "-U", "-c", "2", "-w", "-",
+                                                           "udp port 4789"]),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         time.sleep(1.0)  # tcpdump is listening once its socket is bound
-        assert ping(lab, "c1", ip_of(lab, "c2", "ov1"))
-        in_world(lab, "c1", "ping", "-c1", "-W1", ip_of(lab, "c2", "ov1"))
+        assert ping(lab, "c1", c2)
         out, _ = capture.communicate(timeout=15)
     finally:
         if capture.poll() is None:
             capture.kill()
     seen = [v for v in map(vxlan_of, read_pcap(out)) if v]
-    assert seen, "no VXLAN frames on the underlay"
-    assert all(port == 4789 and got == vni for _, _, port, got in seen)
-    assert {(s, d) for s, d, _, _ in seen} == {("192.168.100.11", "192.168.100.12"), ("192.168.100.12", "192.168.100.11")}
+    assert seen == [("192.168.100.11", "192.168.100.12", 4789, vni, c1, c2),
+                    ("192.168.100.12", "192.168.100.11", 4789, vni, c2, c1)], "echo request, then reply"
 
 
 def test_leave_removes_fdb_and_neighbour_entries_on_every_host(lab):
