@@ -135,6 +135,9 @@ def test_leave_removes_fdb_and_neighbour_entries_on_every_host(lab):
         table = control_plane(lab, sandbox(lab, "ov1", host))
         assert f"{mac} dst 192.168.100.12 " in table and f"{ip} lladdr {mac} PERMANENT" in table
     assert mac not in control_plane(lab, sandbox(lab, "ov1", "host2")), "no entry for a host's own endpoint"
+    shown = lab.network_inspect("ov1", verbose=True)["ControlPlane"]
+    assert {"MAC": mac, "VTEP": "192.168.100.12"} in shown["host3"]["FDB"]
+    assert {"IP": ip, "MAC": mac} in shown["host1"]["Neighbours"]
     assert ping(lab, "c3", ip)
     events = []
 
@@ -153,6 +156,8 @@ def test_leave_removes_fdb_and_neighbour_entries_on_every_host(lab):
         table = control_plane(lab, sandbox(lab, "ov1", host))
         assert mac not in table and ip not in table, f"entries for c2 still on {host}"
     assert sandbox(lab, "ov1", "host2") not in namespaces(lab), "host2's last container left: its part is gone"
+    shown = lab.network_inspect("ov1", verbose=True)["ControlPlane"]
+    assert set(shown) == {"host1", "host3"} and mac not in str(shown) and ip not in str(shown)
     removed = {(e.host, e.ip, e.vtep) for e in events if isinstance(e, FdbRemoved)}
     assert removed == {("host1", ip, "192.168.100.12"), ("host3", ip, "192.168.100.12")}
     assert ping(lab, "c3", ip_of(lab, "c1", "ov1")), "the others still reach each other"

@@ -159,6 +159,12 @@ class OverlayDriver(Driver):
     def peers(self, network_id: str) -> list[Peer]:
         return list(self._peers.get(network_id, {}).values())
 
+    def control_plane(self, network_id: str, host_name: str) -> dict:
+        """The static entries on one host's vxlan0, as the kernel holds them."""
+        held = fdb.entries(self.ctx.ns.ipr(sandbox_name(network_id, host_name)), VXLAN)
+        return {"FDB": [{"MAC": mac, "VTEP": vtep} for mac, vtep in held["fdb"]],
+                "Neighbours": [{"IP": ip, "MAC": mac} for ip, mac in held["neigh"]]}
+
     def hosts_of(self, network_id: str) -> list[str]:
         return sorted(self._sandboxes.get(network_id, ()))
 
@@ -215,7 +221,10 @@ def _inspect_peers(ctl, net, data, verbose) -> None:
     if net.driver != OverlayDriver.name:
         return
     drv = ctl.driver(OverlayDriver.name)
-    data["Peers"] = [{"Name": h, "IP": ctl.hosts[h].address} for h in drv.hosts_of(net.id) if h in ctl.hosts]
+    hosts = [h for h in drv.hosts_of(net.id) if h in ctl.hosts]
+    data["Peers"] = [{"Name": h, "IP": ctl.hosts[h].address} for h in hosts]
+    if verbose:  # cnmlab: what the control plane wrote, read back from each host's vxlan0
+        data["ControlPlane"] = {h: drv.control_plane(net.id, h) for h in hosts}
 
 
 def _register_inspect() -> None:
