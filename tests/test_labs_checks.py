@@ -117,6 +117,23 @@ def bridge_exists_(live):
     assert "br-" in passes(live, "bridge_exists", network="net-a").message
 
 
+@case("veth_on_bridge")
+def veth_on_bridge_(live):
+    r = fails(live, "veth_on_bridge", container="dd", network="net-a")
+    assert (r.message, r.hint) == ("dd has no endpoint on net-a", "try `cnmlab network connect net-a dd`")
+    ok = passes(live, "veth_on_bridge", container="cc", network="net-b").message
+    assert ok.startswith("cc's eth1 is a veth pair; its peer veth") and " in host1" in ok
+    peer, bridge = ok.split("its peer ")[1].split()[0], ok.split("a port of ")[1].split()[0]
+    live.client.exec("host1", ["ip", "link", "set", peer, "nomaster"])  # unplug the host end
+    try:
+        r = fails(live, "veth_on_bridge", container="cc", network="net-b")
+        assert r.message == f"cc's eth1 is a veth pair, but its peer {peer} in host1 is on no bridge, not {bridge}"
+        assert r.hint == f"put it back: `cnmlab shell host1`, then `ip link set {peer} master {bridge}`"
+    finally:
+        live.client.exec("host1", ["ip", "link", "set", peer, "master", bridge])
+    passes(live, "veth_on_bridge", container="cc", network="net-b")
+
+
 @case("sysctl_is")
 def sysctl_is_(live):
     r = fails(live, "sysctl_is", target="aa", key="net.ipv4.ip_forward", value="1")
@@ -236,3 +253,20 @@ def test_every_kind_has_a_wrong_topology_case():
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_check_kind(live, kind):
     CASES[kind](live)
+
+
+def test_without_the_engines_probe_checks_send_real_pings_and_connects(live):
+    """An engine without /lab/probe: reachability is measured with ping and a TCP connect run in
+    the source sandbox; udp needs the probe and says so."""
+    bare = Live(live.client)
+    bare.features["probe"] = "this cnmlab does not offer test packets (cnmlab probe) yet"
+    assert checks.evaluate(bare, "reachable", {"src": "aa", "dst": "cc"}).ok is True
+    assert checks.evaluate(bare, "reachable", {"src": "aa", "dst": "cc", "proto": "tcp", "port": 80}).ok is True
+    refused = checks.evaluate(bare, "reachable", {"src": "aa", "dst": "cc", "proto": "tcp", "port": 81})
+    assert refused.ok is False and refused.message.endswith("by tcp/81: refused")
+    silent = checks.evaluate(bare, "not_reachable", {"src": "aa", "dst": "cc@net-b"})
+    assert silent.ok is True and silent.message.endswith(": timeout")
+    udp = checks.evaluate(bare, "reachable", {"src": "aa", "dst": "cc", "proto": "udp", "port": 7})
+    assert udp.ok is False
+    assert udp.message == ("reachable could not run: a udp check needs the engine's probe: "
+                           "this cnmlab does not offer test packets (cnmlab probe) yet")

@@ -54,6 +54,16 @@ def test_every_show_me_line_is_a_real_cnmlab_command(lab):
             parser.parse_args(argv)  # exits (SystemExit) on a line the CLI would refuse
 
 
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+def test_show_me_execs_run_in_containers_the_lab_creates(lab):
+    """`cnmlab exec` takes containers only (hosts are entered with `cnmlab shell`)."""
+    calls = [c for s in lab.steps for c in lab.setup + s.solution]
+    containers = {c.args["name"] for c in calls if c.call == "run"}
+    for call in calls:
+        if call.call == "exec":
+            assert call.args["ref"] in containers, cli_line(call)
+
+
 GOOD = {"number": 9, "slug": "x", "title": "X", "steps": [
     {"title": "s", "text": "t", "solution": [{"call": "network_create", "args": {"name": "n1"}}],
      "checks": [{"on_network": {"container": "aa", "network": "n1"}}]}]}

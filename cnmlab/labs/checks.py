@@ -133,16 +133,47 @@ def network_is(live: Live, network: str, internal: bool | None = None, options: 
     return _pass(f"{network} is configured as asked")
 
 
+def _bridge_of(net: dict) -> tuple[str, str]:
+    """(bridge device, host) of a bridge-driver network."""
+    name = (net.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{net['Id'][:12]}"
+    return name, net.get("Host") or "host1"
+
+
 @kind
 def bridge_exists(live: Live, network: str) -> Result:
     """The network's Linux bridge is a real device in its host's namespace."""
     net = live.network(network)
-    name = (net.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{net['Id'][:12]}"
-    host = net.get("Host") or "host1"
+    name, host = _bridge_of(net)
     run = live.client.exec(host, ["ip", "-o", "link", "show", "type", "bridge"])
     if f": {name}:" not in run.stdout and f": {name}@" not in run.stdout:
         return _fail(f"{host} has no bridge {name} for {network}", "create the network with the bridge driver")
     return _pass(f"{network} is the bridge {name} in {host}")
+
+
+@kind
+def veth_on_bridge(live: Live, container: str, network: str) -> Result:
+    """The container's endpoint on a bridge network is a veth pair whose other end is a port of
+    the network's bridge on the host (the kernel's own view: peer ifindex and master)."""
+    ep = live.networks_of(container).get(network)
+    if ep is None:
+        raise Missing(f"{container} has no endpoint on {network}", f"try `cnmlab network connect {network} {container}`")
+    bridge, host = _bridge_of(live.network(network))
+    iface = ep.get("Interface") or "eth0"
+    inside = live.client.exec(container, ["ip", "-o", "link", "show", iface]).stdout
+    peer = re.search(rf"^\d+: {re.escape(iface)}@if(\d+):", inside)
+    if not peer:
+        return _fail(f"{container}'s {iface} is not a veth pair", "create the network with the bridge driver")
+    links = live.client.exec(host, ["ip", "-o", "link", "show"]).stdout
+    line = next((ln for ln in links.splitlines() if ln.startswith(f"{peer.group(1)}: ")), "")
+    if not line:
+        return _fail(f"the peer of {container}'s {iface} (ifindex {peer.group(1)}) is not in {host}")
+    name = line.split(": ")[1].split("@")[0]
+    master = re.search(r" master (\S+)", line)
+    if not master or master.group(1) != bridge:
+        where = f"on {master.group(1)}" if master else "on no bridge"
+        return _fail(f"{container}'s {iface} is a veth pair, but its peer {name} in {host} is {where}, not {bridge}",
+                     f"put it back: `cnmlab shell {host}`, then `ip link set {name} master {bridge}`")
+    return _pass(f"{container}'s {iface} is a veth pair; its peer {name} is a port of {bridge} in {host}")
 
 
 @kind

@@ -109,7 +109,7 @@ def check_step(client: Client, lab: Lab, step: Step, live: Live | None = None,
     results = []
     for spec in step.checks:
         need = [w for f in spec.requires if (w := live.missing(f))]
-        res = checks.Result(None, "; ".join(need)) if need else checks.evaluate(live, spec.kind, spec.args)
+        res = checks.Result(None, "; ".join(need)) if need else _evaluate(live, spec)
         if res.ok is False:
             res = checks.Result(False, res.message, _hint(lab, spec, res))
         results.append({**spec.to_json(), **res.to_json(), "before_next": spec.before_next})
@@ -123,6 +123,15 @@ def check_step(client: Client, lab: Lab, step: Step, live: Live | None = None,
     if record.status == "skipped" and not record.reason:
         record.reason = "; ".join(sorted({r["message"] for r in results if r["ok"] is None}))
     return record
+
+
+def _evaluate(live: Live, spec) -> checks.Result:
+    """A check with its placeholders ({ip:web@app} ...) filled from the live lab."""
+    try:
+        args = live.fill(spec.args)
+    except Missing as exc:
+        return checks.Result(False, exc.message, exc.hint, exc.missing)
+    return checks.evaluate(live, spec.kind, args)
 
 
 def distinct(results: list[dict]) -> list[dict]:
