@@ -290,3 +290,74 @@ def test_lab_guide_pane_api(lab):
         assert "step 2/2" in guide.border_title and "Run a container" in plain(guide.query_one("#guide-step"))
 
     run(scenario, CnmlabApp(starter=False))
+
+
+async def trace_from_probe_screen(pilot, app, src: str, dst: str, proto: str):
+    await pilot.press("p")
+    await until(pilot, lambda: app.screen.query("#trace-view"), "the probe screen")
+    await until(pilot, lambda: dst in [o[1] for o in app.screen.query_one("#dst", Select)._options], f"{dst} listed")
+    app.screen.query_one("#src", Select).value = src
+    app.screen.query_one("#dst", Select).value = dst
+    app.screen.query_one("#proto", Select).value = proto
+    app.screen.query_one("#src", Select).focus()
+    await pilot.press("t")
+    view = app.screen.query_one("#trace-view")
+    await until(pilot, lambda: view.trace is not None, "the trace", timeout=30)
+    return view
+
+
+def test_trace_lights_hops_in_order_and_marks_the_drop_at_the_rule(lab):
+    async def scenario(pilot, app):
+        lab.run("container-c", network="net-b")
+        await until(pilot, lambda: app.lab.container("container-c") is not None, "container-c in the app")
+        view = await trace_from_probe_screen(pilot, app, "container-a", "container-c", "tcp")
+        trace = view.trace
+        assert trace["verdict"] == "dropped" and trace["rule"]["chain"] == "DOCKER-ISOLATION-STAGE-2"
+        summary = plain(app.screen.query_one("#probe-result"))
+        assert "trace: dropped" in summary and "DOCKER-ISOLATION-STAGE-2" in summary
+        hops_text = app.screen.query_one("#trace-hops")
+        # The hops light up one after another; the drop line appears only once its hop is reached.
+        await until(pilot, lambda: view.step == view.hop_count - 1, "the play-through to finish")
+        lines = plain(hops_text).splitlines()
+        drop = next(i for i, line in enumerate(lines) if "✘ dropped here by filter/DOCKER-ISOLATION-STAGE-2" in line)
+        assert lines[drop - 1].split()[0 if not lines[drop - 1].startswith("▶") else 1] == str(trace["dropped_after"])
+        assert "in host1" in lines[drop] and trace["rule"]["rule"] in lines[drop]
+        # Step with the keys: from nothing lit to the first hop, then on to the drop.
+        view.focus()
+        await pilot.press("home")
+        assert "▶" not in plain(hops_text) and "dropped here" not in plain(hops_text)
+        await pilot.press("right")
+        first = plain(hops_text).splitlines()[0]
+        assert first.startswith("▶  1 → container-a:eth0")
+        for _ in range(trace["dropped_after"] - 2):
+            await pilot.press("right")
+        assert "dropped here" not in plain(hops_text)
+        await pilot.press("right")
+        assert "dropped here" in plain(hops_text)
+        await pilot.press("left")
+        assert "dropped here" not in plain(hops_text)
+
+    run(scenario, CnmlabApp(starter=True))
+
+
+def test_trace_over_an_overlay_shows_the_vxlan_outer_header(lab):
+    async def scenario(pilot, app):
+        lab.host_add("host2")
+        lab.network_create("ov1", driver="overlay")
+        lab.run("c1", network="ov1", host="host1")
+        lab.run("c2", network="ov1", host="host2")
+        await until(pilot, lambda: app.lab.container("c2") is not None, "c2 in the app")
+        view = await trace_from_probe_screen(pilot, app, "c1", "c2", "icmp")
+        underlay = [h for h in view.trace["hops"] if h["outer"]]
+        assert underlay, view.trace["hops"]
+        view.focus()
+        await pilot.press("end")
+        text = plain(app.screen.query_one("#trace-hops"))
+        vni = underlay[0]["outer"]["vni"]
+        assert f"VXLAN outer 192.168.100.11 → 192.168.100.12 udp/4789 vni {vni}" in text
+        # In the tree, the global network shows under both hosts, each with its own endpoint.
+        await pilot.press("h")
+        labels = tree_labels(app.screen.query_one(Tree))
+        assert sum(label.startswith("ov1 overlay") for label in labels) == 2
+
+    run(scenario, CnmlabApp(starter=False))

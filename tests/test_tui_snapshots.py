@@ -33,13 +33,22 @@ def test_topology_wide(fixed_lab, snap_compare):
     assert snap_compare(CnmlabApp(starter=False), terminal_size=(130, 36), run_before=ready)
 
 
-def test_create_network_form(fixed_lab, snap_compare):
-    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=ready, press=["n", "_"])
+def test_create_network_form_with_a_live_error(fixed_lab, snap_compare):
+    async def form(pilot):
+        await ready(pilot)
+        await pilot.press("n", *"net-c", "tab", "tab", *"10.10.0.1/24")
+        await until(pilot, lambda: "invalid subnet" in plain(pilot.app.screen.query_one("#error")), "the live check")
+
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=form)
 
 
 def test_help(fixed_lab, snap_compare):
-    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=ready,
-                        press=["question_mark", "_"])
+    async def help_screen(pilot):
+        await ready(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: pilot.app.screen.query("#help"), "help")
+
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=help_screen)
 
 
 def test_probe_filtered_with_its_rule(fixed_lab, snap_compare):

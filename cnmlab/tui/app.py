@@ -24,7 +24,6 @@ from .calls import readable
 from .events_log import EventsScreen, describe, event_name
 from .forms import AddHostForm, ConfirmRemove, ConnectForm, CreateNetworkForm, DisconnectForm, RunContainerForm
 from .guide import GuideStep, LabGuide
-from .help import HelpScreen
 from .matrix import MatrixScreen
 from .model import Lab, lab_from_json
 from .picture import Selection
@@ -208,6 +207,8 @@ class CnmlabApp(App):
         return not (action == "switch_mode" and parameters and parameters[0] == self.current_mode)
 
     def action_help(self) -> None:
+        from .help import HelpScreen  # Markdown is slow to import: only when asked for
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -13,7 +13,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from .calls import readable
 from .model import Lab
-from .trace import TraceView
+from .trace import TraceView, trace_summary
 
 PROTOCOLS = ("icmp", "tcp", "udp")
 OUTCOME_STYLE = {"reachable": "bold green", "refused": "bold yellow", "no route": "bold red",
@@ -135,6 +135,8 @@ class ProbeScreen(Screen):
         pane.update(probe_text(result))
 
     def show_trace(self, trace: dict) -> None:
+        pane = self.query_one("#probe-result", Static)
+        pane.update(trace_summary(trace))
         view = self.query_one("#trace-view", TraceView)
         view.loading = False
         view.show_trace(trace)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -16,34 +16,45 @@ LEG_STYLE = {"request": "cyan", "reply": "green"}
 VERDICT_STYLE = {"delivered": "bold green", "replied": "bold green", "dropped": "bold red"}
 
 
-def trace_text(trace: dict, step: int) -> Text:
-    """The hops up to `step` lit, the rest dim; the drop and outer headers marked where they happen."""
-    out = Text(no_wrap=True, overflow="ellipsis")
+def trace_summary(trace: dict) -> Text:
+    """The trace's verdict on one line, then why (and the rule, when one dropped the packet)."""
     verdict = trace.get("verdict", "?")
     port = f":{trace['port']}" if trace.get("port") else ""
-    out.append(f"{trace.get('source')} ({trace.get('src_ip')}) → {trace.get('destination')} "
-               f"({trace.get('dst_ip')}) {trace.get('proto')}{port}   ")
-    out.append(f"verdict: {verdict}", VERDICT_STYLE.get(verdict, "bold"))
+    text = Text.assemble((f"trace: {verdict}", VERDICT_STYLE.get(verdict, "bold")), "  ",
+                         f"{trace.get('source')} ({trace.get('src_ip')}) → {trace.get('destination')} "
+                         f"({trace.get('dst_ip')}) {trace.get('proto')}{port}")
+    if trace.get("reason"):
+        text.append("\nwhy: ", "dim")
+        text.append(trace["reason"])
+    elif trace.get("dropped_after") is not None:
+        text.append(f"\ndropped after hop {trace['dropped_after']}", "red")
+    return text
+
+
+def trace_text(trace: dict, step: int) -> Text:
+    """The hops up to `step` lit, the rest dim; the drop and outer headers marked where they happen."""
+    out = Text(no_wrap=True, overflow="ignore")
     hops = trace.get("hops") or []
     if not hops:
-        out.append("\n(no hops captured)", "dim")
+        out.append("(no hops captured)", "dim")
     for pos, hop in enumerate(hops):
         lit = pos <= step
         arrow = "→" if hop.get("leg", "request") == "request" else "←"
         where = f"{hop.get('namespace')}:{hop.get('interface')}"
-        line = f"{hop.get('index', pos):>2} {arrow} {where:<24} {hop.get('direction', ''):<3} "
+        elapsed = f"+{hop['time_ms']:.2f}ms" if hop.get("time_ms") is not None else ""
         if not hop.get("seen", True):
             style = "dim strike" if lit else "dim"
-            detail = "not seen"
+            detail = "not seen here"
         else:
             style = f"bold {LEG_STYLE.get(hop.get('leg'), 'white')}" if lit else "dim"
             detail = hop.get("summary", "")
-            if hop.get("time_ms") is not None:
-                detail += f"  +{hop['time_ms']:.2f} ms"
         if pos == step:
             style += " reverse"
-        out.append("\n" + ("▶ " if pos == step else "  "))
-        out.append(line + detail, style)
+        if pos:
+            out.append("\n")
+        out.append("▶ " if pos == step else "  ")
+        out.append(f"{hop.get('index', pos):>2} {arrow} {where:<24} {hop.get('direction', ''):<3} {elapsed:>9} {detail}",
+                   style)
         outer = hop.get("outer")
         if outer and lit:
             out.append(f"\n       VXLAN outer {outer.get('src')} → {outer.get('dst')} udp/{outer.get('udp_port')} "
@@ -56,11 +67,11 @@ def trace_text(trace: dict, step: int) -> Text:
                 else "an unknown rule"
             out.append(f"\n    ✘ dropped here by {where}", "bold red")
             if rule.get("rule"):
-                out.append(f"\n      {rule['rule']}", "red")
+                out.append(f": {rule['rule']}", "red")
     return out
 
 
-class TraceView(VerticalScroll, can_focus=True):
+class TraceView(ScrollableContainer, can_focus=True):
     BINDINGS = [
         Binding("right,j", "step(1)", "Next hop"),
         Binding("left,k", "step(-1)", "Prev hop"),
@@ -95,7 +106,9 @@ class TraceView(VerticalScroll, can_focus=True):
     def refresh_hops(self) -> None:
         if self.trace is not None:
             self.query_one("#trace-hops", Static).update(trace_text(self.trace, self.step))
-            self.scroll_to(y=max(0, self.step - 4), animate=False)
+            lines = trace_text(self.trace, self.step).plain.splitlines()
+            current = next((i for i, line in enumerate(lines) if line.startswith("▶")), 0)
+            self.scroll_to(y=max(0, current - self.size.height // 2), animate=False)
 
     def action_step(self, delta: int) -> None:
         self._stop()
