@@ -8,6 +8,8 @@ judged with the rule counters of every host, read once before and once after.
 
 from __future__ import annotations
 
+import time
+
 from ..errors import CnmError
 from . import rules, sender, single, verdict
 from . import target as targets
@@ -40,12 +42,16 @@ def plan(ctl, proto: str, port, network: str | None) -> tuple[list[str], list]:
 def run(engine, proto: str = "icmp", port=None, network: str | None = None, explain: bool = False,
         timeout=None) -> dict:
     timeout = single.check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
+    started = time.perf_counter()
     names, pairs = engine.call(plan, engine.controller, proto, port, network)
+    planned = time.perf_counter()
     proto, port = targets.check_proto(proto, port)
     hosts = list(dict.fromkeys(h for _, _, t in pairs if not isinstance(t, str) for h in t.path.hosts))
     before = rules.snapshot(hosts)
     work = [(a, b, t, single.make_probe(t)) for a, b, t in pairs if not isinstance(t, str) and not t.error]
+    counted = time.perf_counter()
     sender.run([p for *_, p in work], timeout)
+    sent = time.perf_counter()
     silent = any(p.outcome is None for *_, p in work)
     after = rules.snapshot(hosts) if silent else {}
     moved = rules.moved_drops(before, after)
@@ -64,5 +70,8 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
                       "dst_ip": r["dst_ip"], "detail": r["reason"], "rule": r["rule"]})
         used.append(r["reason_key"])
     legend = {key: verdict.LEGEND[key] for key in dict.fromkeys(used)} if explain else {}
+    done = time.perf_counter()
+    timings = {"plan_ms": planned - started, "counters_before_ms": counted - planned, "probes_ms": sent - counted,
+               "judge_ms": done - sent}
     return {"proto": proto, "port": port, "network": network, "timeout": timeout, "containers": names,
-            "cells": cells, "legend": legend}
+            "cells": cells, "legend": legend, "timings": {k: round(v * 1000, 1) for k, v in timings.items()}}

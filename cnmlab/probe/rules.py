@@ -204,13 +204,10 @@ def first_drop(counters: Counters, pkt: Packet) -> Rule | None:
 
 def blame(moved: dict[Rule, int], after: Counters, packets: list[Packet]) -> Rule | None:
     """The rule that dropped this probe: where the walk of the chains ends in a drop, and whose
-    counter moved during the probe (see moved_drops)."""
+    counter moved during the probe (see moved_drops). A rule that merely fits the packet is not
+    enough: with many probes in flight, other probes move counters too."""
     for pkt in packets:
         rule = first_drop(after, pkt)
         if rule is not None and rule in moved:
             return rule
-    for pkt in packets:  # rules we could not walk exactly (matches we do not read): any moved that fits
-        candidates = sorted((r for r in moved if matches(r, pkt)), key=lambda r: r.rule.startswith("-P "))
-        if candidates:
-            return candidates[0]
     return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import random
-import select
+import selectors
 import socket
 import threading
 import time
@@ -62,6 +62,7 @@ class Probe:
     answer: str | None = None  # http body line, dns address
     sent_at: float | None = None  # time.time() just before the packet left
     sent: bytes | None = None  # the IP packet as it was handed to the kernel
+    discarded: int = 0  # IpOutDiscards of the source during a silent probe: its kernel dropped packets
 
     def done(self, outcome: str, heard: str, sender: str | None = None, at: float | None = None) -> None:
         if self.outcome is None:
@@ -92,15 +93,16 @@ def _run_raw(probes: list[Probe], timeout: float) -> None:
     by_ns: dict[str, list[Probe]] = {}
     for p in probes:
         by_ns.setdefault(p.netns, []).append(p)
-    senders, receivers, waiting = {}, {}, {}
+    senders, receivers, waiting, discards = {}, {}, {}, {}
     try:
         for ns, group in by_ns.items():
             try:
                 with Opener(ns) as o:
+                    discards[ns] = o.out_discards()
                     senders[ns] = o.raw_sender()
                     wanted = {socket.IPPROTO_ICMP} | {packets.PROTO_NUMBERS[p.proto] for p in group}
                     for proto in wanted:
-                        receivers[o.raw_receiver(proto)] = ns
+                        receivers[o.raw_receiver(proto, (FIRST_IDENT, LAST_IDENT))] = ns
                     for p in group:
                         try:
                             p.src_ip = o.source_address(p.dst_ip, p.port or 9)
@@ -127,9 +129,29 @@ def _run_raw(probes: list[Probe], timeout: float) -> None:
                     sender.sendto(data, (p.dst_ip, 0))
                 except OSError as exc:
                     _local_error(p, exc)
+            # Read the answers that came already, so no buffer fills while the others are sent.
+            for sock, where in receivers.items():
+                _drain(sock, where, waiting, set())
         _listen(receivers, waiting, timeout)
+        _count_discards(by_ns, discards)
     finally:
         close_later(*senders.values(), *receivers)
+
+
+def _count_discards(by_ns: dict[str, list[Probe]], before: dict[str, int]) -> None:
+    """Silence can be the source's own kernel: e.g. when the machine's neighbour (ARP) table,
+    which every namespace shares, is full, packets to new neighbours are discarded."""
+    for ns, group in by_ns.items():
+        silent = [p for p in group if p.outcome is None and p.sent_at is not None]
+        if not silent or ns not in before:
+            continue
+        try:
+            with Opener(ns) as o:
+                moved = o.out_discards() - before[ns]
+        except OSError:
+            continue
+        for p in silent:
+            p.discarded = max(moved, 0)
 
 
 def _local_error(p: Probe, exc: OSError) -> None:
@@ -144,25 +166,28 @@ def _local_error(p: Probe, exc: OSError) -> None:
 def _listen(receivers: dict, waiting: dict, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     pending = {k for k, p in waiting.items() if p.outcome is None}
-    socks = list(receivers)
-    while pending and socks:
-        left = deadline - time.monotonic()
-        if left <= 0:
+    # epoll, not select(): an engine with many sandboxes holds file descriptors far above 1024.
+    with selectors.DefaultSelector() as selector:
+        for sock in receivers:
+            selector.register(sock, selectors.EVENT_READ)
+        while pending and receivers:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for key, _ in selector.select(left):
+                _drain(key.fileobj, receivers[key.fileobj], waiting, pending)
+
+
+def _drain(sock, ns: str, waiting: dict, pending: set) -> None:
+    now = time.monotonic()
+    while True:
+        try:
+            data = sock.recv(65535)
+        except OSError:  # EAGAIN: read everything there was
             return
-        ready, _, _ = select.select(socks, [], [], left)
-        now = time.monotonic()
-        for sock in ready:
-            ns = receivers[sock]
-            while True:
-                try:
-                    data = sock.recv(65535)
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:
-                    break
-                key = _classify(ns, data, waiting, now)
-                if key is not None:
-                    pending.discard(key)
+        key = _classify(ns, data, waiting, now)
+        if key is not None:
+            pending.discard(key)
 
 
 def _classify(ns: str, data: bytes, waiting: dict, now: float):

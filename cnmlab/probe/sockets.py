@@ -12,9 +12,11 @@ closing happens on a background thread, off the critical path of a probe or trac
 from __future__ import annotations
 
 import collections
+import ctypes
 import os
 import queue
 import socket
+import struct
 import threading
 from typing import Self
 
@@ -26,6 +28,9 @@ SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 LEDGER_SIZE = 4096
+SOL_RAW, ICMP_FILTER = 255, 1
+SO_RCVBUFFORCE, SO_ATTACH_FILTER = 33, 26
+RECV_BUFFER = 8 << 20
 
 # (namespace name, netns inode, kind) of the most recent sockets opened by probe code.
 ledger: collections.deque = collections.deque(maxlen=LEDGER_SIZE)
@@ -71,11 +76,21 @@ class Opener:
         sock.setblocking(False)
         return sock
 
-    def raw_receiver(self, proto: int) -> socket.socket:
-        """Every packet of one IP protocol delivered to this namespace (after its INPUT rules)."""
+    def raw_receiver(self, proto: int, ports: tuple[int, int] | None = None) -> socket.socket:
+        """Packets of one IP protocol delivered to this namespace (after its INPUT rules).
+
+        The kernel filters before queueing, so a sandbox that many probes hit at once does not
+        fill the buffer with packets that are not answers: ICMP keeps only echo replies and
+        errors; TCP and UDP keep only destination ports in `ports` (the probes' source ports).
+        """
         sock = self._new(socket.AF_INET, socket.SOCK_RAW, proto, "raw-recv")
         sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        _big_buffer(sock)
+        if proto == socket.IPPROTO_ICMP:
+            keep = (1 << 0) | (1 << 3) | (1 << 11)  # echo reply, unreachable, time exceeded
+            sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", ~keep & 0xFFFFFFFF))
+        elif ports is not None:
+            _attach_port_filter(sock, *ports)
         return sock
 
     def udp(self) -> socket.socket:
@@ -116,8 +131,40 @@ class Opener:
         finally:
             sock.close()
 
+    def out_discards(self) -> int:
+        """IpOutDiscards of this namespace: packets its kernel threw away before they left."""
+        try:
+            with open("/proc/thread-self/net/snmp") as f:
+                header, values = [line.split() for line in f if line.startswith("Ip:")][:2]
+            return int(values[header.index("OutDiscards")])
+        except (OSError, ValueError):
+            return 0
+
     def interfaces(self) -> list[str]:
         return [name for _, name in socket.if_nameindex()]
+
+
+def _big_buffer(sock: socket.socket) -> None:
+    try:  # FORCE passes net.core.rmem_max: we hold CAP_NET_ADMIN over the lab's namespaces
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECV_BUFFER)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
+
+
+def _attach_port_filter(sock: socket.socket, low: int, high: int) -> None:
+    """A classic BPF program (no tcpdump involved): accept when low <= TCP/UDP dport <= high."""
+    program = [
+        (0xB1, 0, 0, 0),  # ldxb 4*([0]&0xf)   x = IP header length
+        (0x48, 0, 0, 2),  # ldh [x+2]          a = destination port
+        (0x35, 0, 2, low),  # jge low ? next : drop
+        (0x25, 1, 0, high),  # jgt high ? drop : accept
+        (0x06, 0, 0, 0xFFFF),  # accept
+        (0x06, 0, 0, 0),  # drop
+    ]
+    code = b"".join(struct.pack("HBBI", *ins) for ins in program)
+    buffer = ctypes.create_string_buffer(code)
+    fprog = struct.pack("HL", len(program), ctypes.addressof(buffer))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
 class _Closer:

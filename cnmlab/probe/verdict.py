@@ -23,6 +23,9 @@ LEGEND = {
     "no-route": "no route: the sender has no route there, or a router answered unreachable",
     "refused": "the packet arrived, but nothing answers on that port (TCP RST or ICMP port unreachable)",
     "timeout": "no answer, and no iptables rule on the path counted a drop",
+    "local-discard": ("the source's kernel discarded packets before they left (IpOutDiscards), e.g. because the "
+                      "machine's neighbour (ARP) table is full: net.ipv4.neigh.default.gc_thresh3 (1024 by "
+                      "default) counts the entries of every namespace on the machine"),
 }
 SHORT = {
     "isolation": "different networks",
@@ -79,6 +82,9 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
     if rule is not None:
         key = rule_key(rule)
         return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}"
+    if probe.discarded:
+        return "timeout", "local-discard", (f"no answer within {timeout:g} s: {target.netns}'s kernel discarded "
+                                             f"{probe.discarded} outgoing packet(s) (is the machine's ARP table full?)")
     if _macvlan_host(facts):
         return "timeout", "macvlan-host", f"no answer within {timeout:g} s: {LEGEND['macvlan-host']}"
     if _other_host(facts):
