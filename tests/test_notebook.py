@@ -247,8 +247,8 @@ def test_api_results_and_one_error_type(lab):
     assert "half" not in nb.containers()
     nb.disconnect("net-a", "aa")
     assert "net-a" not in nb.inspect("aa").data["NetworkSettings"]["Networks"]
-    nb.rm("aa")
-    nb.network_rm("net-a")
+    assert nb.rm("aa").removed == ["aa"]
+    assert "removed network net-a" in nb.network_rm("net-a")._repr_html_()
     assert nb.containers() == [] and "net-a" not in nb.state().network_names()
 
 

@@ -5,8 +5,17 @@ widgets (ipywidgets) load only when the dashboard is first shown.
 """
 
 from .lab import Lab
-from .results import DiagramResult, ExecResult, LabError, MatrixResult, ObjectResult, ProbeResult, TraceResult
+from .results import (
+    DiagramResult,
+    ExecResult,
+    LabError,
+    MatrixResult,
+    ObjectResult,
+    ProbeResult,
+    RemovedResult,
+    TraceResult,
+)
 from .state import LabState
 
 __all__ = ["DiagramResult", "ExecResult", "Lab", "LabError", "LabState", "MatrixResult", "ObjectResult", "ProbeResult",
-           "TraceResult"]
+           "RemovedResult", "TraceResult"]

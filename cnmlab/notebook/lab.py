@@ -20,7 +20,16 @@ from typing import TypeVar
 
 from ..client import Client
 from ..errors import CnmError
-from .results import DiagramResult, ExecResult, LabError, MatrixResult, ObjectResult, ProbeResult, TraceResult
+from .results import (
+    DiagramResult,
+    ExecResult,
+    LabError,
+    MatrixResult,
+    ObjectResult,
+    ProbeResult,
+    RemovedResult,
+    TraceResult,
+)
 from .state import LabState
 
 T = TypeVar("T")
@@ -65,8 +74,10 @@ class Lab:
     def network_inspect(self, name: str) -> ObjectResult:
         return ObjectResult("network", call(self.client.network_inspect, name))
 
-    def network_rm(self, name: str) -> None:
-        call(self.client.network_rm, name)
+    def network_rm(self, *names: str) -> RemovedResult:
+        for name in names:
+            call(self.client.network_rm, name)
+        return RemovedResult("network", names)
 
     def networks(self) -> list[ObjectResult]:
         return [ObjectResult("network", n) for n in call(self.client.networks)]
@@ -102,9 +113,10 @@ class Lab:
         call(self.client.disconnect, network, container, force=force)
         return self.inspect(container)
 
-    def rm(self, *names: str, force: bool = False) -> None:
+    def rm(self, *names: str, force: bool = False) -> RemovedResult:
         for name in names:
             call(self.client.rm, name, force=force)
+        return RemovedResult("container", names)
 
     def containers(self) -> list[str]:
         return [c["Names"][0].lstrip("/") for c in call(self.client.containers)]

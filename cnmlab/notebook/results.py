@@ -175,6 +175,16 @@ class ObjectResult(Result):
         return to_string(box)
 
 
+class RemovedResult(Result):
+    """What `rm` / `network_rm` removed."""
+
+    def __init__(self, kind: str, names: tuple[str, ...]):
+        super().__init__({"kind": kind, "removed": list(names)})
+
+    def _repr_html_(self) -> str:
+        return to_string(root("div", f"removed {self.kind} {', '.join(self.removed)}", class_="cnm-removed"))
+
+
 class DiagramResult(Result):
     """A snapshot of the lab drawn as the CNM diagram."""
 
