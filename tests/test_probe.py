@@ -190,3 +190,20 @@ def test_probes_never_leave_the_lab_world(pair):
         if entry["namespace"] in lab_inodes:
             assert entry["inode"] == lab_inodes[entry["namespace"]], entry
     assert {e["kind"] for e in opened} >= {"raw-send", "raw-recv", "packet", "tcp"}
+
+
+@pytest.mark.parametrize("reject_with,outcome,heard", [
+    ("icmp-admin-prohibited", "filtered", "administratively prohibited"),
+    ("icmp-host-unreachable", "no route", "host unreachable"),
+    ("icmp-port-unreachable", "refused", "port unreachable"),
+])
+def test_a_reject_rule_answers_in_the_hosts_name(pair, reject_with, outcome, heard):
+    """A DOCKER-USER rule (where Docker wants a user's own rules) rejects aa's packets to bb."""
+    pair.network_create("net-c", subnet="10.77.3.0/24")
+    pair.run("cc", network="net-c")
+    rule = f"-s 10.77.3.2/32 -d 10.77.1.3/32 -p udp -j REJECT --reject-with {reject_with}"
+    in_world(pair, "host1", "iptables", "-I", "DOCKER-USER", *rule.split(), check=True)
+    r = pair.probe("cc", "bb", proto="udp", port=7)
+    assert r["outcome"] == outcome and heard in r["reason"] and "from 10.77.3.1" in r["reason"], r
+    assert r["rule"] == {"namespace": "host1", "table": "filter", "chain": "DOCKER-USER", "rule": rule}
+    assert "rejected by DOCKER-USER on host1" in r["reason"]

@@ -52,12 +52,12 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     counted = time.perf_counter()
     sender.run([p for *_, p in work], timeout)
     sent = time.perf_counter()
-    silent = any(p.outcome is None for *_, p in work)
+    silent = any(verdict.wants_rule(p) for *_, p in work)
     after = rules.snapshot(hosts) if silent else {}
     moved = rules.moved_drops(before, after)
     results = {}
     for a, b, t, probe in work:
-        rule = rules.blame(moved, after, t.path.packets) if probe.outcome is None else None
+        rule = rules.blame(moved, after, t.path.packets) if verdict.wants_rule(probe) else None
         results[(a, b)] = verdict.result(t, probe, rule, timeout)
     cells, used = [], []
     for a, b, t in pairs:

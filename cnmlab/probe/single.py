@@ -63,7 +63,7 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
     probe = make_probe(t)
     sender.run([probe], timeout)
     rule = None
-    if probe.outcome is None:
+    if verdict.wants_rule(probe):
         after = rules.snapshot(hosts)
         rule = rules.blame(rules.moved_drops(before, after), after, t.path.packets)
     return verdict.result(t, probe, rule, timeout)

@@ -85,7 +85,7 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
     finally:
         caps.close()
     rule = None
-    if probe.outcome is None:
+    if verdict.wants_rule(probe):
         after = rules.snapshot(hosts)
         rule = rules.blame(rules.moved_drops(before, after), after, t.path.packets)
     hops = _hops(legs, frames, caps.missing, probe)

@@ -70,15 +70,14 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
         key = "same-network" if target.shared_networks else "routed"
         rtt = f" in {probe.rtt_ms:.2f} ms" if probe.rtt_ms is not None else ""
         return outcome, key, f"{probe.heard}{rtt}"
+    rejected = f" (rejected by {rule.chain} on {rule.namespace})" if rule is not None else ""
     if outcome == "refused":
-        return outcome, "refused", probe.heard
+        return outcome, "refused", probe.heard + rejected
     if outcome == "no route":
         key = "other-host" if _other_host(facts) and not probe.heard.startswith(target.netns) else "no-route"
-        return outcome, key, probe.heard
+        return outcome, key, probe.heard + rejected
     if outcome == "filtered":
-        key = rule_key(rule) if rule else "rule"
-        where = f": dropped by {rule.chain} on {rule.namespace}" if rule else ""
-        return outcome, key, f"{SHORT.get(key, probe.heard)}{where}" if rule else probe.heard
+        return outcome, rule_key(rule) if rule else "rule", probe.heard + rejected
     if rule is not None:
         key = rule_key(rule)
         return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}"
@@ -95,6 +94,14 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
 def _other_host(facts: dict) -> bool:
     return (facts.get("dst_kind") == "container" and facts.get("dst_host") not in (None, facts.get("src_host"))
             and not facts.get("shared"))
+
+
+def wants_rule(probe) -> bool:
+    """Should the counters name a rule? For silence, and for ICMP errors sent by someone other
+    than the destination (a REJECT rule on the way answers in the host's name)."""
+    if probe.outcome is None or probe.outcome == "filtered":
+        return True
+    return probe.outcome in ("refused", "no route") and probe.answer_from not in (None, probe.dst_ip)
 
 
 def result(target, probe, rule: Rule | None, timeout: float) -> dict:
@@ -114,5 +121,5 @@ def result(target, probe, rule: Rule | None, timeout: float) -> dict:
         "rtt_ms": probe.rtt_ms if probe and outcome == "reachable" else None,
         "reason": reason,
         "reason_key": key,
-        "rule": rule.to_json() if rule and outcome == "filtered" else None,
+        "rule": rule.to_json() if rule and outcome != "reachable" else None,
     }
