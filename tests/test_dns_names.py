@@ -81,3 +81,12 @@ def test_garbage_gets_no_reply():
 def test_ptr_address():
     assert ptr_address("4.3.2.1.in-addr.arpa.") == "1.2.3.4"
     assert ptr_address("1.in-addr.arpa") is None and ptr_address("x.3.2.1.in-addr.arpa") is None
+
+
+def test_detaching_a_sandbox_drops_its_records_even_without_a_leave():
+    names = table()
+    names.add("A", "net-a", "ep-half", ["half"], ["10.77.1.9"], ptr_name="half", sandbox="half")
+    assert names.resolve("aa", "half").found
+    names.detach("half")  # a join that failed after the record was made: the sandbox goes
+    assert not names.resolve("aa", "half").found
+    assert not names.reverse("aa", "9.1.77.10.in-addr.arpa").found

@@ -178,6 +178,9 @@ def test_conflicts_leave_nothing_half_made(lab):
         lab.service_create("web", "net-a")
     with pytest.raises(Conflict, match="8080"):
         lab.service_create("api", "net-a", ports=["8080:81"])
+    with pytest.raises(Conflict, match="routing mesh of service web"):
+        lab.run("other", network="net-a", ports=["8080:80"])
+    assert "other" not in [c["Names"][0][1:] for c in lab.containers()]
     with pytest.raises(NotFound):
         lab.service_scale("nosuch", 2)
     lab.service_scale("web", 0)
@@ -219,5 +222,7 @@ def test_across_hosts_on_an_overlay_every_host_answers(lab):
     # host2 has no replica: it forwards to host1, which answers from its own replicas.
     assert spread(lab, "underlay", f"http://{addresses['host2']}:8080/", 6) == {"web.1": 3, "web.2": 3}
     assert spread(lab, "underlay", f"http://{addresses['host1']}:8080/", 6) == {"web.1": 3, "web.2": 3}
+    host3 = lab.host_add("host3")["Address"].split("/")[0]
+    assert spread(lab, "underlay", f"http://{host3}:8080/", 2) == {"web.1": 1, "web.2": 1}, "a new host joins"
     lab.service_rm("web")
     assert rules(lab, "host2") == before

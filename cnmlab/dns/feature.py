@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections import deque
 
 from .. import inspect
@@ -42,6 +43,7 @@ class EmbeddedDns:
         self.names = NameTable()
         self.server = DnsServer(self.names, on_answer=self._answered)
         self.log: deque = deque(maxlen=LOG_SIZE)
+        self._log_lock = threading.Lock()  # the DNS thread appends, the kernel thread reads
         self.resolvers: dict[str, dict] = {}  # sandbox -> {"udp": port, "tcp": port, "resolv_conf": path}
         self._pending: list[tuple[str, int, int]] = []  # (sandbox, udp port, tcp port) awaiting nat rules
 
@@ -50,7 +52,7 @@ class EmbeddedDns:
         if not wants_dns(net, c) or not ep.ip:
             return
         self._start_resolver(c)
-        self.names.add(net.id, net.name, ep.id, dns_names(c, ep), [ep.ip], ptr_name=c.name)
+        self.names.add(net.id, net.name, ep.id, dns_names(c, ep), [ep.ip], ptr_name=c.name, sandbox=c.netns)
         self.names.attach(c.netns, net.id)
 
     def left(self, net, ep, c, teardown) -> None:
@@ -115,7 +117,8 @@ class EmbeddedDns:
 
     # -- query log (DNS thread) ----------------------------------------------------------
     def _answered(self, event) -> None:
-        self.log.append(event.to_json())
+        with self._log_lock:
+            self.log.append(event.to_json())
         with contextlib.suppress(RuntimeError):  # the engine is stopping
             self.engine.kernel.submit(self.ctl.emit, event)
 
@@ -123,7 +126,11 @@ class EmbeddedDns:
     def view(self) -> dict:
         nets = {net.name: self.names.names_on(net.id) for net in self.ctl.networks.values() if not net.predefined}
         return {"Resolvers": {n: dict(r) for n, r in sorted(self.resolvers.items())},
-                "Names": nets, "Queries": list(self.log)[-100:]}
+                "Names": nets, "Queries": self.queries(100)}
+
+    def queries(self, last: int) -> list[dict]:
+        with self._log_lock:
+            return list(self.log)[-last:]
 
 
 def network_dns_names(ctl, net, data: dict, verbose: bool) -> None:

@@ -41,12 +41,16 @@ class NameTable:
         self._networks: dict[str, _NetworkRecords] = {}
         self._sandboxes: dict[str, list[str]] = {}  # sandbox (netns) -> network ids, in join order
         self._owned: dict[str, tuple[str, list[str], list[str]]] = {}  # owner -> (network, names, PTR addresses)
+        self._by_sandbox: dict[str, set[str]] = {}  # sandbox -> owners of its endpoints' records
 
     # -- writes (kernel thread) ------------------------------------------------------
     def add(self, network_id: str, network_name: str, owner: str, names: list[str], addresses: list[str],
-            ptr_name: str | None = None) -> None:
-        """Give `names` the `addresses` on a network; a later add by the same owner replaces it."""
+            ptr_name: str | None = None, sandbox: str | None = None) -> None:
+        """Give `names` the `addresses` on a network; a later add by the same owner replaces it.
+        Records given a sandbox go with it when it is detached altogether."""
         with self._lock:
+            if sandbox is not None:
+                self._by_sandbox.setdefault(sandbox, set()).add(owner)
             self._remove(owner)
             recs = self._networks.setdefault(network_id, _NetworkRecords(network_name))
             keys = list(dict.fromkeys(n.lower() for n in names if n))
@@ -88,6 +92,8 @@ class NameTable:
         with self._lock:
             if network_id is None:
                 self._sandboxes.pop(sandbox, None)
+                for owner in self._by_sandbox.pop(sandbox, set()):
+                    self._remove(owner)
             elif network_id in self._sandboxes.get(sandbox, []):
                 self._sandboxes[sandbox].remove(network_id)
 
@@ -96,6 +102,7 @@ class NameTable:
             self._networks.clear()
             self._sandboxes.clear()
             self._owned.clear()
+            self._by_sandbox.clear()
 
     # -- reads (DNS thread) ----------------------------------------------------------
     def networks_of(self, sandbox: str) -> list[str]:

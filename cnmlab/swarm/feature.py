@@ -77,6 +77,7 @@ def attach(engine) -> None:
     ctl._service_manager = mgr  # for the inspect hook, which gets the controller only
     ctl.hooks.joined.append(mgr.joined)
     ctl.hooks.left.append(mgr.left)
+    ctl.hooks.sandbox_created.append(mgr.sandbox_created)
     ctl.hooks.sandbox_removed.append(mgr.sandbox_removed)
     ctl.hooks.network_removed.append(mgr.network_removed)
     ctl.subscribe(mgr.on_event)

@@ -12,7 +12,7 @@ import contextlib
 import sys
 
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
-from ..events import LabReset, LabRestored, StepDone
+from ..events import HostAdded, HostRemoved, LabReset, LabRestored, StepDone
 from ..ipam import parse_address
 from ..names import new_id
 from ..osl.iptables import IptablesError
@@ -296,6 +296,16 @@ class ServiceManager:
             if svc.vip:
                 self._install_vip(c.netns, svc, self.task_addresses(svc))
 
+    def sandbox_created(self, c) -> None:
+        """`run -p` on a port a service's routing mesh holds on that host: refused, as Docker does
+        (here, before the sandbox joins anything, so nothing is left to undo)."""
+        for p in c.ports:
+            for svc in self.services.values():
+                if c.host in self._mesh_hosts(svc) and any(
+                        (q.host_port, q.proto) == (p.host_port, p.proto) for q in svc.ports):
+                    raise Conflict(f"Bind for 0.0.0.0:{p.host_port} failed: port is already allocated "
+                                   f"(the routing mesh of service {svc.name})")
+
     def left(self, net, ep, c, teardown) -> None:
         for svc in self.on_network(net.id):
             if teardown:
@@ -336,6 +346,13 @@ class ServiceManager:
             self._mesh.clear()
         elif isinstance(event, LabRestored):
             self.restore()
+        elif isinstance(event, HostRemoved):  # its rules went with its namespace
+            self._mesh = {(h, sid) for h, sid in self._mesh if h != event.host}
+        elif isinstance(event, HostAdded):  # a new host joins the mesh of lab-wide networks
+            for svc in self.services.values():
+                net = self.ctl.networks.get(svc.network_id)
+                if svc.ports and net is not None and net.host is None:
+                    self._quietly(self._wire_mesh, svc, None)
 
     def restore(self) -> None:
         """After the controller rebuilt the replicas: take the VIPs back and rewire."""
