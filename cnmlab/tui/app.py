@@ -135,12 +135,15 @@ class CnmlabApp(App):
         events = AsyncClient(self.client.socket_path, autostart=False)
         lost = False
         while True:
+            if lost:
+                if not await events.running():
+                    await asyncio.sleep(1.0)
+                    continue
+                lost = False
+                self.notify("reconnected to the engine")
+                self.reload()  # whatever changed while we were away
             try:
                 async for event in events.events():
-                    if lost:
-                        lost = False
-                        self.notify("reconnected to the engine's event stream")
-                        self.reload()
                     self.on_lab_event(event)
             except asyncio.CancelledError:
                 raise
