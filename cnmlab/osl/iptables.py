@@ -67,7 +67,7 @@ def counters(ns: str | None, table: str = "filter") -> str:
 
 def save_with_counters(ns: str | None, table: str = "filter") -> str:
     """`iptables-save -c -t TABLE`: every rule with its [packets:bytes], for before/after comparisons."""
-    result = subprocess.run(_prefix(ns) + ["iptables-save", "-c", "-t", table], capture_output=True, text=True)
+    result = run_in(ns, ["iptables-save", "-c", "-t", table])
     if result.returncode != 0:
         raise IptablesError(f"iptables-save in {ns or 'world'} failed: {result.stderr.strip()}")
     return result.stdout
