@@ -145,3 +145,15 @@ def test_overlay_trace_shows_the_underlay_hop_with_vni_and_udp_4789(lab):
         assert h["summary"].startswith("ICMP 10.88.0.")
     inner = [h for h in t["hops"] if h["namespace"] in ("o1", "o2")]
     assert all(h["outer"] is None for h in inner)
+
+
+def test_a_packet_that_leaves_for_nowhere_is_dropped_not_delivered(lab):
+    """host2 has no route to host1's bridge subnet: the LAN's router gets it and goes no further."""
+    lab.network_create("net-a")
+    lab.run("aa", network="net-a")
+    lab.host_add("host2")
+    t = lab.trace("host2", "aa", timeout=0.3)
+    assert t["verdict"] == "dropped" and t["rule"] is None
+    seen = [(h["namespace"], h["interface"]) for h in t["hops"] if h["seen"]]
+    assert seen == [("host2", "eth0"), ("underlay", "u-host2"), ("underlay", "lab0")]
+    assert t["dropped_after"] == 3 and "local to its host" in t["reason"]

@@ -94,8 +94,8 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
     seen_request = [h for h in request if h["seen"]]
     if probe.outcome in ("reachable", "refused"):
         result = "replied"
-    elif request and request[-1]["seen"]:
-        result = "delivered"
+    elif request and request[-1]["seen"] and t.path.ends_in is not None:
+        result = "delivered"  # it arrived, and nothing answered
     else:
         result = "dropped"
     dropped_after = seen_request[-1]["index"] if result == "dropped" and seen_request else None
