@@ -99,7 +99,8 @@ def test_dockers_nat_chains_and_resolv_conf_in_the_sandbox(two_networks):
     # The file lives in the world's private tmpfs: the machine's /etc/netns holds no sandbox.
     assert "nameserver 127.0.0.11" in in_world(lab, None, "cat", "/etc/netns/aa/resolv.conf").stdout
     assert not os.path.exists("/etc/netns/aa")
-    assert "127.0.0.11" not in open("/etc/resolv.conf").read()
+    with open("/etc/resolv.conf") as machine:
+        assert "127.0.0.11" not in machine.read()
 
 
 def test_the_default_bridge_has_no_embedded_dns(two_networks):
