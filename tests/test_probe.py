@@ -207,3 +207,14 @@ def test_a_reject_rule_answers_in_the_hosts_name(pair, reject_with, outcome, hea
     assert r["outcome"] == outcome and heard in r["reason"] and "from 10.77.3.1" in r["reason"], r
     assert r["rule"] == {"namespace": "host1", "table": "filter", "chain": "DOCKER-USER", "rule": rule}
     assert "rejected by DOCKER-USER on host1" in r["reason"]
+
+
+def test_a_name_only_dns_knows_is_resolved_by_the_sources_resolver(pair):
+    pytest.importorskip("cnmlab.swarm.feature", reason="services (issue 5) are not in this tree")
+    pair.service_create("web", network="net-a", replicas=2)
+    r = pair.probe("aa", "web", proto="tcp", port=80)
+    assert r["outcome"] == "reachable", r
+    assert r["resolved"].startswith("web resolved to ") and "127.0.0.11" in r["resolved"]
+    assert r["dst_ip"] == r["resolved"].split()[3], "the VIP the embedded DNS gave"
+    with pytest.raises(NotFound, match="No such container, alias, host or address: nosuch"):
+        pair.probe("aa", "nosuch")

@@ -330,6 +330,30 @@ async def _dns(p: Probe, timeout: float):
     return sock
 
 
+def lookup(netns: str, name: str, server: str, timeout: float = 0.5) -> str | None:
+    """Ask the sandbox's own resolver for `name` (an A record), as an app in the sandbox would."""
+    from dnslib import QTYPE, DNSError, DNSRecord
+
+    with Opener(netns) as o:
+        sock = o.udp()
+    try:
+        sock.settimeout(timeout)
+        query = DNSRecord.question(name, "A")
+        sock.connect((server, 53))
+        sock.send(query.pack())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            reply = DNSRecord.parse(sock.recv(4096))
+            if reply.header.id == query.header.id:
+                found = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
+                return found[0] if found else None
+    except (OSError, ValueError, DNSError):  # no server, a timeout, a garbled answer: no address
+        return None
+    finally:
+        close_later(sock)
+    return None
+
+
 async def _arp(p: Probe, timeout: float):
     loop = asyncio.get_running_loop()
     if not p.egress:

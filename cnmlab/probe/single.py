@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+from ..errors import NotFound
 from . import rules, sender, verdict
 from . import target as targets
 
@@ -52,10 +55,29 @@ def make_probe(t: targets.Target) -> sender.Probe:
                         egress=t.egress, query=t.destination if t.proto == "dns" else None)
 
 
+def resolve_anywhere(engine, src: str, dst: str, proto: str, port) -> targets.Target:
+    """Resolve on the kernel thread; a name the lab does not know (a service, a name only the
+    embedded DNS has) is then asked of the source sandbox's own resolver, from this thread."""
+    try:
+        return engine.call(resolve, engine.controller, src, dst, proto, port)
+    except NotFound as exc:
+        if not str(exc.message).startswith("No such container, alias"):
+            raise
+        netns = engine.call(lambda: targets.source_of(engine.controller, src)[0].netns)
+        server = resolver_of(netns)
+        address = sender.lookup(netns, dst, server) if os.path.exists(f"/etc/netns/{netns}/resolv.conf") else None
+        if address is None:
+            raise
+        t = engine.call(resolve, engine.controller, src, address, proto, port)
+        t.destination = dst
+        t.notes = [f"{dst} resolved to {address} by {server} in {netns}"]
+        return t
+
+
 def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
     """The probe result (see the agreed shape in verdict.result). Safe to call from any thread."""
     timeout = check_timeout(timeout)
-    t = engine.call(resolve, engine.controller, src, dst, proto, port)
+    t = resolve_anywhere(engine, src, dst, proto, port)
     if t.error:
         return verdict.result(t, sender.Probe(t.netns, t.proto, t.dst_ip or ""), None, timeout)
     hosts = t.path.hosts

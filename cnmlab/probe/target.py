@@ -32,6 +32,7 @@ class Target:
     shared_networks: list[str] = field(default_factory=list)
     facts: dict = field(default_factory=dict)  # for explanations: networks, hosts, drivers, internal, icc
     error: str | None = None  # a destination that cannot be probed (no address), said as an outcome
+    notes: list[str] = field(default_factory=list)  # how DST was found, when it took a DNS query
 
 
 def _is_ip(text: str) -> bool:

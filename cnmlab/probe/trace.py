@@ -56,19 +56,14 @@ def _nat(prev: packets.Ip | None, cur: packets.Ip, leg: str) -> str | None:
     return "; ".join(notes) or None
 
 
-def resolve(ctl, src: str, dst: str, proto: str, port):
+def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
+    timeout = single.check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
     proto = (proto or "icmp").lower()
     if proto not in TRACE_PROTOS:
         raise InvalidParameter(f"trace follows icmp, tcp and udp packets (http as tcp, dns as udp), not {proto}")
-    t = single.resolve(ctl, src, dst, proto, port)
+    t = single.resolve_anywhere(engine, src, dst, proto, port)
     if t.error:
         raise InvalidParameter(f"cannot trace {src} -> {dst}: {t.error}")
-    return t
-
-
-def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
-    timeout = single.check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
-    t = engine.call(resolve, engine.controller, src, dst, proto, port)
     legs = t.path.both_legs()
     probe = single.make_probe(t)
     probe.proto = TRACE_PROTOS[t.proto]

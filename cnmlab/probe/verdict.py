@@ -122,4 +122,5 @@ def result(target, probe, rule: Rule | None, timeout: float) -> dict:
         "reason": reason,
         "reason_key": key,
         "rule": rule.to_json() if rule and outcome != "reachable" else None,
+        "resolved": "; ".join(target.notes) or None,  # how DST became an address, when DNS did it
     }
