@@ -162,11 +162,11 @@ CALLS = {
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""  # read it all, even to answer 404
         method = CALLS.get(self.path)
         if method is None:
             return self._reply(404, {"Err": "404 page not found"})
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         try:
             body = json.loads(raw) if raw.strip() else {}
             with self.server.driver.lock:  # one call at a time, as the state is shared
