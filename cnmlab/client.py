@@ -112,9 +112,12 @@ class Client:
         """Stop the engine if it runs; return its pid."""
         try:
             pid = self._send("GET", "/engine/status", None, 5.0)["pid"]
-            self._send("POST", "/engine/stop", None, 5.0)
         except (OSError, CnmError):
             return None
+        try:
+            self._send("POST", "/engine/stop", None, 5.0)
+        except (OSError, CnmError, http.client.HTTPException):
+            pass  # the engine may exit before its answer is out (IncompleteRead): it is stopping
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
