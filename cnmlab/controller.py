@@ -547,6 +547,8 @@ class Controller:
             undo.callback(drv.leave, net, ep, c)
             if info.gateway is None:
                 ep.gateway = None
+            if info.disable_gateway_service:  # libnetwork: then no docker_gwbridge for this endpoint
+                ep.state["disable_gateway_service"] = True
             self.endpoints[ep.id] = ep
             c.endpoints.append(ep.id)
             undo.callback(self._forget_endpoint, c, ep)
@@ -618,6 +620,8 @@ class Controller:
             ep = self.endpoints[ep_id]
             net = self.networks[ep.network_id]
             if ep is ignore or net.name == GW_NETWORK or net.driver in ("host", "null") or net.internal:
+                continue
+            if ep.state.get("disable_gateway_service"):  # the driver said so in its Join reply
                 continue
             if ep.gateway:
                 return False

@@ -99,3 +99,12 @@ def test_p2p_survives_an_engine_restart(lab):
     assert lab.network_inspect("mesh")["Driver"] == "p2p"  # the next call starts and restores the engine
     assert ping(lab, "aa", "10.81.0.3") and ping(lab, "bb", "10.81.0.2")
     assert p2p_links(lab, "bb") == {"eth0p1": "10.81.0.3 peer 10.81.0.2/32"}
+
+
+@pytest.mark.kernel
+def test_p2p_asks_for_no_gateway_service(lab):
+    """JoinInfo.disable_gateway_service (Docker's DisableGatewayService): no docker_gwbridge."""
+    lab.network_create("mesh", driver="p2p", subnet="10.82.0.0/24")
+    lab.run("aa", network="mesh")
+    assert set(lab.inspect("aa")["NetworkSettings"]["Networks"]) == {"mesh"}
+    assert "docker_gwbridge" not in {n["Name"] for n in lab.networks()}
