@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import CnmError
-from .live import Live, Missing
+from .live import RETRY_TIMEOUT, Live, Missing
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,8 @@ def _why_not(live: Live, src: str, dst: str) -> str:
 @kind
 def reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> Result:
     res = live.probe(src, dst, proto, port)
+    if res["outcome"] == "timeout":
+        res = live.probe(src, dst, proto, port, timeout=RETRY_TIMEOUT)
     what = f"{src} → {dst} ({res.get('dst_ip')}) by {_traffic(proto, port)}"
     if res["outcome"] != "reachable":
         reason = f": {res['reason']}" if res.get("reason") else ""

@@ -41,8 +41,11 @@ except OSError as exc:
 """
 
 
-# A lab's replies take well under a millisecond; only a check that expects silence waits this long.
+# A lab's replies take well under a millisecond; a check that expects silence waits this long.
 PROBE_TIMEOUT = 0.5
+# A first packet can wait on ARP across the underlay and a busy machine: a check that expects an
+# answer asks again, this patiently, before it calls a silence a failure.
+RETRY_TIMEOUT = 3.0
 PLACEHOLDER = re.compile(r"\{(ip|subnet|gateway):([^}]+)\}")
 FIXED = {"{python}": sys.executable, "{repo}": str(Path(__file__).resolve().parent.parent.parent)}
 
@@ -125,12 +128,13 @@ class Live:
                       ("container", ref))
 
     # -- traffic ------------------------------------------------------------------
-    def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> dict:
+    def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
+              timeout: float = PROBE_TIMEOUT) -> dict:
         """The engine's probe result shape (outcome, reason, dst_ip), measured one way or another."""
         src = self.endpoint_ref(src)
         dst_ip, _ = self.address(dst, via=src)
         if self.missing("probe") is None:
-            return self.client.probe(src, dst_ip, proto=proto, port=port, timeout=PROBE_TIMEOUT)
+            return self.client.probe(src, dst_ip, proto=proto, port=port, timeout=timeout)
         return self._probe_by_exec(src, dst_ip, proto, port)
 
     def _probe_by_exec(self, src: str, dst: str, proto: str, port: int | None) -> dict:
