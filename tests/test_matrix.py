@@ -125,3 +125,16 @@ def test_macvlan_host_child_is_explained(lab):
     assert cells[("far", "m1")]["outcome"] == "reachable", "another host on the LAN reaches the child"
     assert cells[("m1", "far")]["outcome"] == "reachable"
     assert "macvlan" in m["legend"]["macvlan-host"]
+
+
+def test_neighbour_estimate_counts_on_link_peers_and_one_gateway_per_source():
+    from cnmlab.probe.matrix import neighbours_needed
+    from cnmlab.probe.target import Target
+
+    def t(src, dst_ip, shared):
+        return Target(source=src, source_kind="container", netns=src, destination=dst_ip, dst_ip=dst_ip,
+                      proto="icmp", port=None, shared_networks=["n"] if shared else [])
+
+    found = [t("a", "10.0.0.2", True), t("a", "10.0.0.3", True), t("a", "10.1.0.2", False),
+             t("a", "10.1.0.3", False), t("b", "10.0.0.1", True), t("b", "10.1.0.2", False)]
+    assert neighbours_needed(found) == 5  # a: 2 peers + its gateway; b: 1 peer + its gateway

@@ -96,6 +96,8 @@ def matrix(args) -> int:
     console.print("[dim]✗ f filtered, t timeout, r refused, n no route[/dim]")
     for i, key in enumerate(keys, 1):
         console.print(f"  {i} {m['legend'][key]}", highlight=False)
+    for warning in m.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     return 0
 
 

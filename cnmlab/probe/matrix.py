@@ -15,6 +15,7 @@ from . import rules, sender, single, verdict
 from . import target as targets
 
 DEFAULT_TIMEOUT = 0.5
+NEIGHBOUR_TABLE = 1024  # net.ipv4.neigh.default.gc_thresh3: one ARP table for every namespace of the machine
 
 
 def plan(ctl, proto: str, port, network: str | None) -> tuple[list[str], list]:
@@ -37,6 +38,12 @@ def plan(ctl, proto: str, port, network: str | None) -> tuple[list[str], list]:
                 t = exc.message
             pairs.append((a.name, b.name, t))
     return [c.name for c in members], pairs
+
+
+def neighbours_needed(found: list) -> int:
+    """Neighbour entries the probes create: one per on-link destination, one per gateway used."""
+    hops = {(t.netns, t.dst_ip if t.shared_networks else "gateway") for t in found}
+    return len(hops)
 
 
 def run(engine, proto: str = "icmp", port=None, network: str | None = None, explain: bool = False,
@@ -70,8 +77,14 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
                       "dst_ip": r["dst_ip"], "detail": r["reason"], "rule": r["rule"]})
         used.append(r["reason_key"])
     legend = {key: verdict.LEGEND[key] for key in dict.fromkeys(used)} if explain else {}
+    warnings = []
+    needed = neighbours_needed([t for _, _, t, _ in work])
+    if needed > NEIGHBOUR_TABLE * 3 // 4:
+        warnings.append(f"this matrix needs about {needed} ARP (neighbour) entries, and the machine keeps "
+                        f"{NEIGHBOUR_TABLE} for all its namespaces together: expect lost probes; "
+                        "use --network to probe one network at a time")
     done = time.perf_counter()
     timings = {"plan_ms": planned - started, "counters_before_ms": counted - planned, "probes_ms": sent - counted,
                "judge_ms": done - sent}
     return {"proto": proto, "port": port, "network": network, "timeout": timeout, "containers": names,
-            "cells": cells, "legend": legend, "timings": {k: round(v * 1000, 1) for k, v in timings.items()}}
+            "cells": cells, "legend": legend, "warnings": warnings, "timings": {k: round(v * 1000, 1) for k, v in timings.items()}}
