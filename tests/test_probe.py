@@ -3,6 +3,7 @@ no probe ever leaves the lab world."""
 
 import json
 import os
+import socket
 
 import pytest
 from conftest import in_world, ip_of
@@ -166,18 +167,36 @@ def _root_lo_packets() -> int:
 
 
 def test_probes_never_leave_the_lab_world(pair):
+    """Three proofs: no frame carrying the probes' marker crosses any interface of the machine's
+    root namespace; its loopback does not count the probes sent to a sandbox's 127.0.0.1; and
+    every socket the probe code opened was born in a lab namespace (by inode)."""
     engine_pid = pair.status()["pid"]
     root_inode = os.stat("/proc/self/ns/net").st_ino
     world_inode = os.stat(f"/proc/{engine_pid}/ns/net").st_ino
-    before_lo = _root_lo_packets()
-    count = 60
-    for _ in range(count):  # to the sandbox's own loopback: in the root namespace these would count on lo
-        assert pair.probe("aa", "127.0.0.1", proto="udp", port=7)["outcome"] == "reachable"
-    pair.probe("aa", "bb", proto="http")
-    pair.probe("aa", "bb", proto="arp")
-    pair.trace("aa", "bb")
-    pair.matrix()
-    moved = _root_lo_packets() - before_lo
+    # Watching is not changing: a packet socket in this (root) namespace only reads.
+    watch = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    watch.setblocking(False)
+    watch.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    try:
+        before_lo = _root_lo_packets()
+        count = 150
+        for _ in range(count):  # to the sandbox's own loopback: in the root namespace these would count on lo
+            assert pair.probe("aa", "127.0.0.1", proto="udp", port=7)["outcome"] == "reachable"
+        moved = _root_lo_packets() - before_lo
+        for proto in ("icmp", "udp", "tcp", "http", "arp"):
+            pair.probe("aa", "bb", proto=proto)
+        pair.trace("aa", "bb")
+        pair.matrix(proto="udp")
+        leaked = 0
+        while True:
+            try:
+                frame = watch.recv(65535)
+            except BlockingIOError:
+                break
+            leaked += b"cnmlab-probe" in frame
+    finally:
+        watch.close()
+    assert leaked == 0, f"{leaked} frames with the probe marker crossed the root namespace"
     assert moved < count, f"the root namespace's lo moved by {moved} packets during {count} probes"
     opened = pair.request("GET", "/lab/probe/sockets")
     assert opened, "the ledger records every probe socket"
@@ -185,7 +204,7 @@ def test_probes_never_leave_the_lab_world(pair):
     for ns in ("aa", "bb", "host1", "underlay"):
         out = in_world(pair, None, "stat", "-L", "-c", "%i", f"/run/netns/{ns}", check=True).stdout
         lab_inodes[ns] = int(out)
-    for entry in opened[-200:]:
+    for entry in opened[-300:]:
         assert entry["inode"] not in (root_inode, world_inode), entry
         if entry["namespace"] in lab_inodes:
             assert entry["inode"] == lab_inodes[entry["namespace"]], entry
