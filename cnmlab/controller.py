@@ -482,6 +482,9 @@ class Controller:
         if not container.endpoints:
             return None
         ep = self.endpoints[container.endpoints[0]]
+        if ep.gateway is None:  # libnetwork publishes on the gateway endpoint: docker_gwbridge for an overlay
+            gw_net = self._gw_network(container.host, create=False)
+            ep = (self.endpoint_of(container, gw_net) if gw_net else None) or ep
         return self.networks[ep.network_id], ep
 
     def _publish(self, container: Container) -> None:
@@ -644,6 +647,9 @@ class Controller:
         if need and gw_ep is None:
             self._join(self._gw_network(c.host, create=True), c, ip=None, aliases=[], from_connect=from_connect)
         elif not need and gw_ep is not None:
+            if c.ports and self._port_endpoint(c) == (gw_net, gw_ep):
+                self._unpublish(c)  # as when the first network is disconnected: the ports go
+                c.ports = []
             self._leave(gw_net, c, gw_ep, teardown=False)
 
     def _refresh_gateway(self, c: Container) -> None:

@@ -71,3 +71,23 @@ def test_overlay_containers_do_not_meet_on_docker_gwbridge(lab):
     b_gw = lab.inspect("b1")["NetworkSettings"]["Networks"]["docker_gwbridge"]["IPAddress"]
     assert not ping(lab, "a1", b_gw), "docker_gwbridge has icc off"
     assert not ping(lab, "a1", ip_of(lab, "b1", "ov2"))
+
+
+def test_ports_of_an_overlay_container_are_published_on_docker_gwbridge(lab):
+    lab.host_add("host2")
+    lab.network_create("ov", driver="overlay")
+    lab.run("web", network="ov", ports=["8080:80"])
+    gw_ip = lab.inspect("web")["NetworkSettings"]["Networks"]["docker_gwbridge"]["IPAddress"]
+    nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
+    assert f"-A DOCKER ! -i docker_gwbridge -p tcp -m tcp --dport 8080 -j DNAT --to-destination {gw_ip}:80" in nat
+    got = in_world(lab, "host2", "python3", "-c", "import urllib.request;print(urllib.request.urlopen("
+                   "'http://192.168.100.11:8080',timeout=3).read().decode())")
+    assert got.stdout.startswith("web "), got.stderr
+    lab.network_create("net-b")
+    lab.connect("net-b", "web")  # docker_gwbridge goes, and with it the ports (as a disconnect would)
+    assert lab.inspect("web")["NetworkSettings"]["Ports"] == {}
+    assert gw_ip not in in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
+    lab.run("web2", network="ov", ports=["8081:80"])
+    assert "--dport 8081" in in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
+    lab.rm("web2")
+    assert "--dport 8081" not in in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
