@@ -108,3 +108,14 @@ def test_no_parent_needs_a_dummy_link(lab, cli):
     lab.run("i2", network="iso")
     assert ping(lab, "i1", ip_of(lab, "i2", "iso"))
     assert not ping(lab, "i1", "192.168.100.1")
+
+
+def test_restart_rebuilds_macvlan(lab, cli):
+    lab.host_add("legacy", plain=True)
+    macvlan(lab)
+    lab.run("m1", network="lan")
+    assert cli("engine", "stop").returncode == 0
+    assert ip_of(lab, "m1", "lan") == "192.168.100.128"  # a new engine restores the lab from SQLite
+    assert ping(lab, "m1", lab.host("legacy")["Address"].split("/")[0])
+    with pytest.raises(Conflict, match="already using parent interface eth0"):
+        lab.network_create("lan2", driver="macvlan", subnet="10.98.0.0/24")
