@@ -57,7 +57,7 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     before = rules.snapshot(hosts)
     work = [(a, b, t, single.make_probe(t)) for a, b, t in pairs if not isinstance(t, str) and not t.error]
     counted = time.perf_counter()
-    sender.run([p for *_, p in work], timeout)
+    sender.run([p for *_, p in work], timeout, settle=single.settler(before, hosts, {id(p): t for _, _, t, p in work}))
     sent = time.perf_counter()
     silent = any(verdict.wants_rule(p) for *_, p in work)
     after = rules.snapshot(hosts) if silent else {}

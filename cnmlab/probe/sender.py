@@ -29,6 +29,8 @@ NO_ROUTE_ERRNOS = (errno.ENETUNREACH, errno.EHOSTUNREACH)
 FILTERED_ERRNOS = (errno.EPERM, errno.EACCES)
 TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10
 FIRST_IDENT, LAST_IDENT = 40000, 60999  # source ports the sandboxes' services never use
+SETTLE_QUIET = 0.03  # no answer for this long: ask whether the silent probes are explained
+SETTLE_EVERY = 0.1
 
 _next = [FIRST_IDENT + random.randrange(LAST_IDENT - FIRST_IDENT)]
 _ident_lock = threading.Lock()
@@ -73,8 +75,13 @@ class Probe:
     _t0: float | None = None
 
 
-def run(probes: list[Probe], timeout: float = 1.0) -> list[Probe]:
-    """Send every probe, wait up to `timeout` for the answers; silent probes keep outcome None."""
+def run(probes: list[Probe], timeout: float = 1.0, settle=None) -> list[Probe]:
+    """Send every probe, wait up to `timeout` for the answers; silent probes keep outcome None.
+
+    `settle(silent_probes) -> bool`, when given, is asked after a quiet moment whether every
+    silent probe is already explained (a rule counted its drop): then nobody waits out the
+    timeout for answers that cannot come.
+    """
     raw = [p for p in probes if p.proto in RAW_PROTOS]
     other = [p for p in probes if p.proto not in RAW_PROTOS]
     worker = None
@@ -82,14 +89,14 @@ def run(probes: list[Probe], timeout: float = 1.0) -> list[Probe]:
         worker = threading.Thread(target=lambda: asyncio.run(_run_async(other, timeout)), name="probe-async")
         worker.start()
     if raw:
-        _run_raw(raw, timeout)
+        _run_raw(raw, timeout, settle if not other else None)
     if worker is not None:
         worker.join()
     return probes
 
 
 # -- icmp, tcp, udp: raw sockets and one select loop ------------------------------
-def _run_raw(probes: list[Probe], timeout: float) -> None:
+def _run_raw(probes: list[Probe], timeout: float, settle=None) -> None:
     by_ns: dict[str, list[Probe]] = {}
     for p in probes:
         by_ns.setdefault(p.netns, []).append(p)
@@ -132,7 +139,7 @@ def _run_raw(probes: list[Probe], timeout: float) -> None:
             # Read the answers that came already, so no buffer fills while the others are sent.
             for sock, where in receivers.items():
                 _drain(sock, where, waiting, set())
-        _listen(receivers, waiting, timeout)
+        _listen(receivers, waiting, timeout, settle)
         _count_discards(by_ns, discards)
     finally:
         close_later(*senders.values(), *receivers)
@@ -163,19 +170,29 @@ def _local_error(p: Probe, exc: OSError) -> None:
         p.done("no route", f"sending failed: {exc.strerror}")
 
 
-def _listen(receivers: dict, waiting: dict, timeout: float) -> None:
+def _listen(receivers: dict, waiting: dict, timeout: float, settle=None) -> None:
     deadline = time.monotonic() + timeout
     pending = {k for k, p in waiting.items() if p.outcome is None}
+    next_settle = time.monotonic() + SETTLE_QUIET
     # epoll, not select(): an engine with many sandboxes holds file descriptors far above 1024.
     with selectors.DefaultSelector() as selector:
         for sock in receivers:
             selector.register(sock, selectors.EVENT_READ)
         while pending and receivers:
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 return
-            for key, _ in selector.select(left):
+            if settle is not None and now >= next_settle:
+                if settle([waiting[k] for k in pending]):
+                    return
+                next_settle = time.monotonic() + SETTLE_EVERY
+            wait = min(left, max(next_settle - time.monotonic(), 0)) if settle is not None else left
+            events = selector.select(wait)
+            for key, _ in events:
                 _drain(key.fileobj, receivers[key.fileobj], waiting, pending)
+            if events and settle is not None:
+                next_settle = max(next_settle, time.monotonic() + SETTLE_QUIET)
 
 
 def _drain(sock, ns: str, waiting: dict, pending: set) -> None:

@@ -74,6 +74,26 @@ def resolve_anywhere(engine, src: str, dst: str, proto: str, port) -> targets.Ta
         return t
 
 
+def settler(before: rules.Counters, hosts: list[str], targets_by_probe: dict):
+    """A `settle` for sender.run: every silent probe is explained when the rule its packet meets
+    (walking the chains) counted at least as many drops as there are such probes."""
+    if not hosts:
+        return None
+
+    def settle(silent) -> bool:
+        after = rules.snapshot(hosts)
+        moved = rules.moved_drops(before, after)
+        need: dict = {}
+        for probe in silent:
+            rule = rules.blame(moved, after, targets_by_probe[id(probe)].path.packets)
+            if rule is None:
+                return False
+            need[rule] = need.get(rule, 0) + 1
+        return all(moved[rule] >= n for rule, n in need.items())
+
+    return settle
+
+
 def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
     """The probe result (see the agreed shape in verdict.result). Safe to call from any thread."""
     timeout = check_timeout(timeout)
@@ -83,7 +103,7 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
     hosts = t.path.hosts
     before = rules.snapshot(hosts)
     probe = make_probe(t)
-    sender.run([probe], timeout)
+    sender.run([probe], timeout, settle=settler(before, hosts, {id(probe): t}))
     rule = None
     if verdict.wants_rule(probe):
         after = rules.snapshot(hosts)

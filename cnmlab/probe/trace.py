@@ -75,7 +75,7 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
     caps = Captures(legs)
     try:
         before = rules.snapshot(hosts)
-        sender.run([probe], timeout)
+        sender.run([probe], timeout, settle=single.settler(before, hosts, {id(probe): t}))
         frames = caps.drain()
     finally:
         caps.close()
