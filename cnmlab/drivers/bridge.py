@@ -87,8 +87,10 @@ class BridgeDriver(Driver):
         bridge = self.bridge_name(network)
         mtu = int(network.option(MTU, "1500"))
         with contextlib.ExitStack() as undo:
-            links.add_bridge(ipr, bridge, mac="02:42:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(4)), mtu=mtu)
+            index = links.add_bridge(ipr, bridge, mac="02:42:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(4)),
+                                     mtu=mtu)
             undo.callback(links.delete, ipr, bridge)
+            self.ctx.ns.rtnl(network.host).indexes[bridge] = index  # joins need no lookup
             for cfg in network.ipam:
                 if cfg.gateway:
                     links.add_address(ipr, bridge, cfg.gateway, int(cfg.subnet.split("/")[1]))
@@ -105,6 +107,7 @@ class BridgeDriver(Driver):
         with contextlib.suppress(iptables.IptablesError):
             iptables.restore(network.host, self._network_rules(network, bridge, "-D"))
         links.delete(self.ctx.ns.ipr(network.host), bridge)
+        self.ctx.ns.rtnl(network.host).indexes.pop(bridge, None)
         self.ctx.step(network.host, f"removed bridge {bridge} and its iptables rules")
 
     # -- endpoints --------------------------------------------------------------
@@ -115,14 +118,18 @@ class BridgeDriver(Driver):
             endpoint.host_ifname = "veth" + secrets.token_hex(4)[:7]
 
     def join(self, network, endpoint, container) -> JoinInfo:
-        # The hot path of every `run`: one netlink message makes the veth, enslaves it and brings
-        # both ends up (the peer born in the sandbox with its MAC); a second sets the address.
+        # The hot path of every `run`: three netlink round trips and no lookups (links.plug_veth).
         host = self.ctx.ns.rtnl(network.host)
         bridge = network.state["bridge"]
         mtu = int(network.option(MTU, "1500"))
-        _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
-                                 container.netns, master=host.link(bridge)[0], mtu=mtu,
-                                 peer_mac=endpoint.mac or None, address=endpoint.address or None)
+        master = host.indexes.get(bridge) or host.indexes.setdefault(bridge, host.link(bridge)[0])
+        try:
+            _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
+                                     container.netns, master=master, mtu=mtu,
+                                     peer_mac=endpoint.mac or None, address=endpoint.address or None)
+        except BaseException:
+            host.indexes.pop(bridge, None)  # in case the bridge was replaced: look it up next time
+            raise
         if not endpoint.mac:
             endpoint.mac = mac
         self.ctx.step(container.name, f"created veth {endpoint.host_ifname} on {bridge} <-> {endpoint.ifname} "

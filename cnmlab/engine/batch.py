@@ -52,32 +52,39 @@ def _topology(req: Request) -> tuple[list[dict], list[dict]]:
 def apply(req: Request):
     ctl = req.engine.controller
     networks, containers = _topology(req)
-    made_networks, made_containers = [], []
+    made_networks: list[str] = []
+    made_containers: list[str] = []
+    where = ["the topology"]  # the item being made, for the error message
     with ctl.store.batch():
         try:
-            for spec in networks:
-                where = f"network {spec['Name']}"
-                net = ctl.create_network(
-                    spec["Name"], driver=spec.get("Driver") or "bridge", subnet=spec.get("Subnet"),
-                    gateway=spec.get("Gateway"), ip_range=spec.get("IPRange"),
-                    internal=bool(spec.get("Internal", False)), attachable=bool(spec.get("Attachable", False)),
-                    options=_strings(spec.get("Options"), f"{where}: Options"),
-                    labels=_strings(spec.get("Labels"), f"{where}: Labels"), host=spec.get("Host"))
-                made_networks.append(net.id)
-            for spec in containers:
-                where = f"container {spec['Name']}"
-                c = ctl.create_container(
-                    spec["Name"], network=spec.get("Network"), ip=spec.get("IP"),
-                    aliases=list(spec.get("Aliases") or []), ports=list(spec.get("Ports") or []),
-                    host=spec.get("Host"), labels=_strings(spec.get("Labels"), f"{where}: Labels"))
-                made_containers.append(c.id)
+            _build(ctl, networks, containers, made_networks, made_containers, where)
         except CnmError as exc:
             _undo(ctl, made_containers, made_networks)
-            raise type(exc)(f"{where}: {exc.message} (nothing was applied)") from None
+            raise type(exc)(f"{where[-1]}: {exc.message} (nothing was applied)") from None
         except BaseException:
             _undo(ctl, made_containers, made_networks)
             raise
     return {"Networks": len(made_networks), "Containers": len(made_containers)}
+
+
+def _build(ctl, networks: list[dict], containers: list[dict], made_networks: list[str],
+           made_containers: list[str], where: list[str]) -> None:
+    for spec in networks:
+        where.append(f"network {spec['Name']}")
+        net = ctl.create_network(
+            spec["Name"], driver=spec.get("Driver") or "bridge", subnet=spec.get("Subnet"),
+            gateway=spec.get("Gateway"), ip_range=spec.get("IPRange"),
+            internal=bool(spec.get("Internal", False)), attachable=bool(spec.get("Attachable", False)),
+            options=_strings(spec.get("Options"), f"{where[-1]}: Options"),
+            labels=_strings(spec.get("Labels"), f"{where[-1]}: Labels"), host=spec.get("Host"))
+        made_networks.append(net.id)
+    for spec in containers:
+        where.append(f"container {spec['Name']}")
+        c = ctl.create_container(
+            spec["Name"], network=spec.get("Network"), ip=spec.get("IP"),
+            aliases=list(spec.get("Aliases") or []), ports=list(spec.get("Ports") or []),
+            host=spec.get("Host"), labels=_strings(spec.get("Labels"), f"{where[-1]}: Labels"))
+        made_containers.append(c.id)
 
 
 @router.route("DELETE", "/lab/apply", status=200)

@@ -1,14 +1,12 @@
 """Links, addresses and routes, on the netlink handle of one namespace."""
 
 import contextlib
-import os
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ..errors import KernelUnsupported
-from .netns import path as netns_path
-from .rtnl import Rtnl
+from .rtnl import Rtnl, link_in
 
 IFF_PROMISC = 0x100
 EOPNOTSUPP = 95
@@ -99,26 +97,26 @@ def mac_of(ipr: IPRoute, ifname: str) -> str:
 # -- the hot path: bare rtnetlink (osl/rtnl.py), a few round trips per sandbox join ----------
 def plug_veth(host: Rtnl, box: Rtnl, ifname: str, peer: str, peer_netns: str, master: int | None,
               mtu: int = 1500, peer_mac: str | None = None, address: str | None = None) -> tuple[int, str | None]:
-    """Create a veth, up on bridge `master` (an index), whose peer is born inside `peer_netns` and
-    comes up there with its MAC and address: three round trips instead of ten.
-    Returns the peer's (index, MAC)."""
-    fd = os.open(netns_path(peer_netns), os.O_RDONLY | os.O_CLOEXEC)
+    """Create a veth `ifname` (host side, up on bridge `master`, an index) whose peer `peer` lives
+    in the sandbox `peer_netns` (whose socket is `box`), up there with its MAC and address.
+
+    The pair is made from inside the sandbox, so the kernel's echo gives the sandbox side's index:
+    three round trips and no lookups (lookups wait for the kernel's rtnl lock like any change).
+    Returns the sandbox side's (index, MAC)."""
+    answers = box.request([Rtnl.veth_inside_message(peer, ifname, host.netns_fd, mtu=mtu, mac=peer_mac)])
+    found = link_in(answers) or box.link(peer)  # a kernel older than 6.1 does not echo
+    box.indexes[peer] = found[0]
     try:
-        host.request([Rtnl.veth_message(ifname, peer, fd, master=master, mtu=mtu, peer_mac=peer_mac)])
-    finally:
-        os.close(fd)
-    try:
-        peer_index, mac = box.link(peer)
-        inside = [Rtnl.up_message(peer_index)]
+        host.request([Rtnl.enslave_message(ifname, master)])
         if address:
             ip, prefix = address.split("/")
-            inside.append(Rtnl.address_message(peer_index, ip, int(prefix)))
-        box.request(inside)
+            box.request([Rtnl.address_message(found[0], ip, int(prefix))])
     except BaseException:
-        with contextlib.suppress(NetlinkError, LookupError):
-            host.request([Rtnl.delete_message(host.link(ifname)[0])])
+        with contextlib.suppress(NetlinkError):
+            box.request([Rtnl.delete_message(found[0])])  # one end takes the other with it
+        box.indexes.pop(peer, None)
         raise
-    return peer_index, mac
+    return found
 
 
 def set_default_route_fast(box: Rtnl, gateway: str | None, ifname: str | None = None) -> None:
@@ -127,5 +125,14 @@ def set_default_route_fast(box: Rtnl, gateway: str | None, ifname: str | None = 
         with contextlib.suppress(NetlinkError):
             box.request([Rtnl.default_route_message(None)])
         return
-    oif = box.link(ifname)[0] if ifname else None
-    box.request([Rtnl.default_route_message(gateway, oif)])
+    if not ifname:
+        box.request([Rtnl.default_route_message(gateway)])
+        return
+    cached = box.indexes.get(ifname)
+    try:
+        box.request([Rtnl.default_route_message(gateway, cached or box.link(ifname)[0])])
+    except NetlinkError:
+        if not cached:
+            raise
+        box.indexes.pop(ifname, None)  # the link was replaced behind our back: look it up
+        box.request([Rtnl.default_route_message(gateway, box.link(ifname)[0])])

@@ -18,7 +18,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 NETLINK_ROUTE = 0
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x100, 0x200, 0x400
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_ECHO = 0x1, 0x4, 0x8
+NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_DELROUTE = 16, 17, 18, 20, 24, 25
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
@@ -54,10 +55,14 @@ class Rtnl:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
         self.sock.bind((0, 0))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        # The namespace itself, so a veth made elsewhere can put its peer here (IFLA_NET_NS_FD).
+        self.netns_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.indexes: dict[str, int] = {}  # ifindex of links made through this socket, by name
         self._seq = 0
 
     def close(self) -> None:
         self.sock.close()
+        os.close(self.netns_fd)
 
     # -- transport --------------------------------------------------------------
     def _message(self, kind: int, flags: int, body: bytes) -> tuple[int, bytes]:
@@ -104,11 +109,10 @@ class Rtnl:
             if exc.code == 19:  # ENODEV
                 raise LookupError(f"no link {ifname}") from None
             raise
-        for kind, data in answers:
-            if kind == RTM_NEWLINK:
-                index = _IFINFO.unpack_from(data)[2]
-                return index, _attrs(data[_IFINFO.size:]).get(IFLA_ADDRESS)
-        raise LookupError(f"no link {ifname}")
+        found = link_in(answers)
+        if found is None:
+            raise LookupError(f"no link {ifname}")
+        return found
 
     @staticmethod
     def veth_message(ifname: str, peer: str, peer_netns_fd: int, master: int | None = None, mtu: int = 1500,
@@ -129,6 +133,30 @@ class Rtnl:
             attrs += nla(IFLA_MASTER, struct.pack("=I", master))
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, flags, IFF_UP) + attrs
         return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body
+
+    @staticmethod
+    def veth_inside_message(ifname: str, peer: str, peer_netns_fd: int, mtu: int = 1500,
+                            mac: str | None = None) -> tuple[int, int, bytes]:
+        """One RTM_NEWLINK, sent from inside a sandbox, that makes its `ifname` (up, with its MAC)
+        and the peer `peer` in another namespace. NLM_F_ECHO: the kernel answers with the new
+        link, so its index comes back without a lookup."""
+        peer_attrs = nla(IFLA_IFNAME, _name(peer)) + nla(IFLA_MTU, struct.pack("=I", mtu))
+        peer_attrs += nla(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd))
+        peer_info = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + peer_attrs  # up later: see veth_message
+        linkinfo = nla(IFLA_INFO_KIND, b"veth") + nla(IFLA_INFO_DATA, nla(VETH_INFO_PEER, peer_info))
+        attrs = nla(IFLA_IFNAME, _name(ifname)) + nla(IFLA_MTU, struct.pack("=I", mtu)) + nla(IFLA_LINKINFO, linkinfo)
+        if mac:
+            attrs += nla(IFLA_ADDRESS, _mac(mac))
+        body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, IFF_UP, IFF_UP) + attrs
+        return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, body
+
+    @staticmethod
+    def enslave_message(ifname: str, master: int | None) -> tuple[int, int, bytes]:
+        """Set a link (by name) up, on bridge `master` (an index) if given."""
+        attrs = nla(IFLA_IFNAME, _name(ifname))
+        if master is not None:
+            attrs += nla(IFLA_MASTER, struct.pack("=I", master))
+        return RTM_NEWLINK, 0, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, IFF_UP, IFF_UP) + attrs
 
     @staticmethod
     def delete_message(index: int) -> tuple[int, int, bytes]:
@@ -156,6 +184,15 @@ class Rtnl:
         if oif is not None:
             body += nla(RTA_OIF, struct.pack("=I", oif))
         return RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body
+
+
+def link_in(answers: list[tuple[int, bytes]]) -> tuple[int, str | None] | None:
+    """(ifindex, MAC) of the first RTM_NEWLINK among a request's answers (a GETLINK or an echo)."""
+    for kind, data in answers:
+        if kind == RTM_NEWLINK:
+            index = _IFINFO.unpack_from(data)[2]
+            return index, _attrs(data[_IFINFO.size:]).get(IFLA_ADDRESS)
+    return None
 
 
 def _attrs(data: bytes) -> dict[int, str | None]:
