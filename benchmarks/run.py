@@ -94,6 +94,7 @@ def summarize(raw: dict) -> dict:
     out = {"n": n, "runs": len(raw["build_s"]), "build_ms": statistics.median(raw["build_s"]) * 1000,
            "teardown_ms": statistics.median(raw["teardown_s"]) * 1000,
            "settled_ms": statistics.median(raw["settled_s"]) * 1000, "samples": raw}
+    out["pinged"] = raw.get("pinged")  # the last container reached the gateway (None: not checked)
     out["per_container_ms"] = out["build_ms"] / n
     out["teardown_per_container_ms"] = out["teardown_ms"] / n
     out["settled_per_container_ms"] = out["settled_ms"] / n
@@ -114,12 +115,23 @@ def bench_build(args, client, results: dict) -> None:
             if count >= 500 and "rss" in args.sections and "rss" not in results:
                 results["rss"] = {"containers": count, "rss_mb": eng.rss_mb(client)}
 
-        for way in ("floor", "ip", "engine", "batch"):
-            log(f"N={n}: {way} ({runs} runs)")
-            if way in ("floor", "ip"):
-                raw = baseline(way, n, runs)
-            else:
-                raw = eng.build(client, n, runs, batch=way == "batch", on_built=on_built)
+        # Runs interleave the four ways, so a busy moment of the machine hits all of them alike.
+        raws: dict[str, dict] = {}
+        for r in range(runs):
+            log(f"N={n}: run {r + 1} of {runs} (floor, ip, engine, batch)")
+            for way in ("floor", "ip", "engine", "batch"):
+                if way in ("floor", "ip"):
+                    raw = baseline(way, n, 1)
+                else:
+                    raw = eng.build(client, n, 1, batch=way == "batch", on_built=on_built, check=r == 0)
+                if way not in raws:
+                    raws[way] = raw
+                elif raw.get("pinged") is False:
+                    raws[way]["pinged"] = False
+                else:
+                    for key in ("build_s", "teardown_s", "settled_s"):
+                        raws[way][key] += raw[key]
+        for way, raw in raws.items():
             row[way] = summarize(raw)
         floor, ip = row["floor"]["per_container_ms"], row["ip"]["per_container_ms"]
         row["ratios"] = {
@@ -211,7 +223,8 @@ def render(results: dict) -> None:
     console = Console() if sys.stdout.isatty() else Console(width=150)  # a log file gets whole rows
     m = results["machine"]
     console.print(f"[bold]cnmlab benchmarks[/bold]  {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, "
-                  f"Linux {m['kernel']}, Python {m['python']}")
+                  f"Linux {m['kernel']}, Python {m['python']}; load average "
+                  f"{results['loadavg']['start'][0]:.1f} at start, {results['loadavg']['end'][0]:.1f} at end")
     if results.get("build"):
         t = Table(title="Build N containers on one bridge network (medians)")
         for col in ("N", "way", "runs", "total ms", "ms / container", "x floor", "ip-per-step / this",
@@ -254,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"command": " ".join(["./bench.sh", *(argv if argv is not None else sys.argv[1:])]),
                      "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                      "machine": machine(), "ns": args.ns}
+    load_start = os.getloadavg()
     client, base = eng.private_engine()
     try:
         if "build" in args.sections:
@@ -265,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         client.stop_engine()
         shutil.rmtree(base, ignore_errors=True)
+    results["loadavg"] = {"start": load_start, "end": os.getloadavg()}  # other work on the machine skews figures
     results["targets"] = targets(results)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
