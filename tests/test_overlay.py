@@ -162,6 +162,11 @@ def test_leave_removes_fdb_and_neighbour_entries_on_every_host(lab):
     assert removed == {("host1", ip, "192.168.100.12"), ("host3", ip, "192.168.100.12")}
     assert ping(lab, "c3", ip_of(lab, "c1", "ov1")), "the others still reach each other"
     assert not ping(lab, "c3", ip)
+    c3_mac, c3_ip = mac_of(lab, "c3", "ov1"), ip_of(lab, "c3", "ov1")
+    lab.rm("c3")  # removing the container (its namespace goes at once) unprograms it too
+    table = control_plane(lab, sandbox(lab, "ov1", "host1"))
+    assert c3_mac not in table and c3_ip not in table
+    assert sandbox(lab, "ov1", "host3") not in namespaces(lab)
 
 
 def test_two_overlays_are_isolated(lab):
