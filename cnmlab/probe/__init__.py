@@ -9,6 +9,7 @@ and nothing ever reaches the machine's own network. Only the engine process impo
     target.py   what SRC and DST mean (resolved on the kernel thread from controller state)
     path.py     the hops the topology says a packet takes, request and reply
     sender.py   many probes at once: raw L3 sockets, one epoll loop, short timeouts
+    apps.py     arp, http and dns probes: conversations on one asyncio loop
     rules.py    walking a host's filter chains, and per-rule counters before/after
     verdict.py  outcome and one-line reason of a probe (and the matrix's legend)
     single.py   one probe: resolve, count, send, judge (POST /lab/probe)

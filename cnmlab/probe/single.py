@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..errors import NotFound
-from . import rules, sender, verdict
+from . import apps, rules, sender, verdict
 from . import target as targets
 
 DEFAULT_TIMEOUT = 1.0
@@ -65,7 +65,7 @@ def resolve_anywhere(engine, src: str, dst: str, proto: str, port) -> targets.Ta
             raise
         netns = engine.call(lambda: targets.source_of(engine.controller, src)[0].netns)
         server = resolver_of(netns)
-        address = sender.lookup(netns, dst, server) if os.path.exists(f"/etc/netns/{netns}/resolv.conf") else None
+        address = apps.lookup(netns, dst, server) if os.path.exists(f"/etc/netns/{netns}/resolv.conf") else None
         if address is None:
             raise
         t = engine.call(resolve, engine.controller, src, address, proto, port)
