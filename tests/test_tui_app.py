@@ -3,6 +3,7 @@ and every assertion reads the engine (or what the engine sent) back."""
 
 import asyncio
 import threading
+import time
 
 import pytest
 from textual.command import CommandPalette
@@ -142,12 +143,11 @@ def test_run_probe_connect_disconnect_remove_add_host(lab):
         app.screen.query_one("#endpoint", Select).value = f"c1\t{bridge_id}"
         app.screen.query_one("#submit").press()
         await until(pilot, lambda: "bridge" not in lab.inspect("c1")["NetworkSettings"]["Networks"], "c1 off bridge")
+        await until(pilot, lambda: app.screen.query(Tree), "the form to close")
 
         # Remove c2: select it in the tree, x, confirm.
-        tree = app.screen.query_one(Tree)
-        await until(pilot, lambda: _node(tree, "container", "c2") is not None, "c2 in the tree")
-        tree.move_cursor(_node(tree, "container", "c2"))
-        await pilot.press("x")  # removes what the cursor is on, even before the highlight message lands
+        await select_in_tree(pilot, app, app.screen.query_one(Tree), "container", "c2")
+        await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmRemove), "the confirmation")
         await pilot.press("enter")
         await until(pilot, lambda: app.lab.container("c2") is None, "c2 gone from the app")
@@ -161,6 +161,17 @@ def test_run_probe_connect_disconnect_remove_add_host(lab):
         assert any(h["Name"] == "host2" and h["Address"] == "192.168.100.12/24" for h in lab.hosts())
 
     run(scenario, CnmlabApp(starter=False))
+
+
+async def select_in_tree(pilot, app, tree, kind, key, timeout=20.0):
+    """Move the tree's cursor onto an object, as a user would (again, if a redraw came in between)."""
+    deadline = time.monotonic() + timeout
+    while not (app.selection and app.selection.kind == kind and app.selection.key == key):
+        assert time.monotonic() < deadline, f"could not select {kind} {key}"
+        node = _node(tree, kind, key)
+        if node is not None:
+            tree.move_cursor(node)
+        await pilot.pause(0.1)
 
 
 def _node(tree, kind, key):
@@ -181,8 +192,7 @@ def test_engine_refusal_is_shown_and_the_app_goes_on(lab):
         tree = app.screen.query_one(Tree)
         bridge = next(n for n in app.lab.networks if n.name == "bridge")
         await until(pilot, lambda: _node(tree, "network", bridge.id) is not None, "bridge in the tree")
-        tree.move_cursor(_node(tree, "network", bridge.id))
-        await until(pilot, lambda: app.selection is not None and app.selection.key == bridge.id, "bridge selected")
+        await select_in_tree(pilot, app, tree, "network", bridge.id)
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmRemove), "the confirmation")
         await pilot.press("enter")
@@ -199,8 +209,9 @@ def test_engine_refusal_is_shown_and_the_app_goes_on(lab):
 def test_no_engine_is_a_notification_not_a_traceback(tmp_path):
     async def scenario(pilot, app):
         assert app.status_text == "no engine"
-        messages = [n.message for n in app._notifications]
-        assert any("the engine is not available" in m for m in messages), messages
+        await until(pilot, lambda: any("the engine is not available" in n.message for n in app._notifications),
+                    "the notification")
+        assert "Traceback" not in "".join(n.message for n in app._notifications)
         await pilot.press("?")  # the app keeps working
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
 

@@ -9,7 +9,8 @@ async def until(pilot, condition, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            said = [n.message for n in pilot.app._notifications]
+            raise AssertionError(f"timed out waiting for {what} (the app said: {said})")
         await pilot.pause(0.05)
 
 

@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given in ([], ["--empty"]):  # plain `cnmlab` opens the app: skip importing every command group
+        from .lab import default_main
+
+        return default_main(argparse.Namespace(empty=bool(given))) or 0
     parser = build_parser()
     args = parser.parse_args(argv)
     func = args.func

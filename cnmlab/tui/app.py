@@ -9,8 +9,10 @@ notification with the engine's one-line message.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections import deque
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -21,16 +23,29 @@ from textual.signal import Signal
 
 from ..client import AsyncClient, Client
 from .calls import readable
-from .events_log import EventsScreen, describe, event_name
-from .forms import AddHostForm, ConfirmRemove, ConnectForm, CreateNetworkForm, DisconnectForm, RunContainerForm
+from .event_text import describe, event_name
 from .guide import GuideStep, LabGuide
-from .matrix import MatrixScreen
 from .model import Lab, lab_from_json
 from .picture import Selection
-from .probe import ProbeScreen
 from .topology import TopologyScreen, TopologyTree
 
 QUIET_EVENTS = ("StepDone",)  # narration only: the lab did not change
+
+
+def forms():
+    """The dialogs module, imported when the first dialog opens."""
+    from . import forms as module
+
+    return module
+
+
+def _lazy(module: str, name: str):
+    """A screen class imported on first use, so start-up pays only for the home screen."""
+
+    def make():
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)()
+
+    return make
 
 
 def load_lab(client: Client) -> Lab:
@@ -38,9 +53,10 @@ def load_lab(client: Client) -> Lab:
 
 
 class CnmlabApp(App):
-    CSS_PATH = "cnmlab.tcss"
+    CSS_PATH = str(Path(__file__).with_name("cnmlab.tcss"))  # absolute: subclasses elsewhere find it too
     TITLE = "cnmlab"
-    MODES = {"topology": TopologyScreen, "probe": ProbeScreen, "matrix": MatrixScreen, "events": EventsScreen}
+    MODES = {"topology": TopologyScreen, "probe": _lazy("probe", "ProbeScreen"),
+             "matrix": _lazy("matrix", "MatrixScreen"), "events": _lazy("events_log", "EventsScreen")}
     DEFAULT_MODE = "topology"
     BINDINGS = [
         Binding("h", "switch_mode('topology')", "Home", tooltip="the topology screen"),
@@ -176,26 +192,26 @@ class CnmlabApp(App):
             self.reload()
 
     def action_create_network(self) -> None:
-        self._dialog(CreateNetworkForm(self.lab, self.drivers, self.tree_selection()))
+        self._dialog(forms().CreateNetworkForm(self.lab, self.drivers, self.tree_selection()))
 
     def action_run_container(self) -> None:
-        self._dialog(RunContainerForm(self.lab, self.tree_selection()))
+        self._dialog(forms().RunContainerForm(self.lab, self.tree_selection()))
 
     def action_connect(self) -> None:
-        self._dialog(ConnectForm(self.lab, self.tree_selection()))
+        self._dialog(forms().ConnectForm(self.lab, self.tree_selection()))
 
     def action_disconnect(self) -> None:
-        self._dialog(DisconnectForm(self.lab, self.tree_selection()))
+        self._dialog(forms().DisconnectForm(self.lab, self.tree_selection()))
 
     def action_add_host(self) -> None:
-        self._dialog(AddHostForm(self.lab, self.tree_selection()))
+        self._dialog(forms().AddHostForm(self.lab, self.tree_selection()))
 
     def action_remove(self) -> None:
         selection = self.tree_selection()
         if selection is None:
             self.notify("select a container, network, endpoint or host in the tree first", severity="warning")
             return
-        self._dialog(ConfirmRemove(self.lab, selection))
+        self._dialog(forms().ConfirmRemove(self.lab, selection))
 
     def tree_selection(self) -> Selection | None:
         """What the tree's cursor is on now (the highlight message may still be on its way)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -89,6 +88,8 @@ class InspectPane(ScrollableContainer):
 
     def show_json(self, title: str, data) -> None:
         self.border_title = title
+        from rich.syntax import Syntax  # pygments is slow to import: after the first frame
+
         text = json.dumps(data, indent=2)
         self.query_one("#inspect-json", Static).update(Syntax(text, "json", theme="ansi_dark",
                                                                background_color="default"))
