@@ -64,6 +64,7 @@ def network_color(lab: Lab, network_id: str) -> str:
 
 def draw_cnm(lab: Lab, selected: Selection | None = None, width: int | None = None) -> Text:
     """The picture; networks' driver and subnet go right of their bars when `width` leaves room."""
+    room = width  # (the name `width` is reused for each box below)
     nets = lab.drawn_networks()
     if not lab.containers and not nets:
         return Text(EMPTY, style="dim")
@@ -88,7 +89,7 @@ def draw_cnm(lab: Lab, selected: Selection | None = None, width: int | None = No
         x += width + 1
     bar_end = max(x, left + 24)
     details = bar_end + 1 + max((len(_details(n)) + 1 for n in nets), default=0)
-    show_details = width is None or details <= width
+    show_details = room is None or details <= room
     height = 3 + max(2 * len(nets) - 1, 0)
     canvas = _Canvas(details if show_details else bar_end, height)
 
