@@ -64,6 +64,7 @@ class CnmlabApp(App):
         Binding("m", "switch_mode('matrix')", "Matrix"),
         Binding("e", "switch_mode('events')", "Events"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("escape", "switch_mode('topology')", "Home", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
         Binding("q", "quit", "Quit", show=False),
     ]

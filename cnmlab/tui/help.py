@@ -37,7 +37,7 @@ explained. **Lab guide**: `←`/`→` steps, `enter` runs the step's check.
 *endpoint* (a veth end: `eth0`, `eth1`); each bar is a *network*. A dot on a bar is an endpoint
 plugged into that network; `╂` is a line passing a network it does not join.
 
-`q` quits; `escape` closes this help.
+`escape` closes this help and goes back to the topology from any screen; `q` quits.
 """
 
 
