@@ -360,14 +360,16 @@ class AsyncClient:
 
         return call
 
-    async def events(self):
-        """Engine events as an async iterator."""
+    async def events(self, on_open=None):
+        """Engine events as an async iterator; `on_open()` is called once the engine has subscribed us."""
         reader, writer = await asyncio.open_unix_connection(self.sync.socket_path)
         try:
             writer.write(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
             await writer.drain()
             while (await reader.readline()) not in (b"\r\n", b"\n", b""):
                 pass
+            if on_open is not None:
+                on_open()
             while line := await reader.readline():
                 if line.strip():
                     yield event_types.from_json(json.loads(line))

@@ -55,6 +55,14 @@ def test_starts_on_the_starter_topology(lab):
         assert picture[1].count("●") == 3  # A: eth0; B: eth0 and eth1
         picture = app.screen.query_one("#picture-top CnmPicture")
         await until(pilot, lambda: "container-a" in plain(picture), "the picture")
+        # The event log was listening before the starter was built: it tells the build in order.
+        await pilot.press("e")
+        await until(pilot, lambda: app.screen.query(RichLog), "the events screen")
+        text = [line.text for line in app.screen.query_one(RichLog).lines]
+        wanted = ["network net-a created", "network net-b created", "sandbox container-a created on host1",
+                  "endpoint joined: container-b eth1 172.19.0.2/16 on net-b"]
+        where = [next((i for i, line in enumerate(text) if w in line), None) for w in wanted]
+        assert None not in where and where == sorted(where), text
 
     run(scenario, CnmlabApp(starter=True))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import threading
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
@@ -82,6 +83,7 @@ class CnmlabApp(App):
         self.lab_event: Signal[object] = Signal(self, "lab-event")
         self.ready = False
         self._reload_timer = None
+        self._stream_open = threading.Event()
 
     # -- start-up ------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -101,6 +103,7 @@ class CnmlabApp(App):
                 self.call_from_thread(self.set_status, "starting the engine: building its private lab world…")
                 client.status()  # the first call starts the engine and waits for it
             self.call_from_thread(self.follow_events)
+            self._stream_open.wait(2.0)  # so the log shows the starter being built, step by step
             drivers = [d["Name"] for d in client.drivers()]
             built = False
             if self.starter:
@@ -160,7 +163,7 @@ class CnmlabApp(App):
                 self.notify("reconnected to the engine")
                 self.reload()  # whatever changed while we were away
             try:
-                async for event in events.events():
+                async for event in events.events(on_open=self._stream_open.set):
                     self.on_lab_event(event)
             except asyncio.CancelledError:
                 raise
