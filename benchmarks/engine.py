@@ -165,7 +165,8 @@ def probes(client, repeat: int) -> dict:
             out[key.replace("_ms", "_error")] = unavailable(exc) or f"{type(exc).__name__}: {exc}"
     try:
         results = []
-        samples = timed(lambda: results.append(client.matrix("icmp", network=NETWORK)), max(3, repeat // 5))
+        samples = timed(lambda results=results: results.append(client.matrix("icmp", network=NETWORK)),
+                        max(3, repeat // 5))
         out["matrix_ms"] = median_ms(samples)
         cells = results[-1].get("cells", [])
         out["matrix_cells"] = len(cells)

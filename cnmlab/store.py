@@ -7,8 +7,8 @@ import contextlib
 import json
 import sqlite3
 import threading
-from dataclasses import asdict
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 from .endpoint import Endpoint

@@ -16,7 +16,6 @@ from . import syscalls
 from .rtnl import Rtnl
 from .world import NETNS_DIR
 
-
 LOOPBACK_INDEX = 1  # lo is always the first link of a namespace
 
 
