@@ -157,7 +157,7 @@ def probes(client, repeat: int) -> dict:
     ):
         try:
             results = []
-            samples = timed(lambda call=call: results.append(call()), repeat)
+            samples = timed(lambda call=call, results=results: results.append(call()), repeat)
             out[key] = median_ms(samples)
             last = results[-1]
             out[key.replace("_ms", "_outcome")] = last.get("outcome") or last.get("verdict")
