@@ -55,9 +55,8 @@ def test_same_name_networks_on_two_hosts_and_an_empty_lab():
     hosts = HOSTS + [{"Name": "host2", "Address": "192.168.100.12/24", "Plain": False}]
     nets = [net("bridge", "172.17.0.0/16"), net("bridge", "172.17.0.0/16", host="host2"),
             net("ov1", "10.0.1.0/24", host=None, driver="overlay")]
-    lab = lab_from_json(hosts, nets, [ctr("c1", **{"bridge": ("eth0", "172.17.0.2")}),
-                                      ctr("c2", host="host2", **{"bridge": ("eth0", "172.17.0.2"),
-                                                                 "ov1": ("eth1", "10.0.1.3")})])
+    lab = lab_from_json(hosts, nets, [ctr("c1", bridge=("eth0", "172.17.0.2")),
+                                      ctr("c2", host="host2", bridge=("eth0", "172.17.0.2"), ov1=("eth1", "10.0.1.3"))])
     # Each container's "bridge" is its own host's: names repeat across hosts, ids do not.
     assert {e.network_id for e in lab.container("c2").endpoints} == {"bridge-host2-id", "ov1-None-id"}
     assert [e.network_id for e in lab.container("c1").endpoints] == ["bridge-host1-id"]

@@ -21,7 +21,7 @@ class Terminal:
         self.cols, self.rows = cols, rows
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.server, *args], capture_output=True, text=True,
+        return subprocess.run(["tmux", "-L", self.server, *args], capture_output=True, text=True, check=False,
                               timeout=20).stdout
 
     def start(self, command: str) -> None:
