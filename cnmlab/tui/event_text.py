@@ -33,7 +33,7 @@ def describe(event) -> str:
         case ev.EndpointLeft(container=c, network=n, interface=i):
             return f"endpoint left: {c} {i} from {n}"
         case ev.StepDone(where=w, step=s):
-            return f"  {w}: {s}"
+            return f"{w}: {s}"
         case ev.LabReset():
             return "lab reset"
         case ev.LabRestored(hosts=h, networks=n, containers=c):

@@ -24,7 +24,7 @@ class EventsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        log = RichLog(id="events-log", wrap=False, max_lines=5000, auto_scroll=True)
+        log = RichLog(id="events-log", wrap=True, max_lines=5000, auto_scroll=True)
         log.border_title = "engine events (live)"
         yield log
         yield Footer(compact=True, show_command_palette=False)
