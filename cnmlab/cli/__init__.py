@@ -12,7 +12,7 @@ import sys
 
 from ..errors import CnmError
 
-COMMAND_MODULES = ("engine", "network", "container", "host", "lab", "plugin", "service", "lab_guide")
+COMMAND_MODULES = ("engine", "network", "container", "host", "lab", "plugin", "probe", "service", "lab_guide")
 
 
 def build_parser() -> argparse.ArgumentParser:

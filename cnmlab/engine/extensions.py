@@ -10,6 +10,7 @@ FEATURES: list[str] = [
     "cnmlab.engine.batch",  # POST/DELETE /lab/apply: a whole topology in one request
     "cnmlab.dns.feature",  # the embedded DNS server at 127.0.0.11 (GET /dns)
     "cnmlab.swarm.feature",  # services: replicas, VIP, routing mesh (/services); after dns
+    "cnmlab.probe.routes",  # test packets, reachability matrix, hop-by-hop trace (POST /lab/probe ...)
     "cnmlab.engine.plugin_routes",  # third-party drivers: GET /plugins, POST /plugins/run, /plugins/{ref}/stop
 ]
 
