@@ -30,6 +30,8 @@ SCRIPT = textwrap.dedent("""
     ip = c.inspect("bb")["NetworkSettings"]["Networks"]["net-a"]["IPAddress"]
     print("PING", c.exec("aa", ["ping", "-c1", "-W2", ip]).returncode)
     print("RULES", "DOCKER-ISOLATION-STAGE-1" in c.exec("host1", ["iptables", "-S"]).stdout)
+    print("DNS", c.exec("aa", ["getent", "hosts", "bb"]).stdout.split()[:1] == [ip])
+    print("PASSWD", "root:" in c.exec("aa", ["cat", "/etc/passwd"]).stdout)
     c.stop_engine()
     print("STOPPED", not c.running())
 """)
@@ -82,6 +84,8 @@ def test_engine_runs_unprivileged_in_a_user_namespace(tmp_path):
         assert lines["ENGINE_UID"] == str(NOBODY)
         assert lines["PING"] == "0"
         assert lines["RULES"] == "True"
+        assert lines["DNS"] == "True", "embedded DNS works rootless too (a private /etc/netns)"
+        assert lines["PASSWD"] == "True", "the world still sees the machine's /etc"
         assert lines["STOPPED"] == "True"
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -49,6 +49,14 @@ def container_mac(ip: str) -> str:
     return "02:42:" + ":".join(f"{b:02x}" for b in IPv4Address(ip).packed)
 
 
+def name_veth_endpoint(endpoint) -> None:
+    """Docker's names for a veth endpoint: the MAC from its address, `veth` + 7 hex on the host side."""
+    if not endpoint.mac and endpoint.ip:
+        endpoint.mac = container_mac(endpoint.ip)
+    if not endpoint.host_ifname:
+        endpoint.host_ifname = "veth" + secrets.token_hex(4)[:7]
+
+
 def flag(network, key: str, default: bool = True) -> bool:
     value = network.option(key)
     if value is None:
@@ -112,10 +120,7 @@ class BridgeDriver(Driver):
 
     # -- endpoints --------------------------------------------------------------
     def create_endpoint(self, network, endpoint) -> None:
-        if not endpoint.mac and endpoint.ip:
-            endpoint.mac = container_mac(endpoint.ip)
-        if not endpoint.host_ifname:
-            endpoint.host_ifname = "veth" + secrets.token_hex(4)[:7]
+        name_veth_endpoint(endpoint)
 
     def join(self, network, endpoint, container) -> JoinInfo:
         # The hot path of every `run`: three netlink round trips and no lookups (links.plug_veth).

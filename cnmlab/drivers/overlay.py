@@ -16,13 +16,12 @@ overlay joins give no gateway, as in libnetwork.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from dataclasses import dataclass
 
 from ..errors import Conflict, InvalidParameter
 from ..osl import fdb, features, links, vxlan
 from .base import Capabilities, Driver, JoinInfo
-from .bridge import container_mac
+from .bridge import name_veth_endpoint
 from .overlay_events import FdbProgrammed, FdbRemoved
 
 VXLANID_LIST = "com.docker.network.driver.overlay.vxlanid_list"
@@ -170,10 +169,7 @@ class OverlayDriver(Driver):
 
     # -- endpoints --------------------------------------------------------------
     def create_endpoint(self, network, endpoint) -> None:
-        if not endpoint.mac and endpoint.ip:
-            endpoint.mac = container_mac(endpoint.ip)
-        if not endpoint.host_ifname:
-            endpoint.host_ifname = "veth" + secrets.token_hex(4)[:7]
+        name_veth_endpoint(endpoint)
 
     def join(self, network, endpoint, container) -> JoinInfo:
         host = self.ctx.host(container.host)

@@ -56,10 +56,41 @@ def _private_etc_dirs() -> None:
     resolv.conf), and Docker looks for plugin specs in /etc/docker/plugins. We bind a directory
     of our tmpfs over each; only an empty mount point is ever made on the real disk.
     """
-    for target in ("/etc/netns", "/etc/docker/plugins"):
+    targets = ("/etc/netns", "/etc/docker/plugins")
+    for target in targets:
         os.makedirs(f"/run{target}", exist_ok=True)
-        try:
+    try:
+        for target in targets:
             os.makedirs(target, exist_ok=True)
-        except PermissionError:
-            continue  # unprivileged: the world works without it, sandboxes get no private /etc
+    except PermissionError:
+        _shadow_etc()  # unprivileged: the mount points cannot be made on the real disk
+        for target in targets:
+            os.makedirs(target, exist_ok=True)
+    for target in targets:
         syscalls.mount(f"/run{target}", target, None, syscalls.MS_BIND)
+
+
+def _shadow_etc() -> None:
+    """Put a tmpfs on the world's /etc and bind the machine's entries back into it, one by one.
+
+    The world then sees the same /etc, but may add directories to it (a user namespace cannot
+    write the real one). Files the machine later replaces by rename keep their old content in
+    the world until it restarts.
+    """
+    real = "/run/etc-machine"
+    os.makedirs(real, exist_ok=True)
+    syscalls.mount("/etc", real, None, syscalls.MS_BIND | syscalls.MS_REC)
+    syscalls.mount("tmpfs", "/etc", "tmpfs", 0, "mode=755")
+    for entry in os.scandir(real):
+        target = os.path.join("/etc", entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), target)
+            continue
+        if entry.is_dir():
+            os.mkdir(target)
+        else:
+            open(target, "w").close()
+        try:
+            syscalls.mount(entry.path, target, None, syscalls.MS_BIND | syscalls.MS_REC)
+        except OSError:
+            pass  # an entry we may not bind (a socket, a device node) stays an empty placeholder
