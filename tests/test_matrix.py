@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from conftest import in_world
+
 pytestmark = pytest.mark.kernel
 
 
@@ -138,3 +140,14 @@ def test_neighbour_estimate_counts_on_link_peers_and_one_gateway_per_source():
     found = [t("a", "10.0.0.2", True), t("a", "10.0.0.3", True), t("a", "10.1.0.2", False),
              t("a", "10.1.0.3", False), t("b", "10.0.0.1", True), t("b", "10.1.0.2", False)]
     assert neighbours_needed(found) == 5  # a: 2 peers + its gateway; b: 1 peer + its gateway
+
+
+def test_a_matrix_that_would_crowd_the_machines_arp_table_is_refused(lab, cli):
+    """The neighbour table is one for every namespace, the machine's own included: never fill it."""
+    lab.apply(networks=[{"Name": "big"}], containers=[{"Name": f"big{i:02d}", "Network": "big"} for i in range(24)])
+    result = cli("matrix")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "would need about 552 ARP (neighbour) entries" in line and "--network" in line
+    neighbours = in_world(lab, "big00", "ip", "neigh", "show").stdout.split("\n")
+    assert len([n for n in neighbours if n.strip()]) == 0, "refused before any packet left"

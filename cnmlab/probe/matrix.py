@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import time
 
-from ..errors import CnmError
+from ..errors import CnmError, InvalidParameter
 from . import rules, sender, single, verdict
 from . import target as targets
 
 DEFAULT_TIMEOUT = 0.5
 NEIGHBOUR_TABLE = 1024  # net.ipv4.neigh.default.gc_thresh3: one ARP table for every namespace of the machine
+# The machine's own namespace shares that table: a matrix must never crowd it out, so a matrix
+# that would need more than this many entries is refused before any packet leaves.
+NEIGHBOUR_BUDGET = NEIGHBOUR_TABLE // 2
 
 
 def plan(ctl, proto: str, port, network: str | None) -> tuple[list[str], list]:
@@ -56,6 +59,12 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     hosts = list(dict.fromkeys(h for _, _, t in pairs if not isinstance(t, str) for h in t.path.hosts))
     before = rules.snapshot(hosts)
     work = [(a, b, t, single.make_probe(t)) for a, b, t in pairs if not isinstance(t, str) and not t.error]
+    needed = neighbours_needed([t for _, _, t, _ in work])
+    if needed > NEIGHBOUR_BUDGET:
+        raise InvalidParameter(
+            f"this matrix would need about {needed} ARP (neighbour) entries; the machine keeps {NEIGHBOUR_TABLE} for "
+            f"all its namespaces together, its own included, and cnmlab uses at most {NEIGHBOUR_BUDGET}: probe "
+            "fewer containers at once (--network NET), or single pairs with `cnmlab probe`")
     counted = time.perf_counter()
     sender.run([p for *_, p in work], timeout, settle=single.settler(before, hosts, {id(p): t for _, _, t, p in work}))
     sent = time.perf_counter()
@@ -78,11 +87,6 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
         used.append(r["reason_key"])
     legend = {key: verdict.LEGEND[key] for key in dict.fromkeys(used)} if explain else {}
     warnings = []
-    needed = neighbours_needed([t for _, _, t, _ in work])
-    if needed > NEIGHBOUR_TABLE * 3 // 4:
-        warnings.append(f"this matrix needs about {needed} ARP (neighbour) entries, and the machine keeps "
-                        f"{NEIGHBOUR_TABLE} for all its namespaces together: expect lost probes; "
-                        "use --network to probe one network at a time")
     done = time.perf_counter()
     timings = {"plan_ms": planned - started, "counters_before_ms": counted - planned, "probes_ms": sent - counted,
                "judge_ms": done - sent}
