@@ -11,6 +11,7 @@ import contextlib
 import sys
 import threading
 from collections import deque
+from concurrent.futures import Future
 
 from .. import inspect
 from ..engine.router import Request, router
@@ -45,7 +46,8 @@ class EmbeddedDns:
         self.log: deque = deque(maxlen=LOG_SIZE)
         self._log_lock = threading.Lock()  # the DNS thread appends, the kernel thread reads
         self.resolvers: dict[str, dict] = {}  # sandbox -> {"udp": port, "tcp": port, "resolv_conf": path}
-        self._pending: list[tuple[str, int, int]] = []  # (sandbox, udp port, tcp port) awaiting nat rules
+        # (sandbox, udp port, tcp port, the running iptables-restore) awaiting their nat rules
+        self._pending: list[tuple[str, int, int, Future]] = []
 
     # -- controller hooks (kernel thread) ----------------------------------------------
     def joined(self, net, ep, c) -> None:
@@ -88,7 +90,9 @@ class EmbeddedDns:
             raise
         self.server.serve(c.netns, udp, tcp)
         self.resolvers[c.netns] = {"udp": udp_port, "tcp": tcp_port, "resolv_conf": path}
-        self._pending.append((c.netns, udp_port, tcp_port))
+        # The process starts now and overlaps the rest of this join (and the next ones).
+        rules = iptables_pool.start(c.netns, dns_sandbox.nat_rules(udp_port, tcp_port))
+        self._pending.append((c.netns, udp_port, tcp_port, rules))
         if len(self._pending) == 1:
             # A job queued behind the current request on the kernel thread: every later request
             # (`cnmlab exec` asks inspect first) finds the rules in place, and a batch of joins
@@ -97,8 +101,9 @@ class EmbeddedDns:
 
     def _install_rules(self) -> None:
         pending, self._pending = self._pending, []
-        live = [(ns, u, t) for ns, u, t in pending if self.resolvers.get(ns, {}).get("udp") == u]
-        failed = dict(iptables_pool.restore_many([(ns, dns_sandbox.nat_rules(u, t)) for ns, u, t in live]))
+        errors = {ns: job.exception() for ns, _, _, job in pending}  # waits for every process
+        live = [(ns, u, t) for ns, u, t, _ in pending if self.resolvers.get(ns, {}).get("udp") == u]
+        failed = {ns: errors[ns] for ns, _, _ in live if errors.get(ns) is not None}
         for ns, udp_port, tcp_port in live:
             if ns in failed and ns in self.resolvers:  # an unexpected kernel error: say so, keep serving
                 print(f"cnmlab dns: {ns}: {failed[ns]}", file=sys.stderr)

@@ -6,11 +6,24 @@ N sandboxes' batches run side by side instead of one after another.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from . import iptables
 
 WORKERS = 8
+_background: ThreadPoolExecutor | None = None
+
+
+def start(ns: str, tables: dict[str, list[str]]) -> Future:
+    """Begin one namespace's batch on a background process pool and return at once.
+
+    The caller (the kernel thread) goes on building while the process runs on the other core;
+    it waits for the future later, before anyone can observe the rules."""
+    global _background
+    if _background is None:
+        _background = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="iptables-bg")
+    return _background.submit(iptables.restore, ns, tables)
 
 
 def restore_many(batches: list[tuple[str, dict[str, list[str]]]]) -> list[tuple[str, Exception]]:
