@@ -15,6 +15,7 @@ from cnmlab.tui.app import CnmlabApp
 from cnmlab.tui.forms import ConfirmRemove, CreateNetworkForm
 from cnmlab.tui.guide import GuideStep
 from cnmlab.tui.help import HelpScreen
+from cnmlab.tui.matrix import network_choices
 from cnmlab.tui.picture import draw_cnm
 
 pytestmark = pytest.mark.kernel
@@ -128,7 +129,7 @@ def test_run_probe_connect_disconnect_remove_add_host(lab):
         await pilot.press("p")
         await until(pilot, lambda: app.screen.query("#probe-result"), "the probe screen")
         app.screen.query_one("#src", Select).value = "c1"
-        app.screen.query_one("#dst", Select).value = "c2"
+        app.screen.query_one("#dst", Input).value = "c2"
         app.screen.query_one("#proto", Select).value = "tcp"
         await pilot.click("#send")  # the mouse works too
         result = app.screen.query_one("#probe-result", Static)
@@ -214,6 +215,73 @@ def test_engine_refusal_is_shown_and_the_app_goes_on(lab):
     run(scenario, CnmlabApp(starter=False))
 
 
+async def probe_to(pilot, app, dst: str, proto: str = "icmp") -> str:
+    """Type DST into the destination field, send with enter, and return the result pane's text."""
+    result = app.screen.query_one("#probe-result", Static)
+    result.update("")
+    app.screen.query_one("#proto", Select).value = proto
+    app.screen.query_one("#dst", Input).value = ""
+    await type_into(pilot, app, "dst", dst)
+    await pilot.press("enter")
+    await until(pilot, lambda: plain(result) and not result.loading, f"the probe to {dst}")
+    return plain(result)
+
+
+def test_probe_destination_is_an_ip_a_published_port_or_an_error(lab):
+    async def scenario(pilot, app):
+        lab.host_add("host2")
+        lab.run("web", network="net-a", ports=["8080:80"])
+        lab.run("far", host="host2")
+        await until(pilot, lambda: app.lab.container("far") is not None, "far in the app")
+        await pilot.press("p")
+        await until(pilot, lambda: app.screen.query("#probe-result"), "the probe screen")
+        app.screen.query_one("#src", Select).value = "container-a"
+        # The lab's names and addresses are suggested and can be stepped through with the arrows.
+        web_ip = lab.inspect("web")["NetworkSettings"]["Networks"]["net-a"]["IPAddress"]
+        dst = app.screen.query_one("#dst", Input)
+        dst.value = ""
+        await type_into(pilot, app, "dst", "we")
+        await until(pilot, lambda: dst._suggestion == "web", "the suggestion web")
+        await pilot.press("right")
+        assert dst.value == "web"
+        await pilot.press("down")
+        assert dst.value != "web"
+
+        # An IP address: web's address on net-a, which container-a shares.
+        text = await probe_to(pilot, app, web_ip)
+        assert text.startswith("reachable") and "container-a (" in text and f"→ {web_ip} ({web_ip})" in text
+
+        # HOST:PORT from another host: the published port answers (TCP, the port from the binding).
+        app.screen.query_one("#src", Select).value = "far"
+        text = await probe_to(pilot, app, "host1:8080")
+        assert text.startswith("reachable"), text
+        assert "→ host1:8080 (192.168.100.11) tcp:8080" in text
+        assert app.screen.query_one("#port", Input).value == ""  # the port field does not apply
+        engine = lab.probe("far", "host1:8080")
+        assert engine["outcome"] == "reachable" and engine["port"] == 8080
+
+        # Bad destinations: the engine's one line, inline, never a traceback.
+        text = await probe_to(pilot, app, "nosuchbox")
+        assert "probe failed: No such container, alias, host or address: nosuchbox" in text
+        text = await probe_to(pilot, app, "host9:8080")
+        assert "No such host: host9" in text
+        text = await probe_to(pilot, app, "host1:99999")
+        assert "invalid port 99999" in text
+        assert "Traceback" not in text and not [n for n in app._notifications if n.severity == "error"]
+
+        # Swap ends: a container destination becomes the source; an address cannot, and says so.
+        app.screen.query_one("#dst", Input).value = "container-b"
+        app.screen.query_one("#src", Select).focus()
+        await pilot.press("w")
+        assert app.screen.query_one("#src", Select).value == "container-b"
+        assert app.screen.query_one("#dst", Input).value == "far"
+        app.screen.query_one("#dst", Input).value = web_ip
+        await pilot.press("w")
+        assert f"cannot swap: {web_ip} is not a container" in plain(app.screen.query_one("#probe-result"))
+
+    run(scenario, CnmlabApp(starter=True))
+
+
 def test_no_engine_is_a_notification_not_a_traceback(tmp_path):
     async def scenario(pilot, app):
         assert app.status_text == "no engine"
@@ -268,6 +336,37 @@ def test_matrix_grid_rerun_and_explain(lab):
     run(scenario, CnmlabApp(starter=True))
 
 
+def test_matrix_filtered_to_one_network(lab):
+    async def scenario(pilot, app):
+        lab.run("container-c", network="net-b")
+        await until(pilot, lambda: app.lab.container("container-c") is not None, "container-c in the app")
+        await pilot.press("m")
+        grid = app.screen.query_one("#grid")
+        await until(pilot, lambda: grid.row_count == 3 and not grid.loading, "the whole matrix")
+        net_b = next(n for n in app.lab.networks if n.name == "net-b")
+        # f steps the filter through the networks with sandboxes (the footer shows the key).
+        choices = [label for label, _ in network_choices(app.lab)]
+        while app.screen.network != net_b.id:
+            await pilot.press("f")
+        await until(pilot, lambda: app.screen.result and app.screen.result.get("network") == net_b.id
+                    and not grid.loading, "the net-b matrix")
+        assert "net-a" in choices and "net-b" in choices
+        assert app.screen.result["containers"] == ["container-b", "container-c"]
+        assert grid.row_count == 2 and [str(c.label) for c in grid.columns.values()][1:] == ["container-b", "container-c"]
+        assert plain_cell(grid, 0, 2) == "✔ ok"
+        assert app.screen.title == "cnmlab · matrix on net-b" and "net-b" in grid.border_title
+        assert app.screen.active_bindings["f"].binding.show  # the footer lists it
+        engine = lab.matrix("icmp", network="net-b")
+        assert engine["containers"] == ["container-b", "container-c"]
+        # f past the last network goes back to all of them.
+        while app.screen.network is not None:
+            await pilot.press("f")
+        await until(pilot, lambda: grid.row_count == 3 and not grid.loading, "the whole matrix again")
+        assert app.screen.title is None
+
+    run(scenario, CnmlabApp(starter=True))
+
+
 def plain_cell(grid, row, column) -> str:
     value = grid.get_cell_at((row, column))
     return getattr(value, "plain", str(value))
@@ -314,9 +413,9 @@ def test_lab_guide_pane_api(lab):
 async def trace_from_probe_screen(pilot, app, src: str, dst: str, proto: str):
     await pilot.press("p")
     await until(pilot, lambda: app.screen.query("#trace-view"), "the probe screen")
-    await until(pilot, lambda: dst in [o[1] for o in app.screen.query_one("#dst", Select)._options], f"{dst} listed")
+    await until(pilot, lambda: src in [o[1] for o in app.screen.query_one("#src", Select)._options], f"{src} listed")
     app.screen.query_one("#src", Select).value = src
-    app.screen.query_one("#dst", Select).value = dst
+    app.screen.query_one("#dst", Input).value = dst
     app.screen.query_one("#proto", Select).value = proto
     app.screen.query_one("#src", Select).focus()
     await pilot.press("t")

@@ -3,7 +3,7 @@ bridge names, so names, addresses, MACs and rule texts repeat exactly). Update t
 deliberate change with `./test.sh tests/test_tui_snapshots.py --snapshot-update` and look at the SVGs."""
 
 import pytest
-from textual.widgets import DataTable, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 from tui_helpers import build_fixed_topology, plain, until
 
 from cnmlab.tui.app import CnmlabApp
@@ -58,7 +58,7 @@ def test_probe_filtered_with_its_rule(fixed_lab, snap_compare):
         await pilot.press("p")
         await until(pilot, lambda: app.screen.query("#probe-result"), "the probe screen")
         app.screen.query_one("#src", Select).value = "container-a"
-        app.screen.query_one("#dst", Select).value = "container-c"
+        app.screen.query_one("#dst", Input).value = "container-c"
         app.screen.query_one("#src", Select).focus()
         await pilot.press("s")
         await until(pilot, lambda: "filtered" in plain(app.screen.query_one("#probe-result", Static)), "the result")
@@ -76,5 +76,20 @@ def test_matrix_explaining_a_filtered_cell(fixed_lab, snap_compare):
         app.screen.query_one(DataTable).move_cursor(row=0, column=3)
         await until(pilot, lambda: "container-a → container-c" in plain(app.screen.query_one("#cell-detail")),
                     "the explanation")
+
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=matrix)
+
+
+def test_matrix_filtered_to_one_network(fixed_lab, snap_compare):
+    async def matrix(pilot):
+        await ready(pilot)
+        app = pilot.app
+        await pilot.press("m")
+        await until(pilot, lambda: app.screen.query("#grid") and app.screen.query_one(DataTable).row_count == 3,
+                    "the matrix")
+        await pilot.press("f", "f")  # all networks → net-a → net-b
+        await until(pilot, lambda: app.screen.result and app.screen.result["containers"] == ["container-b", "container-c"]
+                    and not app.screen.query_one(DataTable).loading, "the net-b matrix")
+        await pilot.pause(0.2)
 
     assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=matrix)

@@ -29,9 +29,10 @@ HELP = """\
 | `a` | add a host on the underlay LAN |
 | `ctrl+r` | reload the lab from the engine |
 
-**Probe**: `s` send, `t` trace, `w` swap ends. **Trace**: `→`/`←` step through the hops,
-`space` play them in order. **Matrix**: `r` re-run, arrows move; the cell under the cursor is
-explained. **Lab guide**: `←`/`→` steps, `enter` runs the step's check.
+**Probe**: `s` send, `t` trace, `w` swap ends. The destination is a container or alias, an IP,
+a host, or `HOST:PORT` for a published port; `↓`/`↑` in it step through the lab's names.
+**Trace**: `→`/`←` step through the hops, `space` play them in order. **Matrix**: `r` re-run,
+`f` filter to one network, arrows move; the cell under the cursor is explained. **Lab guide**: `←`/`→` steps, `enter` runs the step's check.
 
 **The picture**: each box is a *sandbox* (a container's network namespace); each dot in it is an
 *endpoint* (a veth end: `eth0`, `eth1`); each bar is a *network*. A dot on a bar is an endpoint

@@ -1,5 +1,6 @@
 """The reachability matrix: every ordered pair of sandboxes probed, as a colored grid; re-run with
-one key; the highlighted cell is explained underneath."""
+one key; the highlighted cell is explained underneath. `f` narrows it to one network's sandboxes
+(the engine's `network` filter), and the screen's title says which."""
 
 from __future__ import annotations
 
@@ -39,9 +40,20 @@ def explain(cell: dict, legend: dict | None = None) -> Text:
     return text
 
 
+ALL_NETWORKS = "all networks"
+
+
+def network_choices(lab) -> list[tuple[str, str]]:
+    """(label, id) of the networks worth filtering on: those with sandboxes on them. The id goes to
+    the engine (names repeat across hosts); the label, with its host where needed, is what shows."""
+    if lab is None:
+        return []
+    return [(lab.network_label(n), n.id) for n in lab.networks if lab.endpoints_on(n)]
+
+
 class MatrixScreen(Screen):
     AUTO_FOCUS = "#grid"
-    BINDINGS = [Binding("r", "run", "Re-run")]
+    BINDINGS = [Binding("r", "run", "Re-run"), Binding("f", "next_network", "Network filter")]
 
     def __init__(self):
         super().__init__()
@@ -50,7 +62,8 @@ class MatrixScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="matrix-form"):
-            yield Label("every sandbox to every sandbox:")
+            yield Label("every sandbox on")
+            yield Select([], id="m-net", prompt=ALL_NETWORKS, compact=True)
             yield Select([(p, p) for p in PROTOCOLS], value="icmp", allow_blank=False, id="m-proto", compact=True)
             yield Input(placeholder="port", id="m-port", compact=True, type="integer", max_length=5)
             yield Button("Run", id="m-run", variant="primary", compact=True)
@@ -63,9 +76,48 @@ class MatrixScreen(Screen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.app.lab_changed.subscribe(self, self.show_networks)
+        self.show_networks(self.app.lab)
+        self.show_filter()
         self.query_one(DataTable).focus()
         if self.app.lab is not None and len(self.app.lab.containers) > 1:
             self.action_run()
+
+    @property
+    def network(self) -> str | None:
+        """The id of the network the matrix is narrowed to, or None for all of them."""
+        value = self.query_one("#m-net", Select).value
+        return None if value is Select.NULL else str(value)
+
+    @property
+    def network_name(self) -> str | None:
+        return {i: label for label, i in network_choices(self.app.lab)}.get(self.network, self.network)
+
+    def show_networks(self, lab) -> None:
+        select = self.query_one("#m-net", Select)
+        current, choices = select.value, network_choices(lab)
+        with self.prevent(Select.Changed):  # a lab change alone does not re-run the matrix
+            select.set_options(choices)
+            if current in [i for _, i in choices]:
+                select.value = current
+
+    def show_filter(self) -> None:
+        name = self.network_name
+        self.title = f"cnmlab · matrix on {name}" if name else None  # None: the app's own title
+        self.query_one(DataTable).border_title = \
+            f"on {name} (rows: from, columns: to)" if name else "reachability (rows: from, columns: to)"
+
+    def action_next_network(self) -> None:
+        """Step the filter: all networks → each network with sandboxes → all networks again."""
+        choices = [None, *[i for _, i in network_choices(self.app.lab)]]
+        at = choices.index(self.network) if self.network in choices else 0
+        chosen = choices[(at + 1) % len(choices)]
+        self.query_one("#m-net", Select).value = Select.NULL if chosen is None else chosen
+
+    @on(Select.Changed, "#m-net")
+    def network_chosen(self) -> None:
+        self.show_filter()
+        self.action_run()
 
     @on(Button.Pressed, "#m-run")
     @on(Input.Submitted, "#m-port")
@@ -76,12 +128,12 @@ class MatrixScreen(Screen):
             port_text = "80" if proto == "tcp" else "7"
             self.query_one("#m-port", Input).value = port_text
         self.query_one(DataTable).loading = True
-        self.run_matrix(proto, int(port_text) if port_text and proto != "icmp" else None)
+        self.run_matrix(proto, int(port_text) if port_text and proto != "icmp" else None, self.network)
 
     @work(thread=True, exclusive=True, group="matrix")
-    def run_matrix(self, proto: str, port: int | None) -> None:
+    def run_matrix(self, proto: str, port: int | None, network: str | None) -> None:
         try:
-            result = self.app.client.matrix(proto, port, explain=True)
+            result = self.app.client.matrix(proto, port, network=network, explain=True)
         except Exception as exc:
             self.app.call_from_thread(self.failed, f"matrix failed: {readable(exc)}")
             return
@@ -92,6 +144,8 @@ class MatrixScreen(Screen):
         self.notify(message, severity="error", title="engine")
 
     def show_matrix(self, result: dict) -> None:
+        if result.get("network") != self.network:  # a run from before the filter changed: stale
+            return
         self.result = result
         cells = {(c["from"], c["to"]): c for c in result.get("cells", [])}
         names = result.get("containers", [])
@@ -105,7 +159,7 @@ class MatrixScreen(Screen):
             grid.add_row(Text(src, "bold"), *[cell_text(cells.get((src, dst))) for dst in names], key=src)
         legend = result.get("legend") or {}
         grid.border_subtitle = f"{result.get('proto')}" + (f":{result['port']}" if result.get("port") else "") + \
-            (f" · {len(legend)} reasons" if legend else "")
+            (f" · {len(legend)} reason{'s' if len(legend) > 1 else ''}" if legend else "")
         if grid.cursor_coordinate.column == 0 and names:
             grid.move_cursor(column=1)
         self.explain_at(grid.cursor_coordinate.row, grid.cursor_coordinate.column)

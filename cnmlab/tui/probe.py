@@ -1,5 +1,9 @@
 """The probe screen: pick a source and a destination (protocol, port), send one test packet and
-read the outcome with its one-line reason; or trace it and watch the hops light up."""
+read the outcome with its one-line reason; or trace it and watch the hops light up.
+
+The destination is typed, as `cnmlab probe` takes it: a container name or alias, an IP address, a
+host name, or HOST:PORT for a published port. The lab's names and addresses are offered as
+suggestions (→ accepts one; ↓/↑ in the field step through them), so picking stays one key away."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from .calls import readable
@@ -39,6 +44,33 @@ def probe_text(result: dict) -> Text:
         ("why: ", "dim"), result.get("reason") or "", rule_line(result.get("rule")))
 
 
+def destinations(lab: Lab) -> list[str]:
+    """What a destination can be, in the order worth suggesting: containers, hosts, then addresses."""
+    names = [c.name for c in lab.containers] + [h.name for h in lab.hosts]
+    addresses = [ep.ip for c in lab.containers for ep in c.endpoints if ep.ip] + \
+        [h.address.split("/")[0] for h in lab.hosts if h.address]
+    return list(dict.fromkeys(names + addresses))
+
+
+def published_port(destination: str) -> bool:
+    """HOST:PORT (or IP:PORT): the port is part of the destination, so the port field does not apply."""
+    host, sep, port = destination.rpartition(":")
+    return bool(sep and host and port.isdigit())
+
+
+def failure_text(message: str) -> Text:
+    return Text.assemble(("✘ ", "bold red"), (message, "red"))
+
+
+class DestinationInput(Input):
+    """The destination field: free text, with ↓/↑ stepping through the lab's names and addresses."""
+
+    BINDINGS = [Binding("down", "step(1)", "Next", show=False), Binding("up", "step(-1)", "Previous", show=False)]
+
+    def action_step(self, step: int) -> None:
+        self.screen.action_cycle_destination(step)
+
+
 class ProbeScreen(Screen):
     BINDINGS = [
         Binding("s", "send", "Send"),
@@ -51,7 +83,8 @@ class ProbeScreen(Screen):
         with Horizontal(id="probe-form"):
             yield Select([], id="src", prompt="source", compact=True)
             yield Label("→")
-            yield Select([], id="dst", prompt="destination", compact=True)
+            yield DestinationInput(placeholder="container, IP, host or host:port", id="dst", compact=True,
+                                   suggester=SuggestFromList([], case_sensitive=False))
             yield Select([(p, p) for p in PROTOCOLS], value="icmp", allow_blank=False, id="proto", compact=True)
             yield Input(placeholder="port", id="port", compact=True, type="integer", max_length=5)
             yield Button("Send", id="send", variant="primary", compact=True)
@@ -71,22 +104,39 @@ class ProbeScreen(Screen):
 
     def show_lab(self, lab: Lab) -> None:
         names = [c.name for c in lab.containers]
-        for widget_id, default in (("src", 0), ("dst", 1)):
-            select = self.query_one(f"#{widget_id}", Select)
-            current = select.value
-            select.set_options([(n, n) for n in names])
-            if current in names:
-                select.value = current
-            elif len(names) > default:
-                select.value = names[default]
+        src = self.query_one("#src", Select)
+        current = src.value
+        src.set_options([(n, n) for n in names])
+        if current in names:
+            src.value = current
+        elif names:
+            src.value = names[0]
+        dst = self.query_one("#dst", Input)
+        dst.suggester = SuggestFromList(destinations(lab), case_sensitive=False)
+        if not dst.value and len(names) > 1:  # never overwrite what the user typed
+            dst.value = names[1]
+
+    def action_cycle_destination(self, step: int) -> None:
+        """Step the destination through the lab's names and addresses (picking without typing)."""
+        if self.app.lab is None:
+            return
+        choices = destinations(self.app.lab)
+        dst = self.query_one("#dst", Input)
+        if choices:
+            at = choices.index(dst.value) if dst.value in choices else -step
+            dst.value = choices[(at + step) % len(choices)]
+            dst.cursor_position = len(dst.value)
 
     def request(self) -> dict | None:
-        src, dst = self.query_one("#src", Select).value, self.query_one("#dst", Select).value
-        if src is Select.NULL or dst is Select.NULL:
-            self.notify("pick a source and a destination", severity="warning")
+        src, dst = self.query_one("#src", Select).value, self.query_one("#dst", Input).value.strip()
+        if src is Select.NULL or not dst:
+            self.query_one("#probe-result", Static).update(
+                failure_text("pick a source and type a destination (container, IP, host or host:port)"))
             return None
         proto = self.query_one("#proto", Select).value
         port_text = self.query_one("#port", Input).value.strip()
+        if published_port(dst):  # the engine takes the port (and TCP/UDP) from the binding
+            return {"src": src, "dst": dst, "proto": proto, "port": None}
         if proto != "icmp" and not port_text:
             port_text = "80" if proto == "tcp" else "7"  # the lab's test services
             self.query_one("#port", Input).value = port_text
@@ -94,6 +144,7 @@ class ProbeScreen(Screen):
 
     @on(Button.Pressed, "#send")
     @on(Input.Submitted, "#port")
+    @on(Input.Submitted, "#dst")
     def action_send(self) -> None:
         req = self.request()
         if req:
@@ -108,8 +159,15 @@ class ProbeScreen(Screen):
             self.run_trace(req)
 
     def action_swap(self) -> None:
-        src, dst = self.query_one("#src", Select), self.query_one("#dst", Select)
-        src.value, dst.value = dst.value, src.value
+        src, dst = self.query_one("#src", Select), self.query_one("#dst", Input)
+        names = [c.name for c in self.app.lab.containers] if self.app.lab else []
+        if dst.value.strip() not in names:  # only a container can be a source here
+            self.query_one("#probe-result", Static).update(
+                failure_text(f"cannot swap: {dst.value.strip() or 'an empty destination'} is not a container"))
+            return
+        old_src = src.value
+        src.value = dst.value.strip()
+        dst.value = "" if old_src is Select.NULL else str(old_src)
 
     @work(thread=True, exclusive=True, group="probe")
     def send(self, req: dict) -> None:
@@ -143,5 +201,6 @@ class ProbeScreen(Screen):
         view.focus()
 
     def failed(self, selector: str, message: str) -> None:
+        """The engine's one line, shown where the result would have been (a bad destination, a dead engine)."""
         self.query_one(selector).loading = False
-        self.notify(message, severity="error", title="engine")
+        self.query_one("#probe-result", Static).update(failure_text(message))
