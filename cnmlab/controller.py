@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-from . import underlay
+from . import gateway, ports, underlay
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
-from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
+from .errors import Conflict, Forbidden, InvalidParameter, NotFound
 from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, EndpointLeft, Event, HostAdded,
-                     HostRemoved, LabReset, LabRestored, NetworkCreated, NetworkRemoved, StepDone)
+                     HostRemoved, LabReset, NetworkCreated, NetworkRemoved)
+from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
 from .host import Host
 from .ipam import Ipam, Pool, parse_address, parse_subnet
 from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
@@ -38,13 +39,6 @@ BRIDGE_DEFAULTS = {
     "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
     "com.docker.network.bridge.name": "docker0",
     "com.docker.network.driver.mtu": "1500",
-}
-# libnetwork's way out for a sandbox whose networks give no gateway (overlay): one bridge per host.
-GW_NETWORK = "docker_gwbridge"
-GW_OPTIONS = {
-    "com.docker.network.bridge.name": GW_NETWORK,
-    "com.docker.network.bridge.enable_icc": "false",
-    "com.docker.network.bridge.enable_ip_masquerade": "true",
 }
 
 
@@ -428,13 +422,7 @@ class Controller:
         return container
 
     def _check_ports_free(self, host: str, bindings: list[PortBinding]) -> None:
-        taken = {(p.host_port, p.proto) for c in self.containers.values() if c.host == host for p in c.ports}
-        seen = set()
-        for p in bindings:
-            key = (p.host_port, p.proto)
-            if key in taken or key in seen:
-                raise Conflict(f"Bind for 0.0.0.0:{p.host_port} failed: port is already allocated")
-            seen.add(key)
+        ports.check_free(self, host, bindings)
 
     def _build_sandbox(self, container: Container) -> None:
         if container.network_mode != "host":
@@ -479,25 +467,13 @@ class Controller:
         self.emit(ContainerRemoved(container=container.name, id=container.id))
 
     def _port_endpoint(self, container: Container) -> tuple[Network, Endpoint] | None:
-        if not container.endpoints:
-            return None
-        ep = self.endpoints[container.endpoints[0]]
-        if ep.gateway is None:  # libnetwork publishes on the gateway endpoint: docker_gwbridge for an overlay
-            gw_net = self._gw_network(container.host, create=False)
-            ep = (self.endpoint_of(container, gw_net) if gw_net else None) or ep
-        return self.networks[ep.network_id], ep
+        return ports.port_endpoint(self, container)
 
     def _publish(self, container: Container) -> None:
-        target = self._port_endpoint(container)
-        if target and container.ports:
-            net, ep = target
-            self.driver(net.driver).publish(net, ep, container, container.ports)
+        ports.publish(self, container)
 
     def _unpublish(self, container: Container) -> None:
-        target = self._port_endpoint(container)
-        if target and container.ports:
-            net, ep = target
-            self.driver(net.driver).unpublish(net, ep, container, container.ports)
+        ports.unpublish(self, container)
 
     # -- endpoints: connect and disconnect -------------------------------------
     def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None) -> Endpoint:
@@ -605,108 +581,25 @@ class Controller:
                 self._sync_default_gw(c)
         self.emit(EndpointLeft(container=c.name, network=net.name, interface=ep.ifname))
 
+    # -- default gateway and docker_gwbridge (gateway.py) ---------------------
     def gateway_endpoint(self, c: Container) -> Endpoint | None:
-        """The endpoint that gives the default route: Docker prefers non-internal, then any network
-        before docker_gwbridge, then name order."""
-        candidates = [self.endpoints[e] for e in c.endpoints if self.endpoints[e].gateway]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda e: (self.networks[e.network_id].internal,
-                                              self.networks[e.network_id].name == GW_NETWORK,
-                                              self.networks[e.network_id].name))
+        return gateway.gateway_endpoint(self, c)
 
-    # -- docker_gwbridge (libnetwork sandbox.needDefaultGW / setupDefaultGW / clearDefaultGW) --
     def _needs_default_gw(self, c: Container, ignore: Endpoint | None = None) -> bool:
-        """Some endpoint wants a way out (not internal, not host/none) and none gives a gateway."""
-        need = False
-        for ep_id in c.endpoints:
-            ep = self.endpoints[ep_id]
-            net = self.networks[ep.network_id]
-            if ep is ignore or net.name == GW_NETWORK or net.driver in ("host", "null") or net.internal:
-                continue
-            if ep.state.get("disable_gateway_service"):  # the driver said so in its Join reply
-                continue
-            if ep.gateway:
-                return False
-            need = True
-        return need
+        return gateway.needs_default_gw(self, c, ignore)
 
     def _gw_network(self, host: str, create: bool) -> Network | None:
-        for net in self.networks.values():
-            if net.name == GW_NETWORK and net.host == host:
-                return net
-        return self._create_network(GW_NETWORK, "bridge", host=host, options=dict(GW_OPTIONS)) if create else None
+        return gateway.gw_network(self, host, create)
 
     def _sync_default_gw(self, c: Container, ignore: Endpoint | None = None, from_connect: bool = False) -> None:
-        """Join docker_gwbridge when the sandbox needs a default gateway, leave it when not."""
-        if c.network_mode == "host":
-            return
-        gw_net = self._gw_network(c.host, create=False)
-        gw_ep = self.endpoint_of(c, gw_net) if gw_net else None
-        need = self._needs_default_gw(c, ignore)
-        if need and gw_ep is None:
-            self._join(self._gw_network(c.host, create=True), c, ip=None, aliases=[], from_connect=from_connect)
-        elif not need and gw_ep is not None:
-            if c.ports and self._port_endpoint(c) == (gw_net, gw_ep):
-                self._unpublish(c)  # as when the first network is disconnected: the ports go
-                c.ports = []
-            self._leave(gw_net, c, gw_ep, teardown=False)
+        gateway.sync_default_gw(self, c, ignore, from_connect)
 
     def _refresh_gateway(self, c: Container) -> None:
-        if c.network_mode == "host":
-            return
-        from .osl import links
+        gateway.refresh_default_route(self, c)
 
-        ep = self.gateway_endpoint(c)
-        links.set_default_route_fast(self.ns.rtnl(c.netns), ep.gateway if ep else None, ep.ifname if ep else None)
-
-    # -- restore ----------------------------------------------------------------
+    # -- restore (restore.py) ---------------------------------------------------
     def restore(self) -> None:
         """Rebuild every host, network, container, address and port from the store."""
-        self.ipam.cursor = int(self.store.get_meta("ipam.cursor", "0") or 0)
-        hosts = self.store.load("host")
-        for host in hosts:
-            self._build_host(host)
-        networks = self.store.load("network")
-        for net in networks:
-            try:
-                drv = self.driver(net.driver)
-                if net.ipam_driver not in ("default", "null"):
-                    raise NotFound(f"its IPAM plugin {net.ipam_driver} ran in the old lab world")
-            except CnmError as exc:  # a remote plugin lives in the world, so it does not outlive it
-                self.store.delete(net)
-                self.emit(StepDone(where="lab", step=f"network {net.name} not restored: {exc.message}"))
-                continue
-            if net.ipam and drv.capabilities.needs_ipam:
-                cfg = net.ipam[0]
-                pool = Pool(parse_subnet(cfg.subnet), parse_subnet(cfg.ip_range or cfg.subnet),
-                            parse_address(cfg.gateway) if cfg.gateway else None,
-                            {int(parse_address(a)) for a in cfg.aux_addresses.values()})
-                self.ipam.take(net.id, pool)
-            drv.create_network(net)
-            self.networks[net.id] = net
-        endpoints = {e.id: e for e in self.store.load("endpoint")}
-        containers = self.store.load("container")
-        for c in containers:
-            self._build_sandbox(c)
-            order, c.endpoints = c.endpoints, []
-            for ep_id in order:
-                ep = endpoints.get(ep_id)
-                if ep is None or ep.network_id not in self.networks:  # its network was not restored
-                    if ep is not None:
-                        self.store.delete(ep)
-                    continue
-                net = self.networks[ep.network_id]
-                drv = self.driver(net.driver)
-                if ep.ip and net.id in self.ipam.pools:
-                    self.ipam.pool(net.id).used.add(int(parse_address(ep.ip)))
-                drv.create_endpoint(net, ep)
-                drv.join(net, ep, c)
-                self.endpoints[ep.id] = ep
-                c.endpoints.append(ep.id)
-                self.hooks.run(self.hooks.joined, net, ep, c)
-            if c.endpoints != order:
-                self.store.put(c)
-            self._refresh_gateway(c)
-            self._publish(c)
-        self.emit(LabRestored(hosts=len(hosts), networks=len(networks), containers=len(containers)))
+        from .restore import restore
+
+        restore(self)
