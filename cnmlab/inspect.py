@@ -102,7 +102,7 @@ def container(ctl: Controller, c: Container) -> dict:
     ports = {}
     for p in c.ports:
         ports.setdefault(f"{p.container_port}/{p.proto}", []).append({"HostIp": "0.0.0.0", "HostPort": str(p.host_port)})
-    return {
+    data = {
         "Id": c.id,
         "Name": "/" + c.name,
         "Created": c.created,
@@ -125,6 +125,13 @@ def container(ctl: Controller, c: Container) -> dict:
         },
         "Host": c.host,
     }
+    for hook in CONTAINER_HOOKS:
+        hook(ctl, c, data)
+    return data
+
+
+# Features add their fields to `docker inspect` here: hook(ctl, container, data).
+CONTAINER_HOOKS: list = []
 
 
 def container_summary(ctl: Controller, c: Container) -> dict:

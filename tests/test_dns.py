@@ -128,6 +128,19 @@ def test_an_alias_shared_by_two_containers_returns_both_shuffled(lab):
     assert names[s1]["DNSNames"] == ["s1", "shared", s1[:12]]
 
 
+def test_container_inspect_shows_dns_names_per_network(two_networks):
+    lab = two_networks
+    lab.connect("net-b", "bb", aliases=["bee"])
+    bb = lab.inspect("bb")
+    nets = bb["NetworkSettings"]["Networks"]
+    assert nets["net-a"]["DNSNames"] == ["bb", bb["Id"][:12]]
+    assert nets["net-b"]["DNSNames"] == ["bb", "bee", bb["Id"][:12]]
+    assert lab.inspect("dd")["NetworkSettings"]["Networks"]["bridge"]["DNSNames"] is None, "Docker: null there"
+    assert getent(lab, "cc", "bee") == [nets["net-b"]["IPAddress"]], "the names inspect shows resolve"
+    lab.disconnect("net-b", "bb")
+    assert list(lab.inspect("bb")["NetworkSettings"]["Networks"]) == ["net-a"]
+
+
 def test_names_follow_connect_disconnect_and_rm(two_networks):
     lab = two_networks
     lab.connect("net-b", "bb", aliases=["bee"])

@@ -2,11 +2,14 @@
 
 import json
 import sys
+import threading
+import time
 
 import pytest
 from conftest import in_world, ip_of
 
 from cnmlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
+from cnmlab.swarm.service import TaskReplaced
 
 pytestmark = pytest.mark.kernel
 
@@ -113,14 +116,36 @@ def test_a_client_that_joins_later_balances_and_leaving_removes_its_chain(web):
     assert "DOCKER-VIP" not in in_world(lab, "late", "iptables", "-t", "nat", "-S").stdout
 
 
-def test_a_replica_removed_by_hand_leaves_the_service_one_short(web):
+def test_a_replica_removed_by_hand_is_replaced_in_its_slot(web):
     lab, _ = web
+    seen: list = []
+
+    def listen():
+        for event in lab.events():
+            if isinstance(event, TaskReplaced):
+                seen.append(event)
+                return
+
+    threading.Thread(target=listen, daemon=True).start()
+    time.sleep(0.3)  # the stream is open before the removal
+    old = lab.inspect("web.2")["Id"]
     lab.rm("web.2")
     svc = lab.service_inspect("web")
-    assert svc["ServiceStatus"] == {"RunningTasks": 2, "DesiredTasks": 3}
-    assert spread(lab, "client", "http://web/", 10) == {"web.1": 5, "web.3": 5}
-    lab.service_scale("web", 3)  # the missing slot comes back
-    assert [t["Name"] for t in lab.service_inspect("web")["Tasks"]] == ["web.1", "web.2", "web.3"]
+    assert svc["ServiceStatus"] == {"RunningTasks": 3, "DesiredTasks": 3}
+    assert [t["Name"] for t in svc["Tasks"]] == ["web.1", "web.2", "web.3"]
+    new = lab.inspect("web.2")["Id"]
+    assert new != old and new in {t["ContainerID"] for t in svc["Tasks"]}
+    assert spread(lab, "client", "http://web/", 30) == {"web.1": 10, "web.2": 10, "web.3": 10}
+    assert sorted(getent(lab, "client", "tasks.web")) == sorted(ip_of(lab, f"web.{i}", "net-a") for i in (1, 2, 3))
+    for _ in range(50):
+        if seen:
+            break
+        time.sleep(0.1)
+    assert seen and (seen[0].service, seen[0].slot, seen[0].task) == ("web", 2, "web.2")
+    assert (seen[0].old_id, seen[0].new_id) == (old, new)
+    lab.service_scale("web", 2)  # scaling down is not a loss: nothing comes back
+    assert [t["Name"] for t in lab.service_inspect("web")["Tasks"]] == ["web.1", "web.2"]
+    assert "web.3" not in [c["Names"][0][1:] for c in lab.containers()]
 
 
 def test_network_inspect_shows_services_when_verbose(web):
@@ -189,6 +214,30 @@ def test_conflicts_leave_nothing_half_made(lab):
     assert lab.network_inspect("net-a")
 
 
+def test_a_served_network_is_refused_by_name_and_skipped_by_prune(lab, cli):
+    lab.network_create("net-a", subnet="10.77.1.0/24")
+    lab.network_create("net-z")
+    lab.service_create("web", "net-a", replicas=2)
+    for replicas in (2, 0):  # Docker asks the swarm first: the service, not its tasks' endpoints
+        lab.service_scale("web", replicas)
+        with pytest.raises(Forbidden, match=r"^network net-a is in use by service web: remove it first"):
+            lab.network_rm("net-a")
+        refused = cli("network", "rm", "net-a")
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+        assert "in use by service web" in refused.stderr and "web.1" not in refused.stderr
+    pruned = cli("network", "prune", "-f")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "net-z" in pruned.stdout and "net-a" not in pruned.stdout
+    assert [n["Name"] for n in lab.networks() if n["Name"].startswith("net-")] == ["net-a"]
+    lab.service_create("api", "net-a", replicas=0, endpoint_mode="dnsrr")
+    with pytest.raises(Forbidden, match="in use by services api, web: remove them first"):
+        lab.network_rm("net-a")
+    lab.service_rm("web")
+    lab.service_rm("api")
+    lab.network_rm("net-a")
+    assert lab.containers() == []
+
+
 def test_cli(lab, cli):
     lab.network_create("net-a", subnet="10.77.1.0/24")
     created = cli("service", "create", "--name", "web", "--network", "net-a", "--replicas", "2", "-p", "8080:80")
@@ -226,3 +275,26 @@ def test_across_hosts_on_an_overlay_every_host_answers(lab):
     assert spread(lab, "underlay", f"http://{host3}:8080/", 2) == {"web.1": 1, "web.2": 1}, "a new host joins"
     lab.service_rm("web")
     assert rules(lab, "host2") == before
+
+
+def test_across_hosts_the_mesh_balances_over_every_replica(lab):
+    if "overlay" not in {d["Name"] for d in lab.drivers()}:
+        pytest.skip("the overlay driver is not installed")
+    lab.host_add("host2")
+    lab.network_create("ov", driver="overlay", attachable=True)
+    for host in ("host1", "host2"):  # docker_gwbridge (and its rules) come with a host's first overlay sandbox
+        lab.run(f"far-{host}", network="ov", host=host)
+    before = {h: rules(lab, h) for h in ("host1", "host2")}
+    lab.service_create("web", "ov", replicas=3, ports=["8080:80"])  # slots 1, 3 on host1; 2 on host2
+    hosts = {t["Name"]: t["Host"] for t in lab.service_inspect("web")["Tasks"]}
+    assert hosts == {"web.1": "host1", "web.2": "host2", "web.3": "host1"}
+    addresses = {h["Name"]: h["Address"].split("/")[0] for h in lab.hosts()}
+    even = {"web.1": 10, "web.2": 10, "web.3": 10}
+    for host in ("host1", "host2"):  # each host sends some connections to the other's replicas
+        assert spread(lab, "underlay", f"http://{addresses[host]}:8080/", 30) == even, host
+    lab.service_scale("web", 2)
+    assert spread(lab, "underlay", f"http://{addresses['host1']}:8080/", 10) == {"web.1": 5, "web.2": 5}
+    assert spread(lab, "far-host2", "http://web/", 10) == {"web.1": 5, "web.2": 5}, "the VIP, across hosts"
+    lab.service_rm("web")
+    after = {h: rules(lab, h) for h in ("host1", "host2")}
+    assert after == before, {h: set(after[h]) ^ set(before[h]) for h in after}

@@ -146,6 +146,16 @@ def network_dns_names(ctl, net, data: dict, verbose: bool) -> None:
             data["Containers"][c.id]["DNSNames"] = dns_names(c, ep)
 
 
+def container_dns_names(ctl, c, data: dict) -> None:
+    """docker inspect (Docker 25+): NetworkSettings.Networks.<net>.DNSNames, on user-defined networks."""
+    networks = data["NetworkSettings"]["Networks"]
+    for ep_id in c.endpoints:
+        ep = ctl.endpoints.get(ep_id)
+        net = ctl.networks.get(ep.network_id) if ep else None
+        if net is not None and net.name in networks:
+            networks[net.name]["DNSNames"] = dns_names(c, ep) if wants_dns(net, c) else None
+
+
 def attach(engine) -> None:
     ctl = engine.controller
     dns = EmbeddedDns(engine)
@@ -156,6 +166,8 @@ def attach(engine) -> None:
     ctl.hooks.sandbox_removed.append(dns.sandbox_removed)
     ctl.subscribe(dns.on_event)
     inspect.NETWORK_HOOKS.append(network_dns_names)
+    if container_dns_names not in inspect.CONTAINER_HOOKS:  # module-level: once per process
+        inspect.CONTAINER_HOOKS.append(container_dns_names)
 
 
 @router.route("GET", "/dns")

@@ -73,11 +73,12 @@ def remove_vip(sandbox: str, service) -> None:
 
 
 # -- the routing mesh, on a Docker host ---------------------------------------------------
-# A host with replicas of its own DNATs to them (on the service's bridge, or on docker_gwbridge
-# for an overlay). A host without any forwards to the hosts that have replicas, masquerading
-# so the answer comes back through it; those hosts never forward again, so nothing loops.
-# Docker does this with an `ingress` overlay and IPVS; without IPVS this is the same promise:
-# every host answers on the port.
+# Every host balances a published port over every replica, as Docker's ingress does: its own
+# replicas it DNATs to directly (on the service's bridge, or on docker_gwbridge for an overlay);
+# a replica on another host it reaches through that host's address and published port,
+# masquerading so the answer comes back through it. A connection that arrives from another
+# mesh host was balanced there already: it goes to a local replica (INGRESS-LOCAL), so nothing
+# loops. Docker does this with an `ingress` overlay and IPVS; without IPVS this is the same promise.
 UNDERLAY_IF = "eth0"
 
 
@@ -85,9 +86,15 @@ def snat_chain(service) -> str:
     return f"INGRESS-SNAT-{service.short_id}"
 
 
-def mesh_rules(service, local: list[str], remote_hosts: list[str], first: bool) -> dict[str, list[str]]:
-    chain, snat = mesh_chain(service), snat_chain(service)
-    nat, filt = [f":{chain} - [0:0]", f":{snat} - [0:0]"], [f":{chain} - [0:0]"]
+def local_chain(service) -> str:
+    return f"INGRESS-LOCAL-{service.short_id}"
+
+
+def mesh_rules(service, local: list[str], remote: list[str], peers: list[str], first: bool) -> dict[str, list[str]]:
+    """local: this host's replica addresses; remote: another host's address once per replica
+    it runs; peers: every other mesh host (their forwarded connections stay here)."""
+    chain, snat, mine = mesh_chain(service), snat_chain(service), local_chain(service)
+    nat, filt = [f":{chain} - [0:0]", f":{snat} - [0:0]", f":{mine} - [0:0]"], [f":{chain} - [0:0]"]
     if first:
         nat.append(f"-I PREROUTING 1 -m addrtype --dst-type LOCAL -j {chain}")
         nat.append(f"-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j {chain}")
@@ -97,11 +104,12 @@ def mesh_rules(service, local: list[str], remote_hosts: list[str], first: bool) 
     for p in service.ports:
         match = f"-p {p.proto} -m {p.proto}"
         if local:
-            nat += _spread(f"-A {chain} {match} --dport {p.host_port} ", [f"{a}:{p.container_port}" for a in local])
+            nat += [f"-A {chain} -s {h}/32 {match} --dport {p.host_port} -j {mine}" for h in peers]
+            nat += _spread(f"-A {mine} {match} --dport {p.host_port} ", [f"{a}:{p.container_port}" for a in local])
             filt += [f"-A {chain} -d {a}/32 {match} --dport {p.container_port} -j ACCEPT" for a in local]
-            continue
-        nat += _spread(f"-A {chain} {match} --dport {p.host_port} ", [f"{h}:{p.host_port}" for h in remote_hosts])
-        for h in remote_hosts:
+        targets = [f"{a}:{p.container_port}" for a in local] + [f"{h}:{p.host_port}" for h in remote]
+        nat += _spread(f"-A {chain} {match} --dport {p.host_port} ", targets)
+        for h in dict.fromkeys(remote):
             nat.append(f"-A {snat} -o {UNDERLAY_IF} -d {h}/32 {match} --dport {p.host_port} -j MASQUERADE")
             filt.append(f"-A {chain} -o {UNDERLAY_IF} -d {h}/32 {match} --dport {p.host_port} -j ACCEPT")
             filt.append(f"-A {chain} -i {UNDERLAY_IF} -s {h}/32 {match} --sport {p.host_port} "
@@ -110,12 +118,12 @@ def mesh_rules(service, local: list[str], remote_hosts: list[str], first: bool) 
 
 
 def remove_mesh_rules(service) -> dict[str, list[str]]:
-    chain, snat = mesh_chain(service), snat_chain(service)
+    chain, snat, mine = mesh_chain(service), snat_chain(service), local_chain(service)
     return {
         "nat": [f"-D PREROUTING -m addrtype --dst-type LOCAL -j {chain}",
                 f"-D OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j {chain}",
                 f"-D POSTROUTING -j {snat}",
-                f"-F {chain}", f"-X {chain}", f"-F {snat}", f"-X {snat}"],
+                f"-F {chain}", f"-X {chain}", f"-F {snat}", f"-X {snat}", f"-F {mine}", f"-X {mine}"],
         "filter": [f"-D DOCKER -j {chain}", f"-D FORWARD -j {chain}", f"-F {chain}", f"-X {chain}"],
     }
 

@@ -12,7 +12,7 @@ import contextlib
 import sys
 
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
-from ..events import HostAdded, HostRemoved, LabReset, LabRestored, StepDone
+from ..events import ContainerRemoved, HostAdded, HostRemoved, LabReset, LabRestored, StepDone
 from ..ipam import parse_address
 from ..names import new_id
 from ..osl.iptables import IptablesError
@@ -25,6 +25,7 @@ from .service import (
     ServiceRemoved,
     ServiceScaled,
     Task,
+    TaskReplaced,
     check_endpoint_mode,
     check_name,
     check_replicas,
@@ -47,12 +48,14 @@ def _now() -> str:
 
 class ServiceManager:
     def __init__(self, engine) -> None:
+        self.engine = engine
         self.ctl = engine.controller
         self.dns = getattr(engine, "dns", None)
         self.services: dict[str, Service] = {}
         self._vip_chains: dict[str, set[str]] = {}  # sandbox -> ids of services whose VIP chain it has
         self._mesh: set[tuple[str, str]] = set()  # (host, service id) with mesh rules
         self._ours: set[str] = set()  # containers we are removing ourselves
+        self._lost: dict[str, tuple[str, int]] = {}  # container id -> (service id, slot) lost by hand
 
     # -- lookups ----------------------------------------------------------------------
     def service(self, ref: str) -> Service:
@@ -154,16 +157,21 @@ class ServiceManager:
         self.ctl.emit(ServiceRemoved(service=svc.name, id=svc.id))
 
     def _start_tasks(self, svc: Service, count: int, undo: contextlib.ExitStack) -> None:
+        for slot in svc.free_slots(count):
+            task = self._start_task(svc, slot)
+            undo.callback(self._stop_task, svc, task)
+
+    def _start_task(self, svc: Service, slot: int) -> Task:
+        """One replica in its slot, on the host the slot maps to (round robin over the hosts)."""
         net = self.ctl.networks[svc.network_id]
         hosts = [svc.host] if svc.host else [h.name for h in self.ctl.docker_hosts()]
-        for slot in svc.free_slots(count):
-            c = self.ctl.create_container(f"{svc.name}.{slot}", network=net.id, host=hosts[(slot - 1) % len(hosts)],
-                                          labels={SERVICE_LABEL: svc.name, "com.docker.swarm.service.id": svc.id,
-                                                  "com.docker.swarm.task.slot": str(slot)})
-            task = Task(slot=slot, name=c.name, container_id=c.id)
-            svc.tasks.append(task)
-            undo.callback(self._stop_task, svc, task)
+        c = self.ctl.create_container(f"{svc.name}.{slot}", network=net.id, host=hosts[(slot - 1) % len(hosts)],
+                                      labels={SERVICE_LABEL: svc.name, "com.docker.swarm.service.id": svc.id,
+                                              "com.docker.swarm.task.slot": str(slot)})
+        task = Task(slot=slot, name=c.name, container_id=c.id)
+        svc.tasks.append(task)
         svc.tasks.sort(key=lambda t: t.slot)
+        return task
 
     def _stop_task(self, svc: Service, task: Task) -> None:
         if task in svc.tasks:
@@ -251,13 +259,17 @@ class ServiceManager:
         return out
 
     def _wire_mesh(self, svc: Service, skip: str | None) -> None:
+        """Each mesh host balances over every replica: its own at their addresses, another host's
+        at that host's address (once per replica there, so the spread stays even per replica)."""
         local = self._mesh_targets(svc, skip)
-        serving = [self.ctl.hosts[h].address for h in sorted(local) if h in self.ctl.hosts]
+        mesh = [h for h in self._mesh_hosts(svc) if h in self.ctl.hosts]
         batches = []
-        for host in self._mesh_hosts(svc):
-            mine = local.get(host, [])
-            others = [] if mine else [a for a in serving if a != self.ctl.hosts[host].address]
-            batches.append((host, lb.mesh_rules(svc, mine, others, first=(host, svc.id) not in self._mesh)))
+        for host in mesh:
+            remote = [self.ctl.hosts[h].address for h in sorted(local) if h != host and h in self.ctl.hosts
+                      for _ in local[h]]
+            peers = [self.ctl.hosts[h].address for h in mesh if h != host]
+            batches.append((host, lb.mesh_rules(svc, local.get(host, []), remote, peers,
+                                                first=(host, svc.id) not in self._mesh)))
         failed = dict(lb.apply_many(batches))
         self._mesh |= {(host, svc.id) for host, _ in batches if host not in failed}
         if failed:
@@ -318,16 +330,24 @@ class ServiceManager:
         self._vip_chains.pop(c.netns, None)
 
     def network_removed(self, net) -> None:
+        self.refuse_if_in_use(net)
+
+    def refuse_if_in_use(self, net) -> None:
+        """Docker refuses to remove a network while a service uses it, even at 0 replicas."""
         users = sorted(s.name for s in self.on_network(net.id))
         if users:
-            raise Forbidden(f"network {net.name} is in use by service {', '.join(users)}: remove the service first")
+            which = f"service {users[0]}" if len(users) == 1 else f"services {', '.join(users)}"
+            raise Forbidden(f"network {net.name} is in use by {which}: "
+                            f"remove {'it' if len(users) == 1 else 'them'} first (cnmlab service rm)")
 
     def _lose_task(self, svc: Service, c) -> None:
-        """A replica went without us (`cnmlab rm web.2`): the service runs one task fewer."""
+        """A replica went without us (`cnmlab rm web.2`): the service runs one task fewer until
+        `_replace` puts one back (once the container is gone: see on_event)."""
         task = next((t for t in svc.tasks if t.container_id == c.id), None)
         if task is None or c.id in self._ours:
             return
         svc.tasks.remove(task)
+        self._lost[c.id] = (svc.id, task.slot)
         self._quietly(self._wire, svc, c.id)  # its endpoint is still listed while left hooks run
         self.ctl.store.put(svc)
 
@@ -338,10 +358,37 @@ class ServiceManager:
         except Exception as exc:  # noqa: BLE001
             print(f"cnmlab services: {fn.__name__}: {exc}", file=sys.stderr)
 
+    def _replace(self, service_id: str, slot: int, old_id: str, old_name: str) -> None:
+        """Swarm's reconciliation: a service below its replica count starts a new task in the
+        lost slot (same name, new container id). Runs as its own job on the kernel thread, after
+        the removal that lost the task has finished."""
+        svc = self.services.get(service_id)
+        if svc is None or len(svc.tasks) >= svc.replicas or any(t.slot == slot for t in svc.tasks) \
+                or svc.network_id not in self.ctl.networks:
+            return
+        try:
+            task = self._start_task(svc, slot)
+        except Exception as exc:  # noqa: BLE001 - e.g. the pool is full: the service stays one short
+            self.ctl.emit(StepDone(where=svc.name, step=f"service {svc.name}: could not replace {old_name}: {exc}"))
+            return
+        try:
+            self._wire(svc)
+        except Exception as exc:  # noqa: BLE001 - the replica runs; say which rule could not be written
+            print(f"cnmlab services: _replace: {exc}", file=sys.stderr)
+        self.ctl.store.put(svc)
+        c = self.ctl.containers[task.container_id]
+        self.ctl.emit(TaskReplaced(service=svc.name, slot=slot, task=task.name, old_id=old_id,
+                                   new_id=c.id, host=c.host))
+
     # -- reset and restore -------------------------------------------------------------------
     def on_event(self, event) -> None:
-        if isinstance(event, LabReset):
+        if isinstance(event, ContainerRemoved) and event.id in self._lost:
+            service_id, slot = self._lost.pop(event.id)
+            with contextlib.suppress(RuntimeError):  # the engine is stopping: nothing to reconcile
+                self.engine.kernel.submit(self._replace, service_id, slot, event.id, event.container)
+        elif isinstance(event, LabReset):
             self.services.clear()
+            self._lost.clear()
             self._vip_chains.clear()
             self._mesh.clear()
         elif isinstance(event, LabRestored):

@@ -100,3 +100,16 @@ class ServiceScaled(Event):
 class ServiceRemoved(Event):
     service: str
     id: str
+
+
+@register
+@dataclass(frozen=True)
+class TaskReplaced(Event):
+    """A replica was removed outside `service scale/rm`: the service put a new one in its slot."""
+
+    service: str
+    slot: int
+    task: str  # the slot's name again: web.2
+    old_id: str
+    new_id: str
+    host: str
