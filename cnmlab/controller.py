@@ -79,6 +79,7 @@ class Controller:
         self._drivers: dict[str, Driver] = {}
         self._ipam_plugins: dict = {}  # remote IPAM drivers by name (drivers/remote_ipam.py)
         self._host_setups: set[tuple[str, str]] = set()
+        self._ports_on: dict[str, str] = {}  # container id -> endpoint id its ports are programmed on
         self._subscribers: list[Callable[[Event], None]] = []
         self.hooks = Hooks()
         self.ctx = DriverContext(ns=self.ns, host=self.host, hosts=lambda: list(self.hosts.values()), emit=self.emit)
@@ -119,7 +120,8 @@ class Controller:
             self.services.stop(host.netns)
             underlay.unplug_host(self.ns, host)
         self.ns.delete(underlay.NAMESPACE)
-        for table in (self.hosts, self.networks, self.containers, self.endpoints, self._host_setups):
+        for table in (self.hosts, self.networks, self.containers, self.endpoints, self._host_setups,
+                      self._ports_on):
             table.clear()
         for drv in self.loaded_drivers():  # drivers with lab-wide state (overlay namespaces) drop it
             if hasattr(drv, "reset"):
@@ -470,7 +472,7 @@ class Controller:
         return ports.port_endpoint(self, container)
 
     def _publish(self, container: Container) -> None:
-        ports.publish(self, container)
+        ports.place(self, container)
 
     def _unpublish(self, container: Container) -> None:
         ports.unpublish(self, container)
@@ -538,6 +540,8 @@ class Controller:
             if net.name != GW_NETWORK:
                 self._sync_default_gw(c, from_connect=from_connect)
                 undo.callback(self._sync_default_gw, c, ep)
+            if from_connect:  # a new gateway endpoint takes the published ports
+                ports.place(self, c, moving=True)
             self.store.put(ep)
             if from_connect:
                 self.store.put(c)
@@ -568,6 +572,7 @@ class Controller:
 
     def _leave(self, net: Network, c: Container, ep: Endpoint, teardown: bool) -> None:
         drv = self.driver(net.driver)
+        ports.revoke_if_on(self, c, ep)
         self.hooks.run(self.hooks.left, net, ep, c, teardown)
         drv.leave(net, ep, c, teardown=teardown)
         drv.delete_endpoint(net, ep)
@@ -579,6 +584,7 @@ class Controller:
             self._refresh_gateway(c)
             if net.name != GW_NETWORK:
                 self._sync_default_gw(c)
+            ports.place(self, c, moving=True)  # the ports follow the gateway endpoint
         self.emit(EndpointLeft(container=c.name, network=net.name, interface=ep.ifname))
 
     # -- default gateway and docker_gwbridge (gateway.py) ---------------------

@@ -67,10 +67,7 @@ def sync_default_gw(ctl: Controller, c: Container, ignore: Endpoint | None = Non
     if need and gw_ep is None:
         ctl._join(gw_network(ctl, c.host, create=True), c, ip=None, aliases=[], from_connect=from_connect)
     elif not need and gw_ep is not None:
-        if c.ports and ctl._port_endpoint(c) == (gw_net, gw_ep):
-            ctl._unpublish(c)  # as when the first network is disconnected: the ports go
-            c.ports = []
-        ctl._leave(gw_net, c, gw_ep, teardown=False)
+        ctl._leave(gw_net, c, gw_ep, teardown=False)  # its published ports move on (ports.py)
 
 
 def refresh_default_route(ctl: Controller, c: Container) -> None:

@@ -1,14 +1,18 @@
-"""Published ports (`-p`): which endpoint carries them.
+"""Published ports (`-p`): which endpoint carries them, and moving them when that changes.
 
-libnetwork programs a sandbox's port bindings on its gateway endpoint: here the first network's
-endpoint, or docker_gwbridge's for a sandbox whose first network gives no gateway (overlay).
+libnetwork programs a sandbox's port bindings on its gateway endpoint
+(ProgramExternalConnectivity) and, when another endpoint becomes the gateway, revokes them on the
+old one and programs them on the new. Here the first network's endpoint carries them when it has a
+gateway; otherwise (overlay) the gateway endpoint does: docker_gwbridge, or a network that later
+takes the default route over. `ctl._ports_on` records where they are programmed in the kernel.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import Conflict
+from .errors import Conflict, InvalidParameter
+from .gateway import gateway_endpoint
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -31,21 +35,39 @@ def port_endpoint(ctl: Controller, c: Container) -> tuple[Network, Endpoint] | N
     if not c.endpoints:
         return None
     ep = ctl.endpoints[c.endpoints[0]]
-    if ep.gateway is None:  # libnetwork publishes on the gateway endpoint: docker_gwbridge for an overlay
-        gw_net = ctl._gw_network(c.host, create=False)
-        ep = (ctl.endpoint_of(c, gw_net) if gw_net else None) or ep
+    if ep.gateway is None:  # overlay: the ports live on the endpoint that gives the way out
+        ep = gateway_endpoint(ctl, c) or ep
     return ctl.networks[ep.network_id], ep
 
 
-def publish(ctl: Controller, c: Container) -> None:
-    target = port_endpoint(ctl, c)
-    if target and c.ports:
-        net, ep = target
+def place(ctl: Controller, c: Container, moving: bool = False) -> None:
+    """Program the ports on the endpoint that should carry them, revoking them where they were."""
+    target = port_endpoint(ctl, c) if c.ports else None
+    if target and ctl._ports_on.get(c.id) == target[1].id:
+        return
+    unpublish(ctl, c)
+    if target is None:
+        return
+    net, ep = target
+    try:
         ctl.driver(net.driver).publish(net, ep, c, c.ports)
+    except InvalidParameter:
+        if not moving:
+            raise
+        c.ports = []  # the new gateway's driver publishes nothing (macvlan): as Docker, they go
+        return
+    ctl._ports_on[c.id] = ep.id
 
 
 def unpublish(ctl: Controller, c: Container) -> None:
-    target = port_endpoint(ctl, c)
-    if target and c.ports:
-        net, ep = target
+    ep_id = ctl._ports_on.pop(c.id, None)
+    ep = ctl.endpoints.get(ep_id) if ep_id else None
+    if ep is not None:
+        net = ctl.networks[ep.network_id]
         ctl.driver(net.driver).unpublish(net, ep, c, c.ports)
+
+
+def revoke_if_on(ctl: Controller, c: Container, ep: Endpoint) -> None:
+    """Before `ep` goes: its ports are revoked there (place() puts them on the next gateway)."""
+    if ctl._ports_on.get(c.id) == ep.id:
+        unpublish(ctl, c)

@@ -75,4 +75,4 @@ def _restore_container(ctl: Controller, c, endpoints: dict) -> None:
     if c.endpoints != order:
         ctl.store.put(c)
     refresh_default_route(ctl, c)
-    ports.publish(ctl, c)
+    ports.place(ctl, c)

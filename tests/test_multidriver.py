@@ -73,20 +73,42 @@ def test_overlay_containers_do_not_meet_on_docker_gwbridge(lab):
     assert not ping(lab, "a1", ip_of(lab, "b1", "ov2"))
 
 
-def test_ports_of_an_overlay_container_are_published_on_docker_gwbridge(lab):
+def fetch_from_host2(client):
+    got = in_world(client, "host2", "python3", "-c", "import urllib.request;print(urllib.request.urlopen("
+                   "'http://192.168.100.11:8080',timeout=3).read().decode())")
+    return got.stdout if got.returncode == 0 else got.stderr
+
+
+def dnat_rule(bridge, ip):
+    return f"-A DOCKER ! -i {bridge} -p tcp -m tcp --dport 8080 -j DNAT --to-destination {ip}:80"
+
+
+def test_ports_of_an_overlay_container_follow_its_gateway_endpoint(lab):
     lab.host_add("host2")
     lab.network_create("ov", driver="overlay")
     lab.run("web", network="ov", ports=["8080:80"])
     gw_ip = lab.inspect("web")["NetworkSettings"]["Networks"]["docker_gwbridge"]["IPAddress"]
     nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
-    assert f"-A DOCKER ! -i docker_gwbridge -p tcp -m tcp --dport 8080 -j DNAT --to-destination {gw_ip}:80" in nat
-    got = in_world(lab, "host2", "python3", "-c", "import urllib.request;print(urllib.request.urlopen("
-                   "'http://192.168.100.11:8080',timeout=3).read().decode())")
-    assert got.stdout.startswith("web "), got.stderr
-    lab.network_create("net-b")
-    lab.connect("net-b", "web")  # docker_gwbridge goes, and with it the ports (as a disconnect would)
-    assert lab.inspect("web")["NetworkSettings"]["Ports"] == {}
-    assert gw_ip not in in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
+    assert dnat_rule("docker_gwbridge", gw_ip) in nat
+    assert fetch_from_host2(lab).startswith("web ")
+    # net-b gives a gateway: docker_gwbridge goes and the ports move to net-b's bridge (libnetwork
+    # revokes external connectivity on the old gateway endpoint and programs it on the new one)
+    net_b = lab.network_create("net-b")
+    bridge_b = f"br-{net_b['Id'][:12]}"
+    lab.connect("net-b", "web")
+    assert "docker_gwbridge" not in interfaces(lab, "web")
+    assert "80/tcp" in lab.inspect("web")["NetworkSettings"]["Ports"]
+    nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
+    b_ip = ip_of(lab, "web", "net-b")
+    assert dnat_rule(bridge_b, b_ip) in nat
+    assert gw_ip not in nat
+    assert fetch_from_host2(lab).startswith("web ")
+    lab.disconnect("net-b", "web")  # back to overlay only: the ports return to docker_gwbridge
+    gw_ip = lab.inspect("web")["NetworkSettings"]["Networks"]["docker_gwbridge"]["IPAddress"]
+    nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
+    assert dnat_rule("docker_gwbridge", gw_ip) in nat
+    assert dnat_rule(bridge_b, b_ip) not in nat
+    assert fetch_from_host2(lab).startswith("web ")
     lab.run("web2", network="ov", ports=["8081:80"])
     assert "--dport 8081" in in_world(lab, "host1", "iptables", "-t", "nat", "-S").stdout
     lab.rm("web2")
