@@ -293,7 +293,14 @@ class Client:
         except NotFound:
             if any(h["Name"] == ref for h in self.hosts()) or ref == "underlay":
                 return ref, None
-            raise NotFound(f"No such container or host: {ref}") from None
+            if any(n["Name"] == ref for n in self.namespaces()):  # e.g. an overlay's 1-<id10>@<host>
+                return ref, None
+            raise NotFound(f"No such container, host or lab namespace: {ref}") from None
+
+    def namespaces(self) -> list[dict]:
+        """Every network namespace of the lab world: [{"Name", "Kind"}], Kind one of container,
+        host, underlay, network (an overlay's per-host namespace) or other."""
+        return self.request("GET", "/lab/namespaces")
 
     def namespace_of(self, ref: str | None) -> str | None:
         return self.namespaces_of(ref)[0]

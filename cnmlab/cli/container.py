@@ -35,7 +35,7 @@ def register(sub) -> None:
     i.add_argument("names", nargs="+")
     i.set_defaults(func=inspect)
 
-    e = sub.add_parser("exec", help="run a command inside a container's sandbox")
+    e = sub.add_parser("exec", help="run a command inside a container's sandbox (or a host's, or any lab namespace)")
     e.add_argument("container")
     e.add_argument("cmd", nargs="+", metavar="-- CMD")
     e.set_defaults(func=exec_)
@@ -97,5 +97,5 @@ def inspect(args) -> int:
 def exec_(args) -> int:
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     client = Client()
-    client.inspect(args.container)  # a clear "No such container" before anything runs
+    client.namespace_of(args.container)  # a clear "No such container, host or lab namespace" first
     return subprocess.call(client.enter_argv(args.container, cmd))

@@ -11,7 +11,7 @@ STARTER = "The chapter's first example: Container A on Network A; Container B on
 
 def register(sub) -> None:
     sub.add_parser("reset", help="wipe the lab back to one empty host").set_defaults(func=reset)
-    sh = sub.add_parser("shell", help="open a shell inside the lab world (in a container or host namespace)")
+    sh = sub.add_parser("shell", help="open a shell inside the lab world (in a container, host or any lab namespace)")
     sh.add_argument("target", nargs="?", help="container or host (default: the world's own namespace)")
     sh.set_defaults(func=shell)
     d = sub.add_parser("demo", help="build the chapter's starter topology and show it")

@@ -1,0 +1,40 @@
+"""`cnmlab exec` / `cnmlab shell` reach every namespace of the lab world, overlay ones included."""
+
+import pytest
+from conftest import in_world
+
+from cnmlab.errors import NotFound
+
+pytestmark = pytest.mark.kernel
+
+
+def test_the_world_lists_its_namespaces_with_their_kind(lab):
+    lab.host_add("host2")
+    net = lab.network_create("ov", driver="overlay")
+    lab.run("aa", network="ov")
+    kinds = {n["Name"]: n["Kind"] for n in lab.namespaces()}
+    overlay_ns = f"1-{net['Id'][:10]}@host1"
+    assert kinds["aa"] == "container"
+    assert kinds["host1"] == kinds["host2"] == "host"
+    assert kinds["underlay"] == "underlay"
+    assert kinds[overlay_ns] == "network"
+    # the same list the kernel has, independently read from inside the world
+    assert set(kinds) == set(in_world(lab, None, "ls", "/run/netns").stdout.split())
+
+
+def test_exec_enters_an_overlay_network_namespace(lab, cli):
+    net = lab.network_create("ov", driver="overlay")
+    lab.run("aa", network="ov")
+    overlay_ns = f"1-{net['Id'][:10]}@host1"
+    links = lab.exec(overlay_ns, ["ip", "-o", "link"]).stdout
+    assert "br0" in links and "vxlan0" in links
+    result = cli("exec", overlay_ns, "--", "ip", "-o", "link", "show", "vxlan0")
+    assert result.returncode == 0 and "vxlan0" in result.stdout
+
+
+def test_an_unknown_name_is_refused_in_one_line(lab, cli):
+    with pytest.raises(NotFound, match=r"^No such container, host or lab namespace: 1-nosuch@host1$"):
+        lab.namespace_of("1-nosuch@host1")
+    result = cli("exec", "1-nosuch@host1", "--", "true")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["Error: No such container, host or lab namespace: 1-nosuch@host1"]
