@@ -17,7 +17,7 @@ from ipaddress import IPv4Network
 from . import gateway, ports, underlay
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
-from .errors import Conflict, Forbidden, InvalidParameter, NotFound
+from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
 from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, EndpointLeft, Event, HostAdded,
                      HostRemoved, LabReset, NetworkCreated, NetworkRemoved)
 from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
@@ -54,6 +54,7 @@ class Hooks:
     sandbox_removed: list[Callable] = field(default_factory=list)  # (container)
     joined: list[Callable] = field(default_factory=list)  # (network, endpoint, container)
     left: list[Callable] = field(default_factory=list)  # (network, endpoint, container, teardown)
+    removing_network: list[Callable] = field(default_factory=list)  # (network): raise a CnmError to refuse
     network_removed: list[Callable] = field(default_factory=list)  # (network)
 
     @staticmethod
@@ -348,6 +349,7 @@ class Controller:
         net = self.network(ref)
         if net.predefined:
             raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
+        self.hooks.run(self.hooks.removing_network, net)  # e.g. a service still uses it
         names = sorted(self.containers[e.container_id].name for e in self.endpoints.values()
                        if e.network_id == net.id)
         if names:
@@ -367,11 +369,17 @@ class Controller:
         self.emit(NetworkRemoved(network=net.name, id=net.id))
 
     def prune_networks(self) -> list[str]:
+        """Remove every unused user network; one a feature still claims is skipped, as Docker does."""
         used = {e.network_id for e in self.endpoints.values()}
-        pruned = [n for n in self.networks.values() if not n.predefined and n.id not in used]
-        for net in pruned:
+        pruned = []
+        for net in [n for n in self.networks.values() if not n.predefined and n.id not in used]:
+            try:
+                self.hooks.run(self.hooks.removing_network, net)
+            except CnmError:
+                continue
             self._remove_network(net)
-        return [n.name for n in pruned]
+            pruned.append(net.name)
+        return pruned
 
     def network_endpoints(self, net: Network) -> list[Endpoint]:
         return [e for e in self.endpoints.values() if e.network_id == net.id]

@@ -82,33 +82,9 @@ def attach(engine) -> None:
     ctl.hooks.network_removed.append(mgr.network_removed)
     ctl.subscribe(mgr.on_event)
     inspect.NETWORK_HOOKS.append(network_services)
-    _guard_network_removal(ctl, mgr)
-
-
-def _guard_network_removal(ctl, mgr: ServiceManager) -> None:
-    """Docker asks the swarm first: `network rm` names the service even while its replicas
-    still have endpoints, and `network prune` skips a service's network rather than failing.
-    The controller knows only endpoints, so the service check goes in front of its two calls
-    (the network_removed hook stays as the last guard)."""
-    remove_network, prune_networks = ctl.remove_network, ctl.prune_networks
-
-    def remove_network_unless_served(ref: str) -> None:
-        mgr.refuse_if_in_use(ctl.network(ref))
-        remove_network(ref)
-
-    def prune_networks_but_served() -> list[str]:
-        served = {s.network_id for s in mgr.services.values()}
-        if not served:
-            return prune_networks()
-        # Controller.prune_networks, minus the networks a service uses.
-        used = {e.network_id for e in ctl.endpoints.values()} | served
-        pruned = [n for n in ctl.networks.values() if not n.predefined and n.id not in used]
-        for net in pruned:
-            ctl._remove_network(net)
-        return [n.name for n in pruned]
-
-    ctl.remove_network = remove_network_unless_served
-    ctl.prune_networks = prune_networks_but_served
+    # Docker asks the swarm first: `network rm` names the service even while its replicas still
+    # have endpoints, and `network prune` skips a service's network rather than failing.
+    ctl.hooks.removing_network.append(mgr.refuse_if_in_use)
 
 
 def _replicas(value) -> int:
