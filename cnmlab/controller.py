@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
-from . import gateway, ports, underlay
+from . import gateway as gateway_policy
+from . import ports as port_policy
+from . import underlay
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
@@ -432,7 +434,7 @@ class Controller:
         return container
 
     def _check_ports_free(self, host: str, bindings: list[PortBinding]) -> None:
-        ports.check_free(self, host, bindings)
+        port_policy.check_free(self, host, bindings)
 
     def _build_sandbox(self, container: Container) -> None:
         if container.network_mode != "host":
@@ -477,13 +479,13 @@ class Controller:
         self.emit(ContainerRemoved(container=container.name, id=container.id))
 
     def _port_endpoint(self, container: Container) -> tuple[Network, Endpoint] | None:
-        return ports.port_endpoint(self, container)
+        return port_policy.port_endpoint(self, container)
 
     def _publish(self, container: Container) -> None:
-        ports.place(self, container)
+        port_policy.place(self, container)
 
     def _unpublish(self, container: Container) -> None:
-        ports.unpublish(self, container)
+        port_policy.unpublish(self, container)
 
     # -- endpoints: connect and disconnect -------------------------------------
     def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None) -> Endpoint:
@@ -549,7 +551,7 @@ class Controller:
                 self._sync_default_gw(c, from_connect=from_connect)
                 undo.callback(self._sync_default_gw, c, ep)
             if from_connect:  # a new gateway endpoint takes the published ports
-                ports.place(self, c, moving=True)
+                port_policy.place(self, c, moving=True)
             self.store.put(ep)
             if from_connect:
                 self.store.put(c)
@@ -580,7 +582,7 @@ class Controller:
 
     def _leave(self, net: Network, c: Container, ep: Endpoint, teardown: bool) -> None:
         drv = self.driver(net.driver)
-        ports.revoke_if_on(self, c, ep)
+        port_policy.revoke_if_on(self, c, ep)
         self.hooks.run(self.hooks.left, net, ep, c, teardown)
         drv.leave(net, ep, c, teardown=teardown)
         drv.delete_endpoint(net, ep)
@@ -592,24 +594,24 @@ class Controller:
             self._refresh_gateway(c)
             if net.name != GW_NETWORK:
                 self._sync_default_gw(c)
-            ports.place(self, c, moving=True)  # the ports follow the gateway endpoint
+            port_policy.place(self, c, moving=True)  # the ports follow the gateway endpoint
         self.emit(EndpointLeft(container=c.name, network=net.name, interface=ep.ifname))
 
     # -- default gateway and docker_gwbridge (gateway.py) ---------------------
     def gateway_endpoint(self, c: Container) -> Endpoint | None:
-        return gateway.gateway_endpoint(self, c)
+        return gateway_policy.gateway_endpoint(self, c)
 
     def _needs_default_gw(self, c: Container, ignore: Endpoint | None = None) -> bool:
-        return gateway.needs_default_gw(self, c, ignore)
+        return gateway_policy.needs_default_gw(self, c, ignore)
 
     def _gw_network(self, host: str, create: bool) -> Network | None:
-        return gateway.gw_network(self, host, create)
+        return gateway_policy.gw_network(self, host, create)
 
     def _sync_default_gw(self, c: Container, ignore: Endpoint | None = None, from_connect: bool = False) -> None:
-        gateway.sync_default_gw(self, c, ignore, from_connect)
+        gateway_policy.sync_default_gw(self, c, ignore, from_connect)
 
     def _refresh_gateway(self, c: Container) -> None:
-        gateway.refresh_default_route(self, c)
+        gateway_policy.refresh_default_route(self, c)
 
     # -- restore (restore.py) ---------------------------------------------------
     def restore(self) -> None:

@@ -2,9 +2,9 @@
 
 libnetwork programs a sandbox's port bindings on its gateway endpoint
 (ProgramExternalConnectivity) and, when another endpoint becomes the gateway, revokes them on the
-old one and programs them on the new. Here the first network's endpoint carries them when it has a
-gateway; otherwise (overlay) the gateway endpoint does: docker_gwbridge, or a network that later
-takes the default route over. `ctl._ports_on` records where they are programmed in the kernel.
+old one and programs them on the new. Here too the gateway endpoint carries them: the first
+network's, docker_gwbridge for an overlay container, or any network that later takes the
+default route over. `ctl._ports_on` records where they are programmed in the kernel.
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ def check_free(ctl: Controller, host: str, bindings: list[PortBinding]) -> None:
 def port_endpoint(ctl: Controller, c: Container) -> tuple[Network, Endpoint] | None:
     if not c.endpoints:
         return None
-    ep = ctl.endpoints[c.endpoints[0]]
-    if ep.gateway is None:  # overlay: the ports live on the endpoint that gives the way out
-        ep = gateway_endpoint(ctl, c) or ep
+    ep = gateway_endpoint(ctl, c) or ctl.endpoints[c.endpoints[0]]
     return ctl.networks[ep.network_id], ep
 
 

@@ -153,3 +153,23 @@ def test_sandbox_has_its_own_hostname_and_exec_passes_exit_codes(lab, cli):
     assert result.returncode == 0 and result.stdout.strip() == cid[:12]
     assert cli("exec", "named-box", "--", "sh", "-c", "exit 7").returncode == 7
     assert cli("exec", "nosuchbox", "--", "true").returncode == 1
+
+
+def test_published_ports_follow_the_gateway_endpoint(lab):
+    """As libnetwork does: when another network takes over the default route, the ports move there."""
+    lab.network_create("net-z", subnet="10.77.26.0/24")
+    lab.network_create("net-a", subnet="10.77.1.0/24")
+    lab.run("mover", network="net-z", ports=["8080:80"])
+    lab.host_add("host2")
+    address = lab.host("host1")["Address"].split("/")[0]
+    fetch = ["python3", "-c", f"import urllib.request;print(urllib.request.urlopen('http://{address}:8080',timeout=3).read().decode())"]
+    assert in_world(lab, "host2", *fetch).stdout.split() == ["mover", "10.77.26.2"]
+    lab.connect("net-a", "mover")  # net-a sorts first: it becomes the gateway, and takes the ports
+    assert "default via 10.77.1.1" in in_world(lab, "mover", "ip", "route").stdout
+    nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S", "DOCKER").stdout
+    assert "--to-destination 10.77.1.2:80" in nat and "10.77.26.2:80" not in nat
+    assert in_world(lab, "host2", *fetch).stdout.split() == ["mover", "10.77.1.2"]
+    lab.disconnect("net-a", "mover")
+    nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S", "DOCKER").stdout
+    assert "--to-destination 10.77.26.2:80" in nat and "10.77.1.2" not in nat
+    assert in_world(lab, "host2", *fetch).stdout.split() == ["mover", "10.77.26.2"]
