@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from ..errors import InvalidParameter
 from ..osl import features, links, sublinks
-from .base import Capabilities, Driver, JoinInfo
-from .parent import PARENT, Parents, check_not_a_lab_machine
+from .base import JoinInfo
+from .parent import PARENT, ParentedDriver
 
 MODE, FLAG = "ipvlan_mode", "ipvlan_flag"
 MODES = {"l2": 0, "l3": 1, "l3s": 2}  # IPVLAN_MODE_* in the kernel's uapi
@@ -25,19 +25,10 @@ HOST_CHILD_REASON = ("ipvlan host-child: the kernel does not deliver between an 
                      "children (l2 mode), so a host cannot reach its own ipvlan containers")
 
 
-class IpvlanDriver(Driver):
+class IpvlanDriver(ParentedDriver):
     name = "ipvlan"
-    capabilities = Capabilities(scope="local")
     option_keys = (PARENT, MODE, FLAG)
-    on_underlay = True
     host_child_reason = HOST_CHILD_REASON
-
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.parents = Parents(ctx, self.name)
-
-    def reset(self) -> None:
-        self.parents.reset()
 
     def validate(self, network) -> None:
         mode, flag = network.option(MODE, "l2"), network.option(FLAG, "bridge")
@@ -53,12 +44,6 @@ class IpvlanDriver(Driver):
     def create_network(self, network) -> None:
         parent = self.parents.create(network)
         self.ctx.step(network.host, f"ipvlan network {network.name} on parent {parent}, mode {network.option(MODE, 'l2')}")
-
-    def delete_network(self, network) -> None:
-        self.parents.delete(network)
-
-    def create_endpoint(self, network, endpoint) -> None:
-        check_not_a_lab_machine(self.ctx, endpoint)
 
     def join(self, network, endpoint, container) -> JoinInfo:
         mode = network.option(MODE, "l2")

@@ -16,9 +16,9 @@ from __future__ import annotations
 from ..errors import InvalidParameter
 from ..osl import features, sublinks
 from ..osl.rtnl import Rtnl
-from .base import Capabilities, Driver, JoinInfo
+from .base import JoinInfo
 from .bridge import container_mac
-from .parent import PARENT, Parents, check_not_a_lab_machine
+from .parent import PARENT, ParentedDriver
 
 MODE = "macvlan_mode"
 MODES = ("bridge", "vepa", "private", "passthru")
@@ -34,19 +34,10 @@ def host_child_reason(network, host: str) -> str | None:
     return None
 
 
-class MacvlanDriver(Driver):
+class MacvlanDriver(ParentedDriver):
     name = "macvlan"
-    capabilities = Capabilities(scope="local")
     option_keys = (PARENT, MODE)
-    on_underlay = True  # the IPAM lets the subnet overlap the LAN (Controller._overlap_ok)
     host_child_reason = HOST_CHILD_REASON
-
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.parents = Parents(ctx, self.name)
-
-    def reset(self) -> None:
-        self.parents.reset()
 
     # -- networks ---------------------------------------------------------------
     def validate(self, network) -> None:
@@ -62,12 +53,9 @@ class MacvlanDriver(Driver):
         self.ctx.step(network.host, f"macvlan network {network.name} on parent {parent}, "
                       f"mode {network.option(MODE, 'bridge')}")
 
-    def delete_network(self, network) -> None:
-        self.parents.delete(network)
-
     # -- endpoints --------------------------------------------------------------
     def create_endpoint(self, network, endpoint) -> None:
-        check_not_a_lab_machine(self.ctx, endpoint)
+        super().create_endpoint(network, endpoint)
         if not endpoint.mac and endpoint.ip and network.option(MODE) != "passthru":
             endpoint.mac = container_mac(endpoint.ip)
 

@@ -14,6 +14,7 @@ import re
 from ..errors import Conflict, InvalidParameter
 from ..names import check_ifname
 from ..osl import features, links, sublinks
+from .base import Capabilities, Driver
 
 PARENT = "parent"
 DEFAULT_PARENT = "eth0"  # the host's interface on the lab's LAN
@@ -99,3 +100,23 @@ def check_not_a_lab_machine(ctx, endpoint) -> None:
         if endpoint.ip and endpoint.ip == host.address:
             raise Conflict(f"address {endpoint.ip} is {host.name}'s address on the LAN: give the network an "
                            "--ip-range away from the lab machines (e.g. 192.168.100.128/25) or use --ip")
+
+
+class ParentedDriver(Driver):
+    """What macvlan and ipvlan share: a local network on a parent interface of the host's LAN."""
+
+    capabilities = Capabilities(scope="local")
+    on_underlay = True  # the IPAM lets the subnet overlap the LAN (Controller._overlap_ok)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.parents = Parents(ctx, self.name)
+
+    def reset(self) -> None:
+        self.parents.reset()
+
+    def delete_network(self, network) -> None:
+        self.parents.delete(network)
+
+    def create_endpoint(self, network, endpoint) -> None:
+        check_not_a_lab_machine(self.ctx, endpoint)

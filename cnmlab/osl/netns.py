@@ -72,7 +72,11 @@ def create_uts(name: str, hostname: str) -> None:
 
 
 def delete_uts(name: str) -> None:
-    target = uts_path(name)
+    drop_bind_mount(uts_path(name))
+
+
+def drop_bind_mount(target: str) -> None:
+    """Undo a namespace's bind mount and remove its mount point; a missing one is fine."""
     with contextlib.suppress(OSError):
         syscalls.umount(target)
     with contextlib.suppress(FileNotFoundError):
@@ -94,19 +98,20 @@ class Namespaces:
 
     def rtnl(self, name: str | None) -> Rtnl:
         """The bare rtnetlink socket of namespace `name`, for the few hot-path messages."""
-        sock = self._rtnl.get(name)
-        if sock is None:
-            with entered(name):
-                sock = self._rtnl[name] = Rtnl()
-        return sock
+        return self._opened_in(self._rtnl, name, Rtnl)
 
     def ipr(self, name: str | None) -> IPRoute:
         """The netlink handle of namespace `name` (None: the world's own namespace)."""
-        handle = self._handles.get(name)
-        if handle is None:
+        return self._opened_in(self._handles, name, IPRoute)
+
+    @staticmethod
+    def _opened_in(cache: dict, name: str | None, factory):
+        """A netlink socket binds to the namespace it is opened in: open it there, once."""
+        sock = cache.get(name)
+        if sock is None:
             with entered(name):
-                handle = self._handles[name] = IPRoute()
-        return handle
+                sock = cache[name] = factory()
+        return sock
 
     def create(self, name: str, ipv6: bool = False, forwarding: bool = False, handle: bool = True) -> IPRoute | None:
         """Make namespace `name` with lo up; return its pyroute2 handle (handle=False: open none
@@ -160,8 +165,4 @@ class Namespaces:
 
     @staticmethod
     def _unmount(name: str) -> None:
-        target = path(name)
-        with contextlib.suppress(OSError):
-            syscalls.umount(target)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(target)
+        drop_bind_mount(path(name))
