@@ -32,6 +32,13 @@ def markdown(results: dict) -> str:
                            f"{per / floor:.2f} | {ip / per:.1f} | {s['teardown_per_container_ms']:.3f} | "
                            f"{s['settled_per_container_ms']:.3f} |")
         out.append("")
+        out += ["Scale curve (ms per container at each N, and the engine's RSS with the lab built):", "",
+                "| N | floor | engine, one request each | engine batch | engine RSS MB |", "|---:|---:|---:|---:|---:|"]
+        for row in results["build"]:
+            rss = row.get("engine_rss_mb")
+            out.append(f"| {row['n']} | {row['floor']['per_container_ms']:.2f} | {row['engine']['per_container_ms']:.2f} | "
+                       f"{row['batch']['per_container_ms']:.2f} | {'-' if rss is None else f'{rss:.1f}'} |")
+        out.append("")
     rows = []
     for section in ("api", "probe", "dns", "tui", "rss"):
         for key, value in (results.get(section) or {}).items():
