@@ -92,7 +92,9 @@ class EmbeddedDns:
         # Written now in-process, or (iptables-legacy) a process that overlaps the rest of the join.
         rules = dns_sandbox.start_nat_rules(c.netns, udp_port, tcp_port)
         self._pending.append((c.netns, udp_port, tcp_port, rules))
-        if len(self._pending) == 1:
+        if rules.done() and len(self._pending) == 1:
+            self._install_rules()  # written in-process: nothing to wait for, no job behind the request
+        elif len(self._pending) == 1:
             # A job queued behind the current request on the kernel thread: every later request
             # (`cnmlab exec` asks inspect first) finds the rules in place, and a batch of joins
             # pays for its iptables processes in parallel rather than one after another.
