@@ -114,6 +114,7 @@ class Controller:
 
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
+        netns.reaper.settle()  # unmounts of removed containers still running: done before we start
         for container in list(self.containers.values()):
             self.services.stop(container.netns)
             if container.network_mode != "host":
