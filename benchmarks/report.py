@@ -48,7 +48,9 @@ def markdown(results: dict) -> str:
     if rows:
         out += ["| section | measure | median |", "|---|---|---:|", *rows, ""]
     out += ["| target | wanted | measured | met |", "|---|---|---:|---|"]
-    for t in results.get("targets", []):
+    from .run import targets
+
+    for t in targets(results) if results.get("build") else results.get("targets", []):
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
         out.append(f"| {t['measure']} | {t['target']} | {'-' if t['value'] is None else t['value']} | {met} |")
     return "\n".join(out) + "\n"
