@@ -96,7 +96,7 @@ def _ip(address: str, source: bool) -> bytes:
     return _payload(NFT_PAYLOAD_NETWORK_HEADER, 12 if source else 16, 4) + _cmp_eq(IPv4Address(address).packed)
 
 
-def _l4(proto: int, port: int, source: bool) -> bytes:
+def _l4_port(port: int, source: bool) -> bytes:
     return _payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0 if source else 2, 2) + _cmp_eq(struct.pack(">H", port))
 
 
@@ -142,14 +142,13 @@ def dns_messages(address: str, udp_port: int, tcp_port: int) -> list[tuple[int, 
                 _rule("nat", "OUTPUT", [_ip(address, False), _counter(), _jump("DOCKER_OUTPUT")]),
                 _chain("nat", "POSTROUTING", NF_INET_POST_ROUTING, 100),
                 _rule("nat", "POSTROUTING", [_ip(address, False), _counter(), _jump("DOCKER_POSTROUTING")])]
-    l4proto = {IPPROTO_TCP: b"\x06", IPPROTO_UDP: b"\x11"}
     for proto, port in ((IPPROTO_TCP, tcp_port), (IPPROTO_UDP, udp_port)):
         messages.append(_rule("nat", "DOCKER_OUTPUT", [
-            _meta_l4proto(), _cmp_eq(l4proto[proto]), _ip(address, False), _l4(proto, 53, False),
+            _meta_l4proto(), _cmp_eq(bytes([proto])), _ip(address, False), _l4_port(53, False),
             _counter(), _dnat(address, port)], proto))
     for proto, port in ((IPPROTO_TCP, tcp_port), (IPPROTO_UDP, udp_port)):
         messages.append(_rule("nat", "DOCKER_POSTROUTING", [
-            _meta_l4proto(), _cmp_eq(l4proto[proto]), _ip(address, True), _l4(proto, port, True),
+            _meta_l4proto(), _cmp_eq(bytes([proto])), _ip(address, True), _l4_port(port, True),
             _counter(), _snat_port(53)], proto))
     return messages
 
