@@ -8,6 +8,7 @@ activation). Errors come back as the core's exception types with the engine's on
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import socket
@@ -44,38 +45,59 @@ class _BadReply(OSError):
     """The engine's answer was cut short or was not HTTP (it died mid-answer, or is stopping)."""
 
 
-def _http(path: str, timeout: float, request: bytes) -> tuple[int, bytes]:
-    """One HTTP/1.1 exchange over the engine's Unix socket: (status, body).
-
-    The engine answers every call with Content-Length and closes the connection, so this is all
-    a client needs; http.client would cost a CLI command 15-20 ms of imports (email parsing)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
+def _connect(path: str, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
         sock.connect(path)
-        sock.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise _BadReply("the engine closed the connection before answering")
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        try:
-            status = int(lines[0].split()[1])
-        except (IndexError, ValueError):
-            raise _BadReply(f"not an HTTP answer: {lines[0]!r}") from None
-        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-        length = headers.get("content-length")
-        wanted = int(length) if length is not None else None
-        while wanted is None or len(body) < wanted:
-            chunk = sock.recv(max(65536, (wanted or 0) - len(body)))
-            if not chunk:
-                if wanted is not None:
-                    raise _BadReply("the engine's answer was cut short")
-                break
-            body += chunk
-    return status, body
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """The engine closed a kept connection (it restarted, or answered `Connection: close`)."""
+    try:
+        sock.setblocking(False)
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _exchange(sock: socket.socket, timeout: float, request: bytes) -> tuple[int, bytes, bool]:
+    """One HTTP/1.1 exchange on a connected socket: (status, body, whether the engine keeps it open).
+
+    The engine answers every call with Content-Length, so this is all a client needs; http.client
+    would cost a CLI command 15-20 ms of imports (email parsing)."""
+    sock.settimeout(timeout)
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise _BadReply("the engine closed the connection before answering")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        status = int(lines[0].split()[1])
+    except (IndexError, ValueError):
+        raise _BadReply(f"not an HTTP answer: {lines[0]!r}") from None
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    length = headers.get("content-length")
+    wanted = int(length) if length is not None else None
+    while wanted is None or len(body) < wanted:
+        chunk = sock.recv(max(65536, (wanted or 0) - len(body)))
+        if not chunk:
+            if wanted is not None:
+                raise _BadReply("the engine's answer was cut short")
+            break
+        body += chunk
+    keep = wanted is not None and headers.get("connection", "").lower() != "close"
+    return status, body, keep
 
 
 class Client:
@@ -83,6 +105,10 @@ class Client:
         self.socket_path = str(socket_path or paths.socket_path())
         self.autostart = autostart
         self.timeout = timeout
+        # One kept-alive connection: a script's 100 `run`s pay one connect and one engine-side
+        # thread, not 100. (_thread is built in: no import cost for a CLI command.)
+        self._kept: socket.socket | None = None
+        self._kept_lock = _thread.allocate_lock()
 
     # -- transport --------------------------------------------------------------
     def request(self, method: str, path: str, body=None, query: dict | None = None, timeout: float | None = None):
@@ -101,12 +127,38 @@ class Client:
         head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(data)}\r\n"
         if body is not None:
             head += "Content-Type: application/json\r\n"
-        status, raw = _http(self.socket_path, timeout or self.timeout, (head + "\r\n").encode() + data)
+        status, raw = self._exchange(timeout or self.timeout, (head + "\r\n").encode() + data)
         payload = json.loads(raw) if raw else None
         if status >= 400:
             message = payload.get("message") if isinstance(payload, dict) else raw.decode(errors="replace")
             raise from_status(status, message or f"engine answered {status}")
         return payload
+
+    def _exchange(self, timeout: float, request: bytes) -> tuple[int, bytes]:
+        with self._kept_lock:  # at most one idle connection; concurrent callers open their own
+            sock, self._kept = self._kept, None
+        if sock is not None and _dropped(sock):
+            sock.close()
+            sock = None
+        sock = sock or _connect(self.socket_path, timeout)
+        try:
+            status, body, keep = _exchange(sock, timeout, request)
+        except BaseException:
+            sock.close()
+            raise
+        with self._kept_lock:
+            if keep and self._kept is None:
+                self._kept, sock = sock, None
+        if sock is not None:
+            sock.close()
+        return status, body
+
+    def close(self) -> None:
+        """Close the kept connection (it also closes when the Client is collected)."""
+        with self._kept_lock:
+            sock, self._kept = self._kept, None
+        if sock is not None:
+            sock.close()
 
     def running(self) -> bool:
         try:
