@@ -140,9 +140,22 @@ class Client:
         if sock is not None and _dropped(sock):
             sock.close()
             sock = None
+        reused = sock is not None
         sock = sock or _connect(self.socket_path, timeout)
         try:
             status, body, keep = _exchange(sock, timeout, request)
+        except (ConnectionResetError, BrokenPipeError, _BadReply):
+            sock.close()
+            if not reused:
+                raise
+            # The kept connection died under us (the engine was stopping or restarted): the
+            # request met no live engine, so it goes once more on a new connection.
+            sock = _connect(self.socket_path, timeout)
+            try:
+                status, body, keep = _exchange(sock, timeout, request)
+            except BaseException:
+                sock.close()
+                raise
         except BaseException:
             sock.close()
             raise
