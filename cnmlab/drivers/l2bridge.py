@@ -31,7 +31,7 @@ class L2BridgeDriver(LanSwitchDriver):
 
     def build_switch(self, network, switch: str) -> None:
         arp.proxy(network.host, switch)
-        arp.proxy(network.host, LAN_IF)
+        arp.prompt(network.host, LAN_IF)  # its proxy neighbour entries answer for the containers
 
     def describe(self, network) -> str:
         return f"the host answers ARP for its containers on {LAN_IF}: one MAC on the LAN for all of them"

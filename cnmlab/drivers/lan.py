@@ -11,9 +11,8 @@ from __future__ import annotations
 from ipaddress import IPv4Network
 
 from .. import underlay
-from ..errors import InvalidParameter
+from ..errors import Conflict, InvalidParameter
 from ..osl import links
-from .parent import check_not_a_lab_machine
 from .vswitch import INTERFACE, LAN_IF, NETWORKNAME, OUTBOUNDNAT, OUTBOUNDNAT_EXCEPTIONS, VSwitchDriver
 
 
@@ -39,7 +38,11 @@ class LanSwitchDriver(VSwitchDriver):
                                    f"a {self.name} network takes the LAN's own subnet")
 
     def create_endpoint(self, network, endpoint) -> None:
-        check_not_a_lab_machine(self.ctx, endpoint)
+        # IPAM does not know the lab machines' addresses on the LAN (Windows has no --ip-range).
+        for host in self.ctx.hosts():
+            if endpoint.ip and endpoint.ip == host.address:
+                raise Conflict(f"address {endpoint.ip} is {host.name}'s address on the LAN: give the container "
+                               "a free one with --ip")
         super().create_endpoint(network, endpoint)
 
     # -- the uplink: a port of the LAN switch, for a switch bound to the host's NIC --

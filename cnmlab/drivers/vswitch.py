@@ -37,7 +37,7 @@ LAN_IF = "eth0"  # the host's one NIC on the lab's LAN
 NOT_EMULATED = {
     DNSSERVERS: "lab containers resolve through Docker's embedded DNS at 127.0.0.11",
     DISABLE_GATEWAYDNS: "lab containers resolve through Docker's embedded DNS at 127.0.0.11, not the gateway",
-    VLANID: "this kernel has no 802.1q VLAN sub-interfaces (see `cnmlab features`)",
+    VLANID: "the lab's LAN carries no 802.1q VLANs",
 }
 WINDOWS_REFUSES = "Docker on Windows does not support {} on network create"
 
@@ -53,7 +53,6 @@ class VSwitchDriver(Driver):
 
     # -- networks ---------------------------------------------------------------
     def validate(self, network) -> None:
-        known = sorted(set(self.options) | set(self.not_here) | set(self.not_emulated))
         for key in network.options:
             if key in self.options:
                 continue
@@ -62,7 +61,7 @@ class VSwitchDriver(Driver):
             if key in self.not_emulated:
                 raise InvalidParameter(f"option {key} is not emulated by the lab: {self.not_emulated[key]}")
             raise InvalidParameter(f"unknown option {key} for the {self.name} driver (Docker on Windows; "
-                                   f"known: {', '.join(known)})")
+                                   f"the lab takes: {', '.join(self.options)})")
         if network.internal:
             raise InvalidParameter(WINDOWS_REFUSES.format("--internal"))
         name = network.option(NETWORKNAME)

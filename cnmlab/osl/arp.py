@@ -26,9 +26,16 @@ def silent(ns: str, ifname: str) -> None:
 
 
 def proxy(ns: str, ifname: str) -> None:
-    """proxy_arp on `ifname`, answering at once (the default proxy_delay holds answers up to 0.8 s)."""
+    """proxy_arp on `ifname`: the host answers for every address it routes out of another interface."""
     with netns.entered(ns):
         netns.write_sysctl(f"net.ipv4.conf.{ifname}.proxy_arp", "1")
+        netns.write_sysctl(f"net.ipv4.neigh.{ifname}.proxy_delay", "0")
+
+
+def prompt(ns: str, ifname: str) -> None:
+    """Proxy answers (proxy_arp or proxy neighbours) on `ifname` at once: the default proxy_delay
+    holds an answer to a broadcast request for up to 0.8 s."""
+    with netns.entered(ns):
         netns.write_sysctl(f"net.ipv4.neigh.{ifname}.proxy_delay", "0")
 
 
