@@ -33,6 +33,7 @@ OUTBOUNDNAT, OUTBOUNDNAT_EXCEPTIONS = SHIM + "enable_outboundnat", SHIM + "outbo
 EMULATES = "cnmlab.emulates"
 CHAIN = "HNS-VSWITCH"
 LAN_IF = "eth0"  # the host's one NIC on the lab's LAN
+HYPER_V_OUI = "00:15:5d:"  # Microsoft's prefix for Hyper-V's virtual MACs
 
 NOT_EMULATED = {
     DNSSERVERS: "lab containers resolve through Docker's embedded DNS at 127.0.0.11",
@@ -87,7 +88,7 @@ class VSwitchDriver(Driver):
         ipr = self.ctx.ns.ipr(network.host)
         switch = self.switch_name(network)
         with contextlib.ExitStack() as undo:
-            index = links.add_bridge(ipr, switch, mac="00:15:5d:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3)))
+            index = links.add_bridge(ipr, switch, mac=HYPER_V_OUI + secrets.token_bytes(3).hex(":"))
             undo.callback(links.delete, ipr, switch)
             self.ctx.ns.rtnl(network.host).indexes[switch] = index
             network.state["switch"] = switch
