@@ -62,8 +62,11 @@ class LanSwitchDriver(VSwitchDriver):
             links.set_master(ipr, uplink, switch)
             links.set_up(ipr, uplink)
         except BaseException:
-            links.delete(lan, uplink)
+            self.remove_uplink(network)
             raise
+
+    def remove_uplink(self, network) -> None:
+        links.delete(self.ctx.ns.ipr(underlay.NAMESPACE), self.uplink_name(network))  # both ends go
 
 
 NOT_L2BRIDGE = {

@@ -60,8 +60,7 @@ class NatDriver(VSwitchDriver):
         filt = [
             f"{first} ! -i {switch} -o {switch} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT "
             f"-m comment --comment \"WinNAT: nothing enters an internal prefix unasked\" -j DROP",
-            *super().rules(network, switch, op)["filter"],
-            f"{op} {CHAIN} -i {switch} -j ACCEPT",
+            f"{op} {CHAIN} -i {switch} -j ACCEPT",  # its own switch, the LAN, anything outside
             f"{op} {CHAIN} -o {switch} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT",
         ]
         nat = [f"{op} POSTROUTING -s {cfg.subnet} ! -o {switch} -j SNAT --to-source {self._external(network)}"

@@ -12,7 +12,7 @@ reaches any machine there (unlike macvlan, whose parent cannot talk to its child
 from __future__ import annotations
 
 from .. import underlay
-from ..osl import arp, links
+from ..osl import arp
 from .lan import NOT_L2BRIDGE, LanSwitchDriver
 
 
@@ -26,7 +26,7 @@ class TransparentDriver(LanSwitchDriver):
         self.add_uplink(network, switch)
 
     def unbuild_switch(self, network, switch: str) -> None:
-        links.delete(self.ctx.ns.ipr(underlay.NAMESPACE), self.uplink_name(network))
+        self.remove_uplink(network)
 
     def rules(self, network, switch: str, op: str) -> dict[str, list[str]]:
         # A frame the switch bridges passes the host's netfilter (bridge-nf-call-iptables) on its
