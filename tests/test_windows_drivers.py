@@ -115,11 +115,12 @@ def test_l2bridge_containers_carry_the_hosts_mac(win):
 
 
 def test_the_trace_follows_l2bridge_and_transparent_without_inventing_hops(win):
-    for src, last in (("l1", "lab0"), ("t1", "lab0")):
+    for src, uplink in (("l1", "u-host1"), ("t1", "up-" + win.network_inspect("wlan")["Id"][:12])):
         trace = win.trace(src, "192.168.100.50")
-        request = [h for h in trace["hops"] if h["leg"] == "request"]
+        request = [(h["namespace"], h["interface"]) for h in trace["hops"] if h["leg"] == "request"]
         assert trace["verdict"] == "replied" and all(h["seen"] for h in trace["hops"]), trace["hops"]
-        assert request[-1]["interface"] == last
+        assert request[-4:] == [("underlay", uplink), ("underlay", "lab0"), ("underlay", "u-legacy"),
+                                ("legacy", "eth0")], request
 
 
 @pytest.mark.parametrize("driver,kw,error", [
