@@ -24,10 +24,10 @@ from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, Endpoin
                      HostRemoved, LabReset, NetworkCreated, NetworkRemoved)
 from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
 from .host import Host
+from .kernel import Kernel
 from .ipam import Ipam, Pool, parse_address, parse_subnet
 from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
 from .network import PREDEFINED, IpamConfig, Network
-from .osl import netns
 from .osl.netns import Namespaces
 from .sandbox import Container, ContainerTable, PortBinding, parse_port
 from .services import TestServices
@@ -70,9 +70,12 @@ def now() -> str:
 
 
 class Controller:
-    def __init__(self, store: Store, ns: Namespaces | None = None, services: TestServices | None = None):
+    def __init__(self, store: Store, ns: Namespaces | None = None, services: TestServices | None = None,
+                 kernel: Kernel | None = None, driver_class: Callable[[str], type[Driver]] = load_class):
         self.store = store
-        self.ns = ns or Namespaces()
+        self.kernel = kernel or Kernel(ns)  # a unit test passes a stand-in: no root, no namespaces
+        self.ns = self.kernel.ns
+        self._driver_class = driver_class  # entry points, then remote plugins (drivers/__init__.py)
         self.services = services or TestServices()
         self.hosts: dict[str, Host] = {}
         self.networks: dict[str, Network] = {}
@@ -91,10 +94,6 @@ class Controller:
     def subscribe(self, callback: Callable[[Event], None]) -> None:
         self._subscribers.append(callback)
 
-    def unsubscribe(self, callback: Callable[[Event], None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._subscribers.remove(callback)
-
     def emit(self, event: Event) -> None:
         for callback in list(self._subscribers):
             callback(event)
@@ -102,7 +101,7 @@ class Controller:
     # -- the world --------------------------------------------------------------
     def start(self) -> None:
         """Build the world: restore it from the store, or make the default lab (one host)."""
-        underlay.build_switch(self.ns)
+        self.kernel.build_switch()
         if self.store.load("host"):
             self.restore()
         else:
@@ -110,20 +109,19 @@ class Controller:
 
     def close(self) -> None:
         self.services.close()
-        self.ns.close()
+        self.kernel.close()
 
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
-        netns.reaper.settle()  # unmounts of removed containers still running: done before we start
+        self.kernel.settle()  # unmounts of removed containers still running: done before we start
         for container in list(self.containers.values()):
             self.services.stop(container.netns)
             if container.network_mode != "host":
-                netns.delete_uts(container.netns)
-                self.ns.delete(container.netns)
+                self.kernel.delete_sandbox(container.netns)
         for host in list(self.hosts.values()):
             self.services.stop(host.netns)
-            underlay.unplug_host(self.ns, host)
-        self.ns.delete(underlay.NAMESPACE)
+            self.kernel.unplug_host(host)
+        self.kernel.drop_switch()
         for table in (self.hosts, self.networks, self.containers, self.endpoints, self._host_setups,
                       self._ports_on):
             table.clear()
@@ -139,7 +137,7 @@ class Controller:
     def driver(self, name: str) -> Driver:
         drv = self._drivers.get(name)
         if drv is None:
-            drv = self._drivers[name] = load_class(name)(self.ctx)
+            drv = self._drivers[name] = self._driver_class(name)(self.ctx)
             for host in self.docker_hosts():
                 self._setup_host(drv, host)
         return drv
@@ -217,7 +215,7 @@ class Controller:
         self.emit(HostRemoved(host=name))
 
     def _build_host(self, host: Host) -> None:
-        underlay.plug_host(self.ns, host)
+        self.kernel.plug_host(host)
         self.hosts[host.name] = host
         if not host.plain:
             try:
@@ -235,7 +233,7 @@ class Controller:
 
     def _unbuild_host(self, host: Host) -> None:
         self.services.stop(host.netns)
-        underlay.unplug_host(self.ns, host)
+        self.kernel.unplug_host(host)
         self.hosts.pop(host.name, None)
         self._host_setups = {s for s in self._host_setups if s[1] != host.name}
 
@@ -448,20 +446,14 @@ class Controller:
 
     def _build_sandbox(self, container: Container) -> None:
         if container.network_mode != "host":
-            self.ns.create(container.netns, handle=False)  # pyroute2's handle opens on first use
-            try:
-                netns.create_uts(container.netns, container.hostname)
-            except BaseException:
-                self.ns.delete(container.netns)
-                raise
+            self.kernel.create_sandbox(container.netns, container.hostname)
         self.containers[container.id] = container
         try:
             self.services.start(container.netns, container.name)
         except OSError:
             if container.network_mode != "host":
                 self.containers.pop(container.id, None)
-                netns.delete_uts(container.netns)
-                self.ns.delete(container.netns)
+                self.kernel.delete_sandbox(container.netns)
                 raise
             # host mode: the host's namespace serves its first host-mode container's services
         try:
@@ -477,8 +469,7 @@ class Controller:
         self.hooks.run(self.hooks.sandbox_removed, container)
         if container.network_mode != "host":
             self.services.stop(container.netns)
-            netns.delete_uts(container.netns, background=True)  # the unmounts finish off the request's path
-            self.ns.delete(container.netns, background=True)
+            self.kernel.delete_sandbox(container.netns, background=True)
         self.containers.pop(container.id, None)
 
     def remove_container(self, ref: str, force: bool = False) -> None:
@@ -488,9 +479,6 @@ class Controller:
             self._unbuild_sandbox(container)
             self.store.delete(container)
         self.emit(ContainerRemoved(container=container.name, id=container.id))
-
-    def _port_endpoint(self, container: Container) -> tuple[Network, Endpoint] | None:
-        return port_policy.port_endpoint(self, container)
 
     def _publish(self, container: Container) -> None:
         port_policy.place(self, container)
@@ -551,11 +539,11 @@ class Controller:
                 ep.gateway = None
             if info.disable_gateway_service:  # libnetwork: then no docker_gwbridge for this endpoint
                 ep.state["disable_gateway_service"] = True
+            undo.callback(self._refresh_gateway, c)  # runs once the endpoint is forgotten again
             self.endpoints[ep.id] = ep
             c.endpoints.append(ep.id)
             undo.callback(self._forget_endpoint, c, ep)
             self._refresh_gateway(c)
-            undo.callback(self._refresh_gateway, c)
             self.hooks.run(self.hooks.joined, net, ep, c)
             undo.callback(self.hooks.run, self.hooks.left, net, ep, c, False)
             if net.name != GW_NETWORK:
@@ -611,12 +599,6 @@ class Controller:
     # -- default gateway and docker_gwbridge (gateway.py) ---------------------
     def gateway_endpoint(self, c: Container) -> Endpoint | None:
         return gateway_policy.gateway_endpoint(self, c)
-
-    def _needs_default_gw(self, c: Container, ignore: Endpoint | None = None) -> bool:
-        return gateway_policy.needs_default_gw(self, c, ignore)
-
-    def _gw_network(self, host: str, create: bool) -> Network | None:
-        return gateway_policy.gw_network(self, host, create)
 
     def _sync_default_gw(self, c: Container, ignore: Endpoint | None = None, from_connect: bool = False) -> None:
         gateway_policy.sync_default_gw(self, c, ignore, from_connect)

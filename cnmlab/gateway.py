@@ -73,7 +73,5 @@ def sync_default_gw(ctl: Controller, c: Container, ignore: Endpoint | None = Non
 def refresh_default_route(ctl: Controller, c: Container) -> None:
     if c.network_mode == "host":
         return
-    from .osl import links
-
     ep = gateway_endpoint(ctl, c)
-    links.set_default_route_fast(ctl.ns.rtnl(c.netns), ep.gateway if ep else None, ep.ifname if ep else None)
+    ctl.kernel.set_default_route(c.netns, ep.gateway if ep else None, ep.ifname if ep else None)

@@ -21,8 +21,6 @@ import re
 from ipaddress import ip_address, ip_interface
 from typing import ClassVar
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from ..errors import CnmError, InvalidParameter
 from ..names import check_ifname
 from ..osl import links, wiring
@@ -166,7 +164,7 @@ class RemoteDriver(Driver):
             try:
                 src, dst, gateway, routes = self._parse_join(reply, endpoint)
                 self._plumb(container, endpoint, src, dst, routes)
-            except (CnmError, NetlinkError, LookupError) as exc:
+            except (CnmError, links.KernelError, LookupError) as exc:
                 message = exc.message if isinstance(exc, CnmError) else f"{type(exc).__name__}: {exc}"
                 raise PluginError(f"{message}; rolled back") from None
             undo.pop_all()
@@ -237,9 +235,9 @@ class RemoteDriver(Driver):
         on Leave), so the plugin finds what it made; if that fails, delete it."""
         box = self.ctx.ns.ipr(container.netns)
         try:
-            box.link("set", index=links.index(box, dst), state="down")
+            links.set_down(box, dst)
             wiring.move(box, dst, self.ctx.host(container.host).netns, src)
-        except (NetlinkError, LookupError, CnmError):
+        except (links.KernelError, LookupError, CnmError):
             wiring.delete_quietly(box, dst)
 
     def leave(self, network, endpoint, container, teardown: bool = False) -> None:

@@ -16,10 +16,6 @@ class IptablesError(RuntimeError):
     pass
 
 
-def _prefix(ns: str | None) -> list[str]:
-    return ["nsenter", f"--net={netns.path(ns)}"] if ns else []
-
-
 def run_in(ns: str | None, argv: list[str], input: str | None = None) -> subprocess.CompletedProcess:
     """Run a command inside namespace `ns` (None: the world's own).
 

@@ -12,6 +12,9 @@ IFF_PROMISC = 0x100
 EOPNOTSUPP = 95
 
 
+KernelError = NetlinkError  # a refused netlink request: code outside osl/ catches it by this name
+
+
 def index(ipr: IPRoute, ifname: str) -> int:
     found = ipr.link_lookup(ifname=ifname)
     if not found:
@@ -59,6 +62,10 @@ def set_up(ipr: IPRoute, ifname: str, mac: str | None = None, mtu: int | None = 
     if mtu:
         attrs["mtu"] = mtu
     ipr.link("set", index=index(ipr, ifname), **attrs)
+
+
+def set_down(ipr: IPRoute, ifname: str) -> None:
+    ipr.link("set", index=index(ipr, ifname), state="down")
 
 
 def set_promisc(ipr: IPRoute, ifname: str) -> None:

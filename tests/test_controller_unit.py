@@ -1,0 +1,353 @@
+"""The controller's own logic, without root: a Controller built on a recording stand-in for the
+kernel (cnmlab/kernel.py) and fake drivers that record every CNM call.
+
+They pin what the controller decides (which endpoint gives the default route, which carries the
+published ports, when docker_gwbridge is joined and left, the order restore rebuilds things in,
+and what a failed step undoes) so that moving that behaviour between modules cannot change it.
+The kernel tests (test_bridge.py, test_overlay.py, ...) show the same on real namespaces.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from cnmlab.controller import GW_NETWORK, Controller
+from cnmlab.drivers import Capabilities, Driver, JoinInfo
+from cnmlab.errors import Conflict, InvalidParameter
+from cnmlab.store import Store
+
+
+class FakeKernel:
+    """Records the controller's kernel actions; keeps each sandbox's default route."""
+
+    def __init__(self) -> None:
+        self.ns = None
+        self.calls: list[tuple] = []
+        self.sandboxes: set[str] = set()
+        self.routes: dict[str, tuple[str | None, str | None]] = {}
+
+    def settle(self) -> None:
+        pass
+
+    def build_switch(self) -> None:
+        self.calls.append(("build_switch",))
+
+    def drop_switch(self) -> None:
+        self.calls.append(("drop_switch",))
+
+    def plug_host(self, host) -> None:
+        self.calls.append(("plug_host", host.name))
+
+    def unplug_host(self, host) -> None:
+        self.calls.append(("unplug_host", host.name))
+
+    def create_sandbox(self, name: str, hostname: str) -> None:
+        assert name not in self.sandboxes
+        self.sandboxes.add(name)
+        self.calls.append(("create_sandbox", name))
+
+    def delete_sandbox(self, name: str, background: bool = False) -> None:
+        self.sandboxes.discard(name)
+        self.routes.pop(name, None)
+        self.calls.append(("delete_sandbox", name))
+
+    def set_default_route(self, sandbox: str, gateway: str | None, ifname: str | None) -> None:
+        self.routes[sandbox] = (gateway, ifname)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeServices:
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+
+    def start(self, ns: str, name: str) -> None:
+        self.running.add(ns)
+
+    def stop(self, ns: str) -> None:
+        self.running.discard(ns)
+
+    def close(self) -> None:
+        self.running.clear()
+
+
+class Recorder:
+    """The fake drivers' shared log, and the faults a test asks for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.fail_join: set[str] = set()  # container names whose join raises
+        self.published: dict[str, tuple[str, str]] = {}  # container -> (network, endpoint ifname)
+        self.drivers = make_drivers(self)
+
+    def driver_class(self, name: str) -> type[Driver]:
+        return self.drivers[name]
+
+
+def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
+    class Fake(Driver):
+        def create_network(self, network):
+            rec.calls.append((self.name, "create_network", network.name))
+
+        def delete_network(self, network):
+            rec.calls.append((self.name, "delete_network", network.name))
+
+        def create_endpoint(self, network, endpoint):
+            rec.calls.append((self.name, "create_endpoint", network.name))
+
+        def delete_endpoint(self, network, endpoint):
+            rec.calls.append((self.name, "delete_endpoint", network.name))
+
+        def join(self, network, endpoint, container):
+            if container.name in rec.fail_join:
+                raise InvalidParameter(f"join of {container.name} refused")
+            rec.calls.append((self.name, "join", network.name, container.name, endpoint.ifname))
+            return JoinInfo(gateway=endpoint.gateway)
+
+        def leave(self, network, endpoint, container, teardown=False):
+            rec.calls.append((self.name, "leave", network.name, container.name))
+
+        def publish(self, network, endpoint, container, ports):
+            rec.calls.append((self.name, "publish", network.name, container.name))
+            rec.published[container.name] = (network.name, endpoint.ifname)
+
+        def unpublish(self, network, endpoint, container, ports):
+            rec.calls.append((self.name, "unpublish", network.name, container.name))
+            assert rec.published.pop(container.name) == (network.name, endpoint.ifname)
+
+    class Bridge(Fake):
+        name = "bridge"
+
+    class Overlay(Fake):  # no gateway in its join reply: the container needs docker_gwbridge
+        name = "overlay"
+        capabilities = Capabilities(scope="global", connectivity_scope="global")
+
+        def join(self, network, endpoint, container):
+            super().join(network, endpoint, container)
+            return JoinInfo(gateway=None)
+
+    class Host(Fake):
+        name = "host"
+        capabilities = Capabilities(needs_ipam=False, has_gateway=False)
+
+    class Null(Fake):
+        name = "null"
+        capabilities = Capabilities(needs_ipam=False, has_gateway=False)
+
+    class Lan(Fake):  # publishes nothing, as macvlan
+        name = "lan"
+
+        def publish(self, network, endpoint, container, ports):
+            Driver.publish(self, network, endpoint, container, ports)
+
+    return {d.name: d for d in (Bridge, Overlay, Host, Null, Lan)}
+
+
+@pytest.fixture
+def rec():
+    return Recorder()
+
+
+def controller(store: Store, rec: Recorder) -> Controller:
+    ctl = Controller(store, services=FakeServices(), kernel=FakeKernel(), driver_class=rec.driver_class)
+    ctl.start()
+    return ctl
+
+
+@pytest.fixture
+def ctl(rec):
+    ctl = controller(Store(":memory:"), rec)
+    yield ctl
+    ctl.close()
+
+
+def route(ctl: Controller, name: str) -> tuple[str | None, str | None] | None:
+    return ctl.kernel.routes.get(name)
+
+
+def gateway_of(ctl: Controller, net: str) -> str:
+    return ctl.network(net).ipam[0].gateway
+
+
+# -- gateway selection -----------------------------------------------------------
+def test_the_default_route_prefers_non_internal_then_name_order(ctl):
+    for name, internal in (("b-net", False), ("a-internal", True), ("a-net", False)):
+        ctl.create_network(name, internal=internal)
+    ctl.create_container("web", network="b-net")
+    assert route(ctl, "web") == (gateway_of(ctl, "b-net"), "eth0")
+    ctl.connect("a-internal", "web")
+    assert route(ctl, "web") == (gateway_of(ctl, "b-net"), "eth0")  # an internal network never wins
+    ctl.connect("a-net", "web")
+    assert route(ctl, "web") == (gateway_of(ctl, "a-net"), "eth2")  # then name order
+    ctl.disconnect("a-net", "web")
+    assert route(ctl, "web") == (gateway_of(ctl, "b-net"), "eth0")
+    ctl.disconnect("b-net", "web")
+    assert route(ctl, "web") == (gateway_of(ctl, "a-internal"), "eth1")  # the only one left
+
+
+def test_an_overlay_container_joins_docker_gwbridge_and_leaves_it_for_a_gateway(ctl, rec):
+    ctl.create_network("ov", driver="overlay")
+    c = ctl.create_container("svc", network="ov")
+    nets = [ctl.networks[ctl.endpoints[e].network_id].name for e in c.endpoints]
+    assert nets == ["ov", GW_NETWORK]
+    gw_net = ctl.network(GW_NETWORK, "host1")
+    assert gw_net.options["com.docker.network.bridge.enable_icc"] == "false"
+    assert route(ctl, "svc") == (gateway_of_host_net(ctl, GW_NETWORK), "eth1")
+    ctl.create_network("front")
+    ctl.connect("front", "svc")
+    nets = [ctl.networks[ctl.endpoints[e].network_id].name for e in c.endpoints]
+    assert nets == ["ov", "front"]  # another network gives a gateway: docker_gwbridge is left
+    assert route(ctl, "svc") == (gateway_of(ctl, "front"), "eth2")
+    ctl.disconnect("front", "svc")
+    nets = [ctl.networks[ctl.endpoints[e].network_id].name for e in c.endpoints]
+    assert nets == ["ov", GW_NETWORK]  # and joined again when it goes
+    assert route(ctl, "svc") == (gateway_of_host_net(ctl, GW_NETWORK), "eth3")
+
+
+def test_an_internal_overlay_needs_no_way_out(ctl):
+    ctl.create_network("ov", driver="overlay", internal=True)
+    c = ctl.create_container("svc", network="ov")
+    assert len(c.endpoints) == 1
+    assert route(ctl, "svc") == (None, None)
+
+
+def gateway_of_host_net(ctl: Controller, name: str) -> str:
+    return ctl.network(name, "host1").ipam[0].gateway
+
+
+# -- port placement --------------------------------------------------------------
+def test_ports_go_to_the_gateway_endpoint_and_follow_it(ctl, rec):
+    ctl.create_network("ov", driver="overlay")
+    ctl.create_network("front")
+    ctl.create_container("svc", network="ov", ports=["8080:80"])
+    assert rec.published["svc"] == (GW_NETWORK, "eth1")
+    ctl.connect("front", "svc")
+    assert rec.published["svc"] == ("front", "eth2")
+    ctl.disconnect("front", "svc")
+    assert rec.published["svc"] == (GW_NETWORK, "eth3")
+    publishes = [c for c in rec.calls if c[1] in ("publish", "unpublish")]
+    assert publishes == [("bridge", "publish", GW_NETWORK, "svc"),
+                         ("bridge", "unpublish", GW_NETWORK, "svc"), ("bridge", "publish", "front", "svc"),
+                         ("bridge", "unpublish", "front", "svc"), ("bridge", "publish", GW_NETWORK, "svc")]
+    ctl.remove_container("svc")
+    assert "svc" not in rec.published
+
+
+def test_a_new_gateway_that_publishes_nothing_drops_the_ports(ctl, rec):
+    ctl.create_network("z-net")
+    ctl.create_network("a-lan", driver="lan")
+    c = ctl.create_container("web", network="z-net", ports=["8080:80"])
+    ctl.connect("a-lan", "web")  # name order makes it the gateway; it cannot publish
+    assert "web" not in rec.published and c.ports == []
+
+
+def test_a_host_port_is_taken_once_per_host(ctl, rec):
+    ctl.create_container("one", ports=["8080:80"])
+    with pytest.raises(Conflict, match="8080"):
+        ctl.create_container("two", ports=["8080:80/tcp"])
+    ctl.create_container("three", ports=["8080:80/udp"])
+    with pytest.raises(InvalidParameter, match="host network mode"):
+        ctl.create_container("four", network="host", ports=["9090:90"])
+
+
+# -- rollback ----------------------------------------------------------------------
+def test_a_failed_join_leaves_nothing_behind(ctl, rec):
+    ctl.create_network("net")
+    rec.fail_join.add("bad")
+    with pytest.raises(InvalidParameter, match="refused"):
+        ctl.create_container("bad", network="net", ip=None, ports=["8080:80"])
+    assert "bad" not in ctl.containers.by_name
+    assert not ctl.endpoints and "bad" not in ctl.kernel.sandboxes
+    assert "bad" not in ctl.services.running and not ctl.store.load("container")
+    assert ("bridge", "delete_endpoint", "net") in rec.calls
+    good = ctl.create_container("good", network="net", ports=["8080:80"])  # address and port are free again
+    subnet = ipaddress.ip_network(ctl.network("net").ipam[0].subnet)
+    assert ctl.endpoints[good.endpoints[0]].address == f"{subnet.network_address + 2}/{subnet.prefixlen}"
+
+
+def test_a_refused_hook_undoes_the_join(ctl, rec):
+    ctl.create_network("a-net")
+    ctl.create_network("b-net")
+    c = ctl.create_container("web", network="b-net")
+
+    def refuse(net, ep, container):
+        if net.name == "a-net":
+            raise Conflict("refused by a feature")
+
+    ctl.hooks.joined.append(refuse)
+    with pytest.raises(Conflict):
+        ctl.connect("a-net", "web")
+    assert [ctl.networks[ctl.endpoints[e].network_id].name for e in c.endpoints] == ["b-net"]
+    assert route(ctl, "web") == (gateway_of(ctl, "b-net"), "eth0")
+    assert rec.calls[-2:] == [("bridge", "leave", "a-net", "web"), ("bridge", "delete_endpoint", "a-net")]
+    ctl.hooks.joined.remove(refuse)
+    ep = ctl.connect("a-net", "web")
+    subnet = ipaddress.ip_network(ctl.network("a-net").ipam[0].subnet)
+    assert (ep.ifname, ep.address) == ("eth1", f"{subnet.network_address + 2}/{subnet.prefixlen}")  # not used up
+
+
+def test_a_failed_network_create_frees_its_subnet(ctl, rec):
+    class Refusing(rec.drivers["bridge"]):
+        name = "refusing"
+
+        def create_network(self, network):
+            raise InvalidParameter("no")
+
+    rec.drivers["refusing"] = Refusing
+    with pytest.raises(InvalidParameter):
+        ctl.create_network("x", driver="refusing", subnet="10.9.0.0/24")
+    assert not any(n.name == "x" for n in ctl.networks.values())
+    assert ctl.create_network("y", subnet="10.9.0.0/24").ipam[0].subnet == "10.9.0.0/24"
+
+
+# -- restore -----------------------------------------------------------------------
+def test_restore_rebuilds_hosts_networks_then_containers_in_join_order(rec, tmp_path):
+    store = Store(tmp_path / "lab.db")
+    first = controller(store, rec)
+    first.create_network("ov", driver="overlay")
+    first.create_network("front")
+    first.create_container("svc", network="ov", ports=["8080:80"])
+    first.create_container("web", network="front")
+    first.connect("front", "svc")
+    first.connect("ov", "web")
+    before = {c.name: [(first.endpoints[e].ifname, first.endpoints[e].address) for e in c.endpoints]
+              for c in first.containers.values()}
+    first.close()
+
+    rec.calls.clear()
+    rec.published.clear()
+    second = controller(store, rec)
+    after = {c.name: [(second.endpoints[e].ifname, second.endpoints[e].address) for e in c.endpoints]
+             for c in second.containers.values()}
+    assert after == before
+    kernel = second.kernel.calls
+    assert kernel[0] == ("build_switch",) and kernel[1] == ("plug_host", "host1")
+    assert kernel[2:] == [("create_sandbox", "svc"), ("create_sandbox", "web")]
+    creates = [c[2] for c in rec.calls if c[1] == "create_network"]
+    assert set(creates) == {"bridge", "host", "none", "ov", "front", GW_NETWORK}
+    first_join = next(i for i, c in enumerate(rec.calls) if c[1] == "join")
+    assert all(c[1] != "create_network" for c in rec.calls[first_join:])  # networks before containers
+    joins = [(c[3], c[2], c[4]) for c in rec.calls if c[1] == "join"]
+    assert joins == [("svc", "ov", "eth0"), ("svc", "front", "eth2"), ("web", "front", "eth0"),
+                     ("web", "ov", "eth1")]  # svc left docker_gwbridge when front gave it a gateway
+    assert route(second, "svc") == (gateway_of(second, "front"), "eth2")
+    assert rec.published == {"svc": ("front", "eth2")}  # published once, on the gateway endpoint
+    assert [c for c in rec.calls if c[1] == "publish"] == [("bridge", "publish", "front", "svc")]
+    # and the lab goes on from where it was: the next address is a new one
+    db = second.create_container("db", network="front")
+    taken = {a for eps in after.values() for _, a in eps}
+    assert second.endpoints[db.endpoints[0]].address not in taken
+    second.close()
+
+
+def test_reset_starts_a_fresh_lab(ctl, rec):
+    ctl.create_network("net")
+    ctl.create_container("web", network="net")
+    ctl.kernel.calls.clear()
+    ctl.reset()
+    assert ctl.kernel.calls[:3] == [("delete_sandbox", "web"), ("unplug_host", "host1"), ("drop_switch",)]
+    assert [c.name for c in ctl.containers.values()] == []
+    assert sorted(n.name for n in ctl.networks.values()) == ["bridge", "host", "none"]
