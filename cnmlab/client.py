@@ -233,10 +233,10 @@ class Client:
                                                    "Port": port, "Timeout": timeout})
 
     def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
-               explain: bool = False, timeout: float | None = None) -> dict:
-        """Every ordered pair of containers, probed concurrently."""
+               explain: bool = False, timeout: float | None = None, by: str = "endpoint") -> dict:
+        """Every container to every endpoint (by="container": to every container), probed concurrently."""
         return self.request("POST", "/lab/matrix", {"Proto": proto, "Port": port, "Network": network,
-                                                    "Explain": explain, "Timeout": timeout})
+                                                    "Explain": explain, "Timeout": timeout, "By": by})
 
     def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
               timeout: float | None = None) -> dict:

@@ -103,6 +103,28 @@ def test_a_student_topology_with_other_addresses_passes(lab):
     assert [s["status"] for s in grade["steps"]] == ["passed"] * 5, json.dumps(grade, indent=1)
 
 
+def test_lab1_checks_the_causes_the_kernel_shows(lab):
+    """Step 4 names the isolation drop (filtered by DOCKER-ISOLATION-STAGE-2 on host1), not a
+    missing route; step 5 needs the router's kernel to forward: a shortcut that connects A to net-b
+    reaches C too, but fails the step."""
+    client, spec = lab, find(1)
+    runner.start(client, spec)
+    for step in spec.steps[:4]:
+        runner.solve(client, spec, step)
+    step4 = runner.check_step(client, spec, spec.step(4))
+    drops = [c for c in step4.checks if c["kind"] == "not_reachable"]
+    assert step4.status == "passed" and len(drops) == 2
+    assert all("dropped in host1 by filter/DOCKER-ISOLATION-STAGE-2" in c["message"] for c in drops), drops
+    client.run("router", network="net-a")
+    client.connect("net-b", "router")
+    client.exec("router", ["sysctl", "-w", "net.ipv4.ip_forward=1"])
+    client.connect("net-b", "container-a")  # no route through the router: a direct leg instead
+    step5 = runner.check_step(client, spec, spec.step(5))
+    forwarded = [c for c in step5.checks if c["kind"] == "forwarded_by"]
+    assert step5.status == "failed" and forwarded[0]["ok"] is False
+    assert "router forwarded 0 packet(s): the path does not cross router" in forwarded[0]["message"]
+
+
 def test_hints_name_the_labs_own_command_or_the_authors_hint(lab):
     """A missing object: the hint is the lab's command that makes it, flags included. A check that
     ran and failed: the lab author's hint."""

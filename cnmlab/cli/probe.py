@@ -27,9 +27,11 @@ def register(sub) -> None:
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=probe, proto="icmp", port=None)
 
-    m = sub.add_parser("matrix", help="probe every ordered pair of containers at once")
+    m = sub.add_parser("matrix", help="probe every container against every endpoint at once")
     _proto_args(m)
-    m.add_argument("--network", help="only containers on this network, by their address on it")
+    m.add_argument("--network", help="only the endpoints on this network (with --by container: only its containers)")
+    m.add_argument("--by", choices=("endpoint", "container"), default="endpoint",
+                   help="a column per endpoint (CONTAINER@NETWORK, the default) or per container")
     m.add_argument("--explain", action="store_true", help="say why each ✗ happens")
     m.add_argument("--timeout", type=float, help="seconds to wait for answers (default 0.5)")
     m.add_argument("--json", action="store_true")
@@ -64,12 +66,13 @@ def probe(args) -> int:
 
 def matrix(args) -> int:
     m = Client().matrix(proto=args.proto, port=args.port, network=args.network, explain=args.explain,
-                        timeout=args.timeout)
+                        timeout=args.timeout, by=args.by)
     if args.json:
         print_json(m)
         return 0
     names = m["containers"]
-    if not names:
+    columns = m.get("columns") or [{"name": n, "address": None} for n in names]
+    if not names or not columns:
         console.print("no containers to probe")
         return 0
     cells = {(c["from"], c["to"]): c for c in m["cells"]}
@@ -78,12 +81,12 @@ def matrix(args) -> int:
     console.print(title, highlight=False)
     grid = Table(box=None, header_style="bold", pad_edge=False)
     grid.add_column("")
-    for name in names:
-        grid.add_column(name, justify="center")
+    for col in columns:
+        grid.add_column(col["name"] + (f"\n[dim]{col['address']}[/dim]" if col.get("address") else ""), justify="center")
     for src in names:
         row = [f"[bold]{src}[/bold]"]
-        for dst in names:
-            cell = cells.get((src, dst))
+        for col in columns:
+            cell = cells.get((src, col["name"]))
             if cell is None:
                 row.append("[dim]·[/dim]")
                 continue

@@ -31,7 +31,7 @@ def matrix(req: Request):
     _body(req)
     return matrix_mod.run(req.engine, proto=req.field("Proto") or "icmp", port=req.field("Port"),
                           network=req.field("Network"), explain=bool(req.field("Explain", False)),
-                          timeout=req.field("Timeout"))
+                          timeout=req.field("Timeout"), by=req.field("By"))
 
 
 @router.route("POST", "/lab/trace", kernel=False)
