@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 
 from ..errors import CnmError, InvalidParameter
+from ..osl.lookup import KernelView
 from . import rules, sender, single, verdict
 from . import target as targets
 
@@ -63,19 +64,20 @@ def plan(ctl, proto: str, port, network: str | None, by: str = "endpoint") -> tu
     else:
         sources = list(ctl.containers.values())
     pairs = []
-    for a in sources:
-        for col in cols:
-            if a.name == col["container"]:
-                continue
-            try:
-                if proto == "dns":
-                    t = single.resolve(ctl, a.name, col["container"], proto, port)
-                else:
-                    t = targets.resolve(ctl, a.name, col["container"], proto, port,
-                                        network=col["network_id"] or network)
-            except CnmError as exc:
-                t = exc.message
-            pairs.append((a.name, col["name"], t))
+    with KernelView() as view:  # one read of each namespace for every path of the matrix
+        for a in sources:
+            for col in cols:
+                if a.name == col["container"]:
+                    continue
+                try:
+                    if proto == "dns":
+                        t = single.resolve(ctl, a.name, col["container"], proto, port, view=view)
+                    else:
+                        t = targets.resolve(ctl, a.name, col["container"], proto, port,
+                                            network=col["network_id"] or network, view=view)
+                except CnmError as exc:
+                    t = exc.message
+                pairs.append((a.name, col["name"], t))
     return [c.name for c in sources], cols, pairs
 
 

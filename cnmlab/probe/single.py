@@ -38,14 +38,14 @@ def resolver_of(netns: str) -> str:
     return DEFAULT_RESOLVER
 
 
-def resolve(ctl, src: str, dst: str, proto: str, port) -> targets.Target:
+def resolve(ctl, src: str, dst: str, proto: str, port, view=None) -> targets.Target:
     """On the kernel thread. A dns probe asks the sandbox's resolver for the name DST."""
     proto, _ = targets.check_proto(proto, port)
     if proto != "dns":
-        return targets.resolve(ctl, src, dst, proto, port)
+        return targets.resolve(ctl, src, dst, proto, port, view=view)
     source, _ = targets.source_of(ctl, src)
     server = resolver_of(source.netns)
-    found = targets.resolve(ctl, src, server, "dns", port)
+    found = targets.resolve(ctl, src, server, "dns", port, view=view)
     found.destination = dst
     return found
 

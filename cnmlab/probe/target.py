@@ -105,7 +105,9 @@ def check_proto(proto: str, port) -> tuple[str, int | None]:
     return proto, port if port is not None else DEFAULT_PORTS.get(proto)
 
 
-def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: str | None = None) -> Target:
+def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: str | None = None,
+            view=None) -> Target:
+    """`view`: a KernelView to share between many resolves (a matrix's), else one of its own."""
     if not src or not dst:
         raise InvalidParameter("a probe needs a source and a destination")
     proto, port = check_proto(proto, port)
@@ -154,7 +156,7 @@ def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: st
         error = f"{source.name} has no network (network none)"
         target.error = error
     if dst_ip is not None and error is None:
-        target.path = path.walk(ctl, source, dst_ip, proto, port)
+        target.path = path.walk(ctl, source, dst_ip, proto, port, view=view)
         target.egress = _on_link_interface(ctl, source, kind, dst_ip)
     target.facts = _facts(ctl, source, kind, dst_name, dst_ip)
     target.shared_networks = target.facts["shared"]
