@@ -141,11 +141,11 @@ def trace(args) -> int:
     verdict = t["verdict"]
     if verdict == "dropped":
         line = f"[red]dropped[/red] after hop {t['dropped_after']}"
-        if t.get("rule"):
+        if t.get("reason"):  # the engine's one explanation, as the TUI and the notebook show it
+            line += f": {t['reason']}"
+        elif t.get("rule"):
             r = t["rule"]
             line += f": dropped in {r['namespace']} by {r['table']}/{r['chain']}: {r['rule']}"
-        elif t.get("reason"):
-            line += f": {t['reason']}"
         console.print(line, highlight=False)
     else:
         console.print(f"[green]{verdict}[/green]" + (f": {t['reason']}" if t.get("reason") else ""), highlight=False)

@@ -110,10 +110,12 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     silent = any(verdict.wants_rule(p) for *_, p in work)
     after = rules.snapshot(hosts) if silent else {}
     moved = rules.moved_drops(before, after)
+    blamed = {id(p): rules.blame(moved, after, t.path.packets) if verdict.wants_rule(p) else None
+              for _, _, t, p in work}
+    single.read_neighbours([(t, p) for _, _, t, p in work if p.outcome is None and blamed[id(p)] is None])
     results = {}
     for a, b, t, probe in work:
-        rule = rules.blame(moved, after, t.path.packets) if verdict.wants_rule(probe) else None
-        results[(a, b)] = verdict.result(t, probe, rule, timeout)
+        results[(a, b)] = verdict.result(t, probe, blamed[id(probe)], timeout)
     cells, used = [], []
     for a, b, t in pairs:
         r = results.get((a, b))

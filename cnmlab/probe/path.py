@@ -55,6 +55,7 @@ class Path:
     stop: str | None = None  # why the packet goes no further, where the kernel says so
     stop_key: str | None = None  # no-route | no-forwarding | unknown-device | no-neighbour
     stop_in: str | None = None  # the namespace where it stops
+    steps: list[tuple[str, str, str]] = field(default_factory=list)  # (namespace, egress, next hop) of each lookup
 
     def both_legs(self) -> list[Hop]:
         reply = [Hop(h.namespace, h.kind, h.interface, FLIP[h.direction], "reply") for h in reversed(self.hops)]
@@ -191,6 +192,11 @@ class Walker:
                 return rule.target == "MASQUERADE"
         return False
 
+    def rp_filter(self, ns: str, ifname: str) -> str | None:
+        """The value the kernel applies: the larger of conf/all and conf/IFNAME (ip-sysctl.rst)."""
+        values = [self.view.sysctl(ns, f"net.ipv4.conf.{name}.rp_filter") or "0" for name in ("all", ifname)]
+        return max(values)
+
     def bridged(self, hop: Hop) -> bool:
         """Frames a bridge forwards pass the iptables FORWARD chain when br_netfilter is on there."""
         return hop.direction == "fwd" and self.view.sysctl(hop.namespace, "net.bridge.bridge-nf-call-iptables") == "1"
@@ -200,23 +206,26 @@ class Walker:
         path = Path()
         ns, iif, src_ip = source.netns, None, None
         owners = self.view.addresses()
+        visited: set[tuple[str, str]] = set()
         for step in range(MAX_NAMESPACES):
+            if (ns, dst_ip) in visited:
+                return path.stopped("routing-loop", ns, f"the packet comes back to {ns}: a routing loop, where its "
+                                    "TTL runs out (ICMP time exceeded)")
+            visited.add((ns, dst_ip))
             if contains(dst_ip, "127.0.0.0/8") or any(o[0] == ns for o in owners.get(dst_ip, [])):
                 if step == 0:
                     path.hops = [Hop(ns, self.kind(ns), "lo", "out")]
                     path.ends_in = ns
                     return path
                 rewritten = self._dnat(path, ns, iif, l4, dport, dst_ip)
-                if rewritten is None:
-                    if self.kind(ns) == "host":
-                        path.packets.append(Packet(ns, iif, None, src_ip or "", dst_ip, l4, dport))
-                    path.ends_in = ns
-                    return path
-                dst_ip, dport = rewritten
-            route = self.view.route(ns, dst_ip, src=src_ip, iif=iif)
+                if rewritten is not None:
+                    dst_ip, dport = rewritten
+            route = self.view.route(ns, dst_ip, src=src_ip, iif=iif)  # with iif: the kernel's input lookup
             if route.error or route.type in ("unreachable", "blackhole", "prohibit"):
-                return self._no_route(path, ns, iif, dst_ip, route)
+                return self._no_route(path, ns, iif, src_ip, dst_ip, route)
             if route.type == "local":
+                if self.kind(ns) == "host":
+                    path.packets.append(Packet(ns, iif, None, src_ip or "", dst_ip, l4, dport))
                 path.ends_in = ns
                 return path
             src_ip = src_ip or route.prefsrc
@@ -228,6 +237,7 @@ class Walker:
                 path.notes.append(f"MASQUERADE {src_ip} -> {route.prefsrc} in {ns}")
                 src_ip = route.prefsrc
             nexthop = route.gateway or dst_ip
+            path.steps.append((ns, oif, nexthop))
             mine = self.side(ns, oif)
             found, hops, meet = None, mine, None
             for owner in owners.get(nexthop, []):  # the one on the same link (172.17.0.1 is on every host)
@@ -260,7 +270,13 @@ class Walker:
         path.notes.append(f"DNAT {dst_ip}:{dport} -> {ep.ip}:{cport} in {ns}")
         return ep.ip, cport
 
-    def _no_route(self, path: Path, ns: str, iif: str | None, dst_ip: str, route) -> Path:
+    def _no_route(self, path: Path, ns: str, iif: str | None, src_ip, dst_ip: str, route) -> Path:
+        # fib_validate_source fails a reverse path check with EXDEV (forwarding) or EINVAL (local)
+        rpf = self.rp_filter(ns, iif) if iif is not None else "0"
+        if rpf != "0" and ("cross-device" in (route.error or "") or "Invalid argument" in (route.error or "")):
+            mode = {"1": "strict", "2": "loose"}.get(rpf, "on")
+            return path.stopped("rp-filter", ns, f"{ns} drops it by reverse path filtering (rp_filter {mode} on "
+                                f"{iif}): its own route back to {src_ip} does not leave by {iif}")
         if iif is not None and self.view.sysctl(ns, "net.ipv4.ip_forward") == "0":
             what = "a container is not a router" if self.kind(ns) == "container" else "it is not a router"
             return path.stopped("no-forwarding", ns, f"{ns} does not forward packets (net.ipv4.ip_forward = 0): {what}")

@@ -64,6 +64,7 @@ class Probe:
     sent_at: float | None = None  # time.time() just before the packet left
     sent: bytes | None = None  # the IP packet as it was handed to the kernel
     discarded: int = 0  # IpOutDiscards of the source during a silent probe: its kernel dropped packets
+    neighbour: str | None = None  # a silent probe's next hop that never answered ARP, as the kernel says
 
     def done(self, outcome: str, heard: str, sender: str | None = None, at: float | None = None) -> None:
         if self.outcome is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..errors import NotFound
+from ..osl.lookup import KernelView
 from . import apps, rules, sender, verdict
 from . import target as targets
 
@@ -94,6 +95,21 @@ def settler(before: rules.Counters, hosts: list[str], targets_by_probe: dict):
     return settle
 
 
+def read_neighbours(silent: list[tuple[targets.Target, sender.Probe]]) -> None:
+    """For probes nothing answered and no rule explains: the neighbour (ARP) entry of each next hop
+    on the path, as the kernel holds it now. FAILED or INCOMPLETE means the next hop never answered."""
+    if not silent:
+        return
+    with KernelView() as view:
+        for t, probe in silent:
+            for ns, oif, nexthop in t.path.steps:
+                state = view.neighbour(ns, oif, nexthop)
+                if state in ("FAILED", "INCOMPLETE"):
+                    probe.neighbour = (f"{nexthop} never answered ARP on {oif} in {ns} (its neighbour entry is "
+                                       f"{state}): nothing on that link has the address, or it is down")
+                    break
+
+
 def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
     """The probe result (see the agreed shape in verdict.result). Safe to call from any thread."""
     timeout = check_timeout(timeout)
@@ -108,4 +124,6 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
     if verdict.wants_rule(probe):
         after = rules.snapshot(hosts)
         rule = rules.blame(rules.moved_drops(before, after), after, t.path.packets)
+    if rule is None and probe.outcome is None:
+        read_neighbours([(t, probe)])
     return verdict.result(t, probe, rule, timeout)

@@ -83,6 +83,8 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
     if verdict.wants_rule(probe):
         after = rules.snapshot(hosts)
         rule = rules.blame(rules.moved_drops(before, after), after, t.path.packets)
+    if rule is None and probe.outcome is None:
+        single.read_neighbours([(t, probe)])
     hops = _hops(legs, frames, caps.missing, probe)
     outcome, key, reason = verdict.judge(t, probe, rule, timeout)
     request = [h for h in hops if h["leg"] == "request"]
@@ -95,7 +97,7 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
         result = "dropped"
     dropped_after = seen_request[-1]["index"] if result == "dropped" and seen_request else None
     if result == "dropped" and rule is not None:
-        reason = f"dropped in {rule.namespace} by {rule.text()}"
+        reason = verdict.rule_reason(rule, t.path)
     elif result == "dropped" and t.path.no_route:
         reason = t.path.no_route
     return {
