@@ -18,7 +18,10 @@ def failures(record) -> str:
     return "; ".join(f"{c['message']} (hint: {c['hint']})" for c in record.checks if c["ok"] is False)
 
 
-@pytest.mark.parametrize("number", [lab.number for lab in LABS], ids=[lab.name for lab in LABS])
+GUIDED = [lab for lab in LABS if not lab.challenge]  # the troubleshooting labs: test_labs_challenges.py
+
+
+@pytest.mark.parametrize("number", [lab.number for lab in GUIDED], ids=[lab.name for lab in GUIDED])
 def test_lab_plays_end_to_end(lab, number):
     client, spec = lab, find(number)
     missing = runner.lab_missing(client, spec)
@@ -157,5 +160,19 @@ def test_start_refuses_a_lab_this_cnmlab_cannot_play(lab, tmp_path, cli):
 
 def test_lab_ls_lists_the_labs(cli):
     out = cli("lab", "ls", "--json")
-    assert [lab["number"] for lab in json.loads(out.stdout)] == [1, 2, 3, 4, 5, 6]
-    assert "cnm-building-blocks" in cli("lab", "ls").stdout
+    listed = json.loads(out.stdout)
+    assert [lab["number"] for lab in listed if not lab["challenge"]][:6] == [1, 2, 3, 4, 5, 6]
+    assert [lab["number"] for lab in listed if lab["challenge"]] == list(range(8, 16))
+    text = cli("lab", "ls").stdout
+    assert "cnm-building-blocks" in text and "troubleshoot: " in text
+
+
+def test_lab_hint_escalates_from_symptom_to_tool_to_cause(cli):
+    spec = find(8)
+    first = cli("lab", "hint", "8")
+    assert first.returncode == 0 and spec.steps[0].hints[0][:40] in " ".join(first.stdout.split())
+    assert "hint 1/3" in first.stdout and "--level 2" in first.stdout and "hint 2/3" not in first.stdout
+    every = " ".join(cli("lab", "hint", "8", "--level", "3").stdout.split())
+    assert "hint 3/3" in every and "share no network" in every and "more:" not in every
+    shown = " ".join(cli("lab", "show", "8").stdout.split())
+    assert "Symptom: `web` cannot reach `db`" in shown or "Symptom: web cannot reach db" in shown
