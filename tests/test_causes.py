@@ -156,3 +156,24 @@ def test_a_device_cnmlab_cannot_follow_is_shown_as_such(world):
         assert first["summary"] is None, "a capture socket was opened on the device it does know"
     finally:
         sh(world, "aa", "ip link del tap9")
+
+
+def test_too_big_for_the_path_mtu_with_df_on_an_overlay(world):
+    """An overlay's containers get MTU 1450 (VXLAN's 50 bytes on the LAN's 1500): a 1500-byte DF
+    packet is refused at the source; on an overlay set to MTU 1500 it leaves, and the 1550-byte
+    frame does not fit host1's eth0."""
+    world.host_add("host2")
+    world.network_create("ov", driver="overlay", attachable=True)
+    world.network_create("fat", driver="overlay", attachable=True, options={"com.docker.network.driver.mtu": "1500"})
+    for name, net in (("o1", "ov"), ("f1", "fat")):
+        world.run(name, network=net)
+        world.run(name.replace("1", "2"), network=net, host="host2")
+    assert world.probe("o1", "o2", size=1450)["outcome"] == "reachable"
+    p = world.probe("o1", "o2", size=1500)
+    assert p["reason_key"] == "too-big", p
+    assert "1500 bytes with DF set do not fit eth0 in o1 (MTU 1450)" in p["reason"]
+    p = world.probe("f1", "f2", size=1500, timeout=0.5)
+    assert p["reason_key"] == "too-big", p
+    assert "do not fit eth0 in host1 (MTU 1500) inside VXLAN (1550 bytes on the wire)" in p["reason"]
+    with pytest.raises(Exception, match="--size applies to icmp and udp probes, not tcp"):
+        world.probe("o1", "o2", proto="tcp", size=1500)

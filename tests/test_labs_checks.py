@@ -180,6 +180,13 @@ def not_reachable_(live):
     assert "for reason internal" in r.message
 
 
+@case("full_size_reaches")
+def full_size_reaches_(live):
+    passes(live, "full_size_reaches", src="aa", dst="cc@net-a")  # one bridge: 1500 bytes fit all the way
+    r = fails(live, "full_size_reaches", src="aa", dst="dd")
+    assert "1500 bytes (the MTU of its eth0) with DF set: filtered" in r.message and "--size 1500" in r.hint
+
+
 @case("forwarded_by")
 def forwarded_by_(live):
     """cc is on both networks but not a router: aa reaches cc@net-a on the bridge, and cc forwards nothing."""

@@ -17,6 +17,7 @@ def register(sub) -> None:
     p.add_argument("dst", metavar="DST", help="container, alias, IP, host, or HOST:PORT of a published port")
     _proto_args(p)
     p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for an answer (default 1)")
+    p.add_argument("--size", type=int, help="the IP packet's length in bytes, DF set (icmp, udp): test a path's MTU")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=probe)
 
@@ -42,6 +43,7 @@ def register(sub) -> None:
     t.add_argument("dst", metavar="DST")
     _proto_args(t)
     t.add_argument("--timeout", type=float, help="seconds to wait for the reply (default 0.5)")
+    t.add_argument("--size", type=int, help="the IP packet's length in bytes, DF set (icmp, udp)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=trace)
 
@@ -52,7 +54,8 @@ def _proto_args(parser) -> None:
 
 
 def probe(args) -> int:
-    r = Client().probe(args.src, args.dst, proto=args.proto, port=args.port, timeout=args.timeout)
+    r = Client().probe(args.src, args.dst, proto=args.proto, port=args.port, timeout=args.timeout,
+                       size=getattr(args, "size", None))
     if args.json:
         print_json(r)
     else:
@@ -105,7 +108,7 @@ def matrix(args) -> int:
 
 
 def trace(args) -> int:
-    t = Client().trace(args.src, args.dst, proto=args.proto, port=args.port, timeout=args.timeout)
+    t = Client().trace(args.src, args.dst, proto=args.proto, port=args.port, timeout=args.timeout, size=args.size)
     if args.json:
         print_json(t)
         return 0 if t["verdict"] != "dropped" else 1

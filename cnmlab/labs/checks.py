@@ -250,6 +250,26 @@ def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int
     return _pass(f"{what}: {res['outcome']}{by}{said}")
 
 
+@kind
+def full_size_reaches(live: Live, src: str, dst: str) -> Result:
+    """A packet as big as `src`'s interface towards `dst` allows (its MTU), with DF set, arrives:
+    the path carries full-size packets (an overlay must leave room for VXLAN's 50 bytes)."""
+    ip = live.address(dst, via=live.endpoint_ref(src))[0]
+    route = live.client.exec(live.endpoint_ref(src), ["ip", "-o", "route", "get", ip]).stdout
+    dev = re.search(r" dev (\S+)", route)
+    if not dev:
+        return _fail(f"{src} has no route to {dst} ({ip})", f"look at `cnmlab exec {src} -- ip route`")
+    mtu = live.client.exec(live.endpoint_ref(src), ["cat", f"/sys/class/net/{dev.group(1)}/mtu"]).stdout.strip()
+    if not mtu.isdigit():
+        return _fail(f"cannot read the MTU of {src}'s {dev.group(1)}")
+    res = live.probe(src, dst, "icmp", None, timeout=RETRY_TIMEOUT, size=int(mtu))
+    what = f"{src} → {dst} ({ip}): {mtu} bytes (the MTU of its {dev.group(1)}) with DF set"
+    if res["outcome"] != "reachable":
+        return _fail(f"{what}: {res['outcome']}: {res.get('reason', '')}",
+                     f"find the device that is too small: `cnmlab trace {src} {dst} --size {mtu}`")
+    return _pass(f"{what}: reachable")
+
+
 _FORWARDED = re.compile(r"^Ip: .*$", re.M)
 
 

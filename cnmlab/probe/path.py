@@ -30,6 +30,7 @@ from .rules import Packet, Rule, matches
 FLIP = {"out": "in", "in": "out", "fwd": "fwd", "unknown": "unknown"}
 MAX_NAMESPACES = 8  # a walk never crosses more namespaces than this (no loops in a lab's routing)
 MAX_LINKS = 8  # nor follows more links from one device
+VXLAN_OVERHEAD = 50  # outer Ethernet-less IP (20) + UDP (8) + VXLAN (8) + inner Ethernet (14)
 
 
 @dataclass
@@ -56,6 +57,11 @@ class Path:
     stop_key: str | None = None  # no-route | no-forwarding | unknown-device | no-neighbour
     stop_in: str | None = None  # the namespace where it stops
     steps: list[tuple[str, str, str]] = field(default_factory=list)  # (namespace, egress, next hop) of each lookup
+    mtus: list[tuple[str, str, int, int]] = field(default_factory=list)  # (namespace, device, MTU, encapsulation bytes)
+
+    def too_big(self, size: int) -> tuple[str, str, int, int] | None:
+        """The first device on the way whose MTU a packet of `size` bytes (DF set) does not fit."""
+        return next((m for m in self.mtus if m[2] and size + m[3] > m[2]), None)
 
     def both_legs(self) -> list[Hop]:
         reply = [Hop(h.namespace, h.kind, h.interface, FLIP[h.direction], "reply") for h in reversed(self.hops)]
@@ -203,6 +209,18 @@ class Walker:
 
     # -- the walk ---------------------------------------------------------------------------
     def walk(self, source, dst_ip: str, l4: str, dport: int | None) -> Path:
+        path = self._walk(source, dst_ip, l4, dport)
+        overhead = 0
+        for hop in path.hops:
+            lk = self.view.link(hop.namespace, hop.interface) if hop.kind != "unknown" else None
+            if lk is None:
+                continue
+            path.mtus.append((hop.namespace, hop.interface, lk.mtu, overhead))
+            if lk.kind == "vxlan":  # beyond it the frame travels inside outer IP, UDP and VXLAN headers
+                overhead = 0 if overhead else VXLAN_OVERHEAD
+        return path
+
+    def _walk(self, source, dst_ip: str, l4: str, dport: int | None) -> Path:
         path = Path()
         ns, iif, src_ip = source.netns, None, None
         owners = self.view.addresses()

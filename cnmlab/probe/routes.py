@@ -21,7 +21,7 @@ def probe(req: Request):
 
     _body(req)
     return single.run(req.engine, req.field("Source", ""), req.field("Destination", ""),
-                      req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"))
+                      req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"), req.field("Size"))
 
 
 @router.route("POST", "/lab/matrix", kernel=False)
@@ -40,7 +40,7 @@ def trace(req: Request):
 
     _body(req)
     return trace_mod.run(req.engine, req.field("Source", ""), req.field("Destination", ""),
-                         req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"))
+                         req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"), req.field("Size"))
 
 
 @router.route("GET", "/lab/probe/sockets", kernel=False)

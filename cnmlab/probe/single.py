@@ -51,9 +51,28 @@ def resolve(ctl, src: str, dst: str, proto: str, port, view=None) -> targets.Tar
     return found
 
 
-def make_probe(t: targets.Target) -> sender.Probe:
+MAX_SIZE = 9000
+
+
+def check_size(size, proto: str) -> int | None:
+    from ..errors import InvalidParameter
+
+    if size is None:
+        return None
+    try:
+        size = int(size)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"invalid size {size}: use the IP packet's length in bytes, e.g. 1500") from None
+    if proto not in ("icmp", "udp"):
+        raise InvalidParameter(f"--size applies to icmp and udp probes, not {proto}")
+    if not 64 <= size <= MAX_SIZE:
+        raise InvalidParameter(f"invalid size {size}: use 64 to {MAX_SIZE} bytes")
+    return size
+
+
+def make_probe(t: targets.Target, size: int | None = None) -> sender.Probe:
     return sender.Probe(netns=t.netns, proto=t.proto, dst_ip=t.dst_ip or "0.0.0.0", port=t.port,
-                        egress=t.egress, query=t.destination if t.proto == "dns" else None)
+                        egress=t.egress, query=t.destination if t.proto == "dns" else None, size=size)
 
 
 def resolve_anywhere(engine, src: str, dst: str, proto: str, port) -> targets.Target:
@@ -110,15 +129,16 @@ def read_neighbours(silent: list[tuple[targets.Target, sender.Probe]]) -> None:
                     break
 
 
-def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
+def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None, size=None) -> dict:
     """The probe result (see the agreed shape in verdict.result). Safe to call from any thread."""
     timeout = check_timeout(timeout)
+    size = check_size(size, (proto or "icmp").lower())
     t = resolve_anywhere(engine, src, dst, proto, port)
     if t.error:
         return verdict.result(t, sender.Probe(t.netns, t.proto, t.dst_ip or ""), None, timeout)
     hosts = t.path.hosts
     before = rules.snapshot(hosts)
-    probe = make_probe(t)
+    probe = make_probe(t, size)
     sender.run([probe], timeout, settle=settler(before, hosts, {id(probe): t}))
     rule = None
     if verdict.wants_rule(probe):

@@ -56,16 +56,17 @@ def _nat(prev: packets.Ip | None, cur: packets.Ip, leg: str) -> str | None:
     return "; ".join(notes) or None
 
 
-def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
+def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None, size=None) -> dict:
     timeout = single.check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
     proto = (proto or "icmp").lower()
     if proto not in TRACE_PROTOS:
         raise InvalidParameter(f"trace follows icmp, tcp and udp packets (http as tcp, dns as udp), not {proto}")
+    size = single.check_size(size, proto)
     t = single.resolve_anywhere(engine, src, dst, proto, port)
     if t.error:
         raise InvalidParameter(f"cannot trace {src} -> {dst}: {t.error}")
     legs = t.path.both_legs()
-    probe = single.make_probe(t)
+    probe = single.make_probe(t, size)
     probe.proto = TRACE_PROTOS[t.proto]
     if t.proto == "dns":
         from dnslib import DNSRecord

@@ -32,6 +32,8 @@ LEGEND = {
     "ttl-exceeded": "TTL exceeded: the packet went round a routing loop (or too many routers) until its TTL ran out",
     "routing-loop": "a routing loop: the routes send the packet back where it came from, until its TTL runs out",
     "unknown-device": "the path crosses a device of a kind cnmlab cannot follow: see the trace's captures",
+    "too-big": ("too big: the packet (DF set) is larger than a device's MTU on the way; an overlay's is 1450, "
+                "as VXLAN adds 50 bytes on the underlay's 1500"),
     "refused": "the packet arrived, but nothing answers on that port (TCP RST or ICMP port unreachable)",
     "timeout": "no answer, and no iptables rule on the path counted a drop",
     "local-discard": ("the source's kernel discarded packets before they left (IpOutDiscards), e.g. because the "
@@ -90,6 +92,14 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
     if target.error:
         return "no route", "no-network", target.error
     outcome = probe.outcome
+    size = getattr(probe, "size", None)
+    tight = path.too_big(size) if size and outcome != "reachable" else None
+    if tight is not None and rule is None:
+        ns, dev, mtu, extra = tight
+        inside = f" inside VXLAN ({size + extra} bytes on the wire)" if extra else ""
+        heard = f"{probe.heard}: " if probe.heard else f"no answer within {timeout:g} s: "
+        return outcome or "timeout", "too-big", (f"{heard}{size} bytes with DF set do not fit {dev} in {ns} "
+                                                 f"(MTU {mtu}){inside}")
     if outcome == "reachable":
         key = "same-network" if target.shared_networks else "routed"
         rtt = f" in {probe.rtt_ms:.2f} ms" if probe.rtt_ms is not None else ""
