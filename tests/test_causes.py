@@ -177,3 +177,28 @@ def test_too_big_for_the_path_mtu_with_df_on_an_overlay(world):
     assert "do not fit eth0 in host1 (MTU 1500) inside VXLAN (1550 bytes on the wire)" in p["reason"]
     with pytest.raises(Exception, match="--size applies to icmp and udp probes, not tcp"):
         world.probe("o1", "o2", proto="tcp", size=1500)
+
+
+def test_the_reply_takes_its_own_way_and_a_lost_reply_is_named(world):
+    """aa reaches bb's net-b address through the router rr; bb answers directly over net-a (an
+    asymmetric path, as the kernel routes it). A blackhole for aa in bb then loses the reply."""
+    world.connect("net-b", "rr")
+    sh(world, "aa", f"ip route add 10.71.2.0/24 via {ip(world, 'rr', 'net-a')}")
+    target = ip(world, "bb", "net-b")
+    try:
+        t = world.trace("aa", target, timeout=0.5)
+        assert t["verdict"] == "replied", t
+        request = {h["namespace"] for h in t["hops"] if h["leg"] == "request"}
+        reply = [(h["namespace"], h["interface"]) for h in t["hops"] if h["leg"] == "reply"]
+        assert "rr" in request and "rr" not in {ns for ns, _ in reply}, reply
+        assert reply[0] == ("bb", "eth0") and reply[-1] == ("aa", "eth0")
+        assert all(h["seen"] for h in t["hops"] if h["leg"] == "reply")
+        sh(world, "bb", f"ip route add blackhole {ip(world, 'aa', 'net-a')}/32")
+        p = world.probe("aa", target, timeout=0.5)
+        assert p["outcome"] == "timeout" and p["reason_key"] == "reply-lost", p
+        assert (f"the request reaches bb, but its reply is lost: bb has no route to {ip(world, 'aa', 'net-a')} "
+                "(table main") in p["reason"]
+    finally:
+        sh(world, "bb", f"ip route del blackhole {ip(world, 'aa', 'net-a')}/32 || true")
+        sh(world, "aa", "ip route del 10.71.2.0/24")
+        world.disconnect("net-b", "rr")

@@ -58,12 +58,17 @@ class Path:
     stop_in: str | None = None  # the namespace where it stops
     steps: list[tuple[str, str, str]] = field(default_factory=list)  # (namespace, egress, next hop) of each lookup
     mtus: list[tuple[str, str, int, int]] = field(default_factory=list)  # (namespace, device, MTU, encapsulation bytes)
+    src_ip: str | None = None  # the request's source address, as the source's lookup chose it
+    reply: list[Hop] | None = None  # the reply leg, walked back from the destination (None: the request's, reversed)
+    reply_stop: str | None = None  # why the reply goes no further, where the kernel says so
 
     def too_big(self, size: int) -> tuple[str, str, int, int] | None:
         """The first device on the way whose MTU a packet of `size` bytes (DF set) does not fit."""
         return next((m for m in self.mtus if m[2] and size + m[3] > m[2]), None)
 
     def both_legs(self) -> list[Hop]:
+        if self.reply is not None:
+            return list(self.hops) + [Hop(h.namespace, h.kind, h.interface, h.direction, "reply") for h in self.reply]
         reply = [Hop(h.namespace, h.kind, h.interface, FLIP[h.direction], "reply") for h in reversed(self.hops)]
         return list(self.hops) + reply
 
@@ -210,6 +215,7 @@ class Walker:
     # -- the walk ---------------------------------------------------------------------------
     def walk(self, source, dst_ip: str, l4: str, dport: int | None) -> Path:
         path = self._walk(source, dst_ip, l4, dport)
+        self._reply(path, source, l4)
         overhead = 0
         for hop in path.hops:
             lk = self.view.link(hop.namespace, hop.interface) if hop.kind != "unknown" else None
@@ -219,6 +225,18 @@ class Walker:
             if lk.kind == "vxlan":  # beyond it the frame travels inside outer IP, UDP and VXLAN headers
                 overhead = 0 if overhead else VXLAN_OVERHEAD
         return path
+
+    def _reply(self, path: Path, source, l4: str) -> None:
+        """The reply's own way back, walked from where the request ends: it may differ (an
+        asymmetric route) or be lost. Not where NAT rewrote the request (conntrack undoes it on
+        the way back, along the same hosts)."""
+        if path.ends_in is None or path.notes or not path.src_ip or path.ends_in == source.netns:
+            return
+        back = self._walk(_At(path.ends_in), path.src_ip, l4, None)
+        path.reply = back.hops
+        if back.ends_in != source.netns and back.stop:
+            path.reply_stop = back.stop
+        path.packets += [p for p in back.packets if p.iif is not None]
 
     def _walk(self, source, dst_ip: str, l4: str, dport: int | None) -> Path:
         path = Path()
@@ -247,6 +265,7 @@ class Walker:
                 path.ends_in = ns
                 return path
             src_ip = src_ip or route.prefsrc
+            path.src_ip = path.src_ip or src_ip
             oif = route.oif or "?"
             pkt = Packet(ns, iif, oif, src_ip or "", dst_ip, l4, dport)
             if iif is not None or self.kind(ns) == "host":
@@ -302,6 +321,13 @@ class Walker:
         if iif is None:
             path.no_route = reason
         return path.stopped("no-route", ns, reason)
+
+
+@dataclass
+class _At:
+    """Where a reply starts: a namespace (a walk's source only needs its netns)."""
+
+    netns: str
 
 
 def _dnat_applies(ctl, host: str, iif: str | None) -> bool:

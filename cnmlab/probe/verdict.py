@@ -32,6 +32,7 @@ LEGEND = {
     "ttl-exceeded": "TTL exceeded: the packet went round a routing loop (or too many routers) until its TTL ran out",
     "routing-loop": "a routing loop: the routes send the packet back where it came from, until its TTL runs out",
     "unknown-device": "the path crosses a device of a kind cnmlab cannot follow: see the trace's captures",
+    "reply-lost": "the request arrives, but the reply is lost on its own way back (an asymmetric path)",
     "too-big": ("too big: the packet (DF set) is larger than a device's MTU on the way; an overlay's is 1450, "
                 "as VXLAN adds 50 bytes on the underlay's 1500"),
     "refused": "the packet arrived, but nothing answers on that port (TCP RST or ICMP port unreachable)",
@@ -132,6 +133,9 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
         return "timeout", "neighbour", f"no answer within {timeout:g} s: {probe.neighbour}"
     if path.stop_key is not None and path.stop_key != "no-neighbour":
         return "timeout", path.stop_key, f"no answer within {timeout:g} s: {path.stop}"
+    if path.reply_stop:
+        return "timeout", "reply-lost", (f"no answer within {timeout:g} s: the request reaches {path.ends_in}, "
+                                         f"but its reply is lost: {path.reply_stop}")
     return "timeout", "timeout", f"no answer within {timeout:g} s, and no iptables rule on the path counted a drop"
 
 
