@@ -142,12 +142,20 @@ class Walker:
         self.kinds.update({h.netns: "host" for h in ctl.hosts.values()})
         self.kinds[underlay.NAMESPACE] = "underlay"
         self.hosts = {h.netns: h for h in ctl.hosts.values()}
+        self.homes = {c.netns: c.host for c in ctl.containers.values()}
+        self._sides: dict[tuple[str, str], list[Hop]] = {}
 
     def kind(self, ns: str) -> str:
         return self.kinds.get(ns, "host")  # a namespace a driver or plugin made: host-like
 
     # -- links: from a device out to where its frames are switched -------------------
     def side(self, ns: str, ifname: str) -> list[Hop]:
+        key = (ns, ifname)
+        if key not in self._sides:
+            self._sides[key] = self._side(ns, ifname)
+        return [Hop(h.namespace, h.kind, h.interface, h.direction) for h in self._sides[key]]
+
+    def _side(self, ns: str, ifname: str) -> list[Hop]:
         hops = [Hop(ns, self.kind(ns), ifname, "out")]
         lk = self.view.link(ns, ifname)
         for _ in range(MAX_LINKS):
@@ -190,7 +198,7 @@ class Walker:
 
     def _candidates(self, ns: str) -> list[str]:
         """Where a link's other end may be: the namespaces of this host first (cheap to find)."""
-        host = next((c.host for c in self.ctl.containers.values() if c.netns == ns), None)
+        host = self.homes.get(ns)
         first = [h for h in self.hosts if h == host or ns in self.hosts]
         near = [n for n in self.view.namespaces() if host and n.endswith("@" + host)]
         return list(dict.fromkeys(first + near + [underlay.NAMESPACE] + self.view.namespaces()))
@@ -256,14 +264,13 @@ class Walker:
                 rewritten = self._dnat(path, ns, iif, l4, dport, dst_ip)
                 if rewritten is not None:
                     dst_ip, dport = rewritten
+                elif self.rp_filter(ns, iif or "lo") == "0":  # nothing in the input lookup can refuse it
+                    return self._delivered(path, ns, iif, src_ip, dst_ip, l4, dport)
             route = self.view.route(ns, dst_ip, src=src_ip, iif=iif)  # with iif: the kernel's input lookup
             if route.error or route.type in ("unreachable", "blackhole", "prohibit"):
                 return self._no_route(path, ns, iif, src_ip, dst_ip, route)
             if route.type == "local":
-                if self.kind(ns) == "host":
-                    path.packets.append(Packet(ns, iif, None, src_ip or "", dst_ip, l4, dport))
-                path.ends_in = ns
-                return path
+                return self._delivered(path, ns, iif, src_ip, dst_ip, l4, dport)
             src_ip = src_ip or route.prefsrc
             path.src_ip = path.src_ip or src_ip
             oif = route.oif or "?"
@@ -295,6 +302,12 @@ class Walker:
                 path.packets.append(Packet(meet.namespace, meet.interface, meet.interface, src_ip or "", dst_ip,
                                            l4, dport))
             ns, iif = found
+        return path
+
+    def _delivered(self, path: Path, ns: str, iif, src_ip, dst_ip: str, l4: str, dport) -> Path:
+        if self.kind(ns) == "host":
+            path.packets.append(Packet(ns, iif, None, src_ip or "", dst_ip, l4, dport))
+        path.ends_in = ns
         return path
 
     def _dnat(self, path: Path, ns: str, iif: str | None, l4: str, dport, dst_ip: str) -> tuple[str, int] | None:
@@ -345,6 +358,8 @@ def walk(ctl, source, dst_ip: str, proto: str, dport: int | None, view: KernelVi
     l4 = {"http": "tcp", "dns": "udp"}.get(proto, proto)
     l4 = l4 if l4 in ("tcp", "udp") else "icmp"
     if view is not None:
-        return Walker(ctl, view).walk(source, dst_ip, l4, dport)
+        if view.walker is None:
+            view.walker = Walker(ctl, view)
+        return view.walker.walk(source, dst_ip, l4, dport)
     with KernelView() as own:
         return Walker(ctl, own).walk(source, dst_ip, l4, dport)
