@@ -169,7 +169,8 @@ class Walker:
                 if peer.master is None:
                     return hops  # a routed end: that namespace takes the packet
                 hops.append(Hop(peer.namespace, self.kind(peer.namespace), peer.master, "fwd"))
-                lk = self._vxlan_port(peer.namespace, peer.master)
+                hops += self._uplinks(peer.namespace, peer.master, {(peer.namespace, peer.master)})
+                lk = self._vxlan_port(hops[-1].namespace, hops[-1].interface)
             elif lk.kind == "bridge":
                 lk = self._vxlan_port(lk.namespace, lk.name)
             elif lk.kind == "vxlan":
@@ -191,6 +192,21 @@ class Walker:
                     hops.append(Hop(lk.namespace, "unknown", f"{lk.name} ({lk.kind or 'no kind'})", "unknown"))
                 return hops
         return hops
+
+    def _uplinks(self, ns: str, bridge: str, seen: set) -> list[Hop]:
+        """A bridge cascaded into another by a veth (a vSwitch's uplink to the LAN switch): the
+        frames it floods reach the other bridge too, so the side goes on there."""
+        for port in self.view.ports(ns, bridge):
+            if port.kind != "veth" or port.link_nsid is None:
+                continue
+            peer = self.view.linked(port, self._candidates(ns))
+            if peer is None or peer.master is None or (peer.namespace, peer.master) in seen:
+                continue
+            seen.add((peer.namespace, peer.master))
+            kind = self.kind(peer.namespace)
+            return [Hop(ns, self.kind(ns), port.name, "out"), Hop(peer.namespace, kind, peer.name, "in"),
+                    Hop(peer.namespace, kind, peer.master, "fwd")] + self._uplinks(peer.namespace, peer.master, seen)
+        return []
 
     def _vxlan_port(self, ns: str, bridge: str):
         """A bridge with a VXLAN port (an overlay) carries frames on to other hosts through it."""
@@ -215,6 +231,10 @@ class Walker:
         """The value the kernel applies: the larger of conf/all and conf/IFNAME (ip-sysctl.rst)."""
         values = [self.view.sysctl(ns, f"net.ipv4.conf.{name}.rp_filter") or "0" for name in ("all", ifname)]
         return max(values)
+
+    def _proxy_arp(self, hop: Hop) -> bool:
+        return (hop.direction == "fwd" and self.kind(hop.namespace) == "host"
+                and self.view.sysctl(hop.namespace, f"net.ipv4.conf.{hop.interface}.proxy_arp") == "1")
 
     def bridged(self, hop: Hop) -> bool:
         """Frames a bridge forwards pass the iptables FORWARD chain when br_netfilter is on there."""
@@ -292,6 +312,11 @@ class Walker:
                     found = owner
                     break
             path.hops += hops if meet is not None else mine
+            if found is None and self._proxy_arp(mine[-1]):
+                # the bridge's own namespace answers ARP for the next hop (proxy ARP), and routes it
+                mine[-1].direction = "in"
+                ns, iif = mine[-1].namespace, mine[-1].interface
+                continue
             if found is None and any(o[0] != ns for o in owners.get(nexthop, [])):
                 return path.stopped("unknown-device", ns, f"cnmlab cannot follow {ns}'s {oif} to {nexthop}: "
                                     "a device of a kind it does not know is on the way")
