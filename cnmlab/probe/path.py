@@ -261,9 +261,10 @@ class Walker:
         if path.ends_in is None or path.notes or not path.src_ip or path.ends_in == source.netns:
             return
         back = self._walk(_At(path.ends_in), path.src_ip, l4, None)
-        path.reply = back.hops
-        if back.ends_in != source.netns and back.stop:
-            path.reply_stop = back.stop
+        if back.ends_in == source.netns:
+            path.reply = back.hops
+        elif back.stop_key in ("no-route", "no-forwarding", "rp-filter", "routing-loop"):
+            path.reply_stop = back.stop  # the kernel cannot send it back: captures keep the request's way
         path.packets += [p for p in back.packets if p.iif is not None]
 
     def _walk(self, source, dst_ip: str, l4: str, dport: int | None) -> Path:
