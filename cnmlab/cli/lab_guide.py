@@ -46,6 +46,12 @@ def register(sub) -> None:
     ch.add_argument("--json", action="store_true")
     ch.set_defaults(func=check)
 
+    hi = s.add_parser("hint", help="a troubleshooting lab's hints: the symptom, then the tool, then the cause")
+    hi.add_argument("lab")
+    hi.add_argument("--step", type=int, default=1)
+    hi.add_argument("--level", type=int, default=1, help="how many hints to show (1: the first)")
+    hi.set_defaults(func=hint)
+
     s.add_parser("reset", help="wipe the lab world back to one empty host").set_defaults(func=reset)
 
 
@@ -53,10 +59,26 @@ def list_labs(args) -> int:
     labs = load_all()
     if args.json:
         print_json([{"number": lab.number, "name": lab.name, "title": lab.title, "steps": len(lab.steps),
-                     "requires": list(lab.requires)} for lab in labs])
+                     "requires": list(lab.requires), "challenge": lab.challenge} for lab in labs])
         return 0
     table(["LAB", "NAME", "TITLE", "STEPS", "NEEDS"],
-          [[lab.number, lab.slug, lab.title, len(lab.steps), ", ".join(lab.requires)] for lab in labs])
+          [[lab.number, lab.slug, ("troubleshoot: " if lab.challenge else "") + lab.title, len(lab.steps),
+            ", ".join(lab.requires)] for lab in labs])
+    return 0
+
+
+def hint(args) -> int:
+    lab = find(args.lab)
+    step = lab.step(args.step)
+    if not step.hints:
+        console.print(f"lab {lab.number} step {step.number} has no hints: `cnmlab lab check {lab.number}` "
+                      "gives one for each failed check")
+        return 0
+    level = max(1, min(args.level, len(step.hints)))
+    for i, text in enumerate(step.hints[:level], 1):
+        console.print(f"[cyan]hint {i}/{len(step.hints)}:[/cyan] {text}", highlight=False)
+    if level < len(step.hints):
+        console.print(f"[dim]more: cnmlab lab hint {lab.number} --step {step.number} --level {level + 1}[/dim]")
     return 0
 
 
@@ -71,6 +93,8 @@ def show(args) -> int:
         _print_step(lab, lab.step(args.step))
         return 0
     console.print(f"[bold]Lab {lab.number}: {lab.title}[/bold]")
+    if lab.symptom:
+        console.print(f"[bold red]Symptom:[/bold red] {lab.symptom}", highlight=False)
     console.print(Markdown(lab.intro))
     for step in lab.steps:
         _print_step(lab, step)
@@ -81,10 +105,16 @@ def start(args) -> int:
     lab = find(args.lab)
     done = runner.start(Client(), lab)
     console.print(f"[bold]Lab {lab.number}: {lab.title}[/bold]")
-    for line in done:
-        console.print(f"  [dim]{line}[/dim]")
+    if lab.challenge:  # how it was broken is the puzzle: say only what the learner sees
+        console.print(f"  [dim]the lab is set up, and something is wrong ({len(done)} changes)[/dim]")
+        console.print(f"[bold red]Symptom:[/bold red] {lab.symptom}", highlight=False)
+    else:
+        for line in done:
+            console.print(f"  [dim]{line}[/dim]")
     console.print(Markdown(lab.intro))
     _print_step(lab, lab.steps[0])
+    if lab.challenge:
+        console.print(f"\nStuck: [bold]cnmlab lab hint {lab.number}[/bold] (then --level 2, 3)")
     console.print(f"\nWhen done: [bold]cnmlab lab check {lab.number}[/bold]; stuck: "
                   f"[bold]cnmlab lab solve {lab.number} --step 1[/bold]; next: "
                   f"[bold]cnmlab lab show {lab.number} --step 2[/bold]")

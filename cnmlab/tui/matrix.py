@@ -1,6 +1,7 @@
-"""The reachability matrix: every ordered pair of sandboxes probed, as a colored grid; re-run with
-one key; the highlighted cell is explained underneath. `f` narrows it to one network's sandboxes
-(the engine's `network` filter), and the screen's title says which."""
+"""The reachability matrix: every sandbox against every endpoint (`container@network`), probed, as
+a colored grid; re-run with one key; the highlighted cell is explained underneath. `f` narrows the
+columns to one network's endpoints (the engine's `network` filter), and the screen's title says
+which."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ def explain(cell: dict, legend: dict | None = None) -> Text:
 ALL_NETWORKS = "all networks"
 
 
+def column_names(result: dict) -> list[str]:
+    """The destinations, left to right: the matrix's columns (endpoints), or its containers."""
+    return [c["name"] for c in result.get("columns") or []] or list(result.get("containers", []))
+
+
 def network_choices(lab) -> list[tuple[str, str]]:
     """(label, id) of the networks worth filtering on: those with sandboxes on them. The id goes to
     the engine (names repeat across hosts); the label, with its host where needed, is what shows."""
@@ -62,7 +68,7 @@ class MatrixScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="matrix-form"):
-            yield Label("every sandbox on")
+            yield Label("every sandbox to")
             yield Select([], id="m-net", prompt=ALL_NETWORKS, compact=True)
             yield Select([(p, p) for p in PROTOCOLS], value="icmp", allow_blank=False, id="m-proto", compact=True)
             yield Input(placeholder="port", id="m-port", compact=True, type="integer", max_length=5)
@@ -149,18 +155,19 @@ class MatrixScreen(Screen):
         self.result = result
         cells = {(c["from"], c["to"]): c for c in result.get("cells", [])}
         names = result.get("containers", [])
+        columns = column_names(result)
         grid = self.query_one(DataTable)
         grid.loading = False
         grid.clear(columns=True)
         grid.add_column("from \\ to", key="from")
-        for name in names:
+        for name in columns:
             grid.add_column(name, key=name)
         for src in names:
-            grid.add_row(Text(src, "bold"), *[cell_text(cells.get((src, dst))) for dst in names], key=src)
+            grid.add_row(Text(src, "bold"), *[cell_text(cells.get((src, dst))) for dst in columns], key=src)
         legend = result.get("legend") or {}
         grid.border_subtitle = f"{result.get('proto')}" + (f":{result['port']}" if result.get("port") else "") + \
             (f" · {len(legend)} reason{'s' if len(legend) > 1 else ''}" if legend else "")
-        if grid.cursor_coordinate.column == 0 and names:
+        if grid.cursor_coordinate.column == 0 and columns:
             grid.move_cursor(column=1)
         self.explain_at(grid.cursor_coordinate.row, grid.cursor_coordinate.column)
 
@@ -171,11 +178,11 @@ class MatrixScreen(Screen):
     def explain_at(self, row: int, column: int) -> None:
         if self.result is None:
             return
-        names = self.result.get("containers", [])
+        names, columns = self.result.get("containers", []), column_names(self.result)
         detail = self.query_one("#cell-detail", Static)
-        if not (0 <= row < len(names)) or column < 1 or column > len(names):
+        if not (0 <= row < len(names)) or column < 1 or column > len(columns):
             detail.update(Text("Move onto a cell to see why it has its outcome.", "dim"))
             return
-        src, dst = names[row], names[column - 1]
+        src, dst = names[row], columns[column - 1]
         cell = next((c for c in self.result.get("cells", []) if c["from"] == src and c["to"] == dst), None)
         detail.update(explain(cell, self.result.get("legend")) if cell else Text(f"{src} → {dst}: not probed (same sandbox)", "dim"))
