@@ -126,8 +126,7 @@ class Controller:
                       self._ports_on):
             table.clear()
         for drv in self.loaded_drivers():  # drivers with lab-wide state (overlay namespaces) drop it
-            if hasattr(drv, "reset"):
-                drv.reset()
+            drv.reset()
         self.ipam = Ipam(reserved=[underlay.SUBNET])
         self.store.clear()
         self.emit(LabReset())
@@ -300,7 +299,7 @@ class Controller:
         planner = self.ipam
         if ipam_driver == "null" and (subnet or gateway or ip_range or aux_addresses):
             raise InvalidParameter("the null IPAM driver hands out no addresses: drop --subnet/--gateway/--ip-range")
-        if ipam_driver not in ("default", "null") and not hasattr(drv, "ipam_driver"):
+        if ipam_driver not in ("default", "null") and drv.ipam_driver is None:
             planner = self.ipam_plugin(ipam_driver)
         net = Network(id=new_id(), name=name, driver=drv.name, scope=caps.scope, created=now(), host=host,
                       internal=internal, attachable=attachable, options=dict(options or {}),
@@ -337,16 +336,16 @@ class Controller:
 
     def _driver_default_subnet(self, drv: Driver, planner) -> str | None:
         """A driver may have its own default pools (Windows' nat: a 172.x /20); the first free one."""
-        pools = getattr(drv, "default_pools", None)
+        pools = drv.default_pools()
         if pools is None or planner is not self.ipam:
             return None
-        free = self.ipam.first_free(pools())
+        free = self.ipam.first_free(pools)
         return str(free) if free else None
 
     @staticmethod
     def _overlap_ok(drv: Driver) -> list[IPv4Network]:
         # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet.
-        return [underlay.SUBNET] if getattr(drv, "on_underlay", False) else []
+        return [underlay.SUBNET] if drv.on_underlay else []
 
     @staticmethod
     def _ipam_config(pool: Pool, subnet, gateway, ip_range, aux, predefined: bool) -> IpamConfig:

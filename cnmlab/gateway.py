@@ -40,7 +40,8 @@ def needs_default_gw(ctl: Controller, c: Container, ignore: Endpoint | None = No
     for ep_id in c.endpoints:
         ep = ctl.endpoints[ep_id]
         net = ctl.networks[ep.network_id]
-        if ep is ignore or net.name == GW_NETWORK or net.driver in ("host", "null") or net.internal:
+        if (ep is ignore or net.name == GW_NETWORK or net.internal
+                or ctl.driver(net.driver).capabilities.network_mode):
             continue
         if ep.state.get("disable_gateway_service"):  # the driver said so in its Join reply
             continue

@@ -15,7 +15,7 @@ import pytest
 
 from cnmlab.controller import GW_NETWORK, Controller
 from cnmlab.drivers import Capabilities, Driver, JoinInfo
-from cnmlab.errors import Conflict, InvalidParameter
+from cnmlab.errors import Conflict, Forbidden, InvalidParameter
 from cnmlab.store import Store
 
 
@@ -131,11 +131,11 @@ def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
 
     class Host(Fake):
         name = "host"
-        capabilities = Capabilities(needs_ipam=False, has_gateway=False)
+        capabilities = Capabilities(needs_ipam=False, has_gateway=False, network_mode="host")
 
     class Null(Fake):
         name = "null"
-        capabilities = Capabilities(needs_ipam=False, has_gateway=False)
+        capabilities = Capabilities(needs_ipam=False, has_gateway=False, network_mode="none")
 
     class Lan(Fake):  # publishes nothing, as macvlan
         name = "lan"
@@ -143,7 +143,17 @@ def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
         def publish(self, network, endpoint, container, ports):
             Driver.publish(self, network, endpoint, container, ports)
 
-    return {d.name: d for d in (Bridge, Overlay, Host, Null, Lan)}
+    class Nat(Fake):  # its own default subnets, and lab-wide state to drop on reset
+        name = "nat"
+        resets = 0
+
+        def default_pools(self):
+            return [ipaddress.IPv4Network("172.30.0.0/20"), ipaddress.IPv4Network("172.30.16.0/20")]
+
+        def reset(self):
+            type(self).resets += 1
+
+    return {d.name: d for d in (Bridge, Overlay, Host, Null, Lan, Nat)}
 
 
 @pytest.fixture
@@ -351,3 +361,23 @@ def test_reset_starts_a_fresh_lab(ctl, rec):
     assert ctl.kernel.calls[:3] == [("delete_sandbox", "web"), ("unplug_host", "host1"), ("drop_switch",)]
     assert [c.name for c in ctl.containers.values()] == []
     assert sorted(n.name for n in ctl.networks.values()) == ["bridge", "host", "none"]
+
+
+# -- the driver contract's optional members ------------------------------------------
+def test_a_drivers_default_pools_and_reset(ctl, rec):
+    assert ctl.create_network("n1", driver="nat").ipam[0].subnet == "172.30.0.0/20"
+    assert ctl.create_network("n2", driver="nat").ipam[0].subnet == "172.30.16.0/20"
+    assert ctl.create_network("b1").ipam[0].subnet != "172.30.32.0/20"  # other drivers: the IPAM's pools
+    ctl.reset()
+    assert rec.drivers["nat"].resets == 1
+
+
+def test_host_and_none_networks_are_network_modes(ctl, rec):
+    assert ctl.create_container("hm", network="host").network_mode == "host"
+    n = ctl.create_container("nm", network="none")
+    assert n.network_mode == "none" and route(ctl, "nm") == (None, None)
+    assert [ctl.networks[ctl.endpoints[e].network_id].name for e in n.endpoints] == ["none"]  # no docker_gwbridge
+    assert "hm" not in ctl.kernel.sandboxes  # the host's own namespace
+    ctl.create_network("net")
+    with pytest.raises(Forbidden, match="network mode"):
+        ctl.connect("net", "nm")

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from ipaddress import IPv4Network
+
     from ..endpoint import Endpoint
     from ..events import Event
     from ..host import Host
@@ -35,6 +37,9 @@ class Capabilities:
     connectivity_scope: str = "local"
     needs_ipam: bool = True  # False for host/none: no addresses to allocate
     has_gateway: bool = True  # the IPAM gateway is an address the driver puts on the data path
+    # "host" / "none": the network is a network mode (Docker's host and none networks): its
+    # container makes no interface, needs no way out, and joins no other network.
+    network_mode: str | None = None
 
 
 @dataclass
@@ -68,9 +73,24 @@ class Driver(ABC):
     name: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
     option_keys: ClassVar[tuple[str, ...]] = ()  # `-o` keys the driver understands
+    on_underlay: ClassVar[bool] = False  # its subnets may be the lab LAN's own (macvlan): IPAM lets them overlap it
+    ipam_driver: ClassVar[str | None] = None  # a driver with its own IPAM: `--ipam-driver` is never a remote plugin
 
     def __init__(self, ctx: DriverContext) -> None:
         self.ctx = ctx
+
+    # -- the lab ------------------------------------------------------------------
+    def reset(self) -> None:
+        """The lab was wiped (every namespace dropped): forget any lab-wide state."""
+
+    def default_pools(self) -> list[IPv4Network] | None:
+        """Where the controller looks for a subnet when none is given (None: the IPAM's own pools)."""
+        return None
+
+    def namespaces(self, network: Network) -> list[str]:
+        """Namespaces the driver made for the network beyond hosts and sandboxes (overlay's
+        per-host `1-<id>@<host>`), so `cnmlab shell` can name and enter them."""
+        return []
 
     # -- hosts ------------------------------------------------------------------
     def setup_host(self, host: Host) -> None:

@@ -8,4 +8,4 @@ from .base import Capabilities, Driver
 
 class HostDriver(Driver):
     name = "host"
-    capabilities = Capabilities(needs_ipam=False, has_gateway=False)
+    capabilities = Capabilities(needs_ipam=False, has_gateway=False, network_mode="host")

@@ -16,7 +16,6 @@ The difference from Windows: the host routes, so a frame's TTL drops by one on t
 
 from __future__ import annotations
 
-from .. import underlay
 from ..osl import arp
 from .lan import LanSwitchDriver
 from .vswitch import CHAIN, LAN_IF, NOT_EMULATED, OUTBOUNDNAT, OUTBOUNDNAT_EXCEPTIONS
@@ -48,10 +47,3 @@ class L2BridgeDriver(LanSwitchDriver):
     def leave(self, network, endpoint, container, teardown: bool = False) -> None:
         arp.remove_station(self.ctx.ns.ipr(network.host), endpoint.ip, LAN_IF, network.state["switch"])
         super().leave(network, endpoint, container, teardown)
-
-    def path_hops(self, network, endpoint, container) -> list[tuple]:
-        hops = self.switch_hops(network, endpoint, container)
-        hops[-1] = (network.host, "host", network.state["switch"], "in")  # up into the host, which routes
-        return hops + [(network.host, "host", LAN_IF, "out"),
-                       (underlay.NAMESPACE, "underlay", f"u-{network.host}", "in"),
-                       (underlay.NAMESPACE, "underlay", underlay.SWITCH, "fwd")]

@@ -38,8 +38,7 @@ class NatDriver(VSwitchDriver):
         OUTBOUNDNAT_EXCEPTIONS: "WinNAT always translates what leaves a nat network (the option is l2bridge's)",
     }
 
-    @staticmethod
-    def default_pools() -> list[IPv4Network]:
+    def default_pools(self) -> list[IPv4Network]:
         """Where the controller looks for a subnet when none is given (Windows: a 172.x /20)."""
         return list(WINDOWS_POOL.subnets(new_prefix=20))
 

@@ -5,4 +5,4 @@ from .base import Capabilities, Driver
 
 class NullDriver(Driver):
     name = "null"
-    capabilities = Capabilities(needs_ipam=False, has_gateway=False)
+    capabilities = Capabilities(needs_ipam=False, has_gateway=False, network_mode="none")

@@ -66,6 +66,9 @@ class OverlayDriver(Driver):
         self._peers.clear()
         self._sandboxes.clear()
 
+    def namespaces(self, network) -> list[str]:
+        return [sandbox_name(network.id, h.name) for h in self.ctx.hosts()]
+
     # -- networks ---------------------------------------------------------------
     def validate(self, network) -> None:
         if ENCRYPTED in network.options:

@@ -38,10 +38,3 @@ class TransparentDriver(LanSwitchDriver):
     def describe(self, network) -> str:
         return (f"uplink {self.uplink_name(network)} to the LAN switch {underlay.SWITCH}; containers are "
                 f"stations of {underlay.SUBNET} with their own MACs")
-
-    def path_hops(self, network, endpoint, container) -> list[tuple]:
-        uplink = self.uplink_name(network)
-        return self.switch_hops(network, endpoint, container) + [
-            (network.host, "host", uplink, "out"),
-            (underlay.NAMESPACE, "underlay", uplink, "in"),
-            (underlay.NAMESPACE, "underlay", underlay.SWITCH, "fwd")]

@@ -149,10 +149,3 @@ class VSwitchDriver(Driver):
         if not teardown:
             links.delete(self.ctx.ns.ipr(network.host), endpoint.host_ifname)
             self.ctx.step(container.name, f"unplugged {container.name} from vSwitch {network.state.get('switch')}")
-
-    # -- the probe's path ----------------------------------------------------------
-    def switch_hops(self, network, endpoint, container) -> list[tuple]:
-        """From the container's vNIC to its vSwitch."""
-        return [(container.netns, "container", endpoint.ifname, "out"),
-                (network.host, "host", endpoint.host_ifname, "in"),
-                (network.host, "host", network.state["switch"], "fwd")]

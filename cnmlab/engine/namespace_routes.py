@@ -7,7 +7,6 @@ namespaces no container or host names, such as an overlay network's `1-<id10>@<h
 
 from __future__ import annotations
 
-from ..drivers.overlay import sandbox_name
 from ..osl import netns
 from ..underlay import NAMESPACE as UNDERLAY
 from .router import Request, router
@@ -18,9 +17,10 @@ def kinds(ctl) -> dict[str, str]:
     known = {UNDERLAY: "underlay"}
     known.update({h.netns: "host" for h in ctl.hosts.values()})
     known.update({c.netns: "container" for c in ctl.containers.values() if c.network_mode != "host"})
-    for net in ctl.networks.values():
-        if net.driver == "overlay":
-            known.update({sandbox_name(net.id, h.name): "network" for h in ctl.hosts.values()})
+    for drv in ctl.loaded_drivers():  # a network's driver is loaded once the network exists
+        for net in ctl.networks.values():
+            if net.driver == drv.name:
+                known.update(dict.fromkeys(drv.namespaces(net), "network"))
     return known
 
 
