@@ -6,8 +6,6 @@ import subprocess
 from ..client import Client
 from .render import console
 
-STARTER = "The chapter's first example: Container A on Network A; Container B on Networks A and B."
-
 
 def register(sub) -> None:
     sub.add_parser("reset", help="wipe the lab back to one empty host").set_defaults(func=reset)
@@ -35,22 +33,12 @@ def shell(args) -> int:
     return subprocess.call(client.enter_argv(args.target, shell_cmd))
 
 
-def build_starter(client: Client) -> bool:
-    """Build the starter topology on an empty lab; return False when the lab was not empty."""
-    if client.containers() or any(not n["Name"] in ("bridge", "host", "none") for n in client.networks()):
-        return False
-    client.network_create("net-a")
-    client.network_create("net-b")
-    client.run("container-a", network="net-a")
-    client.run("container-b", network="net-a")
-    client.connect("net-b", "container-b")
-    return True
-
-
 def demo(args) -> int:
+    from ..labs.starter import TITLE, build_starter  # guided labs' code loads only for this command
+
     client = Client()
     built = build_starter(client)
-    console.print(STARTER if built else "The lab already has objects; showing it as it is.")
+    console.print(TITLE if built else "The lab already has objects; showing it as it is.")
     for c in client.containers():
         nets = ", ".join(f"{n} ({v['Interface']} {v['IPAddress']})" for n, v in c["NetworkSettings"]["Networks"].items())
         console.print(f"  sandbox [bold]{c['Names'][0][1:]}[/bold] on {c['Host']}: {nets}")

@@ -108,7 +108,7 @@ class CnmlabApp(App):
             drivers = [d["Name"] for d in client.drivers()]
             built = False
             if self.starter:
-                from ..cli.lab import build_starter
+                from ..labs.starter import build_starter
 
                 self.call_from_thread(self.set_status, "building the starter topology…")
                 built = build_starter(client)
