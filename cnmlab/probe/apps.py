@@ -12,7 +12,7 @@ import errno
 import time
 
 from . import packets
-from .sender import Probe, _local_error
+from .record import Probe, local_error
 from .sockets import ETH_P_ARP, Opener, close_later
 
 
@@ -31,7 +31,7 @@ async def _guard(handler, p: Probe, timeout: float) -> None:
         if exc.errno == errno.ECONNREFUSED:
             p.done("refused", f"connection refused by {p.dst_ip}:{p.port}", p.dst_ip, time.monotonic())
         else:
-            _local_error(p, exc)
+            local_error(p, exc)
     finally:
         if sock is not None:
             close_later(sock)

@@ -12,20 +12,17 @@ probe among hundreds in flight; ICMP errors are matched through the packet they 
 from __future__ import annotations
 
 import asyncio
-import errno
 import random
 import selectors
 import socket
 import threading
 import time
-from dataclasses import dataclass
 
 from . import packets
+from .record import Probe, local_error
 from .sockets import Opener, close_later
 
 RAW_PROTOS = ("icmp", "tcp", "udp")
-NO_ROUTE_ERRNOS = (errno.ENETUNREACH, errno.EHOSTUNREACH)
-FILTERED_ERRNOS = (errno.EPERM, errno.EACCES)
 TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10
 FIRST_IDENT, LAST_IDENT = 40000, 60999  # source ports the sandboxes' services never use
 SETTLE_QUIET = 0.03  # no answer for this long: ask whether the silent probes are explained
@@ -41,39 +38,6 @@ def next_ident() -> int:
         value = _next[0]
         _next[0] = FIRST_IDENT if value >= LAST_IDENT else value + 1
         return value
-
-
-@dataclass
-class Probe:
-    netns: str
-    proto: str
-    dst_ip: str
-    port: int | None = None
-    egress: str | None = None  # arp: the interface to ask on
-    resolver: str | None = None  # dns: the sandbox's name server
-    query: str | None = None  # dns: the name to resolve
-    payload: bytes | None = None  # udp: a real payload instead of the probe marker (a traced DNS query)
-    # filled in by run()
-    src_ip: str | None = None
-    ident: int = 0
-    outcome: str | None = None  # None: nothing came back (silence)
-    rtt_ms: float | None = None
-    heard: str | None = None  # what came back, one line
-    answer_from: str | None = None
-    answer: str | None = None  # http body line, dns address
-    sent_at: float | None = None  # time.time() just before the packet left
-    sent: bytes | None = None  # the IP packet as it was handed to the kernel
-    discarded: int = 0  # IpOutDiscards of the source during a silent probe: its kernel dropped packets
-    neighbour: str | None = None  # a silent probe's next hop that never answered ARP, as the kernel says
-    size: int | None = None  # icmp/udp: the IP packet's length (DF is always set)
-
-    def done(self, outcome: str, heard: str, sender: str | None = None, at: float | None = None) -> None:
-        if self.outcome is None:
-            self.outcome, self.heard, self.answer_from = outcome, heard, sender
-            if at is not None and self._t0 is not None:
-                self.rtt_ms = round((at - self._t0) * 1000, 3)
-
-    _t0: float | None = None
 
 
 def run(probes: list[Probe], timeout: float = 1.0, settle=None) -> list[Probe]:
@@ -117,7 +81,7 @@ def _run_raw(probes: list[Probe], timeout: float, settle=None) -> None:
                         try:
                             p.src_ip = o.source_address(p.dst_ip, p.port or 9)
                         except OSError as exc:
-                            _local_error(p, exc)
+                            local_error(p, exc)
             except OSError as exc:  # the namespace vanished (container removed meanwhile)
                 for p in group:
                     p.done("no route", f"cannot open sockets in {ns}: {exc.strerror}")
@@ -138,7 +102,7 @@ def _run_raw(probes: list[Probe], timeout: float, settle=None) -> None:
                 try:
                     sender.sendto(data, (p.dst_ip, 0))
                 except OSError as exc:
-                    _local_error(p, exc)
+                    local_error(p, exc)
             # Read the answers that came already, so no buffer fills while the others are sent.
             for sock, where in receivers.items():
                 _drain(sock, where, waiting, set())
@@ -162,18 +126,6 @@ def _count_discards(by_ns: dict[str, list[Probe]], before: dict[str, int]) -> No
             continue
         for p in silent:
             p.discarded = max(moved, 0)
-
-
-def _local_error(p: Probe, exc: OSError) -> None:
-    if exc.errno == errno.EMSGSIZE:
-        p.done("no route", f"{p.netns}'s kernel refused to send {p.size} bytes with DF set ({exc.strerror}): "
-                           "bigger than the MTU of its way out")
-    elif exc.errno in NO_ROUTE_ERRNOS:
-        p.done("no route", f"{p.netns} has no route to {p.dst_ip} ({exc.strerror})")
-    elif exc.errno in FILTERED_ERRNOS:
-        p.done("filtered", f"the sandbox's own rules refused to send it ({exc.strerror})")
-    else:
-        p.done("no route", f"sending failed: {exc.strerror}")
 
 
 def _listen(receivers: dict, waiting: dict, timeout: float, settle=None) -> None:
