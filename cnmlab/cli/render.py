@@ -7,6 +7,9 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+if not console.is_terminal:  # into a pipe or a file: whole lines, never wrapped at 80 columns (as docker prints)
+    console.soft_wrap = True
+WHOLE_ROWS = 10_000  # a table's width when not on a terminal: as wide as its widest row
 
 
 def print_json(data) -> None:
@@ -19,7 +22,12 @@ def table(columns: list[str], rows: list[list[str]], title: str | None = None) -
         t.add_column(col, overflow="fold")
     for row in rows:
         t.add_row(*[str(v) for v in row])
-    console.print(t)
+    print_table(t)
+
+
+def print_table(t: Table) -> None:
+    """On a terminal, fit it; elsewhere print whole rows, as `docker network ls | cat` does."""
+    (console if console.is_terminal else Console(width=WHOLE_ROWS)).print(t)
 
 
 def key_values(pairs: list[str] | None, what: str) -> dict[str, str]:
