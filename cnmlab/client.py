@@ -7,7 +7,6 @@ activation). Errors come back as the core's exception types with the engine's on
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import http.client
 import json
@@ -363,12 +362,16 @@ class AsyncClient:
 
         @functools.wraps(target)
         async def call(*args, **kwargs):
+            import asyncio  # loaded already (a loop runs this); the CLI never pays for it
+
             return await asyncio.to_thread(target, *args, **kwargs)
 
         return call
 
     async def events(self, on_open=None):
         """Engine events as an async iterator; `on_open()` is called once the engine has subscribed us."""
+        import asyncio
+
         reader, writer = await asyncio.open_unix_connection(self.sync.socket_path)
         try:
             writer.write(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
