@@ -7,10 +7,11 @@ The convention (every example author follows it):
   whitespace is normalised: runs of blanks count as one, blank lines and line ends are ignored.
   A command that exits non-zero must show some of its output (a line other than `...`): a
   failure nobody wrote down is a broken example.
-- A ```python block is run in a fresh interpreter; it passes when it raises nothing.
-- A runnable block starts with `$ cnmlab reset` (self-contained), or the line before it is
+- A ```console block starts with `$ cnmlab reset` (self-contained), or the line before it is
   `<!-- continues the previous example -->`: it goes on from the lab the previous runnable block
-  left (a continued python block also keeps the previous python block's interpreter).
+  left. Blocks run in page order, on the one engine of the test session.
+- A ```python block runs in a fresh interpreter (on the lab as the page left it; it passes when
+  it raises nothing), or, after the comment above, in the previous python block's interpreter.
 - ```text (or json, yaml, toml, ...) blocks are illustrative and not run. Shell-looking fences
   that are neither (```bash, ```sh, ```shell, or no language) are refused, so every shell
   snippet says whether it runs.
