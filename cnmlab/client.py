@@ -300,11 +300,11 @@ class Client:
             bindings.setdefault(f"{port.container_port}/{port.proto}", []).append({"HostPort": str(port.host_port)})
         body = {"HostConfig": {"NetworkMode": network or "default", "PortBindings": bindings},
                 "Host": host, "Labels": labels or {}}
-        if network:
+        if network or aliases:  # aliases without a network go to the default bridge, which refuses them
             ep = {"Aliases": aliases or []}
-            if ip:
+            if ip and network:
                 ep["IPAMConfig"] = {"IPv4Address": ip}
-            body["NetworkingConfig"] = {"EndpointsConfig": {network: ep}}
+            body["NetworkingConfig"] = {"EndpointsConfig": {network or "bridge": ep}}
         return self.request("POST", "/containers/create", body, query={"name": name})
 
     def containers(self) -> list[dict]:

@@ -3,7 +3,7 @@
 from rich.table import Table
 
 from ..client import Client
-from .render import console, print_json
+from .render import console, print_json, print_table
 
 PROTOS = ("icmp", "tcp", "udp", "arp", "dns", "http")
 MARK = {"reachable": "[green]✓[/green]", "refused": "[yellow]✗[/yellow]", "no route": "[red]✗[/red]",
@@ -98,7 +98,7 @@ def matrix(args) -> int:
                 text += f"[dim]{keys.index(cell['reason']) + 1}[/dim]"
             row.append(text)
         grid.add_row(*row)
-    console.print(grid)
+    print_table(grid)
     console.print("[dim]✗ f filtered, t timeout, r refused, n no route[/dim]")
     for i, key in enumerate(keys, 1):
         console.print(f"  {i} {m['legend'][key]}", highlight=False)
@@ -140,7 +140,7 @@ def trace(args) -> int:
         grid.add_row(str(h["index"]), f"{h['namespace']} {h['interface']}", h["direction"],
                      "[green]✓[/green]" if h["seen"] else "[red]·[/red]",
                      f"{h['time_ms']:.3f}" if h.get("time_ms") is not None else "", packet)
-    console.print(grid)
+    print_table(grid)
     verdict = t["verdict"]
     if verdict == "dropped":
         line = f"[red]dropped[/red] after hop {t['dropped_after']}"

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
 
 from .calls import readable
+from .fields import ScreenField, keep_focus_off_fields
 from .probe import OUTCOME_STYLE, PROTOCOLS, rule_line
 
 SYMBOL = {"reachable": "✔ ok", "refused": "⊘ refused", "no route": "✘ no route", "timeout": "✘ timeout",
@@ -57,6 +58,10 @@ def network_choices(lab) -> list[tuple[str, str]]:
     return [(lab.network_label(n), n.id) for n in lab.networks if lab.endpoints_on(n)]
 
 
+class PortField(ScreenField):
+    BINDINGS = [Binding("enter", "submit", "Run")]
+
+
 class MatrixScreen(Screen):
     AUTO_FOCUS = "#grid"
     BINDINGS = [Binding("r", "run", "Re-run"), Binding("f", "next_network", "Network filter")]
@@ -71,7 +76,7 @@ class MatrixScreen(Screen):
             yield Label("every sandbox to")
             yield Select([], id="m-net", prompt=ALL_NETWORKS, compact=True)
             yield Select([(p, p) for p in PROTOCOLS], value="icmp", allow_blank=False, id="m-proto", compact=True)
-            yield Input(placeholder="port", id="m-port", compact=True, type="integer", max_length=5)
+            yield PortField(placeholder="port", id="m-port", compact=True, type="integer", max_length=5, leave_to="#grid")
             yield Button("Run", id="m-run", variant="primary", compact=True)
         grid = DataTable(id="grid", cursor_type="cell", zebra_stripes=False)
         grid.border_title = "reachability (rows: from, columns: to)"
@@ -80,6 +85,9 @@ class MatrixScreen(Screen):
         detail.border_title = "explain"
         yield detail
         yield Footer(compact=True, show_command_palette=False)
+
+    def on_screen_resume(self) -> None:
+        keep_focus_off_fields(self, "#grid")
 
     def on_mount(self) -> None:
         self.app.lab_changed.subscribe(self, self.show_networks)
