@@ -24,8 +24,8 @@ from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, Endpoin
                      HostRemoved, LabReset, NetworkCreated, NetworkRemoved)
 from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
 from .host import Host
-from .kernel import Kernel
 from .ipam import Ipam, Pool, parse_address, parse_subnet
+from .kernel import Kernel
 from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
 from .network import PREDEFINED, IpamConfig, Network
 from .osl.netns import Namespaces

@@ -13,8 +13,6 @@ import errno
 import secrets
 from ipaddress import IPv4Address
 
-from pyroute2.netlink.exceptions import NetlinkError
-
 from ..errors import Forbidden, InvalidParameter
 from ..names import check_ifname
 from ..osl import iptables, links
@@ -99,10 +97,9 @@ class BridgeDriver(Driver):
         bridge = self.bridge_name(network)
         mtu = int(network.option(MTU, "1500"))
         with contextlib.ExitStack() as undo:
-            index = links.add_bridge(ipr, bridge, mac="02:42:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(4)),
-                                     mtu=mtu)
+            links.add_bridge(ipr, bridge, mac="02:42:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(4)),
+                             mtu=mtu)
             undo.callback(links.delete, ipr, bridge)
-            self.ctx.ns.rtnl(network.host).indexes[bridge] = index  # joins need no lookup
             for cfg in network.ipam:
                 if cfg.gateway:
                     links.add_address(ipr, bridge, cfg.gateway, int(cfg.subnet.split("/")[1]))
@@ -119,7 +116,6 @@ class BridgeDriver(Driver):
         with contextlib.suppress(iptables.IptablesError):
             iptables.restore(network.host, self._network_rules(network, bridge, "-D"))
         links.delete(self.ctx.ns.ipr(network.host), bridge)
-        self.ctx.ns.rtnl(network.host).indexes.pop(bridge, None)
         self.ctx.step(network.host, f"removed bridge {bridge} and its iptables rules")
 
     # -- endpoints --------------------------------------------------------------
@@ -131,14 +127,12 @@ class BridgeDriver(Driver):
         host = self.ctx.ns.rtnl(network.host)
         bridge = network.state["bridge"]
         mtu = int(network.option(MTU, "1500"))
-        master = host.indexes.get(bridge) or host.indexes.setdefault(bridge, host.link(bridge)[0])
         try:
             _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
-                                     container.netns, master=master, mtu=mtu,
+                                     container.netns, master=bridge, mtu=mtu,
                                      peer_mac=endpoint.mac or None, address=endpoint.address or None)
-        except BaseException as exc:
-            host.indexes.pop(bridge, None)  # in case the bridge was replaced: look it up next time
-            if isinstance(exc, NetlinkError) and exc.code == errno.EXFULL:
+        except links.KernelError as exc:
+            if exc.code == errno.EXFULL:
                 raise network_full(network) from None
             raise
         if not endpoint.mac:

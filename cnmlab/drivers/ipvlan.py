@@ -13,7 +13,7 @@ are built without ipvlan: creating a network then fails before anything is made.
 from __future__ import annotations
 
 from ..errors import InvalidParameter
-from ..osl import features, links, sublinks
+from ..osl import link_kinds, links, sublinks
 from .base import JoinInfo
 from .parent import PARENT, ParentedDriver
 
@@ -37,7 +37,7 @@ class IpvlanDriver(ParentedDriver):
                                    f"driver default (use {', '.join(MODES)})")
         if flag not in FLAGS:
             raise InvalidParameter(f"requested ipvlan flag '{flag}' is not valid (use {', '.join(FLAGS)})")
-        features.require(self.ctx.ns, "ipvlan", "an ipvlan network",
+        link_kinds.require(self.ctx.ns, "ipvlan", "an ipvlan network",
                          "use -d macvlan for containers on the LAN (one MAC each instead of a shared one)")
         self.parents.validate(network)
 

@@ -14,7 +14,7 @@ anything host1 routes, e.g. its bridge containers) cannot reach host1's macvlan 
 from __future__ import annotations
 
 from ..errors import InvalidParameter
-from ..osl import features, sublinks
+from ..osl import link_kinds, sublinks
 from ..osl.rtnl import Rtnl
 from .base import JoinInfo
 from .bridge import container_mac
@@ -45,7 +45,7 @@ class MacvlanDriver(ParentedDriver):
         if mode not in MODES:
             raise InvalidParameter(f"requested macvlan mode '{mode}' is not valid, "
                                    f"'bridge' mode is the macvlan driver default (use {', '.join(MODES)})")
-        features.require(self.ctx.ns, "macvlan", "a macvlan network")
+        link_kinds.require(self.ctx.ns, "macvlan", "a macvlan network")
         self.parents.validate(network)
 
     def create_network(self, network) -> None:

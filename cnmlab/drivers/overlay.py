@@ -19,7 +19,7 @@ import contextlib
 from dataclasses import dataclass
 
 from ..errors import Conflict, InvalidParameter
-from ..osl import fdb, features, links, vxlan
+from ..osl import fdb, link_kinds, links, vxlan
 from .base import Capabilities, Driver, JoinInfo
 from .bridge import name_veth_endpoint
 from .overlay_events import FdbProgrammed, FdbRemoved
@@ -78,7 +78,7 @@ class OverlayDriver(Driver):
         if mtu is not None and (not mtu.isdigit() or not 68 <= int(mtu) <= 65535):
             raise InvalidParameter(f"invalid MTU {mtu}: use a number from 68 to 65535")
         self._choose_vni(network)
-        features.require(self.ctx.ns, "vxlan", "an overlay network")
+        link_kinds.require(self.ctx.ns, "vxlan", "an overlay network")
 
     def _choose_vni(self, network) -> int:
         taken = {v for k, v in self._vnis.items() if k != network.id}
@@ -185,7 +185,7 @@ class OverlayDriver(Driver):
             # the hot path, as the bridge driver's: veth up on br0, peer born in the sandbox with MAC + address
             sb = self.ctx.ns.rtnl(sandbox)
             _, mac = links.plug_veth(sb, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
-                                     container.netns, master=sb.link(BRIDGE)[0], mtu=mtu,
+                                     container.netns, master=BRIDGE, mtu=mtu,
                                      peer_mac=endpoint.mac or None, address=endpoint.address)
             undo.callback(links.delete, self.ctx.ns.ipr(sandbox), endpoint.host_ifname)
             endpoint.mac = endpoint.mac or mac

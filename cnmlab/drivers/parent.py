@@ -3,7 +3,7 @@
   -o parent=eth0       an existing interface of the host (the lab's default: the host's LAN)
   -o parent=eth0.10    an 802.1q sub-interface, made with the network and removed with it
   --internal, or -o parent=   an isolated dummy parent `dm-<id12>`: children reach only each other
-Kernel features are checked before anything is made (osl/features.py), so a kernel without
+Kernel features are checked before anything is made (osl/link_kinds.py), so a kernel without
 VLAN or dummy support gets a clear error and no half-made network.
 """
 
@@ -13,7 +13,7 @@ import re
 
 from ..errors import Conflict, InvalidParameter
 from ..names import check_ifname
-from ..osl import features, links, sublinks
+from ..osl import link_kinds, links, sublinks
 from .base import Capabilities, Driver
 
 PARENT = "parent"
@@ -45,7 +45,7 @@ class Parents:
         parent = wanted(network)
         ipr = self.ctx.ns.ipr(network.host)
         if parent == "":
-            features.require(self.ctx.ns, "dummy", f"an isolated {self.driver} network (no parent)",
+            link_kinds.require(self.ctx.ns, "dummy", f"an isolated {self.driver} network (no parent)",
                              "give a parent instead (-o parent=eth0, the host's LAN), or use "
                              "`-d bridge --internal` for a network with no way out")
             return
@@ -56,7 +56,7 @@ class Parents:
                 raise InvalidParameter(f"-o parent interface was not found on the host: {vlan['base']}")
             if not 1 <= int(vlan["vid"]) <= 4094:
                 raise InvalidParameter(f"invalid VLAN id {vlan['vid']} in parent {parent}: use 1-4094")
-            features.require(self.ctx.ns, "vlan", f"parent {parent} (a VLAN sub-interface of {vlan['base']})",
+            link_kinds.require(self.ctx.ns, "vlan", f"parent {parent} (a VLAN sub-interface of {vlan['base']})",
                              f"use -o parent={vlan['base']} without a VLAN")
         elif not links.exists(ipr, parent):
             raise InvalidParameter(f"-o parent interface was not found on the host: {parent}")

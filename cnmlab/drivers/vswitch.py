@@ -88,9 +88,8 @@ class VSwitchDriver(Driver):
         ipr = self.ctx.ns.ipr(network.host)
         switch = self.switch_name(network)
         with contextlib.ExitStack() as undo:
-            index = links.add_bridge(ipr, switch, mac=HYPER_V_OUI + secrets.token_bytes(3).hex(":"))
+            links.add_bridge(ipr, switch, mac=HYPER_V_OUI + secrets.token_bytes(3).hex(":"))
             undo.callback(links.delete, ipr, switch)
-            self.ctx.ns.rtnl(network.host).indexes[switch] = index
             network.state["switch"] = switch
             self.build_switch(network, switch)
             links.set_up(ipr, switch)
@@ -111,7 +110,6 @@ class VSwitchDriver(Driver):
             iptables.restore(network.host, self.rules(network, switch, "-D"))
         self.unbuild_switch(network, switch)
         links.delete(self.ctx.ns.ipr(network.host), switch)
-        self.ctx.ns.rtnl(network.host).indexes.pop(switch, None)
         self.ctx.step(network.host, f"removed vSwitch {switch} and its rules")
 
     def unbuild_switch(self, network, switch: str) -> None:
@@ -136,9 +134,8 @@ class VSwitchDriver(Driver):
     def join(self, network, endpoint, container) -> JoinInfo:
         host = self.ctx.ns.rtnl(network.host)
         switch = network.state["switch"]
-        master = host.indexes.get(switch) or host.indexes.setdefault(switch, host.link(switch)[0])
         _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
-                                 container.netns, master=master, peer_mac=endpoint.mac or None,
+                                 container.netns, master=switch, peer_mac=endpoint.mac or None,
                                  address=endpoint.address or None)
         endpoint.mac = endpoint.mac or mac
         self.ctx.step(container.name, f"plugged vNIC {endpoint.ifname} of {container.name} into vSwitch {switch} "

@@ -102,19 +102,19 @@ def mac_of(ipr: IPRoute, ifname: str) -> str:
 
 
 # -- the hot path: bare rtnetlink (osl/rtnl.py), a few round trips per sandbox join ----------
-def plug_veth(host: Rtnl, box: Rtnl, ifname: str, peer: str, peer_netns: str, master: int | None,
+def plug_veth(host: Rtnl, box: Rtnl, ifname: str, peer: str, peer_netns: str, master: str,
               mtu: int = 1500, peer_mac: str | None = None, address: str | None = None) -> tuple[int, str | None]:
-    """Create a veth `ifname` (host side, up on bridge `master`, an index) whose peer `peer` lives
+    """Create a veth `ifname` (host side, up on the bridge named `master`) whose peer `peer` lives
     in the sandbox `peer_netns` (whose socket is `box`), up there with its MAC and address.
 
     The pair is made from inside the sandbox, so the kernel's echo gives the sandbox side's index:
-    three round trips and no lookups (lookups wait for the kernel's rtnl lock like any change).
-    Returns the sandbox side's (index, MAC)."""
+    three round trips and no lookups (lookups wait for the kernel's rtnl lock like any change);
+    the bridge's index is looked up once per socket. Returns the sandbox side's (index, MAC)."""
     answers = box.request([Rtnl.veth_inside_message(peer, ifname, host.netns_fd, mtu=mtu, mac=peer_mac)])
     found = link_in(answers) or box.link(peer)  # a kernel older than 6.1 does not echo
     box.indexes[peer] = found[0]
     try:
-        host.request([Rtnl.enslave_message(ifname, master)])
+        _enslave(host, ifname, master)
         if address:
             ip, prefix = address.split("/")
             box.request([Rtnl.address_message(found[0], ip, int(prefix))])
@@ -124,6 +124,23 @@ def plug_veth(host: Rtnl, box: Rtnl, ifname: str, peer: str, peer_netns: str, ma
         box.indexes.pop(peer, None)
         raise
     return found
+
+
+def _enslave(host: Rtnl, ifname: str, master: str) -> None:
+    """Put `ifname` up on bridge `master`, whose index the socket keeps (`host.indexes`)."""
+    cached = host.indexes.get(master)
+    try:
+        host.request([Rtnl.enslave_message(ifname, cached or _index(host, master))])
+    except NetlinkError:
+        if not cached:
+            raise
+        host.indexes.pop(master, None)  # the bridge was made again since: look it up once more
+        host.request([Rtnl.enslave_message(ifname, _index(host, master))])
+
+
+def _index(sock: Rtnl, ifname: str) -> int:
+    index = sock.indexes[ifname] = sock.link(ifname)[0]
+    return index
 
 
 def set_default_route_fast(box: Rtnl, gateway: str | None, ifname: str | None = None) -> None:
