@@ -1,8 +1,9 @@
 """Layering, as the import-linter contracts in pyproject.toml declare it.
 
 UI -> client -> engine -> controller -> drivers -> osl; the clients and UIs never import
-pyroute2 or scapy; the core never imports a UI. The contracts read every import, also those
-inside functions, so a lazy import cannot break a layer unnoticed.
+pyroute2 or scapy; the core never imports a UI; no import cycles among cnmlab's modules and
+packages. The contracts read every import, also those inside functions, so a lazy import cannot
+break a layer unnoticed.
 """
 
 import subprocess
