@@ -15,7 +15,7 @@ import pytest
 
 from cnmlab.controller import GW_NETWORK, Controller
 from cnmlab.drivers import Capabilities, Driver, JoinInfo
-from cnmlab.errors import Conflict, Forbidden, InvalidParameter
+from cnmlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from cnmlab.store import Store
 
 
@@ -84,6 +84,8 @@ class Recorder:
         self.drivers = make_drivers(self)
 
     def driver_class(self, name: str) -> type[Driver]:
+        if name not in self.drivers:  # as drivers.load_class says it
+            raise NotFound(f'plugin "{name}" not found')
         return self.drivers[name]
 
 
@@ -351,6 +353,43 @@ def test_restore_rebuilds_hosts_networks_then_containers_in_join_order(rec, tmp_
     taken = {a for eps in after.values() for _, a in eps}
     assert second.endpoints[db.endpoints[0]].address not in taken
     second.close()
+
+
+def test_restore_drops_a_network_whose_driver_is_gone_and_keeps_the_rest(rec, tmp_path):
+    store = Store(tmp_path / "lab.db")
+    first = controller(store, rec)
+    first.create_network("plugged", driver="lan")
+    first.create_network("front")
+    first.create_container("web", network="front")
+    first.connect("plugged", "web")
+    first.close()
+
+    del rec.drivers["lan"]  # e.g. a remote plugin that ran in the old lab world
+    events = []
+    second = Controller(store, services=FakeServices(), kernel=FakeKernel(), driver_class=rec.driver_class)
+    second.subscribe(events.append)
+    second.start()
+    assert sorted(n.name for n in second.networks.values() if not n.predefined) == ["front"]
+    assert any("network plugged not restored" in getattr(e, "step", "") for e in events)
+    web = second.container("web")
+    assert [second.networks[second.endpoints[e].network_id].name for e in web.endpoints] == ["front"]
+    assert [c.endpoints for c in store.load("container")] == [web.endpoints]  # the store agrees
+    assert len(store.load("endpoint")) == 1
+    second.close()
+
+
+def test_prune_skips_a_network_a_feature_still_claims(ctl, rec):
+    for name in ("kept", "gone", "used"):
+        ctl.create_network(name)
+    ctl.create_container("web", network="used")
+
+    def claim(net):
+        if net.name == "kept":
+            raise Forbidden("a service still uses it")
+
+    ctl.hooks.removing_network.append(claim)
+    assert ctl.prune_networks() == ["gone"]
+    assert sorted(n.name for n in ctl.networks.values() if not n.predefined) == ["kept", "used"]
 
 
 def test_reset_starts_a_fresh_lab(ctl, rec):
