@@ -49,7 +49,7 @@ class Kernel:
 
     def set_default_route(self, sandbox: str, gateway: str | None, ifname: str | None) -> None:
         """Point the sandbox's default route at `gateway` via `ifname`, or remove it (None)."""
-        links.set_default_route_fast(self.ns.rtnl(sandbox), gateway, ifname)
+        links.set_default_route(self.ns.rtnl(sandbox), gateway, ifname)
 
     def close(self) -> None:
         self.ns.close()

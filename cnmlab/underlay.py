@@ -43,7 +43,7 @@ def plug_host(ns: Namespaces, host: Host) -> None:
         links.set_up(switch, host.underlay_port)
         links.set_up(ipr, "eth0")
         links.add_address(ipr, "eth0", host.address, host.prefixlen)
-        links.set_default_route(ipr, str(ROUTER))
+        links.set_default_route(ns.rtnl(host.name), str(ROUTER), static=True)
     except BaseException:
         ns.delete(host.name)
         raise

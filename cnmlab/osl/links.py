@@ -6,7 +6,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ..errors import KernelUnsupported
-from .rtnl import Rtnl, link_in
+from .rtnl import RTPROT_BOOT, RTPROT_STATIC, Rtnl, link_in
 
 IFF_PROMISC = 0x100
 EOPNOTSUPP = 95
@@ -83,20 +83,6 @@ def delete(ipr: IPRoute, ifname: str) -> None:
         ipr.link("del", index=found[0])
 
 
-def set_default_route(ipr: IPRoute, gateway: str | None, ifname: str | None = None) -> None:
-    """Replace (or with gateway None, remove) the default route."""
-    if gateway is None:
-        try:
-            ipr.route("del", dst="0.0.0.0/0")
-        except NetlinkError:
-            pass
-        return
-    attrs = {"dst": "0.0.0.0/0", "gateway": gateway}
-    if ifname:
-        attrs["oif"] = index(ipr, ifname)
-    ipr.route("replace", **attrs)
-
-
 def mac_of(ipr: IPRoute, ifname: str) -> str:
     return ipr.get_links(index(ipr, ifname))[0].get_attr("IFLA_ADDRESS")
 
@@ -143,14 +129,15 @@ def _index(sock: Rtnl, ifname: str) -> int:
     return index
 
 
-def set_default_route_fast(box: Rtnl, gateway: str | None, ifname: str | None = None) -> None:
-    """set_default_route on a bare socket (gateway None: remove it, if there is one)."""
+def set_default_route(box: Rtnl, gateway: str | None, ifname: str | None = None, static: bool = False) -> None:
+    """Replace the default route (gateway None: remove it, if there is one), via `ifname` if given.
+    static: a machine's own configuration (`proto static`), not a sandbox's route from Docker."""
     if gateway is None:
         with contextlib.suppress(NetlinkError):
             box.request([Rtnl.default_route_message(None)])
         return
     if not ifname:
-        box.request([Rtnl.default_route_message(gateway)])
+        box.request([Rtnl.default_route_message(gateway, protocol=RTPROT_STATIC if static else RTPROT_BOOT)])
         return
     cached = box.indexes.get(ifname)
     try:

@@ -27,6 +27,7 @@ IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
 IFF_UP = 0x1
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST = 254, 3, 0, 1
+RTPROT_STATIC = 4  # `proto static` in `ip route`: set by an administrator
 
 _HDR = struct.Struct("=LHHLL")  # nlmsghdr: len, type, flags, seq, pid
 _IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
@@ -199,9 +200,10 @@ class Rtnl:
         return RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body
 
     @staticmethod
-    def default_route_message(gateway: str | None, oif: int | None = None) -> tuple[int, int, bytes]:
+    def default_route_message(gateway: str | None, oif: int | None = None,
+                              protocol: int = RTPROT_BOOT) -> tuple[int, int, bytes]:
         """Replace the default route (gateway None: delete it)."""
-        body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)
+        body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, protocol, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)
         if gateway is None:
             return RTM_DELROUTE, 0, body
         body += nla(RTA_GATEWAY, IPv4Address(gateway).packed)
