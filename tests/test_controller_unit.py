@@ -315,6 +315,22 @@ def test_a_failed_network_create_frees_its_subnet(ctl, rec):
     assert ctl.create_network("y", subnet="10.9.0.0/24").ipam[0].subnet == "10.9.0.0/24"
 
 
+def test_a_host_whose_driver_setup_fails_is_not_added(rec):
+    class Picky(rec.drivers["bridge"]):
+        def setup_host(self, host):
+            if host.name == "bad-host":
+                raise InvalidParameter("cannot set up bad-host")
+
+    rec.drivers["bridge"] = Picky
+    ctl = controller(Store(":memory:"), rec)
+    ctl.kernel.calls.clear()
+    with pytest.raises(InvalidParameter):
+        ctl.add_host("bad-host")
+    assert "bad-host" not in ctl.hosts and [h.name for h in ctl.store.load("host")] == ["host1"]
+    assert ctl.kernel.calls == [("plug_host", "bad-host"), ("unplug_host", "bad-host")]
+    assert ctl.add_host("good-host").address == "192.168.100.12"  # its address was not used up
+
+
 # -- restore -----------------------------------------------------------------------
 def test_restore_rebuilds_hosts_networks_then_containers_in_join_order(rec, tmp_path):
     store = Store(tmp_path / "lab.db")
