@@ -41,3 +41,21 @@ def check_ifname(name: str, what: str = "interface name") -> str:
     if not name or len(name) > IFNAMSIZ or any(c in name for c in "/: \t\n") or name in (".", ".."):
         raise InvalidParameter(f"Invalid {what} ({name}): a Linux interface name has 1-15 characters and no '/', ':' or spaces")
     return name
+
+
+_ADJECTIVES = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy", "jolly",
+               "keen", "loving", "modest", "nifty", "optimistic", "quirky", "relaxed", "serene", "trusting",
+               "upbeat", "vibrant", "wizardly", "youthful", "zealous")
+_SCIENTISTS = ("babbage", "cerf", "dijkstra", "engelbart", "hopper", "kahn", "lamport", "liskov", "lovelace",
+               "metcalfe", "perlman", "postel", "ritchie", "shannon", "thompson", "torvalds", "turing", "wozniak")
+
+
+def random_name(taken: set[str]) -> str:
+    """A name as Docker makes one when none is given (adjective_scientist), not yet taken."""
+    while True:
+        name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_SCIENTISTS)}"
+        if name not in taken:
+            return name
+        name += str(secrets.randbelow(10))
+        if name not in taken:
+            return name

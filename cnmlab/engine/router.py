@@ -19,6 +19,12 @@ class Request:
     body: Any
     engine: Any = None
     stream: Callable[[bytes], None] | None = None  # for streaming routes (events)
+    # Streaming routes may send their head themselves (content type; `upgrade`: 101 and a raw,
+    # hijacked connection, as Docker's attach and exec start do) and then use the socket both ways.
+    start_stream: Callable[..., None] | None = None
+    socket: Any = None
+    rfile: Any = None  # what the client sends after the head (it may be buffered already)
+    headers: dict[str, str] = field(default_factory=dict)
 
     def flag(self, name: str) -> bool:
         return self.query.get(name, "").lower() in ("1", "true", "yes")

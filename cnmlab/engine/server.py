@@ -102,7 +102,11 @@ class Engine:
         from ..controller import Controller
         from ..store import Store
 
+        from ..image import prepare_applets
+
+        prepare_applets()  # alpine's tools for processes in containers, in the world's /run
         self.controller = Controller(Store(self.store_path))
+        self.controller.submit = self.kernel.submit  # work handed to the one thread that changes the lab
         self.controller.subscribe(self.broadcast)
         _load_extensions(self)
         self.controller.start()
@@ -229,16 +233,44 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _stream(self, route, req: Request) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
+        """A long-running answer on this HTTP thread. The head goes out with the first bytes (or
+        `req.start_stream`), so a handler may still fail with a plain JSON error before it."""
+        started = False
+
+        def start(content_type: str = "application/x-ndjson", upgrade: bool = False) -> None:
+            nonlocal started
+            if started:
+                return
+            started = True
+            if upgrade:  # Docker's hijack: the connection becomes a raw stream both ways
+                self.send_response(101, "UPGRADED")
+                self.send_header("Content-Type", content_type)
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Upgrade", "tcp")
+            else:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.flush()
 
         def write(chunk: bytes) -> None:
+            start()
             self.wfile.write(chunk)
             self.wfile.flush()
 
-        req.stream = write
-        with contextlib.suppress(OSError):
+        self.close_connection = True
+        req.stream, req.start_stream = write, start
+        req.socket, req.rfile = self.connection, self.rfile
+        req.headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
             route.handler(req)
+        except CnmError as exc:
+            if not started:
+                self._reply(exc.status, {"message": exc.message})
+        except OSError:
+            pass  # the client went away
+        except Exception as exc:  # a bug: say what, keep serving
+            traceback.print_exc()
+            if not started:
+                self._reply(500, {"message": f"{type(exc).__name__}: {exc}"})
