@@ -25,7 +25,8 @@ from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, Endpoin
 from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
 from .host import Host
 from .ipam import Ipam, Pool, parse_address, parse_subnet
-from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
+from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_mac, check_network_name,
+                    new_id)
 from .network import PREDEFINED, IpamConfig, Network
 from .osl import netns
 from .osl.netns import Namespaces
@@ -488,10 +489,11 @@ class Controller:
         port_policy.unpublish(self, container)
 
     # -- endpoints: connect and disconnect -------------------------------------
-    def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None) -> Endpoint:
+    def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None,
+                mac: str | None = None) -> Endpoint:
         c = self.container(container)
         net = self.network(network, c.host)
-        return self._join(net, c, ip=ip, aliases=aliases or [], from_connect=True)
+        return self._join(net, c, ip=ip, aliases=aliases or [], from_connect=True, mac=mac)
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
         c = self.container(container)
@@ -513,7 +515,8 @@ class Controller:
                 return self.endpoints[ep_id]
         return None
 
-    def _join(self, net: Network, c: Container, ip: str | None, aliases: list[str], from_connect: bool) -> Endpoint:
+    def _join(self, net: Network, c: Container, ip: str | None, aliases: list[str], from_connect: bool,
+              mac: str | None = None) -> Endpoint:
         drv = self.driver(net.driver)
         if from_connect and (net.driver in ("host", "null") or c.network_mode in ("host", "none")):
             raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
@@ -523,7 +526,7 @@ class Controller:
         if net.host is not None and net.host != c.host:
             raise InvalidParameter(f"network {net.name} is local to host {net.host}; container {c.name} is on {c.host}")
         ep = Endpoint(id=new_id(), network_id=net.id, container_id=c.id, aliases=list(aliases),
-                      requested_ip=ip, from_connect=from_connect)
+                      requested_ip=ip, from_connect=from_connect, mac=check_mac(mac) if mac else "")
         with contextlib.ExitStack() as undo:
             if drv.capabilities.needs_ipam and net.id in self.ipam.pools:  # not with --ipam-driver null
                 self._assign_address(net, ep, ip)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import __version__
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -85,15 +84,15 @@ def container(ctl: Controller, c: Container) -> dict:
             ipam_cfg = {} if ep.from_connect else None
         networks[net.name] = {
             "IPAMConfig": ipam_cfg,
-            "Links": None,
-            "Aliases": None if net.predefined else list(ep.aliases) + [c.short_id],
+            "Links": ep.state.get("links"),
+            "Aliases": None if net.predefined else list(dict.fromkeys([*ep.aliases, c.short_id])),
             "NetworkID": net.id,
             "EndpointID": ep.id,
             "Gateway": ep.gateway or "",
             "IPAddress": ep.ip,
             "IPPrefixLen": int(ep.address.split("/")[1]) if ep.address else 0,
             "MacAddress": ep.mac,
-            "DriverOpts": {} if ep.from_connect else None,
+            "DriverOpts": ep.state.get("driver_opts", {} if ep.from_connect else None),
             "Interface": ep.ifname,  # cnmlab: the interface inside the sandbox
         }
     bridge_ep = next((ctl.endpoints[e] for e in c.endpoints
@@ -169,6 +168,3 @@ def host(ctl: Controller, name: str) -> dict:
                               if ctl.networks[e.network_id].host is None and ctl.containers[e.container_id].host == name}),
     }
 
-
-def version() -> dict:
-    return {"Version": __version__, "ApiVersion": "1.41", "Component": "cnmlab-engine"}

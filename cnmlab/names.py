@@ -41,3 +41,26 @@ def check_ifname(name: str, what: str = "interface name") -> str:
     if not name or len(name) > IFNAMSIZ or any(c in name for c in "/: \t\n") or name in (".", ".."):
         raise InvalidParameter(f"Invalid {what} ({name}): a Linux interface name has 1-15 characters and no '/', ':' or spaces")
     return name
+
+
+MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def check_mac(mac: str) -> str:
+    if not MAC.match(mac or ""):
+        raise InvalidParameter(f"invalid MAC address: {mac}")
+    return mac.lower()
+
+
+# Docker's namesgenerator names an unnamed container ADJECTIVE_SCIENTIST; a few of each suffice.
+_ADJECTIVES = ("admiring", "brave", "clever", "eager", "focused", "gifted", "happy", "jolly", "keen",
+               "lucid", "modest", "nifty", "quirky", "serene", "trusting", "vibrant", "wizardly", "zen")
+_SCIENTISTS = ("bardeen", "cerf", "engelbart", "hamilton", "hopper", "kahn", "lamport", "liskov",
+               "lovelace", "metcalfe", "perlman", "pike", "postel", "ritchie", "shannon", "thompson", "turing")
+
+
+def random_container_name(taken) -> str:
+    while True:
+        name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_SCIENTISTS)}"
+        if name not in taken:
+            return name
