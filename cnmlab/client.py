@@ -8,7 +8,9 @@ activation). Errors come back as the core's exception types with the engine's on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import struct
 import http.client
 import json
 import os
@@ -25,7 +27,7 @@ from .dns import events as _dns_events  # noqa: F401  (registers the DNS query-l
 from .swarm import service as _service_events  # noqa: F401  (registers the service events)
 from . import paths
 from .errors import CnmError, EngineUnavailable, NotFound, from_status
-from .sandbox import parse_port
+from .sandbox import parse_publish
 
 START_TIMEOUT = 60.0
 
@@ -192,23 +194,89 @@ class Client:
         self.request("POST", f"/networks/{quote(network, safe='')}/disconnect", {"Container": container, "Force": force})
 
     # -- containers -------------------------------------------------------------
-    def run(self, name: str, network: str | None = None, ip: str | None = None, aliases: list[str] | None = None,
-            ports: list[str] | None = None, host: str | None = None, labels: dict | None = None) -> dict:
+    def create(self, name: str | None = None, network: str | list[str] | None = None, ip: str | None = None,
+               aliases: list[str] | None = None, ports: list[str | dict] | None = None, host: str | None = None,
+               labels: dict | None = None, image: str | None = None, cmd: list[str] | None = None,
+               env: list[str] | None = None, tty: bool = False, stdin: bool = False, auto_remove: bool = False,
+               entrypoint: list[str] | None = None, hostname: str | None = None) -> dict:
+        """`docker create`: the container is recorded, not started. `network` may name several
+        (every one is joined at start); `ip`/`aliases` are for the first. `ports` are `-p` texts
+        or {"HostPort", "ContainerPort", "Proto"} dicts."""
+        networks = [network] if isinstance(network, str) else list(network or [])
         bindings: dict[str, list] = {}
         for spec in ports or []:
-            port = parse_port(spec)  # the CLI's own check, as docker's is
-            bindings.setdefault(f"{port.container_port}/{port.proto}", []).append({"HostPort": str(port.host_port)})
-        body = {"HostConfig": {"NetworkMode": network or "default", "PortBindings": bindings},
-                "Host": host, "Labels": labels or {}}
-        if network:
-            ep = {"Aliases": aliases or []}
+            port = spec if isinstance(spec, dict) else parse_publish(spec)
+            bindings.setdefault(f"{port['ContainerPort']}/{port['Proto']}", []).append({"HostIp": port.get("HostIp", ""),
+                                                                                    "HostPort": port["HostPort"]})
+        body = {"HostConfig": {"NetworkMode": networks[0] if networks else "default", "PortBindings": bindings,
+                               "AutoRemove": auto_remove},
+                "Host": host, "Labels": labels or {}, "Image": image or "", "Cmd": cmd, "Entrypoint": entrypoint,
+                "Env": env or [], "Tty": tty, "OpenStdin": stdin, "StdinOnce": stdin, "Hostname": hostname}
+        if networks:
+            eps: dict = {n: {"Aliases": []} for n in networks}
+            eps[networks[0]]["Aliases"] = aliases or []
             if ip:
-                ep["IPAMConfig"] = {"IPv4Address": ip}
-            body["NetworkingConfig"] = {"EndpointsConfig": {network: ep}}
+                eps[networks[0]]["IPAMConfig"] = {"IPv4Address": ip}
+            body["NetworkingConfig"] = {"EndpointsConfig": eps}
         return self.request("POST", "/containers/create", body, query={"name": name})
 
-    def containers(self) -> list[dict]:
-        return self.request("GET", "/containers/json")
+    def run(self, name: str | None = None, network: str | list[str] | None = None, ip: str | None = None,
+            aliases: list[str] | None = None, ports: list[str | dict] | None = None, host: str | None = None,
+            labels: dict | None = None, **config) -> dict:
+        """`docker run -d`: create and start; a start that fails removes the container again."""
+        made = self.create(name, network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels,
+                           **config)
+        try:
+            self.start(made["Id"])
+        except CnmError:
+            with contextlib.suppress(CnmError):
+                self.rm(made["Id"], force=True)
+            raise
+        return made
+
+    def start(self, ref: str) -> None:
+        self.request("POST", f"/containers/{quote(ref, safe='')}/start")
+
+    def stop(self, ref: str, timeout: float | None = None) -> None:
+        self.request("POST", f"/containers/{quote(ref, safe='')}/stop", query={"t": timeout})
+
+    def restart(self, ref: str, timeout: float | None = None) -> None:
+        self.request("POST", f"/containers/{quote(ref, safe='')}/restart", query={"t": timeout})
+
+    def kill(self, ref: str, signal: str = "KILL") -> None:
+        self.request("POST", f"/containers/{quote(ref, safe='')}/kill", query={"signal": signal})
+
+    def wait(self, ref: str, condition: str = "not-running") -> int:
+        return self.request("POST", f"/containers/{quote(ref, safe='')}/wait", query={"condition": condition},
+                            timeout=None)["StatusCode"]
+
+    def logs(self, ref: str, follow: bool = False, tail: str = "all", timestamps: bool = False,
+             stdout: bool = True, stderr: bool = True) -> Iterator[tuple[str, bytes]]:
+        """The container's log as (stream, bytes) chunks; `follow` keeps reading until it stops."""
+        query = {"follow": int(follow), "tail": tail, "timestamps": int(timestamps), "stdout": int(stdout),
+                 "stderr": int(stderr)}
+        tty = self.inspect(ref)["Config"].get("Tty", False)
+        sock = self._raw("GET", f"/containers/{quote(ref, safe='')}/logs?" + urlencode(query))
+        try:
+            reader = sock.makefile("rb")
+            status = _read_head(reader)
+            if status >= 400:
+                payload = json.loads(reader.read() or b"{}")
+                raise from_status(status, payload.get("message") or f"engine answered {status}")
+            yield from read_frames(reader, tty)
+        finally:
+            sock.close()
+
+    def _raw(self, method: str, path: str) -> socket.socket:
+        if not self.running():
+            self.request("GET", "/_ping")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self.socket_path)
+        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        return sock
+
+    def containers(self, all: bool = True) -> list[dict]:  # noqa: A002 - Docker's name
+        return self.request("GET", "/containers/json", query={"all": int(all)})
 
     def inspect(self, ref: str) -> dict:
         return self.request("GET", f"/containers/{quote(ref, safe='')}/json")
@@ -322,6 +390,24 @@ class Client:
     def exec(self, ref: str, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess:
         """Run a real command in the sandbox and capture its output and exit code."""
         return subprocess.run(self.enter_argv(ref, argv), capture_output=True, text=True, timeout=timeout)
+
+
+def _read_head(reader) -> int:
+    status = int(reader.readline().split()[1])
+    while reader.readline() not in (b"\r\n", b"\n", b""):
+        pass
+    return status
+
+
+def read_frames(reader, tty: bool) -> Iterator[tuple[str, bytes]]:
+    """Docker's stream: raw bytes with a TTY, else frames of an 8-byte header and the payload."""
+    if tty:
+        while data := reader.read1(65536):
+            yield "stdout", data
+        return
+    while len(head := reader.read(8)) == 8:
+        kind, size = struct.unpack(">BxxxL", head)
+        yield ("stderr" if kind == 2 else "stdout"), reader.read(size)
 
 
 def _alive(pid: int) -> bool:

@@ -52,15 +52,19 @@ def check_mac(mac: str) -> str:
     return mac.lower()
 
 
-# Docker's namesgenerator names an unnamed container ADJECTIVE_SCIENTIST; a few of each suffice.
-_ADJECTIVES = ("admiring", "brave", "clever", "eager", "focused", "gifted", "happy", "jolly", "keen",
-               "lucid", "modest", "nifty", "quirky", "serene", "trusting", "vibrant", "wizardly", "zen")
-_SCIENTISTS = ("bardeen", "cerf", "engelbart", "hamilton", "hopper", "kahn", "lamport", "liskov",
-               "lovelace", "metcalfe", "perlman", "pike", "postel", "ritchie", "shannon", "thompson", "turing")
+_ADJECTIVES = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy", "jolly",
+               "keen", "loving", "modest", "nifty", "optimistic", "quirky", "relaxed", "serene", "trusting",
+               "upbeat", "vibrant", "wizardly", "youthful", "zealous")
+_SCIENTISTS = ("babbage", "cerf", "dijkstra", "engelbart", "hopper", "kahn", "lamport", "liskov", "lovelace",
+               "metcalfe", "perlman", "postel", "ritchie", "shannon", "thompson", "torvalds", "turing", "wozniak")
 
 
-def random_container_name(taken) -> str:
+def random_name(taken: set[str]) -> str:
+    """A name as Docker makes one when none is given (adjective_scientist), not yet taken."""
     while True:
         name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_SCIENTISTS)}"
+        if name not in taken:
+            return name
+        name += str(secrets.randbelow(10))
         if name not in taken:
             return name

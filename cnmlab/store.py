@@ -14,7 +14,7 @@ from pathlib import Path
 from .endpoint import Endpoint
 from .host import Host
 from .network import IpamConfig, Network
-from .sandbox import Container, PortBinding
+from .sandbox import Container, EndpointConfig, PortBinding, State
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -29,7 +29,10 @@ def _network(d: dict) -> Network:
 
 
 def _container(d: dict) -> Container:
-    return Container(**{**d, "ports": [PortBinding(**p) for p in d.get("ports", [])]})
+    # A record written before containers had states was a running sandbox.
+    state = State(**d["state"]) if d.get("state") else State(status="running")
+    return Container(**{**d, "ports": [PortBinding(**p) for p in d.get("ports", [])], "state": state,
+                        "networks": [EndpointConfig(**n) for n in d.get("networks", [])]})
 
 
 LOADERS = {"host": lambda d: Host(**d), "network": _network, "container": _container, "endpoint": lambda d: Endpoint(**d)}

@@ -100,7 +100,8 @@ def test_the_chapter_scenario_with_docker_commands(docker):
     taken = docker("run", "-d", "--name", "web3", "-p", "8080:80", "nginx", check=False)
     assert taken.returncode == 125 and "port is already allocated" in taken.stderr
 
-    docker("rm", "-f", "web", "web2", "aa")
+    assert docker("ps", "-a", "--filter", "name=web3", "--format", "{{.Status}}").stdout.strip() == "Created"
+    docker("rm", "-f", "web", "web2", "web3", "aa")
     assert docker("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["bb"]
     assert [c["Names"] for c in Client().containers()] == [["/bb"]]  # one lab: cnmlab sees what docker made
 
@@ -108,7 +109,7 @@ def test_the_chapter_scenario_with_docker_commands(docker):
 def test_network_inspect_is_the_same_as_cnmlabs(docker, cli):
     docker("network", "create", "--subnet", "10.77.3.0/24", "--internal", "-o", "com.docker.network.bridge.name=br-same",
            "net-same")
-    docker("run", "-d", "--name", "same1", "--network", "net-same", "--ip", "10.77.3.9", "alpine")
+    docker("run", "-d", "--name", "same1", "--network", "net-same", "--ip", "10.77.3.9", "alpine", "sleep", "600")
     ours = json.loads(cli("network", "inspect", "net-same").stdout)
     theirs = json.loads(docker("network", "inspect", "net-same").stdout)
     assert theirs == ours
@@ -173,5 +174,6 @@ def test_compose_builds_the_chapter_and_down_leaves_nothing(docker):
     assert docker("port", "chapter_web_1").stdout.strip() == "80/tcp -> 0.0.0.0:8080"
     down = subprocess.run([*compose, "down"], capture_output=True, text=True, env=docker.env, timeout=120)
     assert down.returncode == 0, down.stderr
-    assert docker("ps", "-aq").stdout == ""
-    assert docker("network", "ls", "--format", "{{.Name}}").stdout.split() == ["bridge", "host", "none"]
+    assert docker("ps", "-aq", "--filter", "label=com.docker.compose.project=chapter").stdout == ""
+    assert not [n for n in docker("network", "ls", "--format", "{{.Name}}").stdout.split() if n.startswith("chapter")]
+    assert not [c for c in Client().containers() if c["Names"][0].startswith("/chapter")]

@@ -80,7 +80,7 @@ def _build(ctl, networks: list[dict], containers: list[dict], made_networks: lis
         made_networks.append(net.id)
     for spec in containers:
         where.append(f"container {spec['Name']}")
-        c = ctl.create_container(
+        c = ctl.run_container(
             spec["Name"], network=spec.get("Network"), ip=spec.get("IP"),
             aliases=list(spec.get("Aliases") or []), ports=list(spec.get("Ports") or []),
             host=spec.get("Host"), labels=_strings(spec.get("Labels"), f"{where[-1]}: Labels"))

@@ -20,6 +20,12 @@ class Request:
     engine: Any = None
     stream: Callable[[bytes], None] | None = None  # for streaming routes (events)
     api_version: str | None = None  # the N of a Docker client's /v1.N/ path
+    # Streaming routes may send their head themselves (content type; `upgrade`: 101 and a raw,
+    # hijacked connection, as Docker's attach and exec start do) and then use the socket both ways.
+    start_stream: Callable[..., None] | None = None
+    socket: Any = None
+    rfile: Any = None  # what the client sends after the head (it may be buffered already)
+    headers: dict[str, str] = field(default_factory=dict)
 
     def flag(self, name: str) -> bool:
         return self.query.get(name, "").lower() in ("1", "true", "yes")

@@ -144,27 +144,50 @@ def network_prune(req: Request):
 # -- containers -----------------------------------------------------------------
 @router.route("POST", "/containers/create", status=201)
 def container_create(req: Request):
+    """Docker's create: the container is recorded (`created`); POST /containers/{id}/start builds it."""
     ctl = _ctl(req)
     host_cfg = req.field("HostConfig") or {}
     endpoints = ((req.field("NetworkingConfig") or {}).get("EndpointsConfig")) or {}
     mode = host_cfg.get("NetworkMode") or None
-    networks = list(endpoints) or ([mode] if mode and mode != "default" else [])
-    first = endpoints.get(networks[0], {}) if networks else {}
+    primary = [mode] if mode and mode != "default" else []
+    networks = primary + [n for n in endpoints if n not in primary]
+    configs = {n: {"ip": (cfg.get("IPAMConfig") or {}).get("IPv4Address"), "aliases": list(cfg.get("Aliases") or []),
+                   "mac": cfg.get("MacAddress")} for n, cfg in endpoints.items() if isinstance(cfg, dict)}
     ports = []
     for key, bindings in (host_cfg.get("PortBindings") or {}).items():
         cport, _, proto = key.partition("/")
-        for b in bindings or []:
-            ports.append(f"{b.get('HostPort')}:{cport}/{proto or 'tcp'}")
+        for b in bindings or [{}]:
+            b = b or {}
+            ports.append(f"{b.get('HostIp') or ''}:{b.get('HostPort') or ''}:{cport}/{proto or 'tcp'}"
+                         if b.get("HostIp") else f"{b.get('HostPort') or ''}:{cport}/{proto or 'tcp'}")
     c = ctl.create_container(
-        req.query.get("name") or req.field("Name", ""),
+        req.query.get("name") or req.field("Name") or None,
         network=networks,
-        ip=(first.get("IPAMConfig") or {}).get("IPv4Address"),
-        aliases=list(first.get("Aliases") or []),
+        endpoint_configs=configs,
         ports=ports,
         host=req.field("Host"),
         labels=_dict(req.field("Labels"), "Labels"),
+        image=str(req.field("Image") or ""),
+        cmd=_argv(req.field("Cmd"), "Cmd"),
+        entrypoint=_argv(req.field("Entrypoint"), "Entrypoint"),
+        env=_argv(req.field("Env"), "Env") or [],
+        hostname=req.field("Hostname") or None,
+        tty=bool(req.field("Tty", False)),
+        open_stdin=bool(req.field("OpenStdin", False)),
+        stdin_once=bool(req.field("StdinOnce", False)),
+        auto_remove=bool(host_cfg.get("AutoRemove", False)),
     )
     return {"Id": c.id, "Warnings": []}
+
+
+def _argv(value, name: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise InvalidParameter(f"{name} must be a list of strings")
+    return [str(v) for v in value]
 
 
 @router.route("GET", "/containers/json")

@@ -103,7 +103,11 @@ class Engine:
         from ..controller import Controller
         from ..store import Store
 
+        from ..image import prepare_applets
+
+        prepare_applets()  # alpine's tools for processes in containers, in the world's /run
         self.controller = Controller(Store(self.store_path))
+        self.controller.submit = self.kernel.submit  # work handed to the one thread that changes the lab
         self.controller.subscribe(self.broadcast)
         _load_extensions(self)
         self.controller.start()
@@ -245,23 +249,53 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _stream(self, route, req: Request) -> None:
-        chunked = req.api_version is not None  # Docker's clients read a stream as HTTP chunks
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json" if chunked else "application/x-ndjson")
-        if chunked:
-            self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
+        """A long-running answer on this HTTP thread. The head goes out with the first bytes (or
+        `req.start_stream`), so a handler may still fail with a plain JSON error before it."""
+        started = False
+        chunked = False  # Docker's clients read a plain (not hijacked) stream as HTTP chunks
+
+        def start(content_type: str = "application/x-ndjson", upgrade: bool = False) -> None:
+            nonlocal started, chunked
+            if started:
+                return
+            started = True
+            if upgrade:  # Docker's hijack: the connection becomes a raw stream both ways
+                self.send_response(101, "UPGRADED")
+                self.send_header("Content-Type", content_type)
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Upgrade", "tcp")
+            else:
+                chunked = req.api_version is not None
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json" if chunked and content_type ==
+                                 "application/x-ndjson" else content_type)
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.flush()
 
         def write(chunk: bytes) -> None:
+            start()
             if chunked and chunk:
                 chunk = b"%x\r\n%s\r\n" % (len(chunk), chunk)
             self.wfile.write(chunk)
             self.wfile.flush()
 
-        req.stream = write
-        with contextlib.suppress(OSError):
+        self.close_connection = True
+        req.stream, req.start_stream = write, start
+        req.socket, req.rfile = self.connection, self.rfile
+        req.headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
             route.handler(req)
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
+        except CnmError as exc:
+            if not started:
+                self._reply(exc.status, {"message": exc.message})
+        except OSError:
+            pass  # the client went away
+        except Exception as exc:  # a bug: say what, keep serving
+            traceback.print_exc()
+            if not started:
+                self._reply(500, {"message": f"{type(exc).__name__}: {exc}"})

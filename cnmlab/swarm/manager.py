@@ -165,7 +165,7 @@ class ServiceManager:
         """One replica in its slot, on the host the slot maps to (round robin over the hosts)."""
         net = self.ctl.networks[svc.network_id]
         hosts = [svc.host] if svc.host else [h.name for h in self.ctl.docker_hosts()]
-        c = self.ctl.create_container(f"{svc.name}.{slot}", network=net.id, host=hosts[(slot - 1) % len(hosts)],
+        c = self.ctl.run_container(f"{svc.name}.{slot}", network=net.id, host=hosts[(slot - 1) % len(hosts)],
                                       labels={SERVICE_LABEL: svc.name, "com.docker.swarm.service.id": svc.id,
                                               "com.docker.swarm.task.slot": str(slot)})
         task = Task(slot=slot, name=c.name, container_id=c.id)

@@ -76,19 +76,20 @@ class Recorder:
         attributes = {**labels, "image": image, "name": name}
         if getattr(event, "exit_code", None) is not None:
             attributes["exitCode"] = str(event.exit_code)
+        if getattr(event, "signal", None) is not None:
+            attributes["signal"] = str(event.signal)
         message = _message(event, "container", action, cid, attributes)
         message.update({"status": action, "id": cid, "from": image})  # the fields before API 1.22
         return message
 
 
-# the names part B's life cycle gives its events, and Docker's action for each
+# the core's life-cycle events, and Docker's action for each
 CONTAINER_ACTIONS = {"ContainerStarted": "start", "ContainerDied": "die", "ContainerStopped": "stop",
-                     "ContainerKilled": "kill", "ContainerRestarted": "restart", "ContainerExited": "die"}
+                     "ContainerKilled": "kill", "ContainerRestarted": "restart"}
 
 
 def _image(c) -> str:
-    config = getattr(c, "config", None)
-    return (config or {}).get("Image", "") if isinstance(config, dict) else getattr(c, "image", "") or ""
+    return getattr(c, "image", "") or ""
 
 
 def _network(ctl, name: str, host: str | None):

@@ -1,22 +1,16 @@
 """Images: any name answers and none is pulled. Lab containers run the lab's own userland
-(busybox applets and the test services) whatever image they name, so `docker run` never pulls."""
+(busybox applets and the test services) whatever image they name, so `docker run` never pulls.
+What an image does by default is the core's (cnmlab/image.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
+from ... import image
 from ..router import Reply, Request
 from .api import router
 
-# What a learner relies on from a few well-known images (docker run's defaults, `-P`).
-KNOWN = {
-    "alpine": {"Cmd": ["/bin/sh"]},
-    "busybox": {"Cmd": ["sh"]},
-    "nginx": {"Cmd": ["nginx", "-g", "daemon off;"], "Entrypoint": ["/docker-entrypoint.sh"],
-              "ExposedPorts": {"80/tcp": {}}},
-    "httpd": {"Cmd": ["httpd-foreground"], "ExposedPorts": {"80/tcp": {}}},
-}
 CREATED = "2024-01-01T00:00:00Z"
 
 
@@ -26,22 +20,17 @@ def reference(name: str) -> str:
     return name if ":" in last or "@" in name else f"{name}:latest"
 
 
-def base(name: str) -> str:
-    """`docker.io/library/nginx:1.25` -> `nginx`."""
-    return name.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
-
-
 def image_id(name: str) -> str:
     return "sha256:" + hashlib.sha256(reference(name).encode()).hexdigest()
 
 
 def config(name: str) -> dict:
-    known = KNOWN.get(base(name), {})
+    """The image's config as Docker shows it; its CMD and ports are those the life cycle honours."""
+    exposed = {port: {} for port in image.exposed_ports(name)} or None
     return {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
-            "AttachStderr": False, "ExposedPorts": known.get("ExposedPorts"), "Tty": False, "OpenStdin": False,
-            "StdinOnce": False, "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": known.get("Cmd"), "Image": "", "Volumes": None, "WorkingDir": "",
-            "Entrypoint": known.get("Entrypoint"), "OnBuild": None, "Labels": None}
+            "AttachStderr": False, "ExposedPorts": exposed, "Tty": False, "OpenStdin": False,
+            "StdinOnce": False, "Env": [f"PATH={image.DOCKER_PATH}"], "Cmd": image.default_cmd(name), "Image": "",
+            "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
 
 
 @router.route("GET", "/images/{name:path}/json", kernel=False)

@@ -94,19 +94,18 @@ def connect(req: Request) -> None:
     ipam_cfg = cfg.get("IPAMConfig") or {}
     if ipam_cfg.get("IPv6Address"):
         raise InvalidParameter("IPv6 addresses are not supported in the lab: sandboxes keep IPv6 off")
-    ep = ctl.connect(req.params["id"], req.field("Container") or "", ip=ipam_cfg.get("IPv4Address") or None,
-                     aliases=list(cfg.get("Aliases") or []), mac=cfg.get("MacAddress") or None)
-    remember_endpoint_config(ctl, ep, cfg)
+    c = ctl.container(req.field("Container") or "")
+    ctl.connect(req.params["id"], c.id, ip=ipam_cfg.get("IPv4Address") or None,
+                aliases=list(cfg.get("Aliases") or []), mac=cfg.get("MacAddress") or None)
+    asked = c.networks[-1]  # the config the connect recorded: joined again at every start
+    asked.links, asked.driver_opts = endpoint_extras(cfg)
+    ctl.store.put(c)
 
 
-def remember_endpoint_config(ctl, ep, cfg: dict) -> None:
-    """Links and DriverOpts are recorded and shown by inspect; no lab driver uses them."""
-    if cfg.get("Links"):
-        ep.state["links"] = [str(link) for link in cfg["Links"]]
-    if cfg.get("DriverOpts"):
-        ep.state["driver_opts"] = _strings(cfg["DriverOpts"], "DriverOpts")
-    if cfg.get("Links") or cfg.get("DriverOpts"):
-        ctl.store.put(ep)
+def endpoint_extras(cfg: dict) -> tuple[list[str] | None, dict[str, str] | None]:
+    """EndpointConfig's Links and DriverOpts: recorded and shown by inspect; no lab driver uses them."""
+    links = [str(link) for link in cfg.get("Links") or []] or None
+    return links, _strings(cfg.get("DriverOpts"), "DriverOpts") or None
 
 
 @router.route("POST", "/networks/{id}/disconnect")
