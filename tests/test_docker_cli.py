@@ -69,8 +69,14 @@ def test_the_chapter_scenario_with_docker_commands(docker):
     docker("network", "connect", "--alias", "bee", "net-b", "bb")
 
     # names and aliases resolve from inside the sandboxes (Docker's embedded DNS)
-    assert Client().exec("bb", ["getent", "hosts", "alpha"]).stdout.split()[0] == "10.77.1.2"
-    assert Client().exec("aa", ["ping", "-c1", "-W2", "bb"]).returncode == 0
+    ping = docker("exec", "aa", "ping", "-c1", "-W2", "bb")
+    assert ping.stdout.startswith("PING bb (10.77.1.3): 56 data bytes") and "1 packets received" in ping.stdout
+    assert "1 packets received" in docker("exec", "bb", "ping", "-c1", "-W2", "alpha").stdout
+    assert docker("exec", "bb", "ping", "-c1", "-W1", "10.77.9.9", check=False).returncode == 1
+    assert docker("run", "--rm", "--network", "net-a", "alpine", "getent", "hosts", "alpha").stdout.split() == \
+        ["10.77.1.2", "alpha"]
+    if os.path.exists(CURRENT_DOCKER):
+        assert "1 packets received" in docker("exec", "aa", "ping", "-c1", "-W2", "bb", binary=CURRENT_DOCKER).stdout
 
     assert docker("inspect", "-f", "{{range $n, $e := .NetworkSettings.Networks}}{{$n}}={{$e.IPAddress}} {{end}}",
                   "bb").stdout.split() == ["net-a=10.77.1.3", "net-b=10.77.2.2"]
@@ -167,10 +173,11 @@ def test_compose_builds_the_chapter_and_down_leaves_nothing(docker):
     assert nets["chapter_back"]["IPAddress"] == "10.88.2.10"
     assert "api" in nets["chapter_front"]["Aliases"]
     web = json.loads(docker("inspect", "chapter_web_1").stdout)[0]["NetworkSettings"]["Networks"]["chapter_front"]
-    lab = Client()
-    assert lab.exec("chapter_app_1", ["getent", "hosts", "www"]).stdout.split()[0] == web["IPAddress"]
-    assert lab.exec("chapter_app_1", ["ping", "-c1", "-W2", "database"]).returncode == 0
-    assert lab.exec("chapter_web_1", ["getent", "hosts", "database"]).returncode != 0  # not on back
+    assert docker("exec", "chapter_app_1", "getent", "hosts", "www").stdout.split()[0] == web["IPAddress"]
+    assert docker("exec", "chapter_app_1", "ping", "-c1", "-W2", "database").returncode == 0
+    assert docker("exec", "chapter_web_1", "getent", "hosts", "database", check=False).returncode == 2  # not on back
+    db = json.loads(docker("inspect", "chapter_db_1").stdout)[0]["NetworkSettings"]["Networks"]["chapter_back"]
+    assert docker("exec", "chapter_web_1", "ping", "-c1", "-W1", db["IPAddress"], check=False).returncode == 1
     assert docker("port", "chapter_web_1").stdout.strip() == "80/tcp -> 0.0.0.0:8080"
     down = subprocess.run([*compose, "down"], capture_output=True, text=True, env=docker.env, timeout=120)
     assert down.returncode == 0, down.stderr

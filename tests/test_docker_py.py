@@ -87,7 +87,11 @@ def test_containers_with_aliases_fixed_addresses_and_docker_shapes(clients):
     two = api.inspect_container("py2")["NetworkSettings"]["Networks"]["py-d"]
     assert two["IPAddress"] == "10.77.6.50" and two["IPAMConfig"] == {"IPv4Address": "10.77.6.50"}
     assert two["Aliases"][0] == "db"
-    assert Client().exec("py1", ["getent", "hosts", "db"]).stdout.split()[0] == "10.77.6.50"
+    code, out = c1.exec_run(["getent", "hosts", "db"])
+    assert (code, out.split()[:1]) == (0, [b"10.77.6.50"]), (code, out)
+    exec_id = api.exec_create("py2", ["sh", "-c", "ip -4 -o addr show eth0; exit 3"])["Id"]
+    assert b"10.77.6.50/24" in api.exec_start(exec_id)
+    assert api.exec_inspect(exec_id)["ExitCode"] == 3
 
     high.networks.get("py-e").connect("py2", aliases=["store"], ipv4_address="10.77.7.9",
                                       driver_opt={"com.example.opt": "1"}, links={"py1": "one"})

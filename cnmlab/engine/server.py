@@ -36,6 +36,9 @@ from .router import Reply, Request
 
 
 
+HIJACK_HEAD_PAUSE = 0.05  # seconds between a hijacked stream's 101 head and its first bytes
+
+
 class Engine:
     def __init__(self, socket_path: Path | None = None, store_path: Path | None = None):
         self.socket_path = Path(socket_path or paths.socket_path())
@@ -274,6 +277,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.flush()
+            if upgrade:
+                # docker-py reads the 101 head through a buffered reader and then reads the raw
+                # socket: bytes that arrive with the head are lost to it. dockerd's output always
+                # comes later (a process starts); ours may be queued already, so let the head go first.
+                time.sleep(HIJACK_HEAD_PAUSE)
 
         def write(chunk: bytes) -> None:
             start()
