@@ -73,7 +73,8 @@ class Client:
             raw = resp.read()
         finally:
             conn.close()
-        payload = json.loads(raw) if raw else None
+        json_body = (resp.getheader("Content-Type") or "").startswith("application/json")
+        payload = (json.loads(raw) if json_body else raw.decode(errors="replace")) if raw else None
         if resp.status >= 400:
             message = payload.get("message") if isinstance(payload, dict) else raw.decode(errors="replace")
             raise from_status(resp.status, message or f"engine answered {resp.status}")

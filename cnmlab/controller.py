@@ -31,8 +31,8 @@ from .events import (ContainerCreated, ContainerDied, ContainerRemoved, Containe
 from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
 from .host import Host
 from .ipam import Ipam, Pool, parse_address, parse_subnet
-from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id,
-                    random_name)
+from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_mac, check_network_name,
+                    new_id, random_name)
 from .network import PREDEFINED, IpamConfig, Network
 from .osl import netns
 from .osl.netns import Namespaces
@@ -692,7 +692,7 @@ class Controller:
         if net.host is not None and net.host != c.host:
             raise InvalidParameter(f"network {net.name} is local to host {net.host}; container {c.name} is on {c.host}")
         ep = Endpoint(id=new_id(), network_id=net.id, container_id=c.id, aliases=list(aliases),
-                      requested_ip=ip, from_connect=from_connect, mac=mac or "")
+                      requested_ip=ip, from_connect=from_connect, mac=check_mac(mac) if mac else "")
         with contextlib.ExitStack() as undo:
             if drv.capabilities.needs_ipam and net.id in self.ipam.pools:  # not with --ipam-driver null
                 self._assign_address(net, ep, ip)

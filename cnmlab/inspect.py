@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import __version__
 from .container import log_path, main_argv
 from .image import default_cmd, environment
 
@@ -81,21 +80,22 @@ def container(ctl: Controller, c: Container) -> dict:
     for ep_id in c.endpoints:
         ep = ctl.endpoints[ep_id]
         net = ctl.networks[ep.network_id]
+        asked = next((cfg for cfg in c.networks if cfg.network == net.id), None)
         if ep.requested_ip:
             ipam_cfg = {"IPv4Address": ep.requested_ip}
         else:
             ipam_cfg = {} if ep.from_connect else None
         networks[net.name] = {
             "IPAMConfig": ipam_cfg,
-            "Links": None,
-            "Aliases": None if net.predefined else list(ep.aliases) + [c.short_id],
+            "Links": asked.links if asked else None,
+            "Aliases": None if net.predefined else list(dict.fromkeys([*ep.aliases, c.short_id])),
             "NetworkID": net.id,
             "EndpointID": ep.id,
             "Gateway": ep.gateway or "",
             "IPAddress": ep.ip,
             "IPPrefixLen": int(ep.address.split("/")[1]) if ep.address else 0,
             "MacAddress": ep.mac,
-            "DriverOpts": {} if ep.from_connect else None,
+            "DriverOpts": asked.driver_opts if asked and asked.driver_opts else ({} if ep.from_connect else None),
             "Interface": ep.ifname,  # cnmlab: the interface inside the sandbox
         }
     if not c.running:  # Docker keeps the networks it will join, without addresses
@@ -171,9 +171,10 @@ def status_text(c: Container) -> str:
 
 def _idle_endpoint(net: Network, c: Container, cfg) -> dict:
     return {"IPAMConfig": {"IPv4Address": cfg.ip} if cfg.ip else ({} if cfg.from_connect else None),
-            "Links": None, "Aliases": None if net.predefined else list(cfg.aliases) or None,
+            "Links": cfg.links, "Aliases": None if net.predefined else list(cfg.aliases) or None,
             "NetworkID": net.id, "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-            "MacAddress": cfg.mac or "", "DriverOpts": {} if cfg.from_connect else None, "Interface": ""}
+            "MacAddress": cfg.mac or "", "DriverOpts": cfg.driver_opts or ({} if cfg.from_connect else None),
+            "Interface": ""}
 
 
 def container_summary(ctl: Controller, c: Container) -> dict:
@@ -215,6 +216,3 @@ def host(ctl: Controller, name: str) -> dict:
                               if ctl.networks[e.network_id].host is None and ctl.containers[e.container_id].host == name}),
     }
 
-
-def version() -> dict:
-    return {"Version": __version__, "ApiVersion": "1.41", "Component": "cnmlab-engine"}

@@ -43,6 +43,15 @@ def check_ifname(name: str, what: str = "interface name") -> str:
     return name
 
 
+MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def check_mac(mac: str) -> str:
+    if not MAC.match(mac or ""):
+        raise InvalidParameter(f"invalid MAC address: {mac}")
+    return mac.lower()
+
+
 _ADJECTIVES = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy", "jolly",
                "keen", "loving", "modest", "nifty", "optimistic", "quirky", "relaxed", "serene", "trusting",
                "upbeat", "vibrant", "wizardly", "youthful", "zealous")

@@ -34,6 +34,8 @@ class EndpointConfig:
     aliases: list[str] = field(default_factory=list)
     from_connect: bool = False
     mac: str | None = None
+    links: list[str] | None = None  # Docker's EndpointConfig.Links and DriverOpts: recorded, shown by
+    driver_opts: dict[str, str] | None = None  # inspect; no lab driver uses them
 
 
 @dataclass

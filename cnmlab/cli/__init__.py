@@ -12,7 +12,8 @@ import sys
 
 from ..errors import CnmError
 
-COMMAND_MODULES = ("engine", "network", "container", "host", "lab", "plugin", "probe", "service", "lab_guide")
+COMMAND_MODULES = ("engine", "network", "container", "host", "lab", "plugin", "probe", "service", "lab_guide",
+                   "docker")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ FEATURES: list[str] = [
     "cnmlab.engine.plugin_routes",  # third-party drivers: GET /plugins, POST /plugins/run, /plugins/{ref}/stop
     "cnmlab.engine.stream_routes",  # start/stop/kill/restart/wait, logs, attach, exec: a container's life and streams
     "cnmlab.engine.namespace_routes",  # GET /lab/namespaces: every namespace of the world, with its kind
+    "cnmlab.engine.docker",  # Docker's Engine API (/v1.N/...): records Docker-shaped events for /events
 ]
 
 

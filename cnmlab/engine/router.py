@@ -19,6 +19,7 @@ class Request:
     body: Any
     engine: Any = None
     stream: Callable[[bytes], None] | None = None  # for streaming routes (events)
+    api_version: str | None = None  # the N of a Docker client's /v1.N/ path
     # Streaming routes may send their head themselves (content type; `upgrade`: 101 and a raw,
     # hijacked connection, as Docker's attach and exec start do) and then use the socket both ways.
     start_stream: Callable[..., None] | None = None
@@ -38,6 +39,16 @@ class Request:
 
 
 @dataclass
+class Reply:
+    """A reply that is not JSON (Docker's plain-text `OK` of /_ping), or carries extra headers."""
+
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+
+@dataclass
 class Route:
     method: str
     pattern: re.Pattern
@@ -52,7 +63,9 @@ class Router:
     routes: list[Route] = field(default_factory=list)
 
     def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200):
-        regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
+        # {name} is one path segment; {name:path} may hold slashes (an image name: library/nginx:1)
+        regex = re.compile("^" + re.sub(r"\{(\w+)(:path)?\}", lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})",
+                                        path) + "$")
 
         def register(fn):
             self.routes.append(Route(method, regex, fn, kernel, streaming, status))

@@ -21,17 +21,7 @@ def _dict(value, name: str) -> dict:
     return {str(k): str(v) for k, v in value.items()}
 
 
-# -- engine ---------------------------------------------------------------------
-@router.route("GET", "/_ping", kernel=False)
-def ping(req: Request):
-    return "OK"
-
-
-@router.route("GET", "/version", kernel=False)
-def version(req: Request):
-    return inspect.version()
-
-
+# -- engine (/_ping and /version are Docker's: engine/docker/system.py) ------------
 @router.route("GET", "/engine/status", kernel=False)
 def status(req: Request):
     eng = req.engine

@@ -31,8 +31,12 @@ from ..errors import CnmError
 from ..events import Event
 from ..osl import world
 from . import routes  # noqa: F401  (registers the core routes)
-from .router import Request, router
+from .docker import api as docker_api  # Docker's Engine API beside the lab routes (importing registers it)
+from .router import Reply, Request
 
+
+
+HIJACK_HEAD_PAUSE = 0.05  # seconds between a hijacked stream's 101 head and its first bytes
 
 
 class Engine:
@@ -192,14 +196,22 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self): self._dispatch("POST")  # noqa: E704
     def do_DELETE(self): self._dispatch("DELETE")  # noqa: E704
     def do_PUT(self): self._dispatch("PUT")  # noqa: E704
+    def do_HEAD(self): self._dispatch("HEAD")  # noqa: E704
+
+    def end_headers(self) -> None:
+        for name, value in docker_api.HEADERS.items():  # on every answer, as dockerd's middleware does
+            self.send_header(name, value)
+        super().end_headers()
 
     def _dispatch(self, method: str) -> None:
         engine: Engine = self.server.engine
         url = urlsplit(self.path)
-        found = router.match(method, url.path)
+        try:
+            found, api_version, known = docker_api.resolve(method, url.path)
+        except CnmError as exc:
+            return self._reply(exc.status, {"message": exc.message})
         if found is None:
-            code = 405 if router.allowed(url.path) else 404
-            return self._reply(code, {"message": f"page not found: {method} {url.path}"})
+            return self._reply(405 if known else 404, {"message": f"page not found: {method} {url.path}"})
         route, params = found
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -207,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw.strip() else None
         except (ValueError, json.JSONDecodeError) as exc:
             return self._reply(400, {"message": f"invalid JSON body: {exc}"})
-        req = Request(method, url.path, params, dict(parse_qsl(url.query)), body, engine)
+        req = Request(method, url.path, params, dict(parse_qsl(url.query)), body, engine, api_version=api_version)
         if route.streaming:
             return self._stream(route, req)
         try:
@@ -217,28 +229,36 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug or an unexpected kernel error: say what, keep serving
             traceback.print_exc()
             return self._reply(500, {"message": f"{type(exc).__name__}: {exc}"})
+        if isinstance(result, Reply):
+            return self._reply_raw(result)
         if route.status == 204 or result is None:
             return self._reply(204 if route.status == 204 else 200, None)
         self._reply(route.status, result)
 
     def _reply(self, code: int, payload) -> None:
         data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        self._reply_raw(Reply(data, "application/json", status=code))
+
+    def _reply_raw(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         self.send_header("Connection", "close")
         self.end_headers()
-        if data:
-            self.wfile.write(data)
+        if reply.body and self.command != "HEAD":
+            self.wfile.write(reply.body)
         self.close_connection = True
 
     def _stream(self, route, req: Request) -> None:
         """A long-running answer on this HTTP thread. The head goes out with the first bytes (or
         `req.start_stream`), so a handler may still fail with a plain JSON error before it."""
         started = False
+        chunked = False  # Docker's clients read a plain (not hijacked) stream as HTTP chunks
 
         def start(content_type: str = "application/x-ndjson", upgrade: bool = False) -> None:
-            nonlocal started
+            nonlocal started, chunked
             if started:
                 return
             started = True
@@ -248,14 +268,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Connection", "Upgrade")
                 self.send_header("Upgrade", "tcp")
             else:
+                chunked = req.api_version is not None
                 self.send_response(200)
-                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Type", "application/json" if chunked and content_type ==
+                                 "application/x-ndjson" else content_type)
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
                 self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.flush()
+            if upgrade:
+                # docker-py reads the 101 head through a buffered reader and then reads the raw
+                # socket: bytes that arrive with the head are lost to it. dockerd's output always
+                # comes later (a process starts); ours may be queued already, so let the head go first.
+                time.sleep(HIJACK_HEAD_PAUSE)
 
         def write(chunk: bytes) -> None:
             start()
+            if chunked and chunk:
+                chunk = b"%x\r\n%s\r\n" % (len(chunk), chunk)
             self.wfile.write(chunk)
             self.wfile.flush()
 
@@ -265,6 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
         req.headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             route.handler(req)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
         except CnmError as exc:
             if not started:
                 self._reply(exc.status, {"message": exc.message})

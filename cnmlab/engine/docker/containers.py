@@ -1,0 +1,197 @@
+"""Docker's container routes: create (the request's network, port and host settings), list
+(`all`, filters), inspect and remove, in Docker's shapes. The life cycle (start, stop, kill,
+restart, wait, logs, attach, exec) is the core's, served by engine/stream_routes.py."""
+
+from __future__ import annotations
+
+import datetime
+
+from ... import image, inspect
+from ...errors import InvalidParameter
+from ...sandbox import PortBinding
+from ..router import Request
+from . import images
+from .api import router
+from .filters import Filters
+from .networks import HOST_LABEL, endpoint_extras
+
+
+# -- create -----------------------------------------------------------------------
+@router.route("POST", "/containers/create", status=201)
+def create(req: Request) -> dict:
+    ctl = req.engine.controller
+    body = req.body if isinstance(req.body, dict) else {}
+    host_cfg = body.get("HostConfig") or {}
+    labels = _strings(body.get("Labels"), "Labels")
+    networks, configs = _networks(req, host_cfg, body)
+    c = ctl.create_container(
+        req.query.get("name") or None,
+        network=networks,
+        endpoint_configs={n: {"ip": _ipv4(cfg), "aliases": list(cfg.get("Aliases") or []),
+                              "mac": cfg.get("MacAddress") or None} for n, cfg in configs.items()},
+        mac=body.get("MacAddress") or None,  # before API 1.44 the MAC sat in Config, for the first network
+        ports=_port_bindings(body, host_cfg),
+        host=labels.get(HOST_LABEL) or body.get("Host") or None,
+        labels=labels,
+        image=str(body.get("Image") or ""),
+        cmd=_argv(body.get("Cmd"), "Cmd"),
+        entrypoint=_argv(body.get("Entrypoint"), "Entrypoint"),
+        env=_argv(body.get("Env"), "Env") or [],
+        hostname=body.get("Hostname") or None,
+        tty=bool(body.get("Tty")), open_stdin=bool(body.get("OpenStdin")), stdin_once=bool(body.get("StdinOnce")),
+        auto_remove=bool(host_cfg.get("AutoRemove")),
+    )
+    for cfg in c.networks:
+        name = ctl.networks[cfg.network].name
+        asked = configs.get(name) or configs.get(cfg.network) or {}
+        cfg.links, cfg.driver_opts = endpoint_extras(asked)
+    ctl.store.put(c)
+    return {"Id": c.id, "Warnings": []}
+
+
+def _strings(value, name: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidParameter(f"{name} must be an object of string keys and values")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _argv(value, name: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise InvalidParameter(f"{name} must be a list of strings")
+    return [str(v) for v in value]
+
+
+def _networks(req: Request, host_cfg: dict, body: dict) -> tuple[list[str], dict[str, dict]]:
+    """The networks to join, in order: NetworkMode first, then the other EndpointsConfig entries."""
+    mode = host_cfg.get("NetworkMode") or "default"
+    configs = {n: cfg or {} for n, cfg in (((body.get("NetworkingConfig") or {}).get("EndpointsConfig")) or {}).items()}
+    if mode.startswith("container:"):
+        raise InvalidParameter("network mode container:NAME (sharing another container's network stack) is "
+                               "not supported in the lab; connect both containers to one network instead")
+    primary = [] if mode == "default" else [mode]
+    names = primary + [n for n in configs if n not in primary]
+    old_api = req.api_version is not None and tuple(map(int, req.api_version.split("."))) < (1, 44)
+    if len(names) > 1 and old_api:  # Docker 25+ (API 1.44) joins every network named
+        raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(names)}.")
+    return names, configs
+
+
+def _ipv4(cfg: dict) -> str | None:
+    return (cfg.get("IPAMConfig") or {}).get("IPv4Address") or None
+
+
+def _port_bindings(body: dict, host_cfg: dict) -> list[PortBinding]:
+    wanted: dict[str, list[dict]] = {k: list(v or [{}]) for k, v in (host_cfg.get("PortBindings") or {}).items()}
+    if host_cfg.get("PublishAllPorts"):  # -P: every exposed port, the image's too, on an ephemeral port
+        for key in [*image.exposed_ports(str(body.get("Image") or "")), *(body.get("ExposedPorts") or {})]:
+            wanted.setdefault(key if "/" in key else f"{key}/tcp", [{}])
+    out = []
+    for key, bindings in wanted.items():
+        cport, _, proto = key.partition("/")
+        proto = proto or "tcp"
+        if not cport.isdigit() or proto not in ("tcp", "udp"):
+            raise InvalidParameter(f"invalid port specification: \"{key}\" (the lab publishes tcp and udp ports)")
+        for b in bindings:
+            b = b or {}
+            host_ip = b.get("HostIp") or ""
+            host_port = str(b.get("HostPort") or "")
+            if host_port and not host_port.isdigit():
+                raise InvalidParameter(f"invalid host port \"{host_port}\" for {key}: the lab takes one port "
+                                       "or none (an ephemeral port), not a range")
+            out.append(PortBinding(int(host_port or 0), int(cport), proto, "" if host_ip == "0.0.0.0" else host_ip,
+                                   ephemeral=not host_port))
+    return out
+
+
+# -- views ------------------------------------------------------------------------
+def _unix(text: str) -> int:
+    try:
+        return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
+
+
+def _fill(data: dict, defaults: dict) -> None:
+    for key, value in defaults.items():
+        if data.get(key) is None:
+            data[key] = value
+
+
+def view(ctl, c) -> dict:
+    """`docker inspect`: the core's view, completed with the fields Docker's clients read."""
+    data = inspect.container(ctl, c)
+    data["Image"] = images.image_id(c.image or "")  # Docker shows the image's id here, its name in Config
+    _fill(data, {"ResolvConfPath": "", "HostnamePath": "", "HostsPath": "", "RestartCount": 0, "Driver": "cnmlab",
+                 "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "Mounts": [],
+                 "GraphDriver": {"Name": "cnmlab", "Data": None}})
+    config = data["Config"]
+    _fill(config, {"Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False, "AttachStderr": False,
+                   "ExposedPorts": {f"{p.container_port}/{p.proto}": {} for p in c.ports}
+                   or images.config(c.image)["ExposedPorts"], "Volumes": None, "WorkingDir": "", "OnBuild": None})
+    _fill(data["HostConfig"], {"Dns": [], "DnsSearch": [], "DnsOptions": [], "ExtraHosts": None, "Links": None,
+                               "PublishAllPorts": False, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}})
+    _fill(data["NetworkSettings"], {"Bridge": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+                                    "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
+                                    "SecondaryIPv6Addresses": None, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                                    "IPv6Gateway": ""})
+    for ep in data["NetworkSettings"]["Networks"].values():
+        _fill(ep, {"IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0})
+    return data
+
+
+def summary(ctl, c) -> dict:
+    """One row of `docker ps`."""
+    data = view(ctl, c)
+    row = inspect.container_summary(ctl, c)
+    row.update({"ImageID": data["Image"], "Created": _unix(c.created), "Mounts": [],
+                "NetworkSettings": {"Networks": data["NetworkSettings"]["Networks"] if c.running else {}}})
+    row["Image"] = row["Image"] or "cnmlab"
+    return row
+
+
+# -- list, inspect, remove ------------------------------------------------------------
+FILTERS = ("id", "name", "label", "status", "network", "ancestor", "exited", "before", "since", "publish",
+           "expose", "volume", "health", "isolation", "is-task")
+
+
+@router.route("GET", "/containers/json")
+def listing(req: Request) -> list[dict]:
+    ctl = req.engine.controller
+    f = Filters(req.query.get("filters"), FILTERS)
+    rows = [summary(ctl, c) for c in ctl.containers.values()
+            if (req.flag("all") or c.running or "status" in f) and _matches(ctl, c, f)]
+    rows.sort(key=lambda r: r["Created"], reverse=True)
+    limit = int(req.query.get("limit") or -1)
+    return rows[:limit] if limit > 0 else rows
+
+
+def _matches(ctl, c, f: Filters) -> bool:
+    nets = {ctl.networks[cfg.network].name: cfg.network for cfg in c.networks if cfg.network in ctl.networks}
+    return (f.match("id", c.id) and f.match("name", "/" + c.name) and f.labels(c.labels)
+            and f.exact("status", c.state.status)
+            and ("network" not in f or any(v in nets or v in nets.values() for v in f.values("network")))
+            and ("ancestor" not in f or image.base_name(c.image) in {image.base_name(a) for a in f.values("ancestor")})
+            and ("exited" not in f or (c.state.status == "exited" and str(c.state.exit_code) in f.values("exited"))))
+
+
+@router.route("GET", "/containers/{id}/json")
+def get(req: Request) -> dict:
+    ctl = req.engine.controller
+    return view(ctl, ctl.container(req.params["id"]))
+
+
+@router.route("POST", "/containers/prune")
+def prune(req: Request) -> dict:
+    ctl = req.engine.controller
+    f = Filters(req.query.get("filters"), ("until", "label", "label!"))
+    deleted = []
+    for c in [c for c in ctl.containers.values() if not c.running and f.labels(c.labels)]:
+        ctl.remove_container(c.id)
+        deleted.append(c.id)
+    return {"ContainersDeleted": deleted, "SpaceReclaimed": 0}
