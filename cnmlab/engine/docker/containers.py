@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime
 
 from ... import image, inspect
-from ...errors import InvalidParameter
+from ...errors import InvalidParameter, NotFound
 from ...sandbox import PortBinding
 from ..router import Request
 from . import images
@@ -24,6 +24,8 @@ def create(req: Request) -> dict:
     host_cfg = body.get("HostConfig") or {}
     labels = _strings(body.get("Labels"), "Labels")
     networks, configs = _networks(req, host_cfg, body)
+    for name in networks:
+        _known_network(ctl, name, labels.get(HOST_LABEL) or body.get("Host") or None)
     c = ctl.create_container(
         req.query.get("name") or None,
         network=networks,
@@ -47,6 +49,15 @@ def create(req: Request) -> dict:
         cfg.links, cfg.driver_opts = endpoint_extras(asked)
     ctl.store.put(c)
     return {"Id": c.id, "Warnings": []}
+
+
+def _known_network(ctl, name: str, host: str | None) -> None:
+    """A missing network is a bad request here: the CLI takes a 404 from create for a missing
+    image and would try to pull it (dockerd finds out later, at start)."""
+    try:
+        ctl.network(name, host)
+    except NotFound as exc:
+        raise InvalidParameter(exc.message) from None
 
 
 def _strings(value, name: str) -> dict[str, str]:
@@ -74,6 +85,8 @@ def _networks(req: Request, host_cfg: dict, body: dict) -> tuple[list[str], dict
     if mode.startswith("container:"):
         raise InvalidParameter("network mode container:NAME (sharing another container's network stack) is "
                                "not supported in the lab; connect both containers to one network instead")
+    if mode == "default":  # the default bridge; a current CLI also sends its EndpointsConfig as "default"
+        configs.pop("default", None)
     primary = [] if mode == "default" else [mode]
     names = primary + [n for n in configs if n not in primary]
     old_api = req.api_version is not None and tuple(map(int, req.api_version.split("."))) < (1, 44)
@@ -164,9 +177,8 @@ FILTERS = ("id", "name", "label", "status", "network", "ancestor", "exited", "be
 def listing(req: Request) -> list[dict]:
     ctl = req.engine.controller
     f = Filters(req.query.get("filters"), FILTERS)
-    rows = [summary(ctl, c) for c in ctl.containers.values()
-            if (req.flag("all") or c.running or "status" in f) and _matches(ctl, c, f)]
-    rows.sort(key=lambda r: r["Created"], reverse=True)
+    chosen = [c for c in ctl.containers.values() if (req.flag("all") or c.running or "status" in f) and _matches(ctl, c, f)]
+    rows = [summary(ctl, c) for c in sorted(chosen, key=lambda c: c.created, reverse=True)]  # newest first
     limit = int(req.query.get("limit") or -1)
     return rows[:limit] if limit > 0 else rows
 
