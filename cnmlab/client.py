@@ -221,12 +221,16 @@ class Client:
             body["NetworkingConfig"] = {"EndpointsConfig": eps}
         return self.request("POST", "/containers/create", body, query={"name": name})
 
-    def run(self, name: str | None = None, network: str | list[str] | None = None, ip: str | None = None,
+    def run(self, name: str, network: str | list[str] | None = None, ip: str | None = None,
             aliases: list[str] | None = None, ports: list[str | dict] | None = None, host: str | None = None,
-            labels: dict | None = None, **config) -> dict:
-        """`docker run -d`: create and start; a start that fails removes the container again."""
+            labels: dict | None = None, image: str | None = None, cmd: list[str] | None = None,
+            env: list[str] | None = None, tty: bool = False, stdin: bool = False, auto_remove: bool = False,
+            entrypoint: list[str] | None = None, hostname: str | None = None) -> dict:
+        """`docker run -d`: create and start; a start that fails removes the container again.
+        (`name` None: Docker's way, a random adjective_scientist name.)"""
         made = self.create(name, network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels,
-                           **config)
+                           image=image, cmd=cmd, env=env, tty=tty, stdin=stdin, auto_remove=auto_remove,
+                           entrypoint=entrypoint, hostname=hostname)
         try:
             self.start(made["Id"])
         except CnmError:

@@ -150,6 +150,7 @@ def spawn_main(ctl: Controller, c: Container, rt: Runtime) -> None:
         raise InvalidParameter(f"failed to create task for container: failed to create shim task: OCI runtime "
                                f"create failed: runc create failed: unable to start container process: "
                                f"{c.state.error}: unknown")
+    ctl.hooks.run(ctl.hooks.process_starting, c)  # e.g. the DNS rules a quick `getent` needs
     proc = SandboxProcess(sandbox_argv(c.netns, uts_of(c), image.userland(c.image, argv)), env, tty=c.tty,
                           stdin=c.open_stdin)
     proc.on_output = lambda stream, data: _output(rt, c.tty, stream, data)

@@ -65,6 +65,7 @@ class Hooks:
     left: list[Callable] = field(default_factory=list)  # (network, endpoint, container, teardown)
     removing_network: list[Callable] = field(default_factory=list)  # (network): raise a CnmError to refuse
     network_removed: list[Callable] = field(default_factory=list)  # (network)
+    process_starting: list[Callable] = field(default_factory=list)  # (container): finish the sandbox for it
 
     @staticmethod
     def run(hooks: list[Callable], *args) -> None:

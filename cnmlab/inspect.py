@@ -110,8 +110,9 @@ def container(ctl: Controller, c: Container) -> dict:
     for p in c.ports:
         ports.setdefault(f"{p.container_port}/{p.proto}", []).append({"HostIp": p.host_ip or "0.0.0.0",
                                                                       "HostPort": str(p.host_port)})
+    ports = dict(sorted(ports.items()))  # Docker's maps come out sorted by key (Go's JSON)
     bindings: dict[str, list] = {}
-    for p in c.ports:  # as asked: an ephemeral port has no HostPort
+    for p in sorted(c.ports, key=lambda p: f"{p.container_port}/{p.proto}"):  # as asked: ephemeral ones have no HostPort
         bindings.setdefault(f"{p.container_port}/{p.proto}", []).append(
             {"HostIp": p.host_ip, "HostPort": "" if p.ephemeral else str(p.host_port)})
     argv = main_argv(c) or []

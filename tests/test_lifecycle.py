@@ -204,7 +204,7 @@ def test_cli_keeps_dockers_habits(lab, cli):
     assert made.returncode == 0, made.stderr
     assert set(lab.inspect("multi")["NetworkSettings"]["Networks"]) == {"net-l", "net-m"}
     ports = cli("port", "multi").stdout.splitlines()
-    assert ports == ["80/tcp -> 127.0.0.1:8080", "90/udp -> 0.0.0.0:9090", "7/tcp -> 0.0.0.0:49153"]
+    assert ports == ["7/tcp -> 0.0.0.0:49153", "80/tcp -> 127.0.0.1:8080", "90/udp -> 0.0.0.0:9090"]
     assert cli("port", "multi", "90/udp").stdout == "0.0.0.0:9090\n"
     nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S", "DOCKER").stdout
     assert "-d 127.0.0.1/32 ! -i br-" in nat and "--dport 8080 -j DNAT" in nat
