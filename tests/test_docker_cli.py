@@ -140,6 +140,23 @@ def test_events_show_connect_and_disconnect_with_the_container(docker):
     assert out.splitlines() == [f"container create {cid}"]
 
 
+def test_dns_settings_and_extra_hosts_reach_the_sandbox(docker):
+    docker("network", "create", "net-dns")
+    out = docker("run", "--rm", "--network", "net-dns", "--dns", "9.9.9.9", "--dns-search", "lab.example",
+                 "--dns-option", "timeout:1", "--add-host", "gw.example:10.1.2.3", "--hostname", "named",
+                 "alpine", "sh", "-c", "cat /etc/resolv.conf; getent hosts gw.example; hostname").stdout
+    assert "nameserver 127.0.0.11\nsearch lab.example\noptions ndots:0 timeout:1\n" in out
+    assert out.splitlines()[-2:] == ["10.1.2.3        gw.example", "named"]
+    bridge = docker("run", "--rm", "--dns", "10.0.0.53", "busybox", "cat", "/etc/resolv.conf").stdout
+    assert "nameserver 10.0.0.53\n" in bridge and "127.0.0.11" not in bridge
+    docker("run", "-d", "--name", "dns1", "--network", "net-dns", "--dns-search", "x.example", "alpine", "sleep", "600")
+    assert docker("inspect", "-f", "{{.HostConfig.DnsSearch}}", "dns1").stdout.strip() == "[x.example]"
+    docker("restart", "-t", "1", "dns1")  # a new sandbox: the settings are applied again
+    assert "search x.example" in docker("exec", "dns1", "cat", "/etc/resolv.conf").stdout
+    docker("rm", "-f", "dns1")
+    docker("network", "rm", "net-dns")
+
+
 def test_what_the_lab_lacks_answers_as_docker_without_it(docker):
     leave = docker("swarm", "leave", "--force", check=False)
     assert leave.returncode == 1 and leave.stderr.strip() == "Error response from daemon: This node is not part of a swarm"

@@ -43,6 +43,8 @@ def create(req: Request) -> dict:
         tty=bool(body.get("Tty")), open_stdin=bool(body.get("OpenStdin")), stdin_once=bool(body.get("StdinOnce")),
         auto_remove=bool(host_cfg.get("AutoRemove")),
     )
+    c.host_config = {k: _argv(host_cfg.get(k), k) for k in ("Dns", "DnsSearch", "DnsOptions", "ExtraHosts")
+                     if host_cfg.get(k)}
     for cfg in c.networks:
         name = ctl.networks[cfg.network].name
         asked = configs.get(name) or configs.get(cfg.network) or {}
@@ -147,6 +149,7 @@ def view(ctl, c) -> dict:
     _fill(config, {"Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False, "AttachStderr": False,
                    "ExposedPorts": {f"{p.container_port}/{p.proto}": {} for p in c.ports}
                    or images.config(c.image)["ExposedPorts"], "Volumes": None, "WorkingDir": "", "OnBuild": None})
+    data["HostConfig"].update(c.host_config)
     _fill(data["HostConfig"], {"Dns": [], "DnsSearch": [], "DnsOptions": [], "ExtraHosts": None, "Links": None,
                                "PublishAllPorts": False, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}})
     _fill(data["NetworkSettings"], {"Bridge": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
