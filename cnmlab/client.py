@@ -26,7 +26,8 @@ from . import events as event_types
 from .dns import events as _dns_events  # noqa: F401  (registers the DNS query-log event)
 from .swarm import service as _service_events  # noqa: F401  (registers the service events)
 from . import paths
-from .errors import CnmError, EngineUnavailable, NotFound, from_status
+from .errors import CnmError, Conflict, EngineUnavailable, NotFound, from_status
+from .image import path as image_path
 from .sandbox import parse_publish
 
 START_TIMEOUT = 60.0
@@ -281,7 +282,9 @@ class Client:
     def inspect(self, ref: str) -> dict:
         return self.request("GET", f"/containers/{quote(ref, safe='')}/json")
 
-    def rm(self, ref: str, force: bool = False) -> None:
+    def rm(self, ref: str, force: bool = True) -> None:
+        """Remove a container; the lab's own callers remove running ones too (force). `cnmlab rm`
+        passes force only with -f, as `docker rm` does."""
         self.request("DELETE", f"/containers/{quote(ref, safe='')}", query={"force": "1" if force else None})
 
     # -- topologies: many networks and containers in one request (engine/batch.py) ----
@@ -357,7 +360,10 @@ class Client:
         if ref is None:
             return None, None
         try:
-            settings = self.inspect(ref)["NetworkSettings"]
+            found = self.inspect(ref)
+            if not found["State"]["Running"]:
+                raise Conflict(f"Container {found['Id']} is not running")
+            settings = found["NetworkSettings"]
             return os.path.basename(settings["SandboxKey"]), settings.get("UtsKey") or None
         except NotFound:
             if any(h["Name"] == ref for h in self.hosts()) or ref == "underlay":
@@ -374,8 +380,10 @@ class Client:
     def namespace_of(self, ref: str | None) -> str | None:
         return self.namespaces_of(ref)[0]
 
-    def enter_argv(self, ref: str | None, argv: list[str]) -> list[str]:
-        """argv that runs a command inside the lab world, in the namespace of `ref`."""
+    def enter_argv(self, ref: str | None, argv: list[str], userland: bool = False) -> list[str]:
+        """argv that runs a command inside the lab world, in the namespace of `ref`. `userland`:
+        in a container, find alpine's tools first on PATH, as its own processes do (the lab's
+        checks keep the machine's tools, whose output they read)."""
         status = self.status()
         enter = ["nsenter", "-t", str(status["pid"]), "-n", "-m"]
         if status.get("rootless"):
@@ -385,6 +393,8 @@ class Client:
             return enter + ["--"] + argv
         if uts:  # opened after entering the world's mount namespace, where /run/uts lives
             enter += ["--", "nsenter", f"--uts={uts}"]
+            if userland:
+                argv = ["env", f"PATH={image_path()}"] + argv
         return enter + ["--", "ip", "netns", "exec", ns] + argv
 
     def exec(self, ref: str, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess:

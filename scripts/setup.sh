@@ -15,6 +15,8 @@ have ping || need_pkgs+=(iputils-ping)
 have nsenter || need_pkgs+=(util-linux)
 have tcpdump || need_pkgs+=(tcpdump)
 have tmux || need_pkgs+=(tmux)
+# alpine's tools (ping, nslookup, wget, nc, ip ...) for processes in containers: busybox's applets
+[ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 if [ "$PROFILE" = test ]; then
   have chromium || need_pkgs+=(chromium)
   have chromedriver || need_pkgs+=(chromium-driver)

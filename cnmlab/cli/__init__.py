@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return default_main(argparse.Namespace(empty=bool(given))) or 0
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # one line, naming Docker's own command when it is a Docker flag cnmlab does not take
+        from .container import unknown_flags
+
+        return unknown_flags(args, extra)
     func = args.func
     if func is None:
         from .lab import default_main

@@ -25,8 +25,8 @@ def plan(ctl, proto: str, port, network: str | None) -> tuple[list[str], list]:
     """On the kernel thread: the containers in order, and a Target (or an error) for every pair."""
     proto, _ = targets.check_proto(proto, port)
     net = ctl.network(network) if network else None
-    members = [c for c in ctl.containers.values()
-               if net is None or any(ctl.endpoints[e].network_id == net.id for e in c.endpoints)]
+    members = [c for c in ctl.containers.values() if c.running
+               and (net is None or any(ctl.endpoints[e].network_id == net.id for e in c.endpoints))]
     pairs = []
     for a in members:
         for b in members:
