@@ -122,6 +122,27 @@ def test_containers_with_aliases_fixed_addresses_and_docker_shapes(clients):
     assert "No such container: py1" in str(missing.value)
 
 
+def test_a_label_places_networks_and_containers_on_another_host(clients):
+    api, high = clients
+    Client().host_add("host2")
+    high.networks.create("py-h2", labels={"cnmlab.host": "host2"})
+    c = high.containers.run("alpine", "sleep 600", name="py-far", detach=True, network="py-h2",
+                            labels={"cnmlab.host": "host2"})
+    assert api.inspect_network("py-h2")["Host"] == "host2"
+    assert c.attrs["Host"] == "host2" and [x["Name"] for x in Client().hosts()] == ["host1", "host2"]
+    assert Client().host("host2")["Containers"] == ["py-far"]
+    wrong = pytest.raises(docker.errors.APIError, high.containers.run, "alpine", name="py-near", detach=True,
+                          network="py-h2")
+    assert wrong.value.status_code == 400 and "is local to host host2" in str(wrong.value)
+    shared = pytest.raises(docker.errors.APIError, high.containers.run, "alpine", detach=True,
+                           network_mode="container:py-far")
+    assert shared.value.status_code == 400 and "container:NAME" in str(shared.value)
+    c.remove(force=True)
+    api.remove_container("py-near", force=True)  # Docker leaves a failed run's container created
+    high.networks.get("py-h2").remove()
+    Client().host_rm("host2")
+
+
 def test_events_stream_in_dockers_shape(clients):
     api, high = clients
     since = time.time() - 1
