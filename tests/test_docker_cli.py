@@ -127,17 +127,18 @@ def test_network_inspect_is_the_same_as_cnmlabs(docker, cli):
 def test_events_show_connect_and_disconnect_with_the_container(docker):
     since = str(time.time() - 1)
     docker("network", "create", "net-ev")
-    cid = docker("run", "-d", "--name", "ev1", "--network", "net-ev", "alpine").stdout.strip()
+    cid = docker("run", "-d", "--name", "ev1", "--network", "net-ev", "alpine", "sleep", "600").stdout.strip()
     docker("network", "disconnect", "net-ev", "ev1")
-    docker("rm", "-f", "ev1")
+    docker("stop", "-t", "5", "ev1")
+    docker("rm", "ev1")
     docker("network", "rm", "net-ev")
     out = docker("events", "--filter", "type=network", "--filter", "network=net-ev", "--since", since, "--until", str(time.time() + 1),
                  "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}").stdout
     assert out.splitlines() == ["network create net-ev <no value>", f"network connect net-ev {cid}",
                                 f"network disconnect net-ev {cid}", "network destroy net-ev <no value>"]
-    out = docker("events", "--filter", "container=ev1", "--filter", "event=create", "--since", since,
-                 "--until", str(time.time() + 1), "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}").stdout
-    assert out.splitlines() == [f"container create {cid}"]
+    out = docker("events", "--filter", "container=ev1", "--filter", "type=container", "--since", since,
+                 "--until", str(time.time() + 1), "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.image}}")
+    assert out.stdout.splitlines() == [f"{action} {cid} alpine" for action in ("create", "start", "die", "stop", "destroy")]
 
 
 def test_dns_settings_and_extra_hosts_reach_the_sandbox(docker):
