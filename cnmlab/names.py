@@ -5,9 +5,12 @@ import secrets
 
 from .errors import InvalidParameter
 
-CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-HOST_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Docker's rules, matched over the whole string (`$` would let a trailing newline through). A
+# container needs two characters; a network may have one (as in moby's daemon/names and
+# libnetwork's config).
+CONTAINER_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
+NETWORK_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+HOST_NAME = re.compile(r"\A[a-z0-9][a-z0-9-]*\Z")
 IFNAMSIZ = 15  # usable characters in a Linux interface name
 RESERVED_NAMESPACES = {"underlay"}
 

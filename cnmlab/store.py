@@ -5,12 +5,14 @@ The kernel objects die with the engine; this store is what the engine rebuilds t
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from . import storecheck
 from .endpoint import Endpoint
 from .host import Host
 from .network import IpamConfig, Network
@@ -36,13 +38,30 @@ LOADERS = {"host": lambda d: Host(**d), "network": _network, "container": _conta
 KEYS = {"host": "name", "network": "id", "container": "id", "endpoint": "id"}
 
 
+def private_dir(path: Path) -> None:
+    """The state dir holds the lab and its logs: the owner's alone (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(PermissionError):
+        os.chmod(path, 0o700)
+
+
 class Store:
     def __init__(self, path: Path | str):
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+            private_dir(Path(self.path).parent)
+            storecheck.check(self.path)  # a damaged file stops the engine with one line: never a quiet older lab
+            old_umask = os.umask(0o077)  # the DB and its -wal/-shm: 0600, like the socket
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+        finally:
+            if self.path != ":memory:":
+                os.umask(old_umask)
+        if self.path != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(self.path + suffix, 0o600)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()

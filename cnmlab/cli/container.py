@@ -42,10 +42,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..api.types import ContainerCreate
     from .render import key_values
 
-    result = Client().run(args.name, network=args.network, ip=args.ip, aliases=args.alias,
-                          ports=args.publish, host=args.host, labels=key_values(args.label, "label"))
+    body = ContainerCreate.of(network=args.network, ip=args.ip, aliases=args.alias, ports=args.publish,
+                              host=args.host, labels=key_values(args.label, "label"))
+    result = Client().run(args.name, body)
     print(result["Id"])
     return 0
 
