@@ -171,10 +171,16 @@ class Client:
     def networks(self) -> list[dict]:
         return self.request("GET", "/networks")
 
-    def network_create(self, name: str | types.NetworkCreate, **flags) -> dict:
-        """`docker network create`: a NetworkCreate body, or a name and the flags of
-        `NetworkCreate.of` (driver, subnet, gateway, ip_range, aux_addresses, internal, ...)."""
-        spec = name if isinstance(name, types.NetworkCreate) else types.NetworkCreate.of(name, **flags)
+    def network_create(self, name: str | types.NetworkCreate, driver: str = "bridge", subnet: str | None = None,
+                       gateway: str | None = None, ip_range: str | None = None,
+                       aux_addresses: dict | None = None, internal: bool = False, attachable: bool = False,
+                       options: dict | None = None, labels: dict | None = None, ipv6: bool = False,
+                       host: str | None = None, ipam_driver: str | None = None) -> dict:
+        """`docker network create`: a NetworkCreate body, or a name and the flags `NetworkCreate.of` takes."""
+        spec = name if isinstance(name, types.NetworkCreate) else types.NetworkCreate.of(
+            name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range, aux_addresses=aux_addresses,
+            internal=internal, attachable=attachable, options=options, labels=labels, ipv6=ipv6, host=host,
+            ipam_driver=ipam_driver)
         return self.request("POST", "/networks/create", spec)
 
     def network_inspect(self, ref: str, host: str | None = None, verbose: bool = False) -> dict:
@@ -196,11 +202,14 @@ class Client:
                      types.NetworkDisconnect(container=container, force=force))
 
     # -- containers -------------------------------------------------------------
-    def run(self, name: str, body: types.ContainerCreate | None = None, **flags) -> dict:
-        """`docker run --name NAME`: a ContainerCreate body, or the network flags of
-        `ContainerCreate.of` (network, ip, aliases, ports, host, labels)."""
-        return self.request("POST", "/containers/create", body or types.ContainerCreate.of(**flags),
-                            query={"name": name})
+    def run(self, name: str, network: str | types.ContainerCreate | None = None, ip: str | None = None,
+            aliases: list[str] | None = None, ports: list[str] | None = None, host: str | None = None,
+            labels: dict | None = None) -> dict:
+        """`docker run --name NAME`: a ContainerCreate body (in place of `network`), or the network
+        flags `ContainerCreate.of` takes."""
+        body = network if isinstance(network, types.ContainerCreate) else types.ContainerCreate.of(
+            network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels)
+        return self.request("POST", "/containers/create", body, query={"name": name})
 
     def containers(self) -> list[dict]:
         return self.request("GET", "/containers/json")

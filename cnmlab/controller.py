@@ -25,7 +25,8 @@ from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, Endpoin
 from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
 from .host import Host
 from .ipam import Ipam, Pool, check_subnet, parse_address, parse_subnet
-from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
+from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, check_plugin_name,
+                    new_id)
 from .network import PREDEFINED, IpamConfig, Network
 from .osl import netns
 from .osl.netns import Namespaces
@@ -274,6 +275,8 @@ class Controller:
                        labels: dict[str, str] | None = None, ipv6: bool = False, host: str | None = None,
                        ipam_driver: str = "default") -> Network:
         check_network_name(name)
+        check_plugin_name(driver)
+        check_plugin_name(ipam_driver, "IPAM driver")
         if any(n.name == name for n in self.networks.values()):
             raise Conflict(f"network with name {name} already exists")
         if ipv6:

@@ -91,14 +91,14 @@ def _checksum(data: bytes, order: str, s0: int, s1: int) -> tuple[int, int]:
     return s0, s1
 
 
-def move_aside(path: str) -> list[str]:
-    """Rename the store and its WAL/SHM files to `<name>.damaged-<time>`; return the new names."""
+def move_aside(path: str, why: str = "damaged") -> list[str]:
+    """Rename the store and its WAL/SHM files to `<name>.<why>-<time>`; return the new names."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     moved = []
     for suffix in ("", "-wal", "-shm"):
         src = f"{path}{suffix}"
         if os.path.exists(src):
-            dst = f"{path}.damaged-{stamp}{suffix}"
+            dst = f"{path}.{why}-{stamp}{suffix}"
             os.replace(src, dst)
             moved.append(dst)
     return moved

@@ -97,6 +97,7 @@ class Engine:
         serve = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
         serve.start()
         logs.keep_rotated(paths.log_path(), self._stopping)
+        threading.Thread(target=self._watch_store, name="store-watch", daemon=True).start()
         self._stopping.wait()
         self.server.shutdown()
         with contextlib.suppress(Exception):
@@ -113,6 +114,16 @@ class Engine:
         self.controller.subscribe(self.broadcast)
         _load_extensions(self)
         self.controller.start()
+
+    def _watch_store(self) -> None:
+        """Notice a store file deleted or replaced under the running engine, and write the lab again."""
+        while not self._stopping.wait(STORE_CHECK_EVERY):
+            try:
+                note = self.controller.store.check_file()
+            except Exception as exc:  # keep watching; say it once per failure
+                note = f"could not check the store {self.store_path}: {type(exc).__name__}: {exc}"
+            if note:
+                print(f"cnmlab engine: {note}", file=sys.stderr, flush=True)
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -171,6 +182,7 @@ def _load_extensions(engine: Engine) -> None:
     extensions.load(engine)
 
 
+STORE_CHECK_EVERY = 1.0  # seconds between looks at the store file
 READ_TIMEOUT = 10.0  # seconds a client may take to send its request (and to take a reply chunk)
 MAX_CONNECTIONS = 128  # open connections, each a thread; events streams count too
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
