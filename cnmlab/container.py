@@ -71,6 +71,36 @@ class Runtime:
         self.changed = threading.Condition()
         self.exits = 0  # how many times the main process has exited (wait's next-exit)
         self.removed = False
+        # stdin an attached client sent before the main process started (`docker run -i`: attach
+        # comes first), handed over at its start, as Docker's stdin pipe holds it
+        self._stdin_lock = threading.Lock()
+        self._early_stdin = b""
+        self._early_eof = False
+
+    def write_stdin(self, data: bytes) -> None:
+        with self._stdin_lock:
+            if self.process is None:
+                self._early_stdin += data
+                return
+        self.process.write(data)
+
+    def close_stdin(self) -> None:
+        with self._stdin_lock:
+            if self.process is None:
+                self._early_eof = True
+                return
+        self.process.close_stdin()
+
+    def started(self, process: SandboxProcess | None) -> None:
+        with self._stdin_lock:
+            self.process = process
+            early, eof = self._early_stdin, self._early_eof
+            self._early_stdin, self._early_eof = b"", False
+        if process is not None:
+            if early:
+                process.write(early)
+            if eof:
+                process.close_stdin()
 
     def notify(self, exited: bool = False, removed: bool = False) -> None:
         with self.changed:
@@ -110,7 +140,7 @@ def spawn_main(ctl: Controller, c: Container, rt: Runtime) -> None:
     Docker's does (exit code 127, the container stays as it was)."""
     argv = main_argv(c)
     if argv is None:
-        rt.process = None
+        rt.started(None)
         c.state.pid = 0
         return
     env = image.environment(c.env, c.hostname, c.tty)
@@ -120,11 +150,12 @@ def spawn_main(ctl: Controller, c: Container, rt: Runtime) -> None:
         raise InvalidParameter(f"failed to create task for container: failed to create shim task: OCI runtime "
                                f"create failed: runc create failed: unable to start container process: "
                                f"{c.state.error}: unknown")
-    proc = SandboxProcess(sandbox_argv(c.netns, uts_of(c), argv), env, tty=c.tty, stdin=c.open_stdin)
+    proc = SandboxProcess(sandbox_argv(c.netns, uts_of(c), image.userland(c.image, argv)), env, tty=c.tty,
+                          stdin=c.open_stdin)
     proc.on_output = lambda stream, data: _output(rt, c.tty, stream, data)
     proc.on_exit = lambda code: _exited(ctl, c.id, proc, code)
     proc.start()
-    rt.process = proc
+    rt.started(proc)
     c.state.pid = proc.pid
     c.state.error = ""
 

@@ -90,7 +90,8 @@ class Execs:
             ex.exit_code = 126
             raise InvalidParameter(f'OCI runtime exec failed: exec failed: unable to start container process: '
                                    f'exec: "{ex.argv[0]}": executable file not found in $PATH: unknown')
-        proc = SandboxProcess(sandbox_argv(c.netns, uts_of(c), ex.argv), env, tty=ex.tty, stdin=ex.stdin)
+        proc = SandboxProcess(sandbox_argv(c.netns, uts_of(c), image.userland(c.image, ex.argv)), env, tty=ex.tty,
+                              stdin=ex.stdin)
         proc.on_output = (lambda stream, data: None) if detach else (lambda stream, data: ex.output.put((stream, data)))
         proc.on_exit = lambda code: self._exited(ex, code)
         ex.process = proc

@@ -45,6 +45,14 @@ def command(image: str, entrypoint: list[str] | None, cmd: list[str] | None) -> 
     return list(cmd or default_cmd(image) or []) or None
 
 
+def userland(image: str, argv: list[str]) -> list[str]:
+    """alpine's and busybox's /bin/sh is busybox's shell: run that one, not the machine's."""
+    if base_name(image) in SHELL_IMAGES and argv and argv[0] in ("/bin/sh", "/bin/ash") \
+            and os.path.exists(os.path.join(APPLETS_DIR, "sh")):
+        return [os.path.join(APPLETS_DIR, "sh"), *argv[1:]]
+    return argv
+
+
 def exposed_ports(image: str) -> list[str]:
     return ["80/tcp"] if base_name(image) in SERVICE_IMAGES else []
 

@@ -3,8 +3,10 @@ restore after an engine restart, logs, attach and exec over hijacked connections
 alpine's tools first on PATH, and the CLI's Docker habits."""
 
 import json
+import os
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -254,3 +256,38 @@ def test_restore_after_an_engine_restart(lab):
     assert in_world(fresh, "keeper", "ping", "-c1", "-W1", ip_of(fresh, "box", "net-l")).returncode == 0
     fresh.stop("keeper", timeout=1)
     assert state(fresh, "keeper")["ExitCode"] == 143
+
+
+# -- Docker's own CLI on the streams: piped stdin, logs -f, start -a, and a terminal (tmux) ----------
+DOCKER = "/usr/bin/docker"  # Debian's docker.io (20.10); its dockerd is never started
+
+
+@pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed")
+def test_docker_cli_streams_and_terminals(lab, tmp_path):
+    env = dict(os.environ, DOCKER_HOST=f"unix://{lab.socket_path}", DOCKER_CONFIG=str(tmp_path))
+
+    def docker(*args, stdin=None):
+        return subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env, input=stdin, timeout=60)
+
+    piped = docker("run", "-i", "--rm", "alpine", "cat", stdin="through stdin\n")
+    assert (piped.returncode, piped.stdout) == (0, "through stdin\n"), piped.stderr
+    assert docker("run", "--name", "sayer", "busybox", "sh", "-c", "echo said; exit 5").returncode == 5
+    assert docker("start", "-a", "sayer").stdout == "said\n"
+    assert docker("logs", "sayer").stdout == "said\nsaid\n"
+    docker("run", "-d", "--name", "counter", "alpine", "sh", "-c", "for i in 1 2; do echo n$i; sleep 0.2; done")
+    assert docker("logs", "-f", "counter").stdout == "n1\nn2\n"
+    assert docker("wait", "counter").stdout == "0\n"
+
+    server = f"cnmlab-13b-{os.getpid()}"
+    tmux = ["tmux", "-L", server]
+    subprocess.run(tmux + ["new-session", "-d", "-s", "t", "-x", "90", "-y", "25", "-e", f"DOCKER_HOST={env['DOCKER_HOST']}",
+                           "-e", f"DOCKER_CONFIG={tmp_path}", f"{DOCKER} exec -it box sh; echo EXEC-EXIT=$?; sleep 30"],
+                   check=True, timeout=20)
+    try:
+        screen = lambda: subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout  # noqa: E731
+        until(lambda: "/ #" in screen(), "busybox's prompt in the container")
+        subprocess.run(tmux + ["send-keys", "-t", "t", "stty size; hostname; exit 3", "Enter"], check=True)
+        until(lambda: "EXEC-EXIT=3" in screen(), "the shell's exit code through docker exec")
+        assert "25 90" in screen() and lab.inspect("box")["Config"]["Hostname"] in screen()
+    finally:
+        subprocess.run(tmux + ["kill-server"], capture_output=True)

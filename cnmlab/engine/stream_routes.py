@@ -139,8 +139,7 @@ def attach_(req: Request):
                 if record.stream in wanted:
                     req.stream(frame(record.stream, record.data, c.tty))
         if req.flag("stdin"):
-            _feed(req, lambda data: rt.process and rt.process.write(data),
-                  lambda: rt.process and c.stdin_once and rt.process.close_stdin())
+            _feed(req, rt.write_stdin, lambda: c.stdin_once and rt.close_stdin())
         if not req.flag("stream"):
             return
         while (item := q.get()) is not None:
