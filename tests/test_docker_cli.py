@@ -107,6 +107,16 @@ def test_the_chapter_scenario_with_docker_commands(docker):
     assert taken.returncode == 125 and "port is already allocated" in taken.stderr
 
     assert docker("ps", "-a", "--filter", "name=web3", "--format", "{{.Status}}").stdout.strip() == "Created"
+    # two --network flags: Docker 20.10's API refuses them, API 1.44+ (Docker 25+) joins both
+    two = docker("run", "-d", "--name", "two", "--network", "net-a", "--network", "net-b", "alpine", check=False)
+    assert two.returncode == 125
+    assert "Container cannot be connected to network endpoints: net-a, net-b." in two.stderr
+    if os.path.exists(CURRENT_DOCKER):
+        docker("run", "-d", "--name", "two", "--network", "net-a", "--network", "net-b", "alpine", "sleep", "600",
+               binary=CURRENT_DOCKER)
+        assert docker("inspect", "-f", "{{len .NetworkSettings.Networks}}", "two").stdout.strip() == "2"
+        docker("rm", "-f", "two")
+
     docker("rm", "-f", "web", "web2", "web3", "aa")
     assert docker("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["bb"]
     assert [c["Names"] for c in Client().containers()] == [["/bb"]]  # one lab: cnmlab sees what docker made
