@@ -87,6 +87,11 @@ def test_containers_with_aliases_fixed_addresses_and_docker_shapes(clients):
     two = api.inspect_container("py2")["NetworkSettings"]["Networks"]["py-d"]
     assert two["IPAddress"] == "10.77.6.50" and two["IPAMConfig"] == {"IPv4Address": "10.77.6.50"}
     assert two["Aliases"][0] == "db"
+    assert high.containers.run("alpine", ["sh", "-c", "getent hosts db; exit 0"], network="py-d", remove=True) \
+        .split() == [b"10.77.6.50", b"db"]  # attached: logs, wait, remove
+    failed = pytest.raises(docker.errors.ContainerError, high.containers.run, "busybox", ["sh", "-c", "exit 3"],
+                           remove=True)
+    assert failed.value.exit_status == 3
     code, out = c1.exec_run(["getent", "hosts", "db"])
     assert (code, out.split()[:1]) == (0, [b"10.77.6.50"]), (code, out)
     exec_id = api.exec_create("py2", ["sh", "-c", "ip -4 -o addr show eth0; exit 3"])["Id"]

@@ -103,7 +103,8 @@ def view(ctl, c) -> dict:
                    or images.config(c.image)["ExposedPorts"], "Volumes": None, "WorkingDir": "", "OnBuild": None})
     data["HostConfig"].update(c.host_config)
     _fill(data["HostConfig"], {"Dns": [], "DnsSearch": [], "DnsOptions": [], "ExtraHosts": None, "Links": None,
-                               "PublishAllPorts": False, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}})
+                               "PublishAllPorts": False, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+                               "LogConfig": {"Type": "json-file", "Config": {}}})  # the core keeps json-file logs
     _fill(data["NetworkSettings"], {"Bridge": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
                                     "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
                                     "SecondaryIPv6Addresses": None, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
