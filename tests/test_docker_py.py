@@ -34,6 +34,30 @@ def test_negotiates_the_newest_version_and_pings(clients):
     assert info["Name"] == "cnmlab" and info["Containers"] == len(Client().containers())
 
 
+def _raw(method: str, path: str) -> tuple[int, dict, bytes]:
+    import http.client
+    import socket
+
+    conn = http.client.HTTPConnection("localhost")
+    conn.sock = socket.socket(socket.AF_UNIX)
+    conn.sock.connect(Client().status()["socket"])
+    conn.request(method, path)
+    resp = conn.getresponse()
+    return resp.status, dict(resp.getheaders()), resp.read()
+
+
+def test_ping_headers_and_api_versions(clients):
+    status, headers, body = _raw("HEAD", "/_ping")
+    assert status == 200 and body == b""
+    assert (headers["API-Version"], headers["OSType"], headers["Docker-Experimental"]) == ("1.45", "linux", "false")
+    assert _raw("GET", "/v1.24/_ping")[2] == b"OK"
+    old = _raw("GET", "/v1.23/networks")
+    assert old[0] == 400 and b"client version 1.23 is too old. Minimum supported API version is 1.24" in old[2]
+    assert _raw("GET", "/v1.46/networks")[0] == 400
+    assert _raw("GET", "/v1.41/nosuchthing")[0] == 404
+    assert _raw("GET", "/v1.41/images/library/nginx:1.25/json")[0] == 200
+
+
 def test_networks_with_pools_labels_internal_and_prune(clients):
     api, high = clients
     ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
