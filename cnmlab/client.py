@@ -25,10 +25,10 @@ from urllib.parse import quote, urlencode
 from . import events as event_types
 from .dns import events as _dns_events  # noqa: F401  (registers the DNS query-log event)
 from .swarm import service as _service_events  # noqa: F401  (registers the service events)
-from . import paths
+from . import engine_log, paths
+from .api import types, wire
 from .errors import CnmError, Conflict, EngineUnavailable, NotFound, from_status
 from .image import path as image_path
-from .sandbox import parse_publish
 
 START_TIMEOUT = 60.0
 
@@ -62,11 +62,18 @@ class Client:
                 raise EngineUnavailable(f"the cnmlab engine is not running (no socket at {self.socket_path})") from None
             self.start_engine()
             return self._send(method, path, body, timeout)
+        except PermissionError:
+            raise EngineUnavailable(
+                f"permission denied on {self.socket_path}: that engine belongs to another user; run cnmlab as "
+                "that user, or point CNMLAB_RUNTIME_DIR and CNMLAB_STATE_DIR at directories of your own") from None
+        except (OSError, http.client.HTTPException) as exc:  # reset, broken pipe, timeout: one line
+            raise EngineUnavailable(f"the engine at {self.socket_path} did not answer {method} {path}: "
+                                    f"{exc.strerror or exc if isinstance(exc, OSError) else exc}") from None
 
     def _send(self, method: str, path: str, body, timeout: float | None):
         conn = _UnixConnection(self.socket_path, timeout or self.timeout)
         try:
-            data = None if body is None else json.dumps(body).encode()
+            data = None if body is None else wire.encode(body)
             headers = {"Content-Type": "application/json"} if data is not None else {}
             conn.request(method, path, body=data, headers=headers)
             resp = conn.getresponse()
@@ -74,7 +81,10 @@ class Client:
         finally:
             conn.close()
         json_body = (resp.getheader("Content-Type") or "").startswith("application/json")
-        payload = (json.loads(raw) if json_body else raw.decode(errors="replace")) if raw else None
+        try:
+            payload = (json.loads(raw) if json_body else raw.decode(errors="replace")) if raw else None
+        except ValueError:
+            payload = None
         if resp.status >= 400:
             message = payload.get("message") if isinstance(payload, dict) else raw.decode(errors="replace")
             raise from_status(resp.status, message or f"engine answered {resp.status}")
@@ -90,9 +100,11 @@ class Client:
     def start_engine(self) -> None:
         """Start the engine in the background and wait until it answers."""
         log = paths.log_path()
-        log.parent.mkdir(parents=True, exist_ok=True)
+        log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         env = dict(os.environ, CNMLAB_RUNTIME_DIR=str(Path(self.socket_path).parent))
-        with open(log, "ab") as out:
+        engine_log.rotate(log)
+        fd = engine_log.open_private(log)
+        with open(fd, "ab") as out:
             start = out.tell()
             proc = subprocess.Popen([sys.executable, "-m", "cnmlab.engine"], stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=out, start_new_session=True, env=env)
@@ -140,11 +152,11 @@ class Client:
 
     def plugin_run(self, argv: list[str], host: str | None = None, wait: float = 10.0) -> dict:
         """Start a plugin process in a host's namespace inside the lab world (never outside)."""
-        return self.request("POST", "/plugins/run", {"Argv": list(argv), "Host": host, "Cwd": os.getcwd(),
-                                                      "Env": dict(os.environ), "Wait": wait})
+        return self.request("POST", "/plugins/run", types.PluginRun(argv=[str(a) for a in argv], host=host,
+                                                                     cwd=os.getcwd(), env=dict(os.environ), wait=wait))
 
     def plugin_stop(self, ref: str, force: bool = False) -> dict:
-        return self.request("POST", f"/plugins/{quote(ref, safe='')}/stop", {"Force": force})
+        return self.request("POST", f"/plugins/{quote(ref, safe='')}/stop", types.PluginStop(force=force))
 
     # -- hosts ------------------------------------------------------------------
     def hosts(self) -> list[dict]:
@@ -154,7 +166,7 @@ class Client:
         return self.request("GET", f"/hosts/{quote(name, safe='')}")
 
     def host_add(self, name: str, address: str | None = None, plain: bool = False) -> dict:
-        return self.request("POST", "/hosts/create", {"Name": name, "Address": address, "Plain": plain})
+        return self.request("POST", "/hosts/create", types.HostCreate(name=name, address=address, plain=plain))
 
     def host_rm(self, name: str) -> None:
         self.request("DELETE", f"/hosts/{quote(name, safe='')}")
@@ -163,17 +175,17 @@ class Client:
     def networks(self) -> list[dict]:
         return self.request("GET", "/networks")
 
-    def network_create(self, name: str, driver: str = "bridge", subnet: str | None = None,
+    def network_create(self, name: str | types.NetworkCreate, driver: str = "bridge", subnet: str | None = None,
                        gateway: str | None = None, ip_range: str | None = None,
                        aux_addresses: dict | None = None, internal: bool = False, attachable: bool = False,
                        options: dict | None = None, labels: dict | None = None, ipv6: bool = False,
                        host: str | None = None, ipam_driver: str | None = None) -> dict:
-        cfg = {k: v for k, v in (("Subnet", subnet), ("Gateway", gateway), ("IPRange", ip_range),
-                                  ("AuxiliaryAddresses", aux_addresses)) if v}
-        body = {"Name": name, "Driver": driver, "Internal": internal, "Attachable": attachable,
-                "EnableIPv6": ipv6, "Options": options or {}, "Labels": labels or {}, "Host": host,
-                "IPAM": {"Driver": ipam_driver or "default", "Config": [cfg] if cfg else []}}
-        return self.request("POST", "/networks/create", body)
+        """`docker network create`: a NetworkCreate body, or a name and the flags `NetworkCreate.of` takes."""
+        spec = name if isinstance(name, types.NetworkCreate) else types.NetworkCreate.of(
+            name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range, aux_addresses=aux_addresses,
+            internal=internal, attachable=attachable, options=options, labels=labels, ipv6=ipv6, host=host,
+            ipam_driver=ipam_driver)
+        return self.request("POST", "/networks/create", spec)
 
     def network_inspect(self, ref: str, host: str | None = None, verbose: bool = False) -> dict:
         return self.request("GET", f"/networks/{quote(ref, safe='')}",
@@ -186,39 +198,26 @@ class Client:
         return self.request("POST", "/networks/prune")["NetworksDeleted"]
 
     def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None) -> None:
-        cfg = {"Aliases": aliases or []}
-        if ip:
-            cfg["IPAMConfig"] = {"IPv4Address": ip}
-        self.request("POST", f"/networks/{quote(network, safe='')}/connect", {"Container": container, "EndpointConfig": cfg})
+        body = types.NetworkConnect(container=container, endpoint_config=types.EndpointSettings.of(ip, aliases))
+        self.request("POST", f"/networks/{quote(network, safe='')}/connect", body)
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
-        self.request("POST", f"/networks/{quote(network, safe='')}/disconnect", {"Container": container, "Force": force})
+        self.request("POST", f"/networks/{quote(network, safe='')}/disconnect",
+                     types.NetworkDisconnect(container=container, force=force))
 
     # -- containers -------------------------------------------------------------
-    def create(self, name: str | None = None, network: str | list[str] | None = None, ip: str | None = None,
-               aliases: list[str] | None = None, ports: list[str | dict] | None = None, host: str | None = None,
-               labels: dict | None = None, image: str | None = None, cmd: list[str] | None = None,
-               env: list[str] | None = None, tty: bool = False, stdin: bool = False, auto_remove: bool = False,
-               entrypoint: list[str] | None = None, hostname: str | None = None) -> dict:
-        """`docker create`: the container is recorded, not started. `network` may name several
-        (every one is joined at start); `ip`/`aliases` are for the first. `ports` are `-p` texts
-        or {"HostPort", "ContainerPort", "Proto"} dicts."""
-        networks = [network] if isinstance(network, str) else list(network or [])
-        bindings: dict[str, list] = {}
-        for spec in ports or []:
-            port = spec if isinstance(spec, dict) else parse_publish(spec)
-            bindings.setdefault(f"{port['ContainerPort']}/{port['Proto']}", []).append({"HostIp": port.get("HostIp", ""),
-                                                                                    "HostPort": port["HostPort"]})
-        body = {"HostConfig": {"NetworkMode": networks[0] if networks else "default", "PortBindings": bindings,
-                               "AutoRemove": auto_remove},
-                "Host": host, "Labels": labels or {}, "Image": image or "", "Cmd": cmd, "Entrypoint": entrypoint,
-                "Env": env or [], "Tty": tty, "OpenStdin": stdin, "StdinOnce": stdin, "Hostname": hostname}
-        if networks:
-            eps: dict = {n: {"Aliases": []} for n in networks}
-            eps[networks[0]]["Aliases"] = aliases or []
-            if ip:
-                eps[networks[0]]["IPAMConfig"] = {"IPv4Address": ip}
-            body["NetworkingConfig"] = {"EndpointsConfig": eps}
+    def create(self, name: str | None = None, network: str | list[str] | types.ContainerCreate | None = None,
+               ip: str | None = None, aliases: list[str] | None = None, ports: list[str | dict] | None = None,
+               host: str | None = None, labels: dict | None = None, image: str | None = None,
+               cmd: list[str] | None = None, env: list[str] | None = None, tty: bool = False, stdin: bool = False,
+               auto_remove: bool = False, entrypoint: list[str] | None = None, hostname: str | None = None) -> dict:
+        """`docker create`: the container is recorded, not started. A ContainerCreate body (in place
+        of `network`), or the flags `ContainerCreate.of` takes: `network` may name several (every
+        one is joined at start); `ip`/`aliases` are for the first; `ports` are `-p` texts or
+        {"HostIp", "HostPort", "ContainerPort", "Proto"} dicts."""
+        body = network if isinstance(network, types.ContainerCreate) else types.ContainerCreate.of(
+            network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels, image=image, cmd=cmd,
+            env=env, tty=tty, stdin=stdin, auto_remove=auto_remove, entrypoint=entrypoint, hostname=hostname)
         return self.request("POST", "/containers/create", body, query={"name": name})
 
     def run(self, name: str, network: str | list[str] | None = None, ip: str | None = None,
@@ -295,30 +294,30 @@ class Client:
     def apply(self, networks: list[dict] | None = None, containers: list[dict] | None = None) -> dict:
         """Build a topology in one request, all or nothing: {"Name", "Subnet", ...} networks and
         {"Name", "Network", "IP", ...} containers. Returns how many of each were made."""
-        return self.request("POST", "/lab/apply", {"Networks": networks or [], "Containers": containers or []})
+        return self.request("POST", "/lab/apply", _topology(networks, containers))
 
     def unapply(self, networks: list[dict] | None = None, containers: list[dict] | None = None) -> dict:
         """Remove what a topology names (containers first), in one request."""
-        return self.request("DELETE", "/lab/apply", {"Networks": networks or [], "Containers": containers or []})
+        return self.request("DELETE", "/lab/apply", _topology(networks, containers))
 
     # -- packets: probe, matrix, trace (cnmlab.probe) ----------------------------
     def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
               timeout: float = 1.0) -> dict:
         """One test packet from src to dst; the answer says reachable/refused/no route/timeout/filtered."""
-        return self.request("POST", "/lab/probe", {"Source": src, "Destination": dst, "Proto": proto,
-                                                   "Port": port, "Timeout": timeout})
+        return self.request("POST", "/lab/probe", types.Probe(source=src, destination=dst, proto=proto, port=port,
+                                                              timeout=timeout))
 
     def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
                explain: bool = False, timeout: float | None = None) -> dict:
         """Every ordered pair of containers, probed concurrently."""
-        return self.request("POST", "/lab/matrix", {"Proto": proto, "Port": port, "Network": network,
-                                                    "Explain": explain, "Timeout": timeout})
+        return self.request("POST", "/lab/matrix", types.Matrix(proto=proto, port=port, network=network,
+                                                                explain=explain, timeout=timeout))
 
     def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
               timeout: float | None = None) -> dict:
         """One probe captured at every hop of its path, with the verdict and the dropping rule."""
-        return self.request("POST", "/lab/trace", {"Source": src, "Destination": dst, "Proto": proto, "Port": port,
-                                                   "Timeout": timeout})
+        return self.request("POST", "/lab/trace", types.Probe(source=src, destination=dst, proto=proto, port=port,
+                                                              timeout=timeout))
 
     # -- services (VIP load balancing) ---------------------------------------------
     def services(self) -> list[dict]:
@@ -326,15 +325,15 @@ class Client:
 
     def service_create(self, name: str, network: str, replicas: int = 1, ports: list[str] | None = None,
                        endpoint_mode: str = "vip", host: str | None = None) -> dict:
-        return self.request("POST", "/services/create", {"Name": name, "Network": network, "Replicas": replicas,
-                                                         "Ports": ports or [], "EndpointMode": endpoint_mode,
-                                                         "Host": host})
+        return self.request("POST", "/services/create", types.ServiceCreate(
+            name=name, network=network, replicas=replicas, ports=list(ports or []), endpoint_mode=endpoint_mode,
+            host=host))
 
     def service_inspect(self, ref: str) -> dict:
         return self.request("GET", f"/services/{quote(ref, safe='')}")
 
     def service_scale(self, ref: str, replicas: int) -> dict:
-        return self.request("POST", f"/services/{quote(ref, safe='')}/update", {"Replicas": replicas})
+        return self.request("POST", f"/services/{quote(ref, safe='')}/update", types.ServiceScale(replicas=replicas))
 
     def service_rm(self, ref: str) -> None:
         self.request("DELETE", f"/services/{quote(ref, safe='')}")
@@ -422,6 +421,11 @@ def read_frames(reader, tty: bool) -> Iterator[tuple[str, bytes]]:
     while len(head := reader.read(8)) == 8:
         kind, size = struct.unpack(">BxxxL", head)
         yield ("stderr" if kind == 2 else "stdout"), reader.read(size)
+
+
+def _topology(networks: list | None, containers: list | None) -> types.Topology:
+    """A Topology from its items, given as types or as {"Name", "Subnet", ...} dicts."""
+    return wire.convert({"Networks": list(networks or []), "Containers": list(containers or [])}, types.Topology)
 
 
 def _alive(pid: int) -> bool:

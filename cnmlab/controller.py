@@ -30,9 +30,9 @@ from .events import (ContainerCreated, ContainerDied, ContainerRemoved, Containe
                      NetworkRemoved)
 from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
 from .host import Host
-from .ipam import Ipam, Pool, parse_address, parse_subnet
+from .ipam import Ipam, Pool, check_subnet, parse_address, parse_subnet
 from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_mac, check_network_name,
-                    new_id, random_name)
+                    check_plugin_name, new_id, random_name)
 from .network import PREDEFINED, IpamConfig, Network
 from .osl import netns
 from .osl.netns import Namespaces
@@ -301,12 +301,18 @@ class Controller:
                        labels: dict[str, str] | None = None, ipv6: bool = False, host: str | None = None,
                        ipam_driver: str = "default") -> Network:
         check_network_name(name)
+        check_plugin_name(driver)
+        check_plugin_name(ipam_driver, "IPAM driver")
         if any(n.name == name for n in self.networks.values()):
             raise Conflict(f"network with name {name} already exists")
         if ipv6:
             raise InvalidParameter("IPv6 networks are not supported in the lab (--ipv6): sandboxes keep IPv6 off")
         if (gateway or ip_range or aux_addresses) and not subnet:
             raise InvalidParameter("every ip-range, gateway or aux-address must have a corresponding subnet")
+        if subnet:
+            check_subnet(subnet)
+        if ip_range:
+            check_subnet(ip_range, "ip-range")
         return self._create_network(name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
                                     aux_addresses=aux_addresses, internal=internal, attachable=attachable,
                                     options=options or {}, labels=labels or {}, host=host,

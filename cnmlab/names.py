@@ -5,9 +5,15 @@ import secrets
 
 from .errors import InvalidParameter
 
-CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-HOST_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Docker's rules, matched over the whole string (`$` would let a trailing newline through). A
+# container needs two characters; a network may have one (as in moby's daemon/names and
+# libnetwork's config).
+CONTAINER_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
+NETWORK_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+HOST_NAME = re.compile(r"\A[a-z0-9][a-z0-9-]*\Z")
+# A driver or plugin name becomes a file name (/run/docker/plugins/NAME.sock, NAME.spec): no path
+# separators, no "..", nothing that could reach outside the plugin directories.
+PLUGIN_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.:-]*\Z")
 IFNAMSIZ = 15  # usable characters in a Linux interface name
 RESERVED_NAMESPACES = {"underlay"}
 
@@ -34,6 +40,13 @@ def check_host_name(name: str) -> str:
         raise InvalidParameter(
             f"Invalid host name ({name}): use 1-13 characters of [a-z0-9-], starting with a letter or digit"
         )
+    return name
+
+
+def check_plugin_name(name: str, what: str = "driver") -> str:
+    if not isinstance(name, str) or not PLUGIN_NAME.match(name) or ".." in name or len(name) > 64:
+        raise InvalidParameter(f"Invalid {what} name ({name}): use letters, digits, \"_\", \".\", \":\" and \"-\" "
+                               "(no \"/\" or \"..\")")
     return name
 
 

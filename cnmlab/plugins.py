@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import CnmError, Conflict, InvalidParameter
+from .names import check_plugin_name
 
 SOCKET_DIR = "/run/docker/plugins"
 SPEC_DIRS = ("/etc/docker/plugins", "/usr/lib/docker/plugins")
@@ -89,6 +90,7 @@ def discover() -> dict[str, Plugin]:
 
 
 def find(name: str) -> Plugin | None:
+    check_plugin_name(name, "plugin")
     plugin = discover().get(name)
     if plugin is None:
         for spec_dir in SPEC_DIRS:  # say why a spec that exists was not usable
@@ -116,8 +118,9 @@ def _spec_address(path: str) -> str:
             raise InvalidParameter(f"plugin spec {path} is not JSON with an \"Addr\" field") from None
     url = urlsplit(text)
     if url.scheme != "unix":
-        raise InvalidParameter(f"plugin spec {path} gives {text!r}: only unix:// addresses work in the lab "
-                               "(a tcp:// plugin would be outside the lab world)")
+        # The file's content is not echoed: a name must never turn the engine into a file reader.
+        raise InvalidParameter(f"plugin spec {path} holds no unix:// address: only unix:// plugins work in the "
+                               "lab (a tcp:// plugin would be outside the lab world)")
     return url.path
 
 

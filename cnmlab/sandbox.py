@@ -75,6 +75,7 @@ class Container:
     open_stdin: bool = False
     stdin_once: bool = False
     auto_remove: bool = False
+    host_config: dict[str, list[str]] = field(default_factory=dict)  # Docker's Dns, DnsSearch, DnsOptions, ExtraHosts
     state: State = field(default_factory=lambda: State(status="running"))  # a record from before states ran
 
     def __post_init__(self) -> None:

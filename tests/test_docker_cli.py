@@ -107,6 +107,16 @@ def test_the_chapter_scenario_with_docker_commands(docker):
     assert taken.returncode == 125 and "port is already allocated" in taken.stderr
 
     assert docker("ps", "-a", "--filter", "name=web3", "--format", "{{.Status}}").stdout.strip() == "Created"
+    # two --network flags: Docker 20.10's API refuses them, API 1.44+ (Docker 25+) joins both
+    two = docker("run", "-d", "--name", "two", "--network", "net-a", "--network", "net-b", "alpine", check=False)
+    assert two.returncode == 125
+    assert "Container cannot be connected to network endpoints: net-a, net-b." in two.stderr
+    if os.path.exists(CURRENT_DOCKER):
+        docker("run", "-d", "--name", "two", "--network", "net-a", "--network", "net-b", "alpine", "sleep", "600",
+               binary=CURRENT_DOCKER)
+        assert docker("inspect", "-f", "{{len .NetworkSettings.Networks}}", "two").stdout.strip() == "2"
+        docker("rm", "-f", "two")
+
     docker("rm", "-f", "web", "web2", "web3", "aa")
     assert docker("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["bb"]
     assert [c["Names"] for c in Client().containers()] == [["/bb"]]  # one lab: cnmlab sees what docker made
@@ -127,17 +137,35 @@ def test_network_inspect_is_the_same_as_cnmlabs(docker, cli):
 def test_events_show_connect_and_disconnect_with_the_container(docker):
     since = str(time.time() - 1)
     docker("network", "create", "net-ev")
-    cid = docker("run", "-d", "--name", "ev1", "--network", "net-ev", "alpine").stdout.strip()
+    cid = docker("run", "-d", "--name", "ev1", "--network", "net-ev", "alpine", "sleep", "600").stdout.strip()
     docker("network", "disconnect", "net-ev", "ev1")
-    docker("rm", "-f", "ev1")
+    docker("stop", "-t", "5", "ev1")
+    docker("rm", "ev1")
     docker("network", "rm", "net-ev")
     out = docker("events", "--filter", "type=network", "--filter", "network=net-ev", "--since", since, "--until", str(time.time() + 1),
                  "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}").stdout
     assert out.splitlines() == ["network create net-ev <no value>", f"network connect net-ev {cid}",
                                 f"network disconnect net-ev {cid}", "network destroy net-ev <no value>"]
-    out = docker("events", "--filter", "container=ev1", "--filter", "event=create", "--since", since,
-                 "--until", str(time.time() + 1), "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}").stdout
-    assert out.splitlines() == [f"container create {cid}"]
+    out = docker("events", "--filter", "container=ev1", "--filter", "type=container", "--since", since,
+                 "--until", str(time.time() + 1), "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.image}}")
+    assert out.stdout.splitlines() == [f"{action} {cid} alpine" for action in ("create", "start", "die", "stop", "destroy")]
+
+
+def test_dns_settings_and_extra_hosts_reach_the_sandbox(docker):
+    docker("network", "create", "net-dns")
+    out = docker("run", "--rm", "--network", "net-dns", "--dns", "9.9.9.9", "--dns-search", "lab.example",
+                 "--dns-option", "timeout:1", "--add-host", "gw.example:10.1.2.3", "--hostname", "named",
+                 "alpine", "sh", "-c", "cat /etc/resolv.conf; getent hosts gw.example; hostname").stdout
+    assert "nameserver 127.0.0.11\nsearch lab.example\noptions ndots:0 timeout:1\n" in out
+    assert out.splitlines()[-2:] == ["10.1.2.3        gw.example", "named"]
+    bridge = docker("run", "--rm", "--dns", "10.0.0.53", "busybox", "cat", "/etc/resolv.conf").stdout
+    assert "nameserver 10.0.0.53\n" in bridge and "127.0.0.11" not in bridge
+    docker("run", "-d", "--name", "dns1", "--network", "net-dns", "--dns-search", "x.example", "alpine", "sleep", "600")
+    assert docker("inspect", "-f", "{{.HostConfig.DnsSearch}}", "dns1").stdout.strip() == "[x.example]"
+    docker("restart", "-t", "1", "dns1")  # a new sandbox: the settings are applied again
+    assert "search x.example" in docker("exec", "dns1", "cat", "/etc/resolv.conf").stdout
+    docker("rm", "-f", "dns1")
+    docker("network", "rm", "net-dns")
 
 
 def test_what_the_lab_lacks_answers_as_docker_without_it(docker):

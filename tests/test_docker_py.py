@@ -34,6 +34,30 @@ def test_negotiates_the_newest_version_and_pings(clients):
     assert info["Name"] == "cnmlab" and info["Containers"] == len(Client().containers())
 
 
+def _raw(method: str, path: str) -> tuple[int, dict, bytes]:
+    import http.client
+    import socket
+
+    conn = http.client.HTTPConnection("localhost")
+    conn.sock = socket.socket(socket.AF_UNIX)
+    conn.sock.connect(Client().status()["socket"])
+    conn.request(method, path)
+    resp = conn.getresponse()
+    return resp.status, dict(resp.getheaders()), resp.read()
+
+
+def test_ping_headers_and_api_versions(clients):
+    status, headers, body = _raw("HEAD", "/_ping")
+    assert status == 200 and body == b""
+    assert (headers["API-Version"], headers["OSType"], headers["Docker-Experimental"]) == ("1.45", "linux", "false")
+    assert _raw("GET", "/v1.24/_ping")[2] == b"OK"
+    old = _raw("GET", "/v1.23/networks")
+    assert old[0] == 400 and b"client version 1.23 is too old. Minimum supported API version is 1.24" in old[2]
+    assert _raw("GET", "/v1.46/networks")[0] == 400
+    assert _raw("GET", "/v1.41/nosuchthing")[0] == 404
+    assert _raw("GET", "/v1.41/images/library/nginx:1.25/json")[0] == 200
+
+
 def test_networks_with_pools_labels_internal_and_prune(clients):
     api, high = clients
     ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
@@ -87,6 +111,11 @@ def test_containers_with_aliases_fixed_addresses_and_docker_shapes(clients):
     two = api.inspect_container("py2")["NetworkSettings"]["Networks"]["py-d"]
     assert two["IPAddress"] == "10.77.6.50" and two["IPAMConfig"] == {"IPv4Address": "10.77.6.50"}
     assert two["Aliases"][0] == "db"
+    assert high.containers.run("alpine", ["sh", "-c", "getent hosts db; exit 0"], network="py-d", remove=True) \
+        .split() == [b"10.77.6.50", b"db"]  # attached: logs, wait, remove
+    failed = pytest.raises(docker.errors.ContainerError, high.containers.run, "busybox", ["sh", "-c", "exit 3"],
+                           remove=True)
+    assert failed.value.exit_status == 3
     code, out = c1.exec_run(["getent", "hosts", "db"])
     assert (code, out.split()[:1]) == (0, [b"10.77.6.50"]), (code, out)
     exec_id = api.exec_create("py2", ["sh", "-c", "ip -4 -o addr show eth0; exit 3"])["Id"]
@@ -120,6 +149,27 @@ def test_containers_with_aliases_fixed_addresses_and_docker_shapes(clients):
     assert high.containers.list(all=True) == []
     missing = pytest.raises(docker.errors.NotFound, api.inspect_container, "py1")
     assert "No such container: py1" in str(missing.value)
+
+
+def test_a_label_places_networks_and_containers_on_another_host(clients):
+    api, high = clients
+    Client().host_add("host2")
+    high.networks.create("py-h2", labels={"cnmlab.host": "host2"})
+    c = high.containers.run("alpine", "sleep 600", name="py-far", detach=True, network="py-h2",
+                            labels={"cnmlab.host": "host2"})
+    assert api.inspect_network("py-h2")["Host"] == "host2"
+    assert c.attrs["Host"] == "host2" and [x["Name"] for x in Client().hosts()] == ["host1", "host2"]
+    assert Client().host("host2")["Containers"] == ["py-far"]
+    wrong = pytest.raises(docker.errors.APIError, high.containers.run, "alpine", name="py-near", detach=True,
+                          network="py-h2")
+    assert wrong.value.status_code == 400 and "is local to host host2" in str(wrong.value)
+    shared = pytest.raises(docker.errors.APIError, high.containers.run, "alpine", detach=True,
+                           network_mode="container:py-far")
+    assert shared.value.status_code == 400 and "container:NAME" in str(shared.value)
+    c.remove(force=True)
+    api.remove_container("py-near", force=True)  # Docker leaves a failed run's container created
+    high.networks.get("py-h2").remove()
+    Client().host_rm("host2")
 
 
 def test_events_stream_in_dockers_shape(clients):

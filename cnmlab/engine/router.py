@@ -16,7 +16,7 @@ class Request:
     path: str
     params: dict[str, str]
     query: dict[str, str]
-    body: Any
+    body: Any  # the route's declared type (cnmlab.api.types), decoded; plain JSON for untyped routes
     engine: Any = None
     stream: Callable[[bytes], None] | None = None  # for streaming routes (events)
     api_version: str | None = None  # the N of a Docker client's /v1.N/ path
@@ -56,19 +56,24 @@ class Route:
     kernel: bool = True  # run on the kernel thread (every change to the lab must)
     streaming: bool = False
     status: int = 200
+    body: Any = None  # the request body's type (a cnmlab.api.types.Body); None: untyped JSON
+    summary: str = ""
+    template: str = ""  # the path as registered: /networks/{id}
 
 
 @dataclass
 class Router:
     routes: list[Route] = field(default_factory=list)
 
-    def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200):
+    def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200,
+              body: Any = None):
         # {name} is one path segment; {name:path} may hold slashes (an image name: library/nginx:1)
-        regex = re.compile("^" + re.sub(r"\{(\w+)(:path)?\}", lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})",
-                                        path) + "$")
+        regex = re.compile(r"\A" + re.sub(r"\{(\w+)(:path)?\}", lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})",
+                                           path) + r"\Z")
 
         def register(fn):
-            self.routes.append(Route(method, regex, fn, kernel, streaming, status))
+            summary = (fn.__doc__ or "").strip().split("\n")[0]
+            self.routes.append(Route(method, regex, fn, kernel, streaming, status, body, summary, path))
             return fn
 
         return register

@@ -24,10 +24,12 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .. import paths
-from ..errors import CnmError
+from .. import engine_log, paths
+from ..api import wire
+from ..errors import CnmError, InvalidParameter
 from ..events import Event
 from ..osl import world
 from . import routes  # noqa: F401  (registers the core routes)
@@ -83,6 +85,10 @@ class Engine:
         self.kernel = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel")
         try:
             self.call(self._start_controller)
+        except CnmError as exc:  # e.g. a damaged store: one line, and the way out
+            print(f"cnmlab engine: {exc.message}", file=sys.stderr)
+            self._unlink_socket()
+            return 2
         except Exception as exc:
             traceback.print_exc()
             print(f"cnmlab engine: could not build the lab world: {exc}", file=sys.stderr)
@@ -94,6 +100,8 @@ class Engine:
         print(f"cnmlab engine {os.getpid()} serving on {self.socket_path}", file=sys.stderr, flush=True)
         serve = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
         serve.start()
+        engine_log.keep_rotated(paths.log_path(), self._stopping)
+        threading.Thread(target=self._watch_store, name="store-watch", daemon=True).start()
         self._stopping.wait()
         self.server.shutdown()
         with contextlib.suppress(Exception):
@@ -114,6 +122,16 @@ class Engine:
         self.controller.subscribe(self.broadcast)
         _load_extensions(self)
         self.controller.start()
+
+    def _watch_store(self) -> None:
+        """Notice a store file deleted or replaced under the running engine, and write the lab again."""
+        while not self._stopping.wait(STORE_CHECK_EVERY):
+            try:
+                note = self.controller.store.check_file()
+            except Exception as exc:  # keep watching; say it once per failure
+                note = f"could not check the store {self.store_path}: {type(exc).__name__}: {exc}"
+            if note:
+                print(f"cnmlab engine: {note}", file=sys.stderr, flush=True)
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -172,19 +190,52 @@ def _load_extensions(engine: Engine) -> None:
     extensions.load(engine)
 
 
+STORE_CHECK_EVERY = 1.0  # seconds between looks at the store file
+READ_TIMEOUT = 10.0  # seconds a client may take to send its request (and to take a reply chunk)
+MAX_CONNECTIONS = 128  # open connections, each a thread; events streams count too
+BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        b"Content-Length: 75\r\n\r\n"
+        b'{"message": "the engine has too many open connections: try again shortly"}\n')
+
+
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
     def __init__(self, listener: socket.socket, engine: Engine):
         self.engine = engine
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         socketserver.BaseServer.__init__(self, listener.getsockname(), _Handler)
         self.socket = listener
         self.socket.listen(128)
+
+    def process_request(self, request, client_address) -> None:
+        # Stalled clients may hold at most MAX_CONNECTIONS threads; the next one is told so at once.
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.send(BUSY)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # a client that went away (broken pipe, reset, timeout): one line
+            print(f"cnmlab engine: a client went away: {type(exc).__name__}: {exc}", file=sys.stderr)
+        else:
+            traceback.print_exc()
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "cnmlab-engine"
+    timeout = READ_TIMEOUT
 
     def address_string(self) -> str:
         return "unix"
@@ -214,11 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(405 if known else 404, {"message": f"page not found: {method} {url.path}"})
         route, params = found
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw.strip() else None
-        except (ValueError, json.JSONDecodeError) as exc:
-            return self._reply(400, {"message": f"invalid JSON body: {exc}"})
+            body = wire.decode(self._read_body(), route.body or Any)
+        except CnmError as exc:
+            return self._reply(exc.status, {"message": exc.message})
         req = Request(method, url.path, params, dict(parse_qsl(url.query)), body, engine, api_version=api_version)
         if route.streaming:
             return self._stream(route, req)
@@ -226,17 +275,50 @@ class _Handler(BaseHTTPRequestHandler):
             result = engine.call(route.handler, req) if route.kernel else route.handler(req)
         except CnmError as exc:
             return self._reply(exc.status, {"message": exc.message})
-        except Exception as exc:  # a bug or an unexpected kernel error: say what, keep serving
+        except Exception as exc:  # a bug in cnmlab (bad input is a CnmError): say what, keep serving
             traceback.print_exc()
-            return self._reply(500, {"message": f"{type(exc).__name__}: {exc}"})
+            return self._reply(500, {"message": f"internal error (a cnmlab bug, see engine.log): "
+                                                f"{type(exc).__name__}: {exc}"})
         if isinstance(result, Reply):
             return self._reply_raw(result)
         if route.status == 204 or result is None:
             return self._reply(204 if route.status == 204 else 200, None)
         self._reply(route.status, result)
 
+    def _read_body(self) -> bytes:
+        """The request body, at most wire.MAX_BODY bytes, by Content-Length or chunked."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():
+            raise InvalidParameter(f"invalid Content-Length: {text[:40]!r}")
+        length = int(text)
+        if length > wire.MAX_BODY:
+            raise wire.TooLarge(f"the request body is {length} bytes; the limit is {wire.MAX_BODY}")
+        raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            raise InvalidParameter(f"the request body ended after {len(raw)} of {length} bytes")
+        return raw
+
+    def _read_chunked(self) -> bytes:
+        parts, size = [], 0
+        while True:
+            line = self.rfile.readline(64).split(b";")[0].strip()
+            try:
+                chunk = int(line, 16)
+            except ValueError:
+                raise InvalidParameter("invalid chunked request body") from None
+            if chunk == 0:
+                self.rfile.readline(64)
+                return b"".join(parts)
+            size += chunk
+            if chunk < 0 or size > wire.MAX_BODY:
+                raise wire.TooLarge(f"the request body is over the limit of {wire.MAX_BODY} bytes")
+            parts.append(self.rfile.read(chunk))
+            self.rfile.readline(64)
+
     def _reply(self, code: int, payload) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
+        data = b"" if payload is None else wire.encode(payload)
         self._reply_raw(Reply(data, "application/json", status=code))
 
     def _reply_raw(self, reply: Reply) -> None:
@@ -278,6 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.flush()
             if upgrade:
+                self.connection.settimeout(None)  # an interactive session may be idle: READ_TIMEOUT is for requests
                 # docker-py reads the 101 head through a buffered reader and then reads the raw
                 # socket: bytes that arrive with the head are lost to it. dockerd's output always
                 # comes later (a process starts); ours may be queued already, so let the head go first.

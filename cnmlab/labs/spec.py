@@ -18,6 +18,7 @@ is played by the CLI (`cnmlab lab`), the TUI's lab pane and the generated notebo
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import re
@@ -89,6 +90,10 @@ class Lab:
     setup: tuple[Call, ...] = ()
     requires: tuple[str, ...] = ()
     path: Path | None = None
+    # A lab's setup and solutions run as root in the lab world: like a notebook, a lab file is
+    # code. cnmlab's own labs (and those in $CNMLAB_LABS_DIR, a directory the user chose) are
+    # trusted; any other file only once the user says so (`--trust`, or yes at the prompt).
+    trusted: bool = True  # load() decides for a file
 
     @property
     def name(self) -> str:
@@ -104,6 +109,16 @@ def labs_dir() -> Path:
     """Where the lab files live: $CNMLAB_LABS_DIR, else the repository's `labs/`."""
     env = os.environ.get("CNMLAB_LABS_DIR")
     return Path(env) if env else Path(__file__).resolve().parent.parent.parent / "labs"
+
+
+def trusted_dirs() -> list[Path]:
+    """The directories whose lab files run without asking: cnmlab's own and $CNMLAB_LABS_DIR."""
+    own = Path(__file__).resolve().parent.parent.parent / "labs"
+    return [own.resolve(), labs_dir().resolve()]
+
+
+def is_trusted(path: Path) -> bool:
+    return path.resolve().parent in trusted_dirs()
 
 
 def load_all(directory: Path | None = None) -> list[Lab]:
@@ -133,7 +148,7 @@ def load(path: Path) -> Lab:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise LabError(f"{path.name}: cannot read the lab: {' '.join(str(exc).split())}") from None
-    return parse(data, source=path.name, path=path)
+    return dataclasses.replace(parse(data, source=path.name, path=path), trusted=is_trusted(path))
 
 
 def parse(data, source: str = "lab", path: Path | None = None) -> Lab:

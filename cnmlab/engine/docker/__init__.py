@@ -8,5 +8,11 @@ answers, nothing is pulled), `events.py` (Docker-shaped events with filters, sin
 (engine/routes.py) stay as they are; Docker's shapes are built here from the core's views.
 """
 
+from ...dns import host_config
 from . import absent, containers, events, images, networks, system  # noqa: F401  (register routes)
-from .events import attach  # noqa: F401  (the engine's feature hook: record events for /events)
+
+
+def attach(engine) -> None:
+    """The engine's feature hook (kernel thread, before the lab is built or restored)."""
+    events.attach(engine)  # record Docker-shaped events for /events
+    host_config.attach(engine.controller)  # Dns/ExtraHosts: after the DNS feature, whose resolv.conf it amends

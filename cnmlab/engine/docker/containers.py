@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 
 from ... import image, inspect
+from ...api import types
 from ...errors import InvalidParameter, NotFound
 from ...sandbox import PortBinding
 from ..router import Request
@@ -17,36 +18,31 @@ from .networks import HOST_LABEL, endpoint_extras
 
 
 # -- create -----------------------------------------------------------------------
-@router.route("POST", "/containers/create", status=201)
+@router.route("POST", "/containers/create", status=201, body=types.ContainerCreate)
 def create(req: Request) -> dict:
     ctl = req.engine.controller
-    body = req.body if isinstance(req.body, dict) else {}
-    host_cfg = body.get("HostConfig") or {}
-    labels = _strings(body.get("Labels"), "Labels")
-    networks, configs = _networks(req, host_cfg, body)
+    spec: types.ContainerCreate = req.body
+    host_cfg = spec.host_config or types.HostConfig()
+    labels = spec.labels or {}
+    networks, endpoints = spec.networks()
+    if (host_cfg.network_mode or "").startswith("container:"):
+        raise InvalidParameter("network mode container:NAME (sharing another container's network stack) is "
+                               "not supported in the lab; connect both containers to one network instead")
+    if len(networks) > 1 and req.api_version and tuple(map(int, req.api_version.split("."))) < (1, 44):
+        raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(networks)}.")
+    host = spec.host or labels.get(HOST_LABEL)
     for name in networks:
-        _known_network(ctl, name, labels.get(HOST_LABEL) or body.get("Host") or None)
-    c = ctl.create_container(
-        req.query.get("name") or None,
-        network=networks,
-        endpoint_configs={n: {"ip": _ipv4(cfg), "aliases": list(cfg.get("Aliases") or []),
-                              "mac": cfg.get("MacAddress") or None} for n, cfg in configs.items()},
-        mac=body.get("MacAddress") or None,  # before API 1.44 the MAC sat in Config, for the first network
-        ports=_port_bindings(body, host_cfg),
-        host=labels.get(HOST_LABEL) or body.get("Host") or None,
-        labels=labels,
-        image=str(body.get("Image") or ""),
-        cmd=_argv(body.get("Cmd"), "Cmd"),
-        entrypoint=_argv(body.get("Entrypoint"), "Entrypoint"),
-        env=_argv(body.get("Env"), "Env") or [],
-        hostname=body.get("Hostname") or None,
-        tty=bool(body.get("Tty")), open_stdin=bool(body.get("OpenStdin")), stdin_once=bool(body.get("StdinOnce")),
-        auto_remove=bool(host_cfg.get("AutoRemove")),
-    )
+        _known_network(ctl, name, host)
+    args = spec.arguments(req.query.get("name"))
+    args.update(host=host, ports=_port_bindings(spec, host_cfg))
+    c = ctl.create_container(**args)
+    c.host_config = {key: list(value) for key, value in (("Dns", host_cfg.dns), ("DnsSearch", host_cfg.dns_search),
+                                                         ("DnsOptions", host_cfg.dns_options),
+                                                         ("ExtraHosts", host_cfg.extra_hosts)) if value}
     for cfg in c.networks:
-        name = ctl.networks[cfg.network].name
-        asked = configs.get(name) or configs.get(cfg.network) or {}
-        cfg.links, cfg.driver_opts = endpoint_extras(asked)
+        asked = endpoints.get(ctl.networks[cfg.network].name) or endpoints.get(cfg.network)
+        if asked is not None:
+            cfg.links, cfg.driver_opts = endpoint_extras(asked)
     ctl.store.put(c)
     return {"Id": c.id, "Warnings": []}
 
@@ -60,50 +56,11 @@ def _known_network(ctl, name: str, host: str | None) -> None:
         raise InvalidParameter(exc.message) from None
 
 
-def _strings(value, name: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidParameter(f"{name} must be an object of string keys and values")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _argv(value, name: str) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list):
-        raise InvalidParameter(f"{name} must be a list of strings")
-    return [str(v) for v in value]
-
-
-def _networks(req: Request, host_cfg: dict, body: dict) -> tuple[list[str], dict[str, dict]]:
-    """The networks to join, in order: NetworkMode first, then the other EndpointsConfig entries."""
-    mode = host_cfg.get("NetworkMode") or "default"
-    configs = {n: cfg or {} for n, cfg in (((body.get("NetworkingConfig") or {}).get("EndpointsConfig")) or {}).items()}
-    if mode.startswith("container:"):
-        raise InvalidParameter("network mode container:NAME (sharing another container's network stack) is "
-                               "not supported in the lab; connect both containers to one network instead")
-    if mode == "default":  # the default bridge; a current CLI also sends its EndpointsConfig as "default"
-        configs.pop("default", None)
-    primary = [] if mode == "default" else [mode]
-    names = primary + [n for n in configs if n not in primary]
-    old_api = req.api_version is not None and tuple(map(int, req.api_version.split("."))) < (1, 44)
-    if len(names) > 1 and old_api:  # Docker 25+ (API 1.44) joins every network named
-        raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(names)}.")
-    return names, configs
-
-
-def _ipv4(cfg: dict) -> str | None:
-    return (cfg.get("IPAMConfig") or {}).get("IPv4Address") or None
-
-
-def _port_bindings(body: dict, host_cfg: dict) -> list[PortBinding]:
-    wanted: dict[str, list[dict]] = {k: list(v or [{}]) for k, v in (host_cfg.get("PortBindings") or {}).items()}
-    if host_cfg.get("PublishAllPorts"):  # -P: every exposed port, the image's too, on an ephemeral port
-        for key in [*image.exposed_ports(str(body.get("Image") or "")), *(body.get("ExposedPorts") or {})]:
-            wanted.setdefault(key if "/" in key else f"{key}/tcp", [{}])
+def _port_bindings(spec: types.ContainerCreate, host_cfg: types.HostConfig) -> list[PortBinding]:
+    wanted = {key: list(bindings or [types.PortBinding()]) for key, bindings in (host_cfg.port_bindings or {}).items()}
+    if host_cfg.publish_all_ports:  # -P: every exposed port, the image's too, on an ephemeral port
+        for key in [*image.exposed_ports(spec.image), *(spec.exposed_ports or {})]:
+            wanted.setdefault(key if "/" in key else f"{key}/tcp", [types.PortBinding()])
     out = []
     for key, bindings in wanted.items():
         cport, _, proto = key.partition("/")
@@ -111,14 +68,11 @@ def _port_bindings(body: dict, host_cfg: dict) -> list[PortBinding]:
         if not cport.isdigit() or proto not in ("tcp", "udp"):
             raise InvalidParameter(f"invalid port specification: \"{key}\" (the lab publishes tcp and udp ports)")
         for b in bindings:
-            b = b or {}
-            host_ip = b.get("HostIp") or ""
-            host_port = str(b.get("HostPort") or "")
-            if host_port and not host_port.isdigit():
-                raise InvalidParameter(f"invalid host port \"{host_port}\" for {key}: the lab takes one port "
+            if b.host_port and not b.host_port.isdigit():
+                raise InvalidParameter(f"invalid host port \"{b.host_port}\" for {key}: the lab takes one port "
                                        "or none (an ephemeral port), not a range")
-            out.append(PortBinding(int(host_port or 0), int(cport), proto, "" if host_ip == "0.0.0.0" else host_ip,
-                                   ephemeral=not host_port))
+            out.append(PortBinding(int(b.host_port or 0), int(cport), proto,
+                                   "" if b.host_ip == "0.0.0.0" else b.host_ip, ephemeral=not b.host_port))
     return out
 
 
@@ -147,8 +101,10 @@ def view(ctl, c) -> dict:
     _fill(config, {"Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False, "AttachStderr": False,
                    "ExposedPorts": {f"{p.container_port}/{p.proto}": {} for p in c.ports}
                    or images.config(c.image)["ExposedPorts"], "Volumes": None, "WorkingDir": "", "OnBuild": None})
+    data["HostConfig"].update(c.host_config)
     _fill(data["HostConfig"], {"Dns": [], "DnsSearch": [], "DnsOptions": [], "ExtraHosts": None, "Links": None,
-                               "PublishAllPorts": False, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}})
+                               "PublishAllPorts": False, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+                               "LogConfig": {"Type": "json-file", "Config": {}}})  # the core keeps json-file logs
     _fill(data["NetworkSettings"], {"Bridge": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
                                     "LinkLocalIPv6PrefixLen": 0, "SecondaryIPAddresses": None,
                                     "SecondaryIPv6Addresses": None, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,

@@ -29,7 +29,8 @@ class Recorder:
         self.listeners: list[queue.Queue] = []
         self.lock = threading.Lock()
         self._drivers: dict[str, str] = {n.id: n.driver for n in ctl.networks.values()}
-        self._containers: dict[str, tuple[str, dict]] = {}
+        self._containers: dict[str, tuple[str, dict, str]] = {n.id: (n.name, dict(n.labels), _image(n))
+                                                               for n in ctl.containers.values()}
 
     def on_event(self, event: core.Event) -> None:
         message = self.translate(event)
@@ -58,7 +59,7 @@ class Recorder:
                             {"container": c.id, "name": net.name, "type": net.driver})
         if isinstance(event, core.ContainerCreated):
             c = ctl.containers.get(event.id)
-            self._containers[event.id] = (event.container, dict(c.labels) if c else {})
+            self._containers[event.id] = (event.container, dict(c.labels) if c else {}, _image(c) if c else "")
             return self._container(event, "create", event.id)
         if isinstance(event, core.ContainerRemoved):
             message = self._container(event, "destroy", event.id)
@@ -70,9 +71,8 @@ class Recorder:
         return None
 
     def _container(self, event, action: str, cid: str) -> dict:
-        c = self.ctl.containers.get(cid)
-        name, labels = self._containers.get(cid) or ((c.name, dict(c.labels)) if c else ("", {}))
-        image = _image(c) if c else ""
+        c = self.ctl.containers.get(cid)  # gone at destroy: then what was kept at create
+        name, labels, image = self._containers.get(cid) or ((c.name, dict(c.labels), _image(c)) if c else ("", {}, ""))
         attributes = {**labels, "image": image, "name": name}
         if getattr(event, "exit_code", None) is not None:
             attributes["exitCode"] = str(event.exit_code)

@@ -4,6 +4,7 @@ remove and prune (filters). The JSON is the core's inspect view, the same as `cn
 from __future__ import annotations
 
 from ... import inspect
+from ...api import types
 from ...errors import CnmError, InvalidParameter, NotFound
 from ..router import Request
 from .api import router
@@ -12,38 +13,20 @@ from .filters import Filters
 HOST_LABEL = "cnmlab.host"  # places a local-scope network (or a container) on another simulated host
 
 
-def _strings(value, name: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidParameter(f"{name} must be an object of string keys and values")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-@router.route("POST", "/networks/create", status=201)
+@router.route("POST", "/networks/create", status=201, body=types.NetworkCreate)
 def create(req: Request) -> dict:
-    ctl = req.engine.controller
-    if req.field("Ingress") or req.field("ConfigOnly") or (req.field("ConfigFrom") or {}).get("Network"):
+    spec: types.NetworkCreate = req.body
+    if spec.ingress or spec.config_only or (spec.config_from and spec.config_from.network):
         raise InvalidParameter("ingress and config-only networks belong to swarm mode, which the lab does not run")
-    ipam = req.field("IPAM") or {}
-    configs = [c for c in ipam.get("Config") or [] if c]
-    if any(":" in (c.get("Subnet") or "") for c in configs) or req.field("EnableIPv6"):
+    ipam = spec.ipam or types.IPAM()
+    configs = [c for c in ipam.config or [] if c != types.IPAMConfig()]
+    if spec.enable_ipv6 or any(":" in (c.subnet or "") for c in configs):
         raise InvalidParameter("IPv6 networks are not supported in the lab: sandboxes keep IPv6 off")
-    if len(configs) > 1:
-        raise InvalidParameter("only one IPv4 subnet per network is supported in the lab")
-    cfg = configs[0] if configs else {}
-    labels = _strings(req.field("Labels"), "Labels")
-    # CheckDuplicate is always on here: names are unique in the lab (Docker 25+ always checks too)
-    net = ctl.create_network(
-        req.field("Name") or "",
-        driver=req.field("Driver") or "bridge",
-        subnet=cfg.get("Subnet"), gateway=cfg.get("Gateway"), ip_range=cfg.get("IPRange"),
-        aux_addresses=_strings(cfg.get("AuxiliaryAddresses"), "AuxiliaryAddresses"),
-        internal=bool(req.field("Internal")), attachable=bool(req.field("Attachable")),
-        options=_strings(req.field("Options"), "Options"), labels=labels,
-        host=req.field("Host") or labels.get(HOST_LABEL),
-        ipam_driver=ipam.get("Driver") or "default",
-    )
+    labels = spec.labels or {}
+    # CheckDuplicate is always on: names are unique in the lab (Docker 25+ always checks too)
+    args = spec.arguments()
+    args["host"] = spec.host or labels.get(HOST_LABEL)
+    net = req.engine.controller.create_network(**args)
     return {"Id": net.id, "Warning": ""}
 
 
@@ -87,30 +70,28 @@ def remove(req: Request) -> None:
     ctl.remove_network(net.id)
 
 
-@router.route("POST", "/networks/{id}/connect")
+@router.route("POST", "/networks/{id}/connect", body=types.NetworkConnect)
 def connect(req: Request) -> None:
     ctl = req.engine.controller
-    cfg = req.field("EndpointConfig") or {}
-    ipam_cfg = cfg.get("IPAMConfig") or {}
-    if ipam_cfg.get("IPv6Address"):
+    spec: types.NetworkConnect = req.body
+    cfg = spec.endpoint_config or types.EndpointSettings()
+    if cfg.ipam_config and cfg.ipam_config.ipv6_address:
         raise InvalidParameter("IPv6 addresses are not supported in the lab: sandboxes keep IPv6 off")
-    c = ctl.container(req.field("Container") or "")
-    ctl.connect(req.params["id"], c.id, ip=ipam_cfg.get("IPv4Address") or None,
-                aliases=list(cfg.get("Aliases") or []), mac=cfg.get("MacAddress") or None)
+    c = ctl.container(spec.container)
+    ctl.connect(req.params["id"], c.id, ip=cfg.ip, aliases=list(cfg.aliases or []), mac=cfg.mac_address or None)
     asked = c.networks[-1]  # the config the connect recorded: joined again at every start
     asked.links, asked.driver_opts = endpoint_extras(cfg)
     ctl.store.put(c)
 
 
-def endpoint_extras(cfg: dict) -> tuple[list[str] | None, dict[str, str] | None]:
+def endpoint_extras(cfg: types.EndpointSettings) -> tuple[list[str] | None, dict[str, str] | None]:
     """EndpointConfig's Links and DriverOpts: recorded and shown by inspect; no lab driver uses them."""
-    links = [str(link) for link in cfg.get("Links") or []] or None
-    return links, _strings(cfg.get("DriverOpts"), "DriverOpts") or None
+    return list(cfg.links or []) or None, dict(cfg.driver_opts or {}) or None
 
 
-@router.route("POST", "/networks/{id}/disconnect")
+@router.route("POST", "/networks/{id}/disconnect", body=types.NetworkDisconnect)
 def disconnect(req: Request) -> None:
-    req.engine.controller.disconnect(req.params["id"], req.field("Container") or "", force=bool(req.field("Force")))
+    req.engine.controller.disconnect(req.params["id"], req.body.container, force=req.body.force)
 
 
 @router.route("POST", "/networks/prune")
