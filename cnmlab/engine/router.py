@@ -42,6 +42,7 @@ class Route:
     body: Any = None  # the request body's type (a cnmlab.api.types.Body); None: untyped JSON
     summary: str = ""
     template: str = ""  # the path as registered: /networks/{id}
+    read: bool = False  # a read (ps, ls, inspect): answered from the snapshot while a plugin holds the kernel
 
 
 @dataclass
@@ -49,12 +50,12 @@ class Router:
     routes: list[Route] = field(default_factory=list)
 
     def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200,
-              body: Any = None):
+              body: Any = None, read: bool = False):
         regex = re.compile(r"\A" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + r"\Z")
 
         def register(fn):
             summary = (fn.__doc__ or "").strip().split("\n")[0]
-            self.routes.append(Route(method, regex, fn, kernel, streaming, status, body, summary, path))
+            self.routes.append(Route(method, regex, fn, kernel, streaming, status, body, summary, path, read))
             return fn
 
         return register

@@ -33,6 +33,7 @@ from ..errors import CnmError, InvalidParameter
 from ..events import Event
 from ..osl import world
 from . import routes  # noqa: F401  (registers the core routes)
+from .readers import Readers
 from .router import Request, router
 
 
@@ -79,6 +80,7 @@ class Engine:
             return 2
         _raise_fd_limit()
         self.kernel = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel")
+        self.readers = Readers(self)
         try:
             self.call(self._start_controller)
         except CnmError as exc:  # e.g. a damaged store: one line, and the way out
@@ -256,7 +258,10 @@ class _Handler(BaseHTTPRequestHandler):
         if route.streaming:
             return self._stream(route, req)
         try:
-            result = engine.call(route.handler, req) if route.kernel else route.handler(req)
+            if route.read and route.kernel:
+                result = engine.readers.call(route, req)
+            else:
+                result = engine.call(route.handler, req) if route.kernel else route.handler(req)
         except CnmError as exc:
             return self._reply(exc.status, {"message": exc.message})
         except Exception as exc:  # a bug in cnmlab (bad input is a CnmError): say what, keep serving
