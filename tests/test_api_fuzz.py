@@ -15,7 +15,7 @@ from test_api_edge import post
 
 pytestmark = pytest.mark.kernel
 
-EXAMPLES = 250 if os.environ.get("CNMLAB_LONG_TESTS") else 25
+EXAMPLES = 200 if os.environ.get("CNMLAB_LONG_TESTS") else 15
 SKIP = {"/plugins/run"}  # it runs the given argv: fuzzing it would run random commands in the lab world
 PARAMS = {"id": "fz-net", "name": "fz-host", "ref": "no-such-plugin"}
 

@@ -190,6 +190,6 @@ def test_random_operations_keep_the_kernel_and_the_store_in_step(engine):
     Lab.client = engine
     steps_run[0] = 0
     while steps_run[0] < STEPS:
-        run_state_machine_as_test(Lab, settings=settings(max_examples=1, stateful_step_count=100, deadline=None,
+        run_state_machine_as_test(Lab, settings=settings(max_examples=1, stateful_step_count=150, deadline=None,
                                                          database=None, suppress_health_check=list(HealthCheck)))
     engine.reset()

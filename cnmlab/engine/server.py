@@ -185,7 +185,8 @@ def _load_extensions(engine: Engine) -> None:
 
 
 STORE_CHECK_EVERY = 1.0  # seconds between looks at the store file
-READ_TIMEOUT = 10.0  # seconds a client may take to send its request (and to take a reply chunk)
+# Seconds a client may take to send its request (and to take a reply chunk).
+READ_TIMEOUT = float(os.environ.get("CNMLAB_READ_TIMEOUT") or 10)
 MAX_CONNECTIONS = 128  # open connections, each a thread; events streams count too
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
         b"Content-Length: 75\r\n\r\n"
@@ -207,6 +208,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if not self.slots.acquire(blocking=False):
             with contextlib.suppress(OSError):
                 request.setblocking(False)
+                request.recv(65536)  # what has arrived: closing on unread data would reset, losing the answer
+            with contextlib.suppress(OSError):
                 request.send(BUSY)
             self.shutdown_request(request)
             return
