@@ -1,22 +1,28 @@
 """The reader path: `ps`, `network ls`, `inspect` and `host ls` answer while the kernel thread
-waits on a plugin.
+is busy with a slow change or waits on a plugin.
 
 Reads run on the kernel thread like everything else, so they see the lab exactly as the last
-finished change left it. But a remote plugin that does not answer would hold them for its whole
-timeout. So when the kernel thread starts a plugin call it first takes a snapshot of what the read
-routes would answer (it is the only thread that changes the lab, and it is between two steps), and
-a read that finds the kernel thread waiting on a plugin is answered from that snapshot instead.
+finished change left it. But a slow change (a big topology, a plugin that does not answer) would
+hold them until it ends. So the kernel thread keeps a snapshot of what the read routes would
+answer, taken where the lab is whole and every acknowledged change is in it:
+- when it starts a plugin call (the plugin may keep it waiting for CNMLAB_PLUGIN_TIMEOUT);
+- before it starts a change, if the lab changed since the last snapshot and a reader had to wait
+  in the last few seconds (so a lab nobody reads pays nothing).
+A read that finds the kernel thread busy is answered from a snapshot that holds every finished
+change; otherwise it waits for its turn, as before.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from .. import inspect, plugins
 
-POLL = 0.01  # seconds between "is the kernel thread waiting on a plugin?" looks, while a read waits
+POLL = 0.01  # seconds between "is there a snapshot to answer from?" looks, while a read waits
+KEEP_SNAPSHOTS = 5.0  # seconds after a reader had to wait during which changes snapshot first
 MISSING = object()
 
 
@@ -24,15 +30,32 @@ class Readers:
     def __init__(self, engine):
         self.engine = engine
         self.snapshot: dict[str, Any] | None = None
-        self.waiting = False  # the kernel thread is inside a plugin call
+        self.changes = 0  # changes the kernel thread has started
+        self.snapshot_at = -1  # the value of `changes` the snapshot holds
+        self.in_change = False  # the kernel thread is running a change (not a read)
+        self.wanted_until = 0.0  # monotonic time until which changes snapshot before they start
         plugins.WAITING.append(self._plugin_wait)
 
+    def task(self, fn, *args, **kwargs):
+        """A change, run on the kernel thread (Engine.call): snapshot first if readers want it."""
+        if self.changes != self.snapshot_at and time.monotonic() < self.wanted_until:
+            self._publish()
+        self.changes += 1
+        self.in_change = True
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.in_change = False
+
     def _plugin_wait(self, waiting: bool) -> None:
-        if not threading.current_thread().name.startswith("kernel"):
-            return  # a plugin call made for a request's own thread holds nobody else
-        if waiting:
-            self.snapshot = self._take()
-        self.waiting = waiting
+        if waiting and threading.current_thread().name.startswith("kernel") and self.in_change:
+            # Mid-change, but between two steps: the object being made is left out if half made.
+            self._publish(during=True)
+
+    def _publish(self, during: bool = False) -> None:
+        self.snapshot = self._take()
+        self.snapshot_at = self.changes if not during else self.changes - 1
+        # during a change, the snapshot holds every finished change (and maybe part of this one)
 
     def _take(self) -> dict[str, Any]:
         """The read routes' answers, now. A half-made object (the plugin call is part of making it)
@@ -49,13 +72,14 @@ class Readers:
         return snap
 
     def call(self, route, req):
-        """Run a read route on the kernel thread; answer from the snapshot if a plugin holds it."""
+        """Run a read route on the kernel thread, or answer from a snapshot while a change runs."""
         future = self.engine.kernel.submit(route.handler, req)
         while True:
             try:
                 return future.result(timeout=POLL)
             except FutureTimeout:
-                if self.waiting and self.snapshot is not None:
+                self.wanted_until = time.monotonic() + KEEP_SNAPSHOTS
+                if self.in_change and self.snapshot is not None and self.snapshot_at >= self.changes - 1:
                     found = self.answer(route.template, req)
                     if found is not MISSING:
                         future.cancel()

@@ -136,7 +136,7 @@ class Engine:
 
     def call(self, fn, *args, **kwargs):
         """Run fn on the kernel thread and wait for it."""
-        return self.kernel.submit(fn, *args, **kwargs).result()
+        return self.kernel.submit(self.readers.task, fn, *args, **kwargs).result()
 
     # -- events -----------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
