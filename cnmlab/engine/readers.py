@@ -53,6 +53,8 @@ class Readers:
             self._publish(during=True)
 
     def _publish(self, during: bool = False) -> None:
+        if self.engine.controller is None:
+            return
         self.snapshot = self._take()
         self.snapshot_at = self.changes if not during else self.changes - 1
         # during a change, the snapshot holds every finished change (and maybe part of this one)
