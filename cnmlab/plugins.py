@@ -141,6 +141,10 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+# Called with True before a plugin call and False after it (on the thread that makes the call).
+WAITING: list = []
+
+
 class PluginClient:
     """Calls one plugin: `call("NetworkDriver.Join", {...})` -> the reply as a dict."""
 
@@ -155,7 +159,13 @@ class PluginClient:
 
     def call(self, method: str, body: dict | None = None) -> dict:
         path = "/" + method
-        raw, status = self._post(path, body)
+        for hook in WAITING:  # the engine serves reads from a snapshot while a plugin keeps us waiting
+            hook(True)
+        try:
+            raw, status = self._post(path, body)
+        finally:
+            for hook in WAITING:
+                hook(False)
         if status == 404:
             raise PluginNotImplemented(f"plugin {self.name} does not implement {path}")
         try:
@@ -181,7 +191,8 @@ class PluginClient:
             resp = conn.getresponse()
             return resp.read(), resp.status
         except TimeoutError:
-            raise PluginError(f"{where} did not answer {path} within {self.timeout:g} s") from None
+            raise PluginError(f"{where} did not answer {path} within {self.timeout:g} s "
+                              "(the limit is CNMLAB_PLUGIN_TIMEOUT)") from None
         except (FileNotFoundError, ConnectionRefusedError):
             raise PluginError(f"{where} is not running (nothing listens on {self.plugin.address})") from None
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,

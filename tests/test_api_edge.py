@@ -3,6 +3,7 @@ a 400 naming the field, never a 500; the limits on size and depth; the OpenAPI d
 
 import json
 import socket
+import time
 
 import pytest
 
@@ -180,3 +181,76 @@ def test_inputs_that_would_pollute_the_lab_are_refused_with_the_reason(edge, cli
     assert shown.stderr == "Error: Invalid subnet 10.40.0.5/24: host bits are set; " \
                            "use 10.40.0.0/24\n"
     assert cli("network", "ls").returncode == 0
+
+
+def engine_threads(client) -> int:
+    with open(f"/proc/{client.status()['pid']}/status") as f:
+        return int(next(line for line in f if line.startswith("Threads:")).split()[1])
+
+
+def test_stalled_clients_hold_a_bounded_number_of_threads_and_are_dropped(edge):
+    from cnmlab.engine.server import MAX_CONNECTIONS
+
+    before = engine_threads(edge)
+    stalled = []
+    for _ in range(MAX_CONNECTIONS + 40):  # half a request each, then silence
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(30)
+        while True:
+            try:
+                sock.connect(edge.socket_path)
+                break
+            except BlockingIOError:  # the listen backlog is full for a moment: as any client would, retry
+                time.sleep(0.01)
+        sock.sendall(b"POST /networks/create HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"Na")
+        stalled.append(sock)
+    turned_away = 0
+    for sock in stalled:  # the engine drops each: at once when it is full, after its read timeout otherwise
+        answer = b""
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except ConnectionResetError:  # closed with our half request unread: dropped all the same
+            pass
+        turned_away += answer.startswith(b"HTTP/1.1 503")
+        sock.close()
+    assert turned_away >= 1
+    assert engine_threads(edge) <= before + 2
+    assert edge.request("GET", "/_ping") == "OK"
+
+
+def test_a_driver_name_cannot_reach_a_file(edge, tmp_path, cli):
+    secret = tmp_path / "evil.spec"
+    secret.write_text("SECRET-FIRST-LINE\n")
+    relative = "../../.." + str(tmp_path / "evil")
+    shown = cli("network", "create", "-d", relative, "leaky")
+    assert shown.returncode == 1 and "SECRET" not in shown.stderr
+    assert shown.stderr == f'Error: Invalid driver name ({relative}): use letters, digits, "_", ".", ":" and "-" ' \
+                           '(no "/" or "..")\n'
+    status, reply = post(edge, "/networks/create", {"Name": "leaky", "IPAM": {"Driver": "../x"}})
+    assert status == 400 and reply["message"].startswith("Invalid IPAM driver name (../x)")
+
+
+def test_host_rm_then_add_of_the_same_name_always_works(edge):
+    for _ in range(12):
+        edge.host_add("h5")
+        edge.host_rm("h5")
+    edge.host_add("h5")
+    assert "h5" in [h["Name"] for h in edge.hosts()]
+    edge.host_rm("h5")
+
+
+def test_another_users_socket_is_one_line(edge, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    env = dict(os.environ, CNMLAB_STATE_DIR=str(tmp_path / "nobody-state"), HOME=str(tmp_path))
+    run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                          "cnmlab", "ps"], capture_output=True, text=True, timeout=60, env=env, cwd="/")
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [f"Error: permission denied on {edge.socket_path}: that engine belongs to "
+                                       "another user; run cnmlab as that user, or point CNMLAB_RUNTIME_DIR and "
+                                       "CNMLAB_STATE_DIR at directories of your own"]

@@ -59,6 +59,7 @@ class Route:
     body: Any = None  # the request body's type (a cnmlab.api.types.Body); None: untyped JSON
     summary: str = ""
     template: str = ""  # the path as registered: /networks/{id}
+    read: bool = False  # a read (ps, ls, inspect): answered from the snapshot while a plugin holds the kernel
 
 
 @dataclass
@@ -66,14 +67,14 @@ class Router:
     routes: list[Route] = field(default_factory=list)
 
     def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200,
-              body: Any = None):
+              body: Any = None, read: bool = False):
         # {name} is one path segment; {name:path} may hold slashes (an image name: library/nginx:1)
         regex = re.compile(r"\A" + re.sub(r"\{(\w+)(:path)?\}", lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})",
-                                           path) + r"\Z")
+                                          path) + r"\Z")
 
         def register(fn):
             summary = (fn.__doc__ or "").strip().split("\n")[0]
-            self.routes.append(Route(method, regex, fn, kernel, streaming, status, body, summary, path))
+            self.routes.append(Route(method, regex, fn, kernel, streaming, status, body, summary, path, read))
             return fn
 
         return register

@@ -45,7 +45,7 @@ def drivers(req: Request):
 
 
 # -- hosts ----------------------------------------------------------------------
-@router.route("GET", "/hosts")
+@router.route("GET", "/hosts", read=True)
 def hosts(req: Request):
     ctl = _ctl(req)
     return [inspect.host(ctl, name) for name in ctl.hosts]
@@ -59,7 +59,7 @@ def host_create(req: Request):
     return inspect.host(ctl, host.name)
 
 
-@router.route("GET", "/hosts/{name}")
+@router.route("GET", "/hosts/{name}", read=True)
 def host_get(req: Request):
     ctl = _ctl(req)
     return inspect.host(ctl, ctl.host(req.params["name"]).name)
@@ -71,7 +71,7 @@ def host_delete(req: Request):
 
 
 # -- networks -------------------------------------------------------------------
-@router.route("GET", "/networks")
+@router.route("GET", "/networks", read=True)
 def networks(req: Request):
     ctl = _ctl(req)
     return [inspect.network(ctl, n) for n in ctl.networks.values()]
@@ -83,7 +83,7 @@ def network_create(req: Request):
     return {"Id": net.id, "Warning": ""}
 
 
-@router.route("GET", "/networks/{id}")
+@router.route("GET", "/networks/{id}", read=True)
 def network_get(req: Request):
     ctl = _ctl(req)
     return inspect.network(ctl, ctl.network(req.params["id"], req.query.get("host")), verbose=req.flag("verbose"))
@@ -120,19 +120,19 @@ def container_create(req: Request):
     return {"Id": c.id, "Warnings": []}
 
 
-@router.route("GET", "/containers/json")
+@router.route("GET", "/containers/json", read=True)
 def containers(req: Request):
     ctl = _ctl(req)
     return [inspect.container_summary(ctl, c) for c in ctl.containers.values()]
 
 
-@router.route("GET", "/containers/{id}/json")
+@router.route("GET", "/containers/{id}/json", read=True)
 def container_inspect(req: Request):
     ctl = _ctl(req)
     return inspect.container(ctl, ctl.container(req.params["id"]))
 
 
-@router.route("GET", "/containers/{id}")
+@router.route("GET", "/containers/{id}", read=True)
 def container_get(req: Request):
     return container_inspect(req)
 

@@ -34,6 +34,7 @@ from ..events import Event
 from ..osl import world
 from . import routes  # noqa: F401  (registers the core routes)
 from .docker import api as docker_api  # Docker's Engine API beside the lab routes (importing registers it)
+from .readers import Readers
 from .router import Reply, Request
 
 
@@ -83,6 +84,7 @@ class Engine:
             return 2
         _raise_fd_limit()
         self.kernel = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel")
+        self.readers = Readers(self)
         try:
             self.call(self._start_controller)
         except CnmError as exc:  # e.g. a damaged store: one line, and the way out
@@ -118,7 +120,8 @@ class Engine:
 
         prepare_applets()  # alpine's tools for processes in containers, in the world's /run
         self.controller = Controller(Store(self.store_path))
-        self.controller.submit = self.kernel.submit  # work handed to the one thread that changes the lab
+        # work handed to the one thread that changes the lab, counted as a change (readers.py)
+        self.controller.submit = lambda fn, *args, **kwargs: self.kernel.submit(self.readers.task, fn, *args, **kwargs)
         self.controller.subscribe(self.broadcast)
         _load_extensions(self)
         self.controller.start()
@@ -142,7 +145,7 @@ class Engine:
 
     def call(self, fn, *args, **kwargs):
         """Run fn on the kernel thread and wait for it."""
-        return self.kernel.submit(fn, *args, **kwargs).result()
+        return self.kernel.submit(self.readers.task, fn, *args, **kwargs).result()
 
     # -- events -----------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
@@ -191,7 +194,8 @@ def _load_extensions(engine: Engine) -> None:
 
 
 STORE_CHECK_EVERY = 1.0  # seconds between looks at the store file
-READ_TIMEOUT = 10.0  # seconds a client may take to send its request (and to take a reply chunk)
+# Seconds a client may take to send its request (and to take a reply chunk).
+READ_TIMEOUT = float(os.environ.get("CNMLAB_READ_TIMEOUT") or 10)
 MAX_CONNECTIONS = 128  # open connections, each a thread; events streams count too
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
         b"Content-Length: 75\r\n\r\n"
@@ -213,6 +217,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if not self.slots.acquire(blocking=False):
             with contextlib.suppress(OSError):
                 request.setblocking(False)
+                request.recv(65536)  # what has arrived: closing on unread data would reset, losing the answer
+            with contextlib.suppress(OSError):
                 request.send(BUSY)
             self.shutdown_request(request)
             return
@@ -272,7 +278,10 @@ class _Handler(BaseHTTPRequestHandler):
         if route.streaming:
             return self._stream(route, req)
         try:
-            result = engine.call(route.handler, req) if route.kernel else route.handler(req)
+            if route.read and route.kernel:
+                result = engine.readers.call(route, req)
+            else:
+                result = engine.call(route.handler, req) if route.kernel else route.handler(req)
         except CnmError as exc:
             return self._reply(exc.status, {"message": exc.message})
         except Exception as exc:  # a bug in cnmlab (bad input is a CnmError): say what, keep serving
