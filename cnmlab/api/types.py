@@ -251,6 +251,34 @@ class ContainerCreate(Body):
                     auto_remove=host_cfg.auto_remove, mac=self.mac_address or None)
 
 
+class ExecCreate(Body):
+    """`POST /containers/{id}/exec`: a command to run beside the main process (`docker exec`)."""
+
+    cmd: list[str] | str | None = None  # Docker's strslice: one string is a one-word command
+    attach_stdin: bool = False
+    attach_stdout: bool = False
+    attach_stderr: bool = False
+    tty: bool = False
+    env: list[str] | None = None
+    user: str = ""
+    privileged: bool = False
+    working_dir: str = ""
+    detach_keys: str = ""
+    console_size: list[int] | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        return [self.cmd] if isinstance(self.cmd, str) else list(self.cmd or [])
+
+
+class ExecStart(Body):
+    """`POST /exec/{id}/start`: detached, or streaming over the (hijacked) connection."""
+
+    detach: bool = False
+    tty: bool = False
+    console_size: list[int] | None = None
+
+
 # -- hosts ----------------------------------------------------------------------
 class HostCreate(Body):
     """`POST /hosts/create`: a Docker host (or a plain machine) on the lab's underlay LAN."""

@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 
+from ..api import types
 from ..errors import InvalidParameter
 from ..execs import Execs
 from ..logs import Record, parse_time
@@ -173,26 +174,22 @@ def _close_write(req: Request) -> None:
 
 
 # -- exec ----------------------------------------------------------------------------------------
-@router.route("POST", "/containers/{id}/exec", status=201)
+@router.route("POST", "/containers/{id}/exec", status=201, body=types.ExecCreate)
 def exec_create(req: Request):
-    body = req.body if isinstance(req.body, dict) else {}
-    cmd = body.get("Cmd")
-    if isinstance(cmd, str):
-        cmd = [cmd]
-    ex = req.engine.execs.create(req.params["id"], cmd, tty=bool(body.get("Tty")), stdin=bool(body.get("AttachStdin")),
-                                 stdout=bool(body.get("AttachStdout", True)), stderr=bool(body.get("AttachStderr", True)),
-                                 env=list(body.get("Env") or []), user=str(body.get("User") or ""),
-                                 privileged=bool(body.get("Privileged")))
+    spec: types.ExecCreate = req.body or types.ExecCreate()
+    ex = req.engine.execs.create(req.params["id"], spec.argv, tty=spec.tty, stdin=spec.attach_stdin,
+                                 stdout=spec.attach_stdout, stderr=spec.attach_stderr, env=list(spec.env or []),
+                                 user=spec.user, privileged=spec.privileged)
     return {"Id": ex.id}
 
 
-@router.route("POST", "/exec/{id}/start", kernel=False, streaming=True)
+@router.route("POST", "/exec/{id}/start", kernel=False, streaming=True, body=types.ExecStart)
 def exec_start(req: Request):
     execs = req.engine.execs
     ex = execs.get(req.params["id"])
-    body = req.body if isinstance(req.body, dict) else {}
-    req.engine.call(execs.start, ex.id, bool(body.get("Detach")))
-    if body.get("Detach"):
+    spec: types.ExecStart = req.body or types.ExecStart()
+    req.engine.call(execs.start, ex.id, spec.detach)
+    if spec.detach:
         req.start_stream("application/json")
         return
     req.start_stream(RAW if ex.tty else MULTIPLEXED, upgrade=_upgrade(req))
