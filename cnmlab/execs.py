@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from . import image
 from .container import uts_of
 from .errors import Conflict, InvalidParameter, NotFound
-from .events import ContainerDied, ContainerRemoved
+from .events import ContainerDied, ContainerRemoved, LabReset
 from .names import new_id
 from .process import SandboxProcess, sandbox_argv
 
@@ -104,9 +104,10 @@ class Execs:
         ex.output.put(None)
 
     def _on_event(self, event) -> None:
-        if isinstance(event, (ContainerDied, ContainerRemoved)):
+        if isinstance(event, (ContainerDied, ContainerRemoved, LabReset)):
             with self._lock:
-                gone = [ex for ex in self._by_id.values() if ex.container_id == event.id]
+                gone = [ex for ex in self._by_id.values()
+                        if isinstance(event, LabReset) or ex.container_id == event.id]
                 for ex in gone:
                     if not ex.running:
                         self._by_id.pop(ex.id, None)

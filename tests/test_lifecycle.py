@@ -178,6 +178,15 @@ def test_exec_with_and_without_a_tty_over_the_socket(lab):
     missing = api(lab, "POST", f"/exec/{exec_create(lab, 'box', ['nosuchtool'])}/start", {"Detach": False})
     assert "executable file not found in $PATH" in read_all(missing).decode()
 
+    sleeper = exec_create(lab, "peer", ["sleep", "600"])  # a detached exec ends with its container
+    detached = api(lab, "POST", f"/exec/{sleeper}/start", {"Detach": True})
+    assert read_head(detached).startswith("HTTP/1.1 200") and exec_inspect(lab, sleeper)["Running"]
+    lab.stop("peer")
+    until(lambda: not exec_inspect(lab, sleeper)["Running"], "the exec killed with its container")
+    assert exec_inspect(lab, sleeper)["ExitCode"] == 137
+    bad = api(lab, "POST", "/containers/box/exec", {"Cmd": "sh", "Tty": "yes"})
+    assert read_head(bad).startswith("HTTP/1.1 400") and "Tty" in read_all(bad).decode()
+
 
 def test_images_default_commands_and_alpine_tools_first(lab, cli):
     lab.run("shell", image="alpine")  # sh without a terminal ends at once, as in Docker

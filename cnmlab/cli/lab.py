@@ -45,7 +45,7 @@ def shell(args) -> int:
     shell_cmd = [os.environ.get("SHELL") or "/bin/bash"]
     if not os.path.exists(shell_cmd[0]):
         shell_cmd = ["/bin/sh"]
-    return subprocess.call(client.enter_argv(args.target, shell_cmd))
+    return subprocess.call(client.enter_argv(args.target, shell_cmd, userland=True))
 
 
 def build_starter(client: Client) -> bool:
