@@ -186,6 +186,7 @@ def restart(client) -> None:
     client.status()
 
 
+@pytest.mark.timeout(3600 if os.environ.get("CNMLAB_LONG_TESTS") else 300)
 def test_random_operations_keep_the_kernel_and_the_store_in_step(engine):
     Lab.client = engine
     steps_run[0] = 0

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from ..errors import InvalidParameter
 
@@ -83,7 +84,7 @@ class Router:
         for route in self.routes:
             m = route.pattern.match(path)
             if m and route.method == method:
-                return route, m.groupdict()
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}  # clients quote names
         return None
 
     def allowed(self, path: str) -> bool:
