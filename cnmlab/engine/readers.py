@@ -9,7 +9,7 @@ answer, taken where the lab is whole and every acknowledged change is in it:
 - before it starts a change, if the lab changed since the last snapshot and a reader had to wait
   in the last few seconds (so a lab nobody reads pays nothing).
 A read that finds the kernel thread busy is answered from a snapshot that holds every finished
-change; otherwise it waits for its turn, as before.
+change and every event sent so far; otherwise it waits for its turn, as before.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class Readers:
         self.snapshot_at = -1  # the value of `changes` the snapshot holds
         self.in_change = False  # the kernel thread is running a change (not a read)
         self.wanted_until = 0.0  # monotonic time until which changes snapshot before they start
+        self.events = 0  # events the lab has emitted (Engine.broadcast counts them)
+        self.snapshot_events = -1
         plugins.WAITING.append(self._plugin_wait)
 
     def task(self, fn, *args, **kwargs):
@@ -56,6 +58,7 @@ class Readers:
         if self.engine.controller is None:
             return
         self.snapshot = self._take()
+        self.snapshot_events = self.events
         self.snapshot_at = self.changes if not during else self.changes - 1
         # during a change, the snapshot holds every finished change (and maybe part of this one)
 
@@ -81,7 +84,10 @@ class Readers:
                 return future.result(timeout=POLL)
             except FutureTimeout:
                 self.wanted_until = time.monotonic() + KEEP_SNAPSHOTS
-                if self.in_change and self.snapshot is not None and self.snapshot_at >= self.changes - 1:
+                # A client that saw an event expects its read to show that change: a snapshot
+                # older than the latest event would not.
+                if self.in_change and self.snapshot is not None and self.snapshot_at >= self.changes - 1 \
+                        and self.snapshot_events == self.events:
                     found = self.answer(route.template, req)
                     if found is not MISSING:
                         future.cancel()

@@ -149,6 +149,7 @@ class Engine:
 
     # -- events -----------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
+        self.readers.events += 1
         line = (json.dumps(event.to_json()) + "\n").encode()
         with self._sub_lock:
             for q in self._subscribers:
