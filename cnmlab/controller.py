@@ -347,7 +347,8 @@ class Controller:
         pool = None
         try:
             if caps.needs_ipam and ipam_driver != "null":
-                pool = planner.plan(subnet, gateway, ip_range, aux_addresses,
+                chosen = subnet or self._driver_default_subnet(drv, planner)
+                pool = planner.plan(chosen, gateway, ip_range, aux_addresses,
                                       predefined_bridge=predefined and driver == "bridge",
                                       overlap_ok=self._overlap_ok(drv))
                 net.ipam = [self._ipam_config(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
@@ -367,6 +368,14 @@ class Controller:
             undo.pop_all()
         self.emit(NetworkCreated(network=name, id=net.id, driver=net.driver))
         return net
+
+    def _driver_default_subnet(self, drv: Driver, planner) -> str | None:
+        """A driver may have its own default pools (Windows' nat: a 172.x /20); the first free one."""
+        pools = getattr(drv, "default_pools", None)
+        if pools is None or planner is not self.ipam:
+            return None
+        free = self.ipam.first_free(pools())
+        return str(free) if free else None
 
     @staticmethod
     def _overlap_ok(drv: Driver) -> list[IPv4Network]:
