@@ -101,7 +101,8 @@ def test_the_chapter_scenario_with_docker_commands(docker):
     # published ports: fixed, ephemeral, and -P with the image's exposed port
     docker("run", "-d", "--name", "web", "--network", "net-a", "-p", "8080:80", "-p", "9000", "nginx")
     docker("run", "-d", "--name", "web2", "-P", "nginx")
-    assert docker("port", "web").stdout.splitlines() == ["80/tcp -> 0.0.0.0:8080", "9000/tcp -> 0.0.0.0:49153"]
+    # Docker 20.10's CLI prints a Go map: in any order
+    assert sorted(docker("port", "web").stdout.splitlines()) == ["80/tcp -> 0.0.0.0:8080", "9000/tcp -> 0.0.0.0:49153"]
     assert docker("port", "web2", "80").stdout.strip() == "0.0.0.0:49154"
     taken = docker("run", "-d", "--name", "web3", "-p", "8080:80", "nginx", check=False)
     assert taken.returncode == 125 and "port is already allocated" in taken.stderr
