@@ -178,7 +178,9 @@ class ContainerCreate(Body):
             port = parse_port(spec)
             bindings.setdefault(f"{port.container_port}/{port.proto}", []).append(
                 PortBinding(host_port=str(port.host_port)))
-        endpoints = {network: EndpointSettings.of(ip, aliases)} if network else None
+        # aliases without a network go to the default bridge, which refuses them
+        endpoints = {network or "bridge": EndpointSettings.of(ip if network else None, aliases)} \
+            if network or aliases else None
         return cls(host_config=HostConfig(network_mode=network or "default", port_bindings=bindings),
                    networking_config=NetworkingConfig(endpoints_config=endpoints) if endpoints else None,
                    host=host or None, labels=labels or {})
@@ -255,6 +257,7 @@ class Probe(Strict):
     proto: str = "icmp"
     port: Port | None = None
     timeout: Seconds | None = None
+    size: int | None = None  # the IP packet's length (icmp, udp; DF set), to test a path's MTU
 
 
 class Matrix(Strict):
@@ -265,6 +268,7 @@ class Matrix(Strict):
     network: str | None = None
     explain: bool = False
     timeout: Seconds | None = None
+    by: str = "endpoint"  # "container": one column per container, not per endpoint
 
 
 # -- services ----------------------------------------------------------------------

@@ -255,7 +255,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(code, {"message": f"page not found: {method} {url.path}"})
         route, params = found
         try:
-            body = wire.decode(self._read_body(), route.body or Any)
+            raw = self._read_body()
+        except CnmError as exc:  # the body was not read (whole): this connection cannot carry another request
+            self.close_connection = True
+            return self._reply(exc.status, {"message": exc.message})
+        try:
+            body = wire.decode(raw, route.body or Any)
         except CnmError as exc:
             return self._reply(exc.status, {"message": exc.message})
         req = Request(method, url.path, params, dict(parse_qsl(url.query)), body, engine)
@@ -313,11 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
+        self.end_headers()  # HTTP/1.1 keep-alive: a client's next request reuses this connection and thread
         if data:
             self.wfile.write(data)
-        self.close_connection = True
 
     def _stream(self, route, req: Request) -> None:
         self.send_response(200)
