@@ -36,7 +36,7 @@ from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, 
 from .network import PREDEFINED, IpamConfig, Network
 from .osl import netns
 from .osl.netns import Namespaces
-from .sandbox import Container, EndpointConfig, PortBinding, State, parse_port
+from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, State, parse_port
 from .services import TestServices
 from .store import Store
 
@@ -84,9 +84,9 @@ class Controller:
         self.services = services or TestServices()
         self.hosts: dict[str, Host] = {}
         self.networks: dict[str, Network] = {}
-        self.containers: dict[str, Container] = {}
+        self.containers = ContainerTable()
         self.endpoints: dict[str, Endpoint] = {}
-        self.ipam = Ipam(reserved=[underlay.SUBNET])
+        self.ipam = Ipam(reserved=[underlay.SUBNET], name_of=self._network_name)
         self._drivers: dict[str, Driver] = {}
         self._ipam_plugins: dict = {}  # remote IPAM drivers by name (drivers/remote_ipam.py)
         self._host_setups: set[tuple[str, str]] = set()
@@ -131,6 +131,7 @@ class Controller:
 
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
+        netns.reaper.settle()  # unmounts of removed containers still running: done before we start
         for rt in self._runtimes.values():
             if rt.process is not None:
                 rt.process.on_exit = lambda code: None
@@ -156,7 +157,7 @@ class Controller:
         for drv in self.loaded_drivers():  # drivers with lab-wide state (overlay namespaces) drop it
             if hasattr(drv, "reset"):
                 drv.reset()
-        self.ipam = Ipam(reserved=[underlay.SUBNET])
+        self.ipam = Ipam(reserved=[underlay.SUBNET], name_of=self._network_name)
         self.store.clear()
         self.emit(LabReset())
         self.start()
@@ -278,6 +279,10 @@ class Controller:
         return address in self._underlay_addresses()
 
     # -- networks ---------------------------------------------------------------
+    def _network_name(self, network_id: str) -> str:
+        net = self.networks.get(network_id)
+        return net.name if net else network_id[:12]
+
     def network(self, ref: str, host: str | None = None) -> Network:
         """A network by name, full id or unique id prefix; predefined names are per host."""
         if ref in PREDEFINED or ref == GW_NETWORK:
@@ -430,9 +435,9 @@ class Controller:
 
     # -- containers -------------------------------------------------------------
     def container(self, ref: str) -> Container:
-        for c in self.containers.values():
-            if c.name == ref or c.id == ref:
-                return c
+        found = self.containers.by_name.get(ref) or self.containers.get(ref)
+        if found is not None:
+            return found
         matches = [c for c in self.containers.values() if ref and c.id.startswith(ref)]
         if len(matches) == 1:
             return matches[0]
@@ -453,8 +458,8 @@ class Controller:
         for any of them."""
         name = name or random_name({c.name for c in self.containers.values()})
         check_container_name(name)
-        if any(c.name == name for c in self.containers.values()):
-            existing = next(c for c in self.containers.values() if c.name == name)
+        existing = self.containers.by_name.get(name)
+        if existing is not None:
             raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
                            f'"{existing.id}". You have to remove (or rename) that container to be able to reuse that name.')
         if name in self.hosts or name in RESERVED_NAMESPACES:
@@ -518,7 +523,7 @@ class Controller:
             return False
         lifecycle.check_startable(self, c)
         rt = self.runtime(c.id)
-        with contextlib.ExitStack() as undo:
+        with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoints and the container
             self._check_ports_free(c.host, c.ports, besides=c)
             self._build_sandbox(c, services=lifecycle.main_argv(c) is None)
             undo.callback(self._teardown_sandbox, c)
@@ -610,8 +615,8 @@ class Controller:
         self.hooks.run(self.hooks.sandbox_removed, container)
         if container.network_mode != "host":
             self.services.stop(container.netns)
-            netns.delete_uts(container.netns)
-            self.ns.delete(container.netns)
+            netns.delete_uts(container.netns, background=True)  # the unmounts finish off the request's path
+            self.ns.delete(container.netns, background=True)
         container.next_if = 0
 
     def _unbuild_sandbox(self, container: Container) -> None:
@@ -627,10 +632,11 @@ class Controller:
         rt = self._runtimes.pop(container.id, None)
         if rt is not None and rt.process is not None:
             rt.process.signal(signal.SIGKILL)  # its exit finds the container gone and changes nothing
-        if container.running:
-            self._unpublish(container)
-        self._unbuild_sandbox(container)
-        self.store.delete(container)
+        with self.store.batch():  # one commit for the endpoints and the container
+            if container.running:
+                self._unpublish(container)
+            self._unbuild_sandbox(container)
+            self.store.delete(container)
         if rt is not None:
             rt.output.publish(None)
             rt.log.remove()
@@ -684,7 +690,7 @@ class Controller:
         c.networks = [cfg for cfg in c.networks if cfg.network != net.id]
         ep = self.endpoint_of(c, net)
         if ep is None:
-            raise Forbidden(f"container {c.id} is not connected to network {net.name}")
+            raise Forbidden(f"container {c.name} is not connected to network {net.name}")
         if c.endpoints and c.endpoints[0] == ep.id:
             self._unpublish(c)
             c.ports = []
@@ -703,6 +709,8 @@ class Controller:
         if from_connect and (net.driver in ("host", "null") or c.network_mode in ("host", "none")):
             raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
                             "network mode, which cannot be combined with other networks")
+        if aliases and net.predefined:  # Docker's runconfig.ErrUnsupportedNetworkAndAlias
+            raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
         if self.endpoint_of(c, net) is not None:
             raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
         if net.host is not None and net.host != c.host:

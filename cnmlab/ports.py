@@ -27,6 +27,8 @@ EPHEMERAL = range(49153, 65536)  # where dockerd's port allocator picks `-p PORT
 def check_free(ctl: Controller, host: str, bindings: list[PortBinding], besides: Container | None = None) -> None:
     """Only running containers hold their ports (Docker allocates them at start). Ephemeral
     bindings get their host port here, afresh at every start."""
+    if not bindings:  # most containers publish nothing: no walk over every container
+        return
     taken = [p for c in ctl.containers.values() if c.host == host and c.running and c is not besides
              for p in c.ports]
     for p in bindings:

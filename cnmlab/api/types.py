@@ -216,6 +216,8 @@ class ContainerCreate(Body):
         endpoints: dict[str, EndpointSettings | None] = {n: EndpointSettings(aliases=[]) for n in networks}
         if networks:
             endpoints[networks[0]] = EndpointSettings.of(ip, aliases)
+        elif aliases:  # aliases without a network go to the default bridge, which refuses them
+            endpoints["bridge"] = EndpointSettings.of(None, aliases)
         return cls(host_config=HostConfig(network_mode=networks[0] if networks else "default", port_bindings=bindings,
                                           auto_remove=auto_remove),
                    networking_config=NetworkingConfig(endpoints_config=endpoints) if endpoints else None,
@@ -337,6 +339,7 @@ class Probe(Strict):
     proto: str = "icmp"
     port: Port | None = None
     timeout: Seconds | None = None
+    size: int | None = None  # the IP packet's length (icmp, udp; DF set), to test a path's MTU
 
 
 class Matrix(Strict):
@@ -347,6 +350,7 @@ class Matrix(Strict):
     network: str | None = None
     explain: bool = False
     timeout: Seconds | None = None
+    by: str = "endpoint"  # "container": one column per container, not per endpoint
 
 
 # -- services ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ does the same against the lab (Docker's own CLI talks to the engine's socket).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -271,4 +272,28 @@ def exec_(args) -> int:
         cmd = ["env", *args.env, *cmd]
     client = Client()
     client.namespace_of(args.container)  # a clear "No such container, host or lab namespace" first
+    unusable = cannot_execute(cmd[0])
+    if unusable:
+        print(f'Error: exec: "{cmd[0]}": {unusable[1]}', file=sys.stderr)
+        return unusable[0]
     return subprocess.call(client.enter_argv(args.container, cmd, userland=True))
+
+
+def cannot_execute(program: str) -> tuple[int, str] | None:
+    """Docker's answer when the command cannot start: 127 not found, 126 found but not executable.
+    The lab world shares the machine's files (only /run is its own, where busybox's applets are
+    linked), so the lookup is the same here, on a container's PATH."""
+    from .. import image
+
+    if "/" not in program and program in image.APPLETS and os.path.exists(image.BUSYBOX):
+        return None
+    if "/" in program:
+        candidates = [program]
+    else:
+        candidates = [os.path.join(d or ".", program) for d in image.DOCKER_PATH.split(os.pathsep)]
+    found = [c for c in candidates if os.path.exists(c)]
+    if not found:
+        return 127, ("no such file or directory" if "/" in program else "executable file not found in $PATH")
+    if not any(os.path.isfile(c) and os.access(c, os.X_OK) for c in found):
+        return 126, "permission denied"
+    return None

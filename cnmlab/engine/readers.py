@@ -6,8 +6,8 @@ finished change left it. But a slow change (a big topology, a plugin that does n
 hold them until it ends. So the kernel thread keeps a snapshot of what the read routes would
 answer, taken where the lab is whole and every acknowledged change is in it:
 - when it starts a plugin call (the plugin may keep it waiting for CNMLAB_PLUGIN_TIMEOUT);
-- before it starts a change, if the lab changed since the last snapshot and a reader had to wait
-  in the last few seconds (so a lab nobody reads pays nothing).
+- before it starts a change, if the lab changed (emitted events) since the last snapshot and a
+  reader had to wait in the last few seconds (so a lab nobody reads pays nothing).
 A read that finds the kernel thread busy is answered from a snapshot that holds every finished
 change and every event sent so far; otherwise it waits for its turn, as before.
 """
@@ -30,8 +30,6 @@ class Readers:
     def __init__(self, engine):
         self.engine = engine
         self.snapshot: dict[str, Any] | None = None
-        self.changes = 0  # changes the kernel thread has started
-        self.snapshot_at = -1  # the value of `changes` the snapshot holds
         self.in_change = False  # the kernel thread is running a change (not a read)
         self.wanted_until = 0.0  # monotonic time until which changes snapshot before they start
         self.events = 0  # events the lab has emitted (Engine.broadcast counts them)
@@ -40,9 +38,10 @@ class Readers:
 
     def task(self, fn, *args, **kwargs):
         """A change, run on the kernel thread (Engine.call): snapshot first if readers want it."""
-        if self.changes != self.snapshot_at and time.monotonic() < self.wanted_until:
+        # Only when the lab changed (it emitted events) since the last snapshot: a task that only
+        # reads (the probes' look-ups) costs nothing.
+        if self.events != self.snapshot_events and time.monotonic() < self.wanted_until:
             self._publish()
-        self.changes += 1
         self.in_change = True
         try:
             return fn(*args, **kwargs)
@@ -52,15 +51,13 @@ class Readers:
     def _plugin_wait(self, waiting: bool) -> None:
         if waiting and threading.current_thread().name.startswith("kernel") and self.in_change:
             # Mid-change, but between two steps: the object being made is left out if half made.
-            self._publish(during=True)
+            self._publish()
 
-    def _publish(self, during: bool = False) -> None:
+    def _publish(self) -> None:
         if self.engine.controller is None:
             return
         self.snapshot = self._take()
-        self.snapshot_events = self.events
-        self.snapshot_at = self.changes if not during else self.changes - 1
-        # during a change, the snapshot holds every finished change (and maybe part of this one)
+        self.snapshot_events = self.events  # the lab as every event so far left it
 
     def _take(self) -> dict[str, Any]:
         """The read routes' answers, now. A half-made object (the plugin call is part of making it)
@@ -86,8 +83,7 @@ class Readers:
                 self.wanted_until = time.monotonic() + KEEP_SNAPSHOTS
                 # A client that saw an event expects its read to show that change: a snapshot
                 # older than the latest event would not.
-                if self.in_change and self.snapshot is not None and self.snapshot_at >= self.changes - 1 \
-                        and self.snapshot_events == self.events:
+                if self.in_change and self.snapshot is not None and self.snapshot_events == self.events:
                     found = self.answer(route.template, req)
                     if found is not MISSING:
                         future.cancel()

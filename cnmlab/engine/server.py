@@ -272,7 +272,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(405 if known else 404, {"message": f"page not found: {method} {url.path}"})
         route, params = found
         try:
-            body = wire.decode(self._read_body(), route.body or Any)
+            raw = self._read_body()
+        except CnmError as exc:  # the body was not read (whole): this connection cannot carry another request
+            self.close_connection = True
+            return self._reply(exc.status, {"message": exc.message})
+        try:
+            body = wire.decode(raw, route.body or Any)
         except CnmError as exc:
             return self._reply(exc.status, {"message": exc.message})
         req = Request(method, url.path, params, dict(parse_qsl(url.query)), body, engine, api_version=api_version)
@@ -337,11 +342,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        self.send_header("Connection", "close")
-        self.end_headers()
+        self.end_headers()  # HTTP/1.1 keep-alive: a client's next request reuses this connection and thread
         if reply.body and self.command != "HEAD":
             self.wfile.write(reply.body)
-        self.close_connection = True
 
     def _stream(self, route, req: Request) -> None:
         """A long-running answer on this HTTP thread. The head goes out with the first bytes (or

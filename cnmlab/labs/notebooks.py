@@ -39,10 +39,17 @@ def _code(text: str) -> dict:
     return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": _source(text)}
 
 
+def _hints(step) -> str:
+    """A troubleshooting step's hints, each folded until clicked: symptom, then tool, then cause."""
+    return "".join(f"\n\n<details><summary>Hint {i}</summary>\n\n{h}\n\n</details>"
+                   for i, h in enumerate(step.hints, 1))
+
+
 def build(lab: Lab) -> dict:
     """The notebook of a lab, as nbformat 4 JSON (deterministic: cell ids derive from positions)."""
     cells = [
-        _markdown(f"# Lab {lab.number}: {lab.title}\n\n{lab.intro}\n\n{HEADER}"),
+        _markdown(f"# Lab {lab.number}: {lab.title}\n\n"
+                  + (f"**Symptom:** {lab.symptom}\n\n" if lab.symptom else "") + f"{lab.intro}\n\n{HEADER}"),
         _code("from cnmlab.notebook import Lab, LabError\n"
               "from cnmlab.notebook.guide import Guide\n\n"
               "SHOW_ME = False  # True: each step cell below builds the step for you first\n\n"
@@ -50,7 +57,7 @@ def build(lab: Lab) -> dict:
               "guide"),
     ]
     for step in lab.steps:
-        cells.append(_markdown(f"## Step {step.number}: {step.title}\n\n{step.text}"))
+        cells.append(_markdown(f"## Step {step.number}: {step.title}\n\n{step.text}{_hints(step)}"))
         cells.append(_code(f"if SHOW_ME:\n    display(guide.show_me({step.number}))\n"
                            f"guide.check({step.number}, strict=SHOW_ME)"))
     cells.append(_markdown("## Your grade\n\nThe record a teacher collects "

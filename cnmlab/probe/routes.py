@@ -15,7 +15,7 @@ def probe(req: Request):
     from . import single
 
     p: types.Probe = req.body
-    return single.run(req.engine, p.source, p.destination, p.proto or "icmp", p.port, p.timeout)
+    return single.run(req.engine, p.source, p.destination, p.proto or "icmp", p.port, p.timeout, p.size)
 
 
 @router.route("POST", "/lab/matrix", kernel=False, body=types.Matrix)
@@ -24,7 +24,7 @@ def matrix(req: Request):
 
     m: types.Matrix = req.body
     return matrix_mod.run(req.engine, proto=m.proto or "icmp", port=m.port, network=m.network,
-                          explain=m.explain, timeout=m.timeout)
+                          explain=m.explain, timeout=m.timeout, by=m.by)
 
 
 @router.route("POST", "/lab/trace", kernel=False, body=types.Probe)
@@ -32,7 +32,7 @@ def trace(req: Request):
     from . import trace as trace_mod
 
     p: types.Probe = req.body
-    return trace_mod.run(req.engine, p.source, p.destination, p.proto or "icmp", p.port, p.timeout)
+    return trace_mod.run(req.engine, p.source, p.destination, p.proto or "icmp", p.port, p.timeout, p.size)
 
 
 @router.route("GET", "/lab/probe/sockets", kernel=False)
