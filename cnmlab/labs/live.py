@@ -198,7 +198,7 @@ class Live:
         """The MAC a container's first endpoint has, or a host's eth0's."""
         if ref in self.containers:
             nets = self.networks_of(ref)
-            return next(iter(nets.values()))["MacAddress"].lower() if nets else ""
+            return next(iter(nets.values())).mac_address.lower() if nets else ""
         run = self.client.exec(self.endpoint_ref(ref), ["cat", "/sys/class/net/eth0/address"])
         return run.stdout.strip().lower()
 
