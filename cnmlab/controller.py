@@ -9,7 +9,6 @@ stays behind. The controller is not thread-safe: the engine calls it from one th
 from __future__ import annotations
 
 import contextlib
-import datetime
 import signal
 import tempfile
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from . import container as lifecycle
 from . import gateway as gateway_policy
 from . import ports as port_policy
 from . import underlay
+from .clock import now
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
@@ -71,10 +71,6 @@ class Hooks:
     def run(hooks: list[Callable], *args) -> None:
         for hook in hooks:
             hook(*args)
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class Controller:

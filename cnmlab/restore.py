@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from . import container as lifecycle
 from . import ports
+from .clock import now
 from .errors import CnmError, NotFound
 from .events import LabRestored, StepDone
 from .gateway import GW_NETWORK, refresh_default_route
@@ -19,12 +20,6 @@ from .ipam import Pool, parse_address, parse_subnet
 
 if TYPE_CHECKING:
     from .controller import Controller
-
-
-def now() -> str:
-    from .controller import now as clock
-
-    return clock()
 
 
 def restore(ctl: Controller) -> None:

@@ -188,7 +188,7 @@ def gateway_of(ctl: Controller, net: str) -> str:
 def test_the_default_route_prefers_non_internal_then_name_order(ctl):
     for name, internal in (("b-net", False), ("a-internal", True), ("a-net", False)):
         ctl.create_network(name, internal=internal)
-    ctl.create_container("web", network="b-net")
+    ctl.run_container("web", network="b-net")
     assert route(ctl, "web") == (gateway_of(ctl, "b-net"), "eth0")
     ctl.connect("a-internal", "web")
     assert route(ctl, "web") == (gateway_of(ctl, "b-net"), "eth0")  # an internal network never wins
@@ -202,7 +202,7 @@ def test_the_default_route_prefers_non_internal_then_name_order(ctl):
 
 def test_an_overlay_container_joins_docker_gwbridge_and_leaves_it_for_a_gateway(ctl, rec):
     ctl.create_network("ov", driver="overlay")
-    c = ctl.create_container("svc", network="ov")
+    c = ctl.run_container("svc", network="ov")
     nets = [ctl.networks[ctl.endpoints[e].network_id].name for e in c.endpoints]
     assert nets == ["ov", GW_NETWORK]
     gw_net = ctl.network(GW_NETWORK, "host1")
@@ -221,7 +221,7 @@ def test_an_overlay_container_joins_docker_gwbridge_and_leaves_it_for_a_gateway(
 
 def test_an_internal_overlay_needs_no_way_out(ctl):
     ctl.create_network("ov", driver="overlay", internal=True)
-    c = ctl.create_container("svc", network="ov")
+    c = ctl.run_container("svc", network="ov")
     assert len(c.endpoints) == 1
     assert route(ctl, "svc") == (None, None)
 
@@ -234,7 +234,7 @@ def gateway_of_host_net(ctl: Controller, name: str) -> str:
 def test_ports_go_to_the_gateway_endpoint_and_follow_it(ctl, rec):
     ctl.create_network("ov", driver="overlay")
     ctl.create_network("front")
-    ctl.create_container("svc", network="ov", ports=["8080:80"])
+    ctl.run_container("svc", network="ov", ports=["8080:80"])
     assert rec.published["svc"] == (GW_NETWORK, "eth1")
     ctl.connect("front", "svc")
     assert rec.published["svc"] == ("front", "eth2")
@@ -244,25 +244,25 @@ def test_ports_go_to_the_gateway_endpoint_and_follow_it(ctl, rec):
     assert publishes == [("bridge", "publish", GW_NETWORK, "svc"),
                          ("bridge", "unpublish", GW_NETWORK, "svc"), ("bridge", "publish", "front", "svc"),
                          ("bridge", "unpublish", "front", "svc"), ("bridge", "publish", GW_NETWORK, "svc")]
-    ctl.remove_container("svc")
+    ctl.remove_container("svc", force=True)
     assert "svc" not in rec.published
 
 
 def test_a_new_gateway_that_publishes_nothing_drops_the_ports(ctl, rec):
     ctl.create_network("z-net")
     ctl.create_network("a-lan", driver="lan")
-    c = ctl.create_container("web", network="z-net", ports=["8080:80"])
+    c = ctl.run_container("web", network="z-net", ports=["8080:80"])
     ctl.connect("a-lan", "web")  # name order makes it the gateway; it cannot publish
     assert "web" not in rec.published and c.ports == []
 
 
 def test_a_host_port_is_taken_once_per_host(ctl, rec):
-    ctl.create_container("one", ports=["8080:80"])
+    ctl.run_container("one", ports=["8080:80"])
     with pytest.raises(Conflict, match="8080"):
-        ctl.create_container("two", ports=["8080:80/tcp"])
-    ctl.create_container("three", ports=["8080:80/udp"])
+        ctl.run_container("two", ports=["8080:80/tcp"])
+    ctl.run_container("three", ports=["8080:80/udp"])
     with pytest.raises(InvalidParameter, match="host network mode"):
-        ctl.create_container("four", network="host", ports=["9090:90"])
+        ctl.run_container("four", network="host", ports=["9090:90"])
 
 
 # -- rollback ----------------------------------------------------------------------
@@ -270,12 +270,12 @@ def test_a_failed_join_leaves_nothing_behind(ctl, rec):
     ctl.create_network("net")
     rec.fail_join.add("bad")
     with pytest.raises(InvalidParameter, match="refused"):
-        ctl.create_container("bad", network="net", ip=None, ports=["8080:80"])
+        ctl.run_container("bad", network="net", ip=None, ports=["8080:80"])
     assert "bad" not in ctl.containers.by_name
     assert not ctl.endpoints and "bad" not in ctl.kernel.sandboxes
     assert "bad" not in ctl.services.running and not ctl.store.load("container")
     assert ("bridge", "delete_endpoint", "net") in rec.calls
-    good = ctl.create_container("good", network="net", ports=["8080:80"])  # address and port are free again
+    good = ctl.run_container("good", network="net", ports=["8080:80"])  # address and port are free again
     subnet = ipaddress.ip_network(ctl.network("net").ipam[0].subnet)
     assert ctl.endpoints[good.endpoints[0]].address == f"{subnet.network_address + 2}/{subnet.prefixlen}"
 
@@ -283,7 +283,7 @@ def test_a_failed_join_leaves_nothing_behind(ctl, rec):
 def test_a_refused_hook_undoes_the_join(ctl, rec):
     ctl.create_network("a-net")
     ctl.create_network("b-net")
-    c = ctl.create_container("web", network="b-net")
+    c = ctl.run_container("web", network="b-net")
 
     def refuse(net, ep, container):
         if net.name == "a-net":
@@ -337,8 +337,8 @@ def test_restore_rebuilds_hosts_networks_then_containers_in_join_order(rec, tmp_
     first = controller(store, rec)
     first.create_network("ov", driver="overlay")
     first.create_network("front")
-    first.create_container("svc", network="ov", ports=["8080:80"])
-    first.create_container("web", network="front")
+    first.run_container("svc", network="ov", ports=["8080:80"])
+    first.run_container("web", network="front")
     first.connect("front", "svc")
     first.connect("ov", "web")
     before = {c.name: [(first.endpoints[e].ifname, first.endpoints[e].address) for e in c.endpoints]
@@ -365,7 +365,7 @@ def test_restore_rebuilds_hosts_networks_then_containers_in_join_order(rec, tmp_
     assert rec.published == {"svc": ("front", "eth2")}  # published once, on the gateway endpoint
     assert [c for c in rec.calls if c[1] == "publish"] == [("bridge", "publish", "front", "svc")]
     # and the lab goes on from where it was: the next address is a new one
-    db = second.create_container("db", network="front")
+    db = second.run_container("db", network="front")
     taken = {a for eps in after.values() for _, a in eps}
     assert second.endpoints[db.endpoints[0]].address not in taken
     second.close()
@@ -376,7 +376,7 @@ def test_restore_drops_a_network_whose_driver_is_gone_and_keeps_the_rest(rec, tm
     first = controller(store, rec)
     first.create_network("plugged", driver="lan")
     first.create_network("front")
-    first.create_container("web", network="front")
+    first.run_container("web", network="front")
     first.connect("plugged", "web")
     first.close()
 
@@ -397,7 +397,7 @@ def test_restore_drops_a_network_whose_driver_is_gone_and_keeps_the_rest(rec, tm
 def test_prune_skips_a_network_a_feature_still_claims(ctl, rec):
     for name in ("kept", "gone", "used"):
         ctl.create_network(name)
-    ctl.create_container("web", network="used")
+    ctl.run_container("web", network="used")
 
     def claim(net):
         if net.name == "kept":
@@ -410,7 +410,7 @@ def test_prune_skips_a_network_a_feature_still_claims(ctl, rec):
 
 def test_reset_starts_a_fresh_lab(ctl, rec):
     ctl.create_network("net")
-    ctl.create_container("web", network="net")
+    ctl.run_container("web", network="net")
     ctl.kernel.calls.clear()
     ctl.reset()
     assert ctl.kernel.calls[:3] == [("delete_sandbox", "web"), ("unplug_host", "host1"), ("drop_switch",)]
@@ -428,8 +428,8 @@ def test_a_drivers_default_pools_and_reset(ctl, rec):
 
 
 def test_host_and_none_networks_are_network_modes(ctl, rec):
-    assert ctl.create_container("hm", network="host").network_mode == "host"
-    n = ctl.create_container("nm", network="none")
+    assert ctl.run_container("hm", network="host").network_mode == "host"
+    n = ctl.run_container("nm", network="none")
     assert n.network_mode == "none" and route(ctl, "nm") == (None, None)
     assert [ctl.networks[ctl.endpoints[e].network_id].name for e in n.endpoints] == ["none"]  # no docker_gwbridge
     assert "hm" not in ctl.kernel.sandboxes  # the host's own namespace
