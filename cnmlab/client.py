@@ -1,6 +1,6 @@
 """The client of the engine's API: the only way the CLI, TUI and notebook reach the lab.
 
-`Client` is synchronous; `AsyncClient` (cnmlab/async_client.py, imported on first use so that
+`Client` is synchronous; `AsyncClient` (cnmlab/async_client.py, a module of its own so that
 the CLI never loads asyncio) offers the same calls as coroutines. The first call
 starts the engine when none is running (like the Docker CLI would, had dockerd a socket
 activation). Errors come back as the core's exception types with the engine's one-line message.
@@ -26,14 +26,6 @@ from .errors import CnmError, Conflict, EngineUnavailable, NotFound, from_status
 from .image import path as image_path
 
 START_TIMEOUT = 60.0
-
-
-def __getattr__(name: str):
-    if name == "AsyncClient":  # `from cnmlab.client import AsyncClient` keeps working
-        from .async_client import AsyncClient
-
-        return AsyncClient
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def event_types():

@@ -164,6 +164,10 @@ class Controller:
                 self._setup_host(drv, host)
         return drv
 
+    def _network_mode(self, net: Network) -> str | None:
+        """"host" or "none" when the network is a whole network mode (its driver says so)."""
+        return self.driver(net.driver).capabilities.network_mode
+
     def loaded_drivers(self) -> list[Driver]:
         return list(self._drivers.values())
 
@@ -464,12 +468,12 @@ class Controller:
         nets = [self.network(n, host) for n in names] or [self.network("bridge", host)]
         if not names:
             ip = None  # `docker run --ip` without --network is silently ignored
-        special = [n for n in nets if n.driver in ("host", "null")]
+        special = [n for n in nets if self._network_mode(n)]
         if special and len(nets) > 1:
             raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(names)}: "
                                    f"{special[0].name} network mode cannot be combined with other networks")
         bindings = [p if isinstance(p, PortBinding) else parse_port(p) for p in ports or []]
-        mode = {"host": "host", "null": "none"}.get(nets[0].driver, nets[0].name)
+        mode = self._network_mode(nets[0]) or nets[0].name
         if bindings and mode in ("host", "none"):
             raise InvalidParameter(f"ports cannot be published in {mode} network mode")
         configs = endpoint_configs or {}
@@ -645,7 +649,7 @@ class Controller:
             raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
         cfg = EndpointConfig(network=net.id, ip=ip, aliases=list(aliases or []), from_connect=True, mac=mac)
         if not c.running:
-            if net.driver in ("host", "null") or c.network_mode in ("host", "none"):
+            if self._network_mode(net) or c.network_mode in ("host", "none"):
                 raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
                                 "network mode, which cannot be combined with other networks")
             if net.host is not None and net.host != c.host:
@@ -661,7 +665,7 @@ class Controller:
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
         c = self.container(container)
         net = self.network(network, c.host)
-        if c.network_mode in ("host", "none") or net.driver in ("host", "null"):
+        if c.network_mode in ("host", "none") or self._network_mode(net):
             raise Forbidden(f"container cannot be disconnected from {c.network_mode} network or connected to it")
         if not c.running:
             kept = [cfg for cfg in c.networks if cfg.network != net.id]
@@ -689,7 +693,7 @@ class Controller:
     def _join(self, net: Network, c: Container, ip: str | None, aliases: list[str], from_connect: bool,
               mac: str | None = None) -> Endpoint:
         drv = self.driver(net.driver)
-        if from_connect and (net.driver in ("host", "null") or c.network_mode in ("host", "none")):
+        if from_connect and (drv.capabilities.network_mode or c.network_mode in ("host", "none")):
             raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
                             "network mode, which cannot be combined with other networks")
         if aliases and net.predefined:  # Docker's runconfig.ErrUnsupportedNetworkAndAlias
@@ -704,7 +708,7 @@ class Controller:
             if drv.capabilities.needs_ipam and net.id in self.ipam.pools:  # not with --ipam-driver null
                 self._assign_address(net, ep, ip)
                 undo.callback(self.ipam.pool(net.id).release, parse_address(ep.ip))
-            if net.driver not in ("host", "null"):
+            if not drv.capabilities.network_mode:  # host and none make no interface
                 saved = c.next_if
                 ep.ifname = c.take_ifname()
                 undo.callback(setattr, c, "next_if", saved)

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from cnmlab.client import AsyncClient
+from cnmlab.async_client import AsyncClient
 
 pytestmark = pytest.mark.kernel
 

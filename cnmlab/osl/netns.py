@@ -32,7 +32,9 @@ def exists(name: str) -> bool:
 def listed() -> list[str]:
     """The named namespaces of the world, without those being dropped in the background."""
     names = os.listdir(NETNS_DIR) if os.path.isdir(NETNS_DIR) else []
-    return sorted(n for n in names if not reaper.pending(path(n)))
+    # Pending first, then existence: the reaper unlinks a mount point before it stops being
+    # pending, so one dropped between the listdir and this check is not listed either.
+    return sorted(n for n in names if not reaper.pending(path(n)) and os.path.exists(path(n)))
 
 
 @contextlib.contextmanager

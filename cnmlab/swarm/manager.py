@@ -97,7 +97,7 @@ class ServiceManager:
         if not network:
             raise InvalidParameter("a service needs a network: --network NET (a user-defined network)")
         net = self.ctl.network(network, host)
-        if net.predefined or net.driver in ("host", "null"):
+        if net.predefined or self.ctl.driver(net.driver).capabilities.network_mode:
             raise InvalidParameter(f"network {net.name} cannot be used with services: use a user-defined network")
         if net.id not in self.ctl.ipam.pools:
             raise InvalidParameter(f"network {net.name} has no IPAM pool to take a virtual IP from")
