@@ -47,6 +47,7 @@ class Client:
         self.socket_path = str(socket_path or paths.socket_path())
         self.autostart = autostart
         self.timeout = timeout
+        self._dir_checked = False
 
     # -- transport --------------------------------------------------------------
     def request(self, method: str, path: str, body=None, query: dict | None = None, timeout: float | None = None):
@@ -61,6 +62,11 @@ class Client:
             return self._send(method, path, body, timeout)
 
     def _send(self, method: str, path: str, body, timeout: float | None):
+        if not self._dir_checked:  # a socket in someone else's directory is not our engine
+            if (owner := paths.foreign_owner(Path(self.socket_path).parent)) is not None:
+                raise EngineUnavailable(f"{Path(self.socket_path).parent} belongs to another user (uid {owner}): "
+                                        "not connecting to an engine there")
+            self._dir_checked = True
         conn = _UnixConnection(self.socket_path, timeout or self.timeout)
         try:
             data = None if body is None else json.dumps(body).encode()
@@ -86,7 +92,7 @@ class Client:
     def start_engine(self) -> None:
         """Start the engine in the background and wait until it answers."""
         log = paths.log_path()
-        log.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_dir(log.parent)
         env = dict(os.environ, CNMLAB_RUNTIME_DIR=str(Path(self.socket_path).parent))
         with open(log, "ab") as out:
             start = out.tell()

@@ -18,6 +18,7 @@ have tmux || need_pkgs+=(tmux)
 if [ "$PROFILE" = test ]; then
   have chromium || need_pkgs+=(chromium)
   have chromedriver || need_pkgs+=(chromium-driver)
+  have npm || need_pkgs+=(nodejs npm)   # JupyterHub's proxy (configurable-http-proxy) comes from npm
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
@@ -51,4 +52,12 @@ if [ ! -e "$stamp" ]; then
     done
   fi
   touch "$stamp"
+fi
+
+# JupyterHub's proxy, for the classroom test: a node package, kept inside the venv (not global).
+CHP="$VENV/node/bin/configurable-http-proxy"
+if [ "$PROFILE" = test ] && [ ! -x "$CHP" ]; then
+  echo "setup: installing configurable-http-proxy (npm) into $VENV/node" >&2
+  npm install -g -s --prefix "$VENV/node" configurable-http-proxy@4 >/dev/null 2>&1 \
+    || echo "setup: npm install configurable-http-proxy failed; the JupyterHub test will fail" >&2
 fi

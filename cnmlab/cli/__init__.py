@@ -12,7 +12,7 @@ import sys
 
 from ..errors import CnmError
 
-COMMAND_MODULES = ("engine", "network", "container", "host", "lab", "plugin", "probe", "service", "lab_guide")
+COMMAND_MODULES = ("engine", "network", "container", "host", "lab", "plugin", "probe", "service", "lab_guide", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
