@@ -8,6 +8,7 @@ goes through too), stopping the hub stops the proxy, and nothing of the students
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import pwd
@@ -101,27 +102,40 @@ def api(base: str, token: str, method: str, path: str, body=None):
     return json.loads(raw) if raw else None
 
 
-async def run_in_kernel(base: str, token: str, user: str, code: str, timeout: float = 240) -> str:
-    """Start a kernel in the user's server (its REST API), run `code` over the kernel's websocket
-    (Jupyter's messaging protocol), return what it printed."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
+class Kernel:
+    """A kernel in a user's server, started through the server's REST API and driven over its
+    websocket with Jupyter's messaging protocol."""
 
-    kernel = await asyncio.to_thread(api, base, token, "POST", f"/user/{user}/api/kernels", {"name": "python3"})
-    url = base.replace("http://", "ws://") + f"/user/{user}/api/kernels/{kernel['id']}/channels"
-    ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {token}"}))
-    msg_id = uuid.uuid4().hex
-    ws.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": user, "session": uuid.uuid4().hex,
-                   "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True}}))
-    out, error = [], None
-    try:
+    def __init__(self, base: str, token: str, user: str):
+        self.base, self.token, self.user = base, token, user
+
+    async def __aenter__(self):
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        self.id = (await asyncio.to_thread(api, self.base, self.token, "POST", f"/user/{self.user}/api/kernels",
+                                           {"name": "python3"}))["id"]
+        url = self.base.replace("http://", "ws://") + f"/user/{self.user}/api/kernels/{self.id}/channels"
+        self.ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.token}"}))
+        return self
+
+    async def __aexit__(self, *exc):
+        self.ws.close()
+        await asyncio.to_thread(api, self.base, self.token, "DELETE", f"/user/{self.user}/api/kernels/{self.id}")
+
+    async def run(self, code: str, timeout: float = 240) -> str:
+        """Run `code`; return what it printed (the kernel's error fails the test)."""
+        msg_id = uuid.uuid4().hex
+        self.ws.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.user,
+                       "session": uuid.uuid4().hex, "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}))
+        out, error = [], None
         async with asyncio.timeout(timeout):
             while True:
-                msg = json.loads(await ws.read_message())
+                msg = json.loads(await self.ws.read_message())
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind, content = msg["msg_type"], msg["content"]
@@ -131,11 +145,8 @@ async def run_in_kernel(base: str, token: str, user: str, code: str, timeout: fl
                     error = "\n".join(content["traceback"])
                 elif kind == "status" and content["execution_state"] == "idle":
                     break
-    finally:
-        ws.close()
-        await asyncio.to_thread(api, base, token, "DELETE", f"/user/{user}/api/kernels/{kernel['id']}")
-    assert error is None, f"{user}'s kernel failed:\n{error}"
-    return "".join(out)
+        assert error is None, f"{self.user}'s kernel failed:\n{error}"
+        return json.loads("".join(out).strip().splitlines()[-1])
 
 
 def processes_of(uids: set[int]) -> list[str]:
@@ -246,11 +257,19 @@ def test_three_students_each_their_own_lab(hub, students):
         wait_for(f"{name}'s server", lambda: api(url, token, "GET", f"/hub/api/users/{name}")["servers"]
                  .get("", {}).get("ready"))
 
-    async def everyone(codes):
-        return await asyncio.gather(*(run_in_kernel(url, token, name, code) for name, code in codes.items()))
+    async def classroom():
+        async with contextlib.AsyncExitStack() as stack:
+            kernels = [Kernel(url, token, name) for name in STUDENTS]
+            for kernel in await asyncio.gather(*(k.__aenter__() for k in kernels)):  # started side by side
+                stack.push_async_exit(kernel)
+            played = await asyncio.gather(*(k.run(PLAY) for k in kernels))
+            seen = dict(zip(STUDENTS, played))
+            # then each student tries the next one's socket, store and lab world
+            others = STUDENTS[1:] + STUDENTS[:1]
+            peeks = await asyncio.gather(*(k.run(PEEK.format(other=seen[o])) for k, o in zip(kernels, others)))
+            return seen, dict(zip(STUDENTS, peeks))
 
-    outputs = asyncio.run(everyone({name: PLAY for name in STUDENTS}))
-    seen = {name: json.loads(out.strip().splitlines()[-1]) for name, out in zip(STUDENTS, outputs)}
+    seen, peeks = asyncio.run(classroom())
     for name, lab in seen.items():
         account = students[name]
         assert lab["uid"] == account.pw_uid and lab["user"] == name and lab["rootless"] is True
@@ -261,12 +280,7 @@ def test_three_students_each_their_own_lab(hub, students):
         assert lab["store"].startswith(account.pw_dir + "/")
         assert os.stat(f"/proc/{lab['pid']}").st_uid == account.pw_uid
         assert os.stat(Path(lab["store"]).parent).st_mode & 0o077 == 0, "the store is the student's alone"
-
-    # each student tries the next one's socket, store and lab world
-    pairs = dict(zip(STUDENTS, STUDENTS[1:] + STUDENTS[:1]))
-    peeks = asyncio.run(everyone({name: PEEK.format(other=seen[other]) for name, other in pairs.items()}))
-    for name, out in zip(STUDENTS, peeks):
-        refused = json.loads(out.strip().splitlines()[-1])
+    for name, refused in peeks.items():
         assert refused["connect"] == "PermissionError", (name, refused)
         assert refused["client"] in ("PermissionError", "EngineUnavailable"), (name, refused)
         assert refused["store"] == "PermissionError" and refused["state_dir"] == "PermissionError", (name, refused)
