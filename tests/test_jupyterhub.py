@@ -22,6 +22,7 @@ import textwrap
 import time
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -251,11 +252,12 @@ def _answers(url: str) -> bool:
 def test_three_students_each_their_own_lab(hub, students):
     proc, url, token, base = hub
     api(url, token, "POST", "/hub/api/users", {"usernames": list(STUDENTS)})
-    for name in STUDENTS:
-        api(url, token, "POST", f"/hub/api/users/{name}/server")
+    with ThreadPoolExecutor(len(STUDENTS)) as pool:  # the hub answers a slow spawn only after 10 s
+        list(pool.map(lambda name: api(url, token, "POST", f"/hub/api/users/{name}/server"), STUDENTS))
     for name in STUDENTS:
         wait_for(f"{name}'s server", lambda: api(url, token, "GET", f"/hub/api/users/{name}")["servers"]
                  .get("", {}).get("ready"))
+
 
     async def classroom():
         async with contextlib.AsyncExitStack() as stack:
@@ -288,8 +290,8 @@ def test_three_students_each_their_own_lab(hub, students):
 
     # stopping a server (what the idle culler does) stops the student's engine
     engines = {seen[name]["pid"] for name in STUDENTS}
-    for name in STUDENTS:
-        api(url, token, "DELETE", f"/hub/api/users/{name}/server")
+    with ThreadPoolExecutor(len(STUDENTS)) as pool:
+        list(pool.map(lambda name: api(url, token, "DELETE", f"/hub/api/users/{name}/server"), STUDENTS))
     for name in STUDENTS:
         wait_for(f"{name}'s server to stop",
                  lambda: "" not in api(url, token, "GET", f"/hub/api/users/{name}")["servers"])

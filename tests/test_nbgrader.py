@@ -1,5 +1,5 @@
 """A teacher's ordinary nbgrader workflow on a generated lab notebook: generate_assignment,
-release, a student's fetch and submit, collect, autograde. The solved submission gets full marks;
+release, a student's fetch and submit (as their Assignments tab does it), collect, autograde. The solved submission gets full marks;
 an unsolved one gets zero for every check."""
 
 import json
@@ -34,6 +34,25 @@ def nbgrader(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
+def assignments_tab(action: str, home: Path, exchange: Path) -> None:
+    """What the student's JupyterLab "Assignments" tab does (nbgrader's assignment_list extension):
+    the exchange's FetchAssignment or Submit, in this process rather than a CLI start-up each."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange import ExchangeFactory
+    from traitlets.config import Config
+
+    config = Config()
+    config.CourseDirectory.root = str(home)
+    config.CourseDirectory.course_id = "cnmlab"
+    config.CourseDirectory.assignment_id = "lab01"
+    config.Exchange.root = str(exchange)
+    config.Exchange.path_includes_course = True
+    config.Exchange.assignment_dir = str(home)
+    step = getattr(ExchangeFactory(config=config), action)
+    step(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config), config=config).start()
+
+
 def solve(release: dict) -> dict:
     """What a student who builds every step writes into the solution cells (here: the show-me calls)."""
     for cell in release["cells"]:
@@ -59,8 +78,6 @@ def test_generate_collect_autograde(tmp_path, engine):
         d.mkdir(parents=True)
     os.chmod(exchange, 0o777)
     (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(course), exchange=str(exchange)))
-    (student_home / "nbgrader_config.py").write_text(COURSE_CONFIG.format(root=str(student_home),
-                                                                          exchange=str(exchange)))
     # the teacher's source notebook: the generated lab, with SHOW_ME on so that its solutions run
     source = notebooks.render(lab).replace("SHOW_ME = False", "SHOW_ME = True")
     (course / "source" / "lab01" / f"{lab.name}.ipynb").write_text(source)
@@ -73,10 +90,10 @@ def test_generate_collect_autograde(tmp_path, engine):
         nbgrader(course, "release_assignment", "lab01", "--force")
 
         # a student (this user) fetches, solves and submits through the exchange; the teacher collects
-        nbgrader(student_home, "fetch_assignment", "lab01", "--course", "cnmlab")
+        assignments_tab("FetchAssignment", student_home, exchange)
         fetched = student_home / "cnmlab" / "lab01" / f"{lab.name}.ipynb"  # path_includes_course
         fetched.write_text(json.dumps(solve(json.loads(fetched.read_text()))))
-        nbgrader(student_home, "submit", "lab01", "--course", "cnmlab")
+        assignments_tab("Submit", student_home, exchange)
         nbgrader(course, "collect", "lab01")
         solver = next(p.name for p in (course / "submitted").iterdir())
 
