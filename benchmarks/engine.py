@@ -15,6 +15,16 @@ import time
 from collections.abc import Callable
 
 NETWORK, BRIDGE, SUBNET, GATEWAY = "bench", "bench0", "10.10.0.0/16", "10.10.0.1"
+PER_NETWORK = 1000  # a Linux bridge takes at most 1023 ports: past 1000, one more network
+
+
+def network_of(i: int) -> str:
+    """bench for the first 1000 containers, bench1 for the next 1000, ..."""
+    return NETWORK if i < PER_NETWORK else f"{NETWORK}{i // PER_NETWORK}"
+
+
+def gateway_of(i: int) -> str:
+    return f"10.{10 + i // PER_NETWORK}.0.1"
 
 
 def private_engine():
@@ -33,15 +43,18 @@ def names(n: int) -> list[str]:
     return [f"c{i}" for i in range(n)]
 
 
-def fresh_network(client) -> None:
+def fresh_network(client, n: int = 1) -> None:
     client.reset()
-    client.network_create(NETWORK, subnet=SUBNET, options={"com.docker.network.bridge.name": BRIDGE})
+    for k in range((n + PER_NETWORK - 1) // PER_NETWORK):
+        client.network_create(network_of(k * PER_NETWORK), subnet=f"10.{10 + k}.0.0/16",
+                              options={"com.docker.network.bridge.name": f"{BRIDGE[:-1]}{k}"})
 
 
 def bridge_ports(client) -> int:
-    argv = client.enter_argv("host1", ["ip", "-o", "link", "show", "master", BRIDGE])
+    """Ports left on the bench bridges (bench0, bench1, ...)."""
+    argv = client.enter_argv("host1", ["ip", "-o", "link", "show"])
     out = subprocess.run(argv, capture_output=True, text=True).stdout
-    return len(out.splitlines())
+    return sum(f" master {BRIDGE[:-1]}" in line for line in out.splitlines())
 
 
 def settle(client, timeout: float = 120.0) -> float:
@@ -56,11 +69,11 @@ def reaches_gateway(client, n: int) -> bool:
     """The build is real: the last container has its address and default route, and (best
     effort: the machine's ARP table is shared by all namespaces) pings the gateway."""
     name = f"c{n - 1}"
-    info = client.inspect(name)["NetworkSettings"]["Networks"][NETWORK]
+    info = client.inspect(name)["NetworkSettings"]["Networks"][network_of(n - 1)]
     route = client.exec(name, ["ip", "route", "show", "default"]).stdout
-    if not info.get("IPAddress") or f"via {GATEWAY}" not in route:
+    if not info.get("IPAddress") or f"via {gateway_of(n - 1)}" not in route:
         raise RuntimeError(f"engine build is broken: {name}: {info} / {route.strip()}")
-    return any(client.exec(name, ["ping", "-c1", "-W1", GATEWAY]).returncode == 0 for _ in range(3))
+    return any(client.exec(name, ["ping", "-c1", "-W1", gateway_of(n - 1)]).returncode == 0 for _ in range(3))
 
 
 def barrier(client) -> None:
@@ -73,15 +86,15 @@ def build(client, n: int, runs: int, batch: bool, on_built: Callable[[int], None
           check: bool = True) -> dict:
     """Build N containers (one request each, or one request in all), then remove them."""
     built, torn, settled, pinged = [], [], [], None
-    containers = [{"Name": x, "Network": NETWORK} for x in names(n)]
+    containers = [{"Name": x, "Network": network_of(i)} for i, x in enumerate(names(n))]
     for r in range(runs):
-        fresh_network(client)
+        fresh_network(client, n)
         t0 = time.perf_counter()
         if batch:
             client.apply(containers=containers)
         else:
-            for x in names(n):
-                client.run(x, network=NETWORK)
+            for i, x in enumerate(names(n)):
+                client.run(x, network=network_of(i))
         barrier(client)  # built means built: the DNS rules queued behind the last request included
         t1 = time.perf_counter()
         if r == 0 and check:

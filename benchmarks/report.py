@@ -32,6 +32,13 @@ def markdown(results: dict) -> str:
                            f"{per / floor:.2f} | {ip / per:.1f} | {s['teardown_per_container_ms']:.3f} | "
                            f"{s['settled_per_container_ms']:.3f} |")
         out.append("")
+        out += ["Scale curve (ms per container at each N, and the engine's RSS with the lab built):", "",
+                "| N | floor | engine, one request each | engine batch | engine RSS MB |", "|---:|---:|---:|---:|---:|"]
+        for row in results["build"]:
+            rss = row.get("engine_rss_mb")
+            out.append(f"| {row['n']} | {row['floor']['per_container_ms']:.2f} | {row['engine']['per_container_ms']:.2f} | "
+                       f"{row['batch']['per_container_ms']:.2f} | {'-' if rss is None else f'{rss:.1f}'} |")
+        out.append("")
     rows = []
     for section in ("api", "probe", "dns", "tui", "rss"):
         for key, value in (results.get(section) or {}).items():
@@ -41,7 +48,9 @@ def markdown(results: dict) -> str:
     if rows:
         out += ["| section | measure | median |", "|---|---|---:|", *rows, ""]
     out += ["| target | wanted | measured | met |", "|---|---|---:|---|"]
-    for t in results.get("targets", []):
+    from .run import targets
+
+    for t in targets(results) if results.get("build") else results.get("targets", []):
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
         out.append(f"| {t['measure']} | {t['target']} | {'-' if t['value'] is None else t['value']} | {met} |")
     return "\n".join(out) + "\n"

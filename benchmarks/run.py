@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench.sh", description="cnmlab benchmarks (medians of several runs)")
     p.add_argument("--n", default=None, help="container counts, comma-separated (default 10,100,500)")
     p.add_argument("--with-1000", action="store_true", help="also build 1000 containers")
+    p.add_argument("--with-2000", action="store_true",
+                   help="also build 2000 containers (two networks: a bridge takes at most 1023 ports)")
     p.add_argument("--quick", action="store_true", help="N=10,100 and 3 runs")
     p.add_argument("--runs", type=int, default=None, help="runs per figure (default 5; 3 for N>=500 and --quick)")
     p.add_argument("--only", default=",".join(SECTIONS), help=f"sections to run (default all: {','.join(SECTIONS)})")
@@ -49,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("each N must be from 2 to 5000")
     if args.with_1000 and 1000 not in ns:
         ns.append(1000)
+    if args.with_2000 and 2000 not in ns:
+        ns.append(2000)
     args.ns = sorted(set(ns))
     args.sections = [s for s in args.only.split(",") if s]
     unknown = [s for s in args.sections if s not in SECTIONS]
@@ -112,8 +116,10 @@ def bench_build(args, client, results: dict) -> None:
         row: dict = {"n": n}
 
         def on_built(count: int) -> None:
+            rss = eng.rss_mb(client)  # the engine's memory with the whole lab built, at every N
+            row["engine_rss_mb"] = max(rss, row.get("engine_rss_mb", 0.0))
             if count >= 500 and "rss" in args.sections and "rss" not in results:
-                results["rss"] = {"containers": count, "rss_mb": eng.rss_mb(client)}
+                results["rss"] = {"containers": count, "rss_mb": rss}
 
         # Runs interleave the four ways, so a busy moment of the machine hits all of them alike.
         raws: dict[str, dict] = {}
@@ -187,26 +193,41 @@ def targets(results: dict) -> list[dict]:
 
     by_n = {row["n"]: row for row in results.get("build", [])}
     row = by_n.get(100)
+    wanted = {"engine": 2.0, "batch": 1.5}  # issue 15's targets (issue 3's were 2.5 and 2.5)
     for way in ("engine", "batch"):
         label = "one request per container" if way == "engine" else "one request in all (batch)"
         r = row["ratios"] if row else None
-        add(f"per-container build N=100, {label}: x floor", "<= 2.5",
-            r and round(r[f"{way}_vs_floor"], 2), r and r[f"{way}_vs_floor"] <= 2.5)
+        add(f"per-container build N=100, {label}: x floor", f"<= {wanted[way]}",
+            r and round(r[f"{way}_vs_floor"], 2), r and r[f"{way}_vs_floor"] <= wanted[way])
         add(f"per-container build N=100, {label}: ip-per-step / this", ">= 4",
             r and round(r[f"ip_vs_{way}"], 2), r and r[f"ip_vs_{way}"] >= 4)
         td = row[way]["teardown_per_container_ms"] if row else None
-        add(f"teardown N=100, {label} (ms per container)", "<= 1", td and round(td, 3), td and td <= 1)
+        limit = 0.7 if way == "engine" else 1
+        add(f"teardown N=100, {label} (ms per container)", f"<= {limit}", td and round(td, 3), td and td <= limit)
     big = by_n.get(1000)
-    for way in ("engine", "batch"):
+    for way, limit in (("engine", 4), ("batch", 2.5)):
         s = big[way]["build_ms"] / 1000 if big else None
-        add(f"1000 containers, {'per request' if way == 'engine' else 'batch'} (s)", "< 5", s and round(s, 2), s and s < 5)
+        add(f"1000 containers, {'per request' if way == 'engine' else 'batch'} (s)", f"< {limit}",
+            s and round(s, 2), s and s < limit)
+    largest = max(by_n) if by_n else None
+    if row and largest and largest > 100:
+        for way in ("engine", "batch"):
+            # Each way's growth from N=100 to the largest N, against the floor's own (the kernel's).
+            growth = by_n[largest][way]["per_container_ms"] / row[way]["per_container_ms"]
+            add(f"cost per container N=100 -> N={largest}, {way} (x)", "<= 1.3", round(growth, 2), growth <= 1.3)
+            # The same, as a multiple of the floor at each N: what the engine adds, without the
+            # kernel's own growth (which a busy machine makes large; the floor pays it too).
+            relative = by_n[largest]["ratios"][f"{way}_vs_floor"] / row["ratios"][f"{way}_vs_floor"]
+            add(f"x floor N=100 -> N={largest}, {way} (x)", "<= 1.3", round(relative, 2), relative <= 1.3)
+    rss_big = by_n.get(2000, {}).get("engine_rss_mb")
+    add("engine RSS with 2000 containers (MB)", "< 150", rss_big and round(rss_big, 1), rss_big and rss_big < 150)
     probe = results.get("probe", {})
     m = probe.get("matrix_ms")
     add("20x20 matrix (s)", "< 3", m and round(m / 1000, 3), m and m < 3000)
     t = probe.get("trace_ms")
     add("traced probe (ms)", "< 50", t and round(t, 1), t and t < 50)
     f = results.get("tui", {}).get("first_frame_ms")
-    add("TUI first frame (s)", "< 1", f and round(f / 1000, 3), f and f < 1000)
+    add("TUI first frame (s)", "<= 0.35", f and round(f / 1000, 3), f and f <= 350)
     rss = results.get("rss", {})
     mb = rss.get("rss_mb") if rss.get("containers") == 500 else None
     add("engine RSS with 500 containers (MB)", "< 300", mb and round(mb, 1), mb and mb < 300)

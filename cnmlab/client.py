@@ -1,45 +1,103 @@
 """The client of the engine's API: the only way the CLI, TUI and notebook reach the lab.
 
-`Client` is synchronous; `AsyncClient` offers the same calls as coroutines. The first call
+`Client` is synchronous; `AsyncClient` (cnmlab/async_client.py, imported on first use so that
+the CLI never loads asyncio) offers the same calls as coroutines. The first call
 starts the engine when none is running (like the Docker CLI would, had dockerd a socket
 activation). Errors come back as the core's exception types with the engine's one-line message.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import http.client
+import _thread
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from . import events as event_types
-from .dns import events as _dns_events  # noqa: F401  (registers the DNS query-log event)
-from .swarm import service as _service_events  # noqa: F401  (registers the service events)
 from . import paths
 from .errors import CnmError, EngineUnavailable, NotFound, from_status
-from .sandbox import parse_port
 
 START_TIMEOUT = 60.0
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
+def __getattr__(name: str):
+    if name == "AsyncClient":  # `from cnmlab.client import AsyncClient` keeps working
+        from .async_client import AsyncClient
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
+        return AsyncClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def event_types():
+    """The events module, with every feature's event types registered (only streams need them)."""
+    from . import events
+    from .dns import events as _dns_events  # noqa: F401  (registers the DNS query-log event)
+    from .swarm import service as _service_events  # noqa: F401  (registers the service events)
+
+    return events
+
+
+class _BadReply(OSError):
+    """The engine's answer was cut short or was not HTTP (it died mid-answer, or is stopping)."""
+
+
+def _connect(path: str, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _dropped(sock: socket.socket) -> bool:
+    """The engine closed a kept connection (it restarted, or answered `Connection: close`)."""
+    try:
+        sock.setblocking(False)
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _exchange(sock: socket.socket, timeout: float, request: bytes) -> tuple[int, bytes, bool]:
+    """One HTTP/1.1 exchange on a connected socket: (status, body, whether the engine keeps it open).
+
+    The engine answers every call with Content-Length, so this is all a client needs; http.client
+    would cost a CLI command 15-20 ms of imports (email parsing)."""
+    sock.settimeout(timeout)
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise _BadReply("the engine closed the connection before answering")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        status = int(lines[0].split()[1])
+    except (IndexError, ValueError):
+        raise _BadReply(f"not an HTTP answer: {lines[0]!r}") from None
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    length = headers.get("content-length")
+    wanted = int(length) if length is not None else None
+    while wanted is None or len(body) < wanted:
+        chunk = sock.recv(max(65536, (wanted or 0) - len(body)))
+        if not chunk:
+            if wanted is not None:
+                raise _BadReply("the engine's answer was cut short")
+            break
+        body += chunk
+    keep = wanted is not None and headers.get("connection", "").lower() != "close"
+    return status, body, keep
 
 
 class Client:
@@ -48,6 +106,10 @@ class Client:
         self.autostart = autostart
         self.timeout = timeout
         self._dir_checked = False
+        # One kept-alive connection: a script's 100 `run`s pay one connect and one engine-side
+        # thread, not 100. (_thread is built in: no import cost for a CLI command.)
+        self._kept: socket.socket | None = None
+        self._kept_lock = _thread.allocate_lock()
 
     # -- transport --------------------------------------------------------------
     def request(self, method: str, path: str, body=None, query: dict | None = None, timeout: float | None = None):
@@ -67,20 +129,55 @@ class Client:
                 raise EngineUnavailable(f"{Path(self.socket_path).parent} belongs to another user (uid {owner}): "
                                         "not connecting to an engine there")
             self._dir_checked = True
-        conn = _UnixConnection(self.socket_path, timeout or self.timeout)
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if data is not None else {}
-            conn.request(method, path, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-        finally:
-            conn.close()
+        data = b"" if body is None else json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(data)}\r\n"
+        if body is not None:
+            head += "Content-Type: application/json\r\n"
+        status, raw = self._exchange(timeout or self.timeout, (head + "\r\n").encode() + data)
         payload = json.loads(raw) if raw else None
-        if resp.status >= 400:
+        if status >= 400:
             message = payload.get("message") if isinstance(payload, dict) else raw.decode(errors="replace")
-            raise from_status(resp.status, message or f"engine answered {resp.status}")
+            raise from_status(status, message or f"engine answered {status}")
         return payload
+
+    def _exchange(self, timeout: float, request: bytes) -> tuple[int, bytes]:
+        with self._kept_lock:  # at most one idle connection; concurrent callers open their own
+            sock, self._kept = self._kept, None
+        if sock is not None and _dropped(sock):
+            sock.close()
+            sock = None
+        reused = sock is not None
+        sock = sock or _connect(self.socket_path, timeout)
+        try:
+            status, body, keep = _exchange(sock, timeout, request)
+        except (ConnectionResetError, BrokenPipeError, _BadReply):
+            sock.close()
+            if not reused:
+                raise
+            # The kept connection died under us (the engine was stopping or restarted): the
+            # request met no live engine, so it goes once more on a new connection.
+            sock = _connect(self.socket_path, timeout)
+            try:
+                status, body, keep = _exchange(sock, timeout, request)
+            except BaseException:
+                sock.close()
+                raise
+        except BaseException:
+            sock.close()
+            raise
+        with self._kept_lock:
+            if keep and self._kept is None:
+                self._kept, sock = sock, None
+        if sock is not None:
+            sock.close()
+        return status, body
+
+    def close(self) -> None:
+        """Close the kept connection (it also closes when the Client is collected)."""
+        with self._kept_lock:
+            sock, self._kept = self._kept, None
+        if sock is not None:
+            sock.close()
 
     def running(self) -> bool:
         try:
@@ -91,6 +188,8 @@ class Client:
 
     def start_engine(self) -> None:
         """Start the engine in the background and wait until it answers."""
+        import subprocess
+
         log = paths.log_path()
         paths.private_dir(log.parent)
         env = dict(os.environ, CNMLAB_RUNTIME_DIR=str(Path(self.socket_path).parent))
@@ -122,7 +221,7 @@ class Client:
             return None
         try:
             self._send("POST", "/engine/stop", None, 5.0)
-        except (OSError, CnmError, http.client.HTTPException):
+        except (OSError, CnmError):
             pass  # the engine may exit before its answer is out (IncompleteRead): it is stopping
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and _alive(pid):
@@ -199,6 +298,8 @@ class Client:
     # -- containers -------------------------------------------------------------
     def run(self, name: str, network: str | None = None, ip: str | None = None, aliases: list[str] | None = None,
             ports: list[str] | None = None, host: str | None = None, labels: dict | None = None) -> dict:
+        from .sandbox import parse_port
+
         bindings: dict[str, list] = {}
         for spec in ports or []:
             port = parse_port(spec)  # the CLI's own check, as docker's is
@@ -270,7 +371,7 @@ class Client:
         self.request("DELETE", f"/services/{quote(ref, safe='')}")
 
     # -- events -----------------------------------------------------------------
-    def events(self) -> Iterator[event_types.Event | dict]:
+    def events(self) -> Iterator:
         """Engine events as they happen (blocks; stop iterating to close the stream)."""
         if not self.running():
             self.request("GET", "/_ping")
@@ -278,12 +379,13 @@ class Client:
         sock.connect(self.socket_path)
         try:
             sock.sendall(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            decode = event_types().from_json
             reader = sock.makefile("rb")
             while reader.readline() not in (b"\r\n", b"\n", b""):
                 pass  # headers
             for line in reader:
                 if line.strip():
-                    yield event_types.from_json(json.loads(line))
+                    yield decode(json.loads(line))
         finally:
             sock.close()
 
@@ -326,6 +428,8 @@ class Client:
 
     def exec(self, ref: str, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess:
         """Run a real command in the sandbox and capture its output and exit code."""
+        import subprocess
+
         return subprocess.run(self.enter_argv(ref, argv), capture_output=True, text=True, timeout=timeout)
 
 
@@ -354,37 +458,3 @@ def _last_error(log: Path, start: int) -> str | None:
         if line.startswith("cnmlab engine:"):
             return line.removeprefix("cnmlab engine:").strip()
     return lines[-1] if lines else None
-
-
-class AsyncClient:
-    """The same calls as `Client`, as coroutines (each runs the blocking call in a thread)."""
-
-    def __init__(self, socket_path: str | Path | None = None, autostart: bool = True):
-        self.sync = Client(socket_path, autostart)
-
-    def __getattr__(self, name: str):
-        target = getattr(self.sync, name)
-        if not callable(target) or name == "events":
-            return target
-
-        @functools.wraps(target)
-        async def call(*args, **kwargs):
-            return await asyncio.to_thread(target, *args, **kwargs)
-
-        return call
-
-    async def events(self, on_open=None):
-        """Engine events as an async iterator; `on_open()` is called once the engine has subscribed us."""
-        reader, writer = await asyncio.open_unix_connection(self.sync.socket_path)
-        try:
-            writer.write(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            await writer.drain()
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass
-            if on_open is not None:
-                on_open()
-            while line := await reader.readline():
-                if line.strip():
-                    yield event_types.from_json(json.loads(line))
-        finally:
-            writer.close()

@@ -29,7 +29,7 @@ from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, c
 from .network import PREDEFINED, IpamConfig, Network
 from .osl import netns
 from .osl.netns import Namespaces
-from .sandbox import Container, PortBinding, parse_port
+from .sandbox import Container, ContainerTable, PortBinding, parse_port
 from .services import TestServices
 from .store import Store
 
@@ -76,7 +76,7 @@ class Controller:
         self.services = services or TestServices()
         self.hosts: dict[str, Host] = {}
         self.networks: dict[str, Network] = {}
-        self.containers: dict[str, Container] = {}
+        self.containers = ContainerTable()
         self.endpoints: dict[str, Endpoint] = {}
         self.ipam = Ipam(reserved=[underlay.SUBNET])
         self._drivers: dict[str, Driver] = {}
@@ -114,6 +114,7 @@ class Controller:
 
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
+        netns.reaper.settle()  # unmounts of removed containers still running: done before we start
         for container in list(self.containers.values()):
             self.services.stop(container.netns)
             if container.network_mode != "host":
@@ -314,7 +315,8 @@ class Controller:
         pool = None
         try:
             if caps.needs_ipam and ipam_driver != "null":
-                pool = planner.plan(subnet, gateway, ip_range, aux_addresses,
+                chosen = subnet or self._driver_default_subnet(drv, planner)
+                pool = planner.plan(chosen, gateway, ip_range, aux_addresses,
                                       predefined_bridge=predefined and driver == "bridge",
                                       overlap_ok=self._overlap_ok(drv))
                 net.ipam = [self._ipam_config(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
@@ -334,6 +336,14 @@ class Controller:
             undo.pop_all()
         self.emit(NetworkCreated(network=name, id=net.id, driver=net.driver))
         return net
+
+    def _driver_default_subnet(self, drv: Driver, planner) -> str | None:
+        """A driver may have its own default pools (Windows' nat: a 172.x /20); the first free one."""
+        pools = getattr(drv, "default_pools", None)
+        if pools is None or planner is not self.ipam:
+            return None
+        free = self.ipam.first_free(pools())
+        return str(free) if free else None
 
     @staticmethod
     def _overlap_ok(drv: Driver) -> list[IPv4Network]:
@@ -388,9 +398,9 @@ class Controller:
 
     # -- containers -------------------------------------------------------------
     def container(self, ref: str) -> Container:
-        for c in self.containers.values():
-            if c.name == ref or c.id == ref:
-                return c
+        found = self.containers.by_name.get(ref) or self.containers.get(ref)
+        if found is not None:
+            return found
         matches = [c for c in self.containers.values() if ref and c.id.startswith(ref)]
         if len(matches) == 1:
             return matches[0]
@@ -401,8 +411,8 @@ class Controller:
                          host: str | None = None, labels: dict[str, str] | None = None) -> Container:
         """`docker run`: make the sandbox, join its network, publish its ports."""
         check_container_name(name)
-        if any(c.name == name for c in self.containers.values()):
-            existing = next(c for c in self.containers.values() if c.name == name)
+        existing = self.containers.by_name.get(name)
+        if existing is not None:
             raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
                            f'"{existing.id}". You have to remove (or rename) that container to be able to reuse that name.')
         if name in self.hosts or name in RESERVED_NAMESPACES:
@@ -423,7 +433,7 @@ class Controller:
         self._check_ports_free(host, bindings)
         container = Container(id=new_id(), name=name, host=host, created=now(), network_mode=mode,
                               ports=bindings, labels=dict(labels or {}))
-        with contextlib.ExitStack() as undo:
+        with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoint and the container
             self._build_sandbox(container)
             undo.callback(self._unbuild_sandbox, container)
             self._join(net, container, ip=ip, aliases=aliases or [], from_connect=False)
@@ -467,15 +477,16 @@ class Controller:
         self.hooks.run(self.hooks.sandbox_removed, container)
         if container.network_mode != "host":
             self.services.stop(container.netns)
-            netns.delete_uts(container.netns)
-            self.ns.delete(container.netns)
+            netns.delete_uts(container.netns, background=True)  # the unmounts finish off the request's path
+            self.ns.delete(container.netns, background=True)
         self.containers.pop(container.id, None)
 
     def remove_container(self, ref: str, force: bool = False) -> None:
         container = self.container(ref)
-        self._unpublish(container)
-        self._unbuild_sandbox(container)
-        self.store.delete(container)
+        with self.store.batch():
+            self._unpublish(container)
+            self._unbuild_sandbox(container)
+            self.store.delete(container)
         self.emit(ContainerRemoved(container=container.name, id=container.id))
 
     def _port_endpoint(self, container: Container) -> tuple[Network, Endpoint] | None:

@@ -126,6 +126,11 @@ class Ipam:
         return Pool(net, rng, gw, reserved)
 
     def take(self, network_id: str, pool: Pool) -> None:
+        # Networks allowed to share a subnet (several drivers on the lab's LAN) share its
+        # addresses too, as stations of one LAN must: no two of them get the same one.
+        same = next((p for p in self.pools.values() if p.subnet == pool.subnet), None)
+        if same is not None:
+            pool.used = same.used
         self.pools[network_id] = pool
 
     def release_pool(self, network_id: str) -> None:
@@ -137,6 +142,9 @@ class Ipam:
     def _overlaps(self, net: IPv4Network, overlap_ok: list[IPv4Network]) -> bool:
         taken = [p.subnet for p in self.pools.values()] + self.reserved + [DEFAULT_BRIDGE_POOL]
         return any(net.overlaps(t) for t in taken if t not in overlap_ok)
+
+    def first_free(self, candidates: list[IPv4Network]) -> IPv4Network | None:
+        return next((c for c in candidates if not self._overlaps(c, [])), None)
 
     def _check_free(self, net: IPv4Network, overlap_ok: list[IPv4Network]) -> None:
         if self._overlaps(net, overlap_ok):

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 
 def check_free(ctl: Controller, host: str, bindings: list[PortBinding]) -> None:
+    if not bindings:  # most containers publish nothing: no walk over every container
+        return
     taken = {(p.host_port, p.proto) for c in ctl.containers.values() if c.host == host for p in c.ports}
     seen = set()
     for p in bindings:

@@ -246,6 +246,13 @@ def http_spread_(live):
     assert r.hint == "scale the service: `cnmlab service scale cc@net-a=2`"
 
 
+@case("seen_by")
+def seen_by_(live):
+    # aa's ping to host1 is delivered on docker's side of host1, never on its LAN NIC eth0
+    r = fails(live, "seen_by", machine="host1", src="aa", address_of="aa")
+    assert (r.message, r.hint) == ("nothing from aa arrived at host1", "look at the path: `cnmlab trace aa host1`")
+
+
 def test_every_kind_has_a_wrong_topology_case():
     assert set(CASES) == set(checks.KINDS)
 

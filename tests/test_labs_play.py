@@ -135,5 +135,5 @@ def test_start_refuses_a_lab_this_cnmlab_cannot_play(lab, tmp_path, cli):
 
 def test_lab_ls_lists_the_labs(cli):
     out = cli("lab", "ls", "--json")
-    assert [lab["number"] for lab in json.loads(out.stdout)] == [1, 2, 3, 4, 5, 6]
+    assert [lab["number"] for lab in json.loads(out.stdout)] == [1, 2, 3, 4, 5, 6, 7]
     assert "cnm-building-blocks" in cli("lab", "ls").stdout

@@ -38,3 +38,14 @@ def test_an_unknown_name_is_refused_in_one_line(lab, cli):
     result = cli("exec", "1-nosuch@host1", "--", "true")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["Error: No such container, host or lab namespace: 1-nosuch@host1"]
+
+
+def test_a_removed_container_leaves_at_once_and_its_name_is_free(lab):
+    """rm returns before the namespace's unmount (osl/netns.Reaper); nothing shows it meanwhile,
+    and a container made again under the name waits for the old mount."""
+    for _ in range(3):
+        lab.run("again", network="bridge")
+        lab.rm("again")
+        assert "again" not in [n["Name"] for n in lab.namespaces()]
+    lab.run("again", network="bridge")
+    assert lab.exec("again", ["hostname"]).stdout.strip() == lab.inspect("again")["Config"]["Hostname"]

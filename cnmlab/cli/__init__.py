@@ -1,7 +1,10 @@
 """The `cnmlab` command: Docker's network verbs and flags, as a thin client of the engine.
 
 Each command group lives in its own module with a `register(subparsers)`; every handler makes
-one or two client calls and renders the answer.
+one or two client calls and renders the answer. `COMMANDS` says which module defines each
+top-level command, so `cnmlab network ls` imports the network module and nothing else: a
+student's script of 50 commands pays for Python's start-up, not for the TUI, asyncio or the
+guided labs (tests/test_cli_imports.py keeps it so). A new command goes into `COMMANDS`.
 """
 
 from __future__ import annotations
@@ -12,10 +15,28 @@ import sys
 
 from ..errors import CnmError
 
-COMMAND_MODULES = ("engine", "network", "container", "host", "lab", "plugin", "probe", "service", "lab_guide", "serve")
+# top-level command -> the module in cnmlab/cli that registers it (imported only when used)
+COMMANDS = {
+    "engine": "engine",
+    "network": "network",
+    "run": "container", "ps": "container", "rm": "container", "inspect": "container", "exec": "container",
+    "host": "host",
+    "reset": "lab", "shell": "lab", "demo": "lab", "tui": "lab",
+    "plugin": "plugin",
+    "probe": "probe", "ping": "probe", "matrix": "probe", "trace": "probe",
+    "service": "service",
+    "lab": "lab_guide",
+    "serve": "serve",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))  # `cnmlab --help` lists them in this order
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: list[str]) -> str | None:
+    """The top-level command word (the first argument that is not an option of `cnmlab` itself)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnmlab",
         description="Learn Docker networking by building it for real, in private Linux namespaces.",
@@ -23,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=None)
     parser.add_argument("--empty", action="store_true", help="open the app without building the starter topology")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
@@ -34,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         from .lab import default_main
 
         return default_main(argparse.Namespace(empty=bool(given))) or 0
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    module = COMMANDS.get(_command_in(given))  # unknown or none: the whole parser, for its help and errors
+    parser = build_parser((module,) if module else COMMAND_MODULES)
+    args = parser.parse_args(given)
     func = args.func
     if func is None:
         from .lab import default_main

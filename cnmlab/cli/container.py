@@ -1,6 +1,5 @@
 """`cnmlab run|ps|rm|inspect|exec`: containers (sandboxes) with Docker's flags."""
 
-import subprocess
 import sys
 
 from ..client import Client
@@ -95,6 +94,8 @@ def inspect(args) -> int:
 
 
 def exec_(args) -> int:
+    import subprocess
+
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     client = Client()
     client.namespace_of(args.container)  # a clear "No such container, host or lab namespace" first

@@ -16,7 +16,6 @@ from concurrent.futures import Future
 from .. import inspect
 from ..engine.router import Request, router
 from ..events import LabReset, StepDone
-from ..osl import iptables_pool
 from . import sandbox as dns_sandbox
 from .names import NameTable
 from .server import DnsServer
@@ -90,10 +89,12 @@ class EmbeddedDns:
             raise
         self.server.serve(c.netns, udp, tcp)
         self.resolvers[c.netns] = {"udp": udp_port, "tcp": tcp_port, "resolv_conf": path}
-        # The process starts now and overlaps the rest of this join (and the next ones).
-        rules = iptables_pool.start(c.netns, dns_sandbox.nat_rules(udp_port, tcp_port))
+        # Written now in-process, or (iptables-legacy) a process that overlaps the rest of the join.
+        rules = dns_sandbox.start_nat_rules(c.netns, udp_port, tcp_port)
         self._pending.append((c.netns, udp_port, tcp_port, rules))
-        if len(self._pending) == 1:
+        if rules.done() and len(self._pending) == 1:
+            self._install_rules()  # written in-process: nothing to wait for, no job behind the request
+        elif len(self._pending) == 1:
             # A job queued behind the current request on the kernel thread: every later request
             # (`cnmlab exec` asks inspect first) finds the rules in place, and a batch of joins
             # pays for its iptables processes in parallel rather than one after another.

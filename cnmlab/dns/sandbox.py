@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from concurrent.futures import Future
 
-from ..osl import netns
+from ..osl import iptables_pool, netns, nftables
 
 ADDRESS = "127.0.0.11"
 ETC_NETNS = "/etc/netns"
@@ -72,6 +73,21 @@ def nat_rules(udp_port: int, tcp_port: int) -> dict[str, list[str]]:
         f"-A DOCKER_POSTROUTING -s {ADDRESS}/32 -p tcp -m tcp --sport {tcp_port} -j SNAT --to-source :53",
         f"-A DOCKER_POSTROUTING -s {ADDRESS}/32 -p udp -m udp --sport {udp_port} -j SNAT --to-source :53",
     ]}
+
+
+def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> Future:
+    """Write the nat chains: in-process over nf_tables (about 0.1 ms) where `iptables` is
+    iptables-nft, else one iptables-restore on the background pool. The future is done when
+    the rules are in place (or holds why they are not)."""
+    if nftables.iptables_is_nft():
+        done: Future = Future()
+        try:
+            nftables.write_dns_rules(sandbox, ADDRESS, udp_port, tcp_port)
+        except OSError:  # let iptables-restore try, and say why if it fails too
+            return iptables_pool.start(sandbox, nat_rules(udp_port, tcp_port))
+        done.set_result(None)
+        return done
+    return iptables_pool.start(sandbox, nat_rules(udp_port, tcp_port))
 
 
 def private_etc() -> bool:

@@ -9,10 +9,13 @@ older ones, so the newest network comes first in every chain and docker0 last.
 from __future__ import annotations
 
 import contextlib
+import errno
 import secrets
 from ipaddress import IPv4Address
 
-from ..errors import InvalidParameter
+from pyroute2.netlink.exceptions import NetlinkError
+
+from ..errors import Forbidden, InvalidParameter
 from ..names import check_ifname
 from ..osl import iptables, links
 from .base import Capabilities, Driver, JoinInfo
@@ -21,6 +24,7 @@ OPT = "com.docker.network.bridge."
 NAME, ICC, MASQ = OPT + "name", OPT + "enable_icc", OPT + "enable_ip_masquerade"
 HOST_BINDING, DEFAULT_BRIDGE = OPT + "host_binding_ipv4", OPT + "default_bridge"
 MTU = "com.docker.network.driver.mtu"
+BRIDGE_MAX_PORTS = 1023  # the kernel numbers ports 1..1023 (BR_MAX_PORTS, port 0 reserved); then EXFULL
 FORWARD_AFTER_JUMPS = 3  # FORWARD starts with the DOCKER-USER and ISOLATION-STAGE-1 jumps
 
 BASE_RULES = {
@@ -132,8 +136,10 @@ class BridgeDriver(Driver):
             _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
                                      container.netns, master=master, mtu=mtu,
                                      peer_mac=endpoint.mac or None, address=endpoint.address or None)
-        except BaseException:
+        except BaseException as exc:
             host.indexes.pop(bridge, None)  # in case the bridge was replaced: look it up next time
+            if isinstance(exc, NetlinkError) and exc.code == errno.EXFULL:
+                raise network_full(network) from None
             raise
         if not endpoint.mac:
             endpoint.mac = mac
@@ -210,3 +216,9 @@ class BridgeDriver(Driver):
         wanted = self.bridge_name(network)
         if network.host and links.exists(self.ctx.ns.ipr(network.host), wanted):
             raise InvalidParameter(f"bridge name {wanted} is already in use on host {network.host}")
+
+
+def network_full(network) -> Forbidden:
+    """The kernel's EXFULL for one more bridge port, in words (Docker shows "exchange full")."""
+    return Forbidden(f"network {network.name} is full: a Linux bridge takes at most {BRIDGE_MAX_PORTS} ports "
+                     "(containers); put more containers on another network")

@@ -7,10 +7,8 @@ namespaces no container or host names, such as an overlay network's `1-<id10>@<h
 
 from __future__ import annotations
 
-import os
-
 from ..drivers.overlay import sandbox_name
-from ..osl.world import NETNS_DIR
+from ..osl import netns
 from ..underlay import NAMESPACE as UNDERLAY
 from .router import Request, router
 
@@ -29,5 +27,5 @@ def kinds(ctl) -> dict[str, str]:
 @router.route("GET", "/lab/namespaces")
 def namespaces(req: Request):
     known = kinds(req.engine.controller)
-    names = sorted(os.listdir(NETNS_DIR)) if os.path.isdir(NETNS_DIR) else []
+    names = netns.listed()
     return [{"Name": name, "Kind": known.get(name, "other")} for name in names]

@@ -226,11 +226,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
+        self.end_headers()  # HTTP/1.1 keep-alive: a client's next request reuses this connection and thread
         if data:
             self.wfile.write(data)
-        self.close_connection = True
 
     def _stream(self, route, req: Request) -> None:
         self.send_response(200)

@@ -235,6 +235,27 @@ def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int
     return _pass(f"{what}: {res['outcome']}" + (f" ({res['reason']})" if res.get("reason") else ""))
 
 
+@kind
+def seen_by(live: Live, machine: str, src: str, address_of: str | None = None, mac_of: str | None = None) -> Result:
+    """A ping from `src`, captured on `machine`'s eth0: its source address is `address_of`'s
+    (a host's or a container's) and its source MAC is `mac_of`'s."""
+    seen = live.seen_by(machine, src)
+    if seen is None:
+        return _fail(f"nothing from {src} arrived at {machine}", f"look at the path: `cnmlab trace {src} {machine}`")
+    mac, ip = seen
+    said = f"{machine} sees {src}'s ping from {ip} ({mac})"
+    if address_of:
+        want = live.address(address_of)[0]
+        if ip != want:
+            return _fail(f"{said}, not from {address_of}'s address {want}")
+    if mac_of:
+        want = live.mac(mac_of)
+        if mac != want:
+            return _fail(f"{said}, not from {mac_of}'s MAC {want}")
+    whose = " and ".join(f"{ref}'s {what}" for what, ref in (("address", address_of), ("MAC", mac_of)) if ref)
+    return _pass(f"{said}: {whose}")
+
+
 def _expected(live: Live, to) -> set[str] | None:
     if to is None:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,6 +41,25 @@ except OSError as exc:
     sys.exit(4)
 """
 
+# A capture on a LAN machine's eth0: the first ICMP echo request to ADDR, as "SRC_MAC SRC_IP".
+# AF_PACKET opened with protocol 0 and then bound (fast, KERNEL-NOTES); "ready" once it listens.
+CAPTURE_SNIPPET = r"""
+import select, socket, struct, sys, time
+want, until = socket.inet_aton(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+s.bind(("eth0", 0x0003))
+print("ready", flush=True)
+while (left := until - time.monotonic()) > 0:
+    if not select.select([s], [], [], left)[0]:
+        break
+    frame, (_, _, kind, _, _) = s.recvfrom(65535)
+    if kind == socket.PACKET_OUTGOING or frame[12:14] != b"\x08\x00":
+        continue
+    ihl = (frame[14] & 0x0F) * 4
+    if frame[23] == 1 and frame[30:34] == want and frame[14 + ihl] == 8:
+        print(frame[6:12].hex(":"), socket.inet_ntoa(frame[26:30]), flush=True)
+        break
+"""
 
 # A lab's replies take well under a millisecond; a check that expects silence waits this long.
 PROBE_TIMEOUT = 0.5
@@ -158,6 +178,27 @@ class Live:
         dst_ip, _ = self.address(dst, via=src)
         run = self.client.exec(src, [sys.executable, "-c", HTTP_SNIPPET, dst_ip, str(port), str(count)])
         return run.stdout.splitlines()
+
+    def seen_by(self, machine: str, src: str) -> tuple[str, str] | None:
+        """(source MAC, source IP) of a ping from `src` as a real capture on `machine`'s eth0 shows
+        it (None: nothing arrived)."""
+        src = self.endpoint_ref(src)
+        dst_ip, _ = self.address(machine)
+        argv = self.client.enter_argv(machine, [sys.executable, "-c", CAPTURE_SNIPPET, dst_ip, str(RETRY_TIMEOUT)])
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as capture:
+            if capture.stdout.readline().strip() != "ready":
+                raise CnmError(f"could not capture on {machine}: {capture.stderr.read().strip()[:200]}")
+            self.probe(src, dst_ip, timeout=RETRY_TIMEOUT)
+            seen = capture.stdout.readline().split()
+        return (seen[0], seen[1]) if len(seen) == 2 else None
+
+    def mac(self, ref: str) -> str:
+        """The MAC a container's first endpoint has, or a host's eth0's."""
+        if ref in self.containers:
+            nets = self.networks_of(ref)
+            return next(iter(nets.values()))["MacAddress"].lower() if nets else ""
+        run = self.client.exec(self.endpoint_ref(ref), ["cat", "/sys/class/net/eth0/address"])
+        return run.stdout.strip().lower()
 
     def lookup(self, container: str, name: str) -> list[str]:
         """Addresses a real resolver in the container returns for `name` (getent, as glibc sees it)."""

@@ -32,8 +32,9 @@ class NetworkInfo:
 
     @property
     def on_underlay(self) -> bool:
-        """Macvlan (and ipvlan) children sit directly on the LAN the host's NIC is plugged into."""
-        return self.driver in ("macvlan", "ipvlan")
+        """Macvlan and ipvlan children (and Windows' transparent and l2bridge containers) sit
+        directly on the LAN the host's NIC is plugged into."""
+        return self.driver in ("macvlan", "ipvlan", "transparent", "l2bridge")
 
     @property
     def has_data_plane(self) -> bool:

@@ -196,6 +196,16 @@ def _own_addresses(ctl, source) -> set[str]:
     return {ctl.endpoints[e].ip for e in source.endpoints if ctl.endpoints[e].ip}
 
 
+def _across_the_lan(ctl, side_hops: list[Hop], dst_ip: str, path: Path) -> list[Hop]:
+    """A side that ends at the LAN switch (a container that is a LAN station) reaches a lab
+    machine's address directly: out of the switch's port to it, into its eth0."""
+    other = next((h for h in ctl.hosts.values() if h.address == dst_ip), None)
+    if other is None or not side_hops or side_hops[-1].key != (underlay.NAMESPACE, underlay.SWITCH):
+        return []
+    path.ends_in = other.name
+    return [Hop(underlay.NAMESPACE, "underlay", f"u-{other.name}", "out"), Hop(other.name, "host", "eth0", "in")]
+
+
 def walk(ctl, source, dst_ip: str, proto: str, dport: int | None) -> Path:
     """The request leg from `source` (a Container or a Host) to dst_ip."""
     from ..host import Host
@@ -230,8 +240,8 @@ def walk(ctl, source, dst_ip: str, proto: str, dport: int | None) -> Path:
                 path.packets.append(Packet(net.host, bridge, bridge, src_ip, dst_ip, l4, dport))
             return path
         if not net.host or not network_bridge(net):
-            path.hops = mine
-            return path  # a driver we cannot follow past its own side
+            path.hops = mine + _across_the_lan(ctl, mine, dst_ip, path)
+            return path  # a driver we cannot follow past its own side (or the LAN machine it reaches)
         mine[-1].direction = "in"  # up into the host's own stack: it routes from here
         path.hops = mine
         here, iif = net.host, network_bridge(net)

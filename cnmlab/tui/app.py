@@ -22,7 +22,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.signal import Signal
 
-from ..client import AsyncClient, Client
+from ..async_client import AsyncClient
+from ..client import Client
 from .calls import readable
 from .event_text import describe, event_name
 from .guide import GuideStep, LabGuide
