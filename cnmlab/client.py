@@ -306,11 +306,11 @@ class Client:
             bindings.setdefault(f"{port.container_port}/{port.proto}", []).append({"HostPort": str(port.host_port)})
         body = {"HostConfig": {"NetworkMode": network or "default", "PortBindings": bindings},
                 "Host": host, "Labels": labels or {}}
-        if network:
+        if network or aliases:  # aliases without a network go to the default bridge, which refuses them
             ep = {"Aliases": aliases or []}
-            if ip:
+            if ip and network:
                 ep["IPAMConfig"] = {"IPv4Address": ip}
-            body["NetworkingConfig"] = {"EndpointsConfig": {network: ep}}
+            body["NetworkingConfig"] = {"EndpointsConfig": {network or "bridge": ep}}
         return self.request("POST", "/containers/create", body, query={"name": name})
 
     def containers(self) -> list[dict]:
@@ -334,22 +334,23 @@ class Client:
 
     # -- packets: probe, matrix, trace (cnmlab.probe) ----------------------------
     def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
-              timeout: float = 1.0) -> dict:
-        """One test packet from src to dst; the answer says reachable/refused/no route/timeout/filtered."""
+              timeout: float = 1.0, size: int | None = None) -> dict:
+        """One test packet from src to dst; the answer says reachable/refused/no route/timeout/filtered.
+        `size`: the IP packet's length in bytes (icmp, udp; DF is set), to test a path's MTU."""
         return self.request("POST", "/lab/probe", {"Source": src, "Destination": dst, "Proto": proto,
-                                                   "Port": port, "Timeout": timeout})
+                                                   "Port": port, "Timeout": timeout, "Size": size})
 
     def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
-               explain: bool = False, timeout: float | None = None) -> dict:
-        """Every ordered pair of containers, probed concurrently."""
+               explain: bool = False, timeout: float | None = None, by: str = "endpoint") -> dict:
+        """Every container to every endpoint (by="container": to every container), probed concurrently."""
         return self.request("POST", "/lab/matrix", {"Proto": proto, "Port": port, "Network": network,
-                                                    "Explain": explain, "Timeout": timeout})
+                                                    "Explain": explain, "Timeout": timeout, "By": by})
 
     def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
-              timeout: float | None = None) -> dict:
+              timeout: float | None = None, size: int | None = None) -> dict:
         """One probe captured at every hop of its path, with the verdict and the dropping rule."""
         return self.request("POST", "/lab/trace", {"Source": src, "Destination": dst, "Proto": proto, "Port": port,
-                                                   "Timeout": timeout})
+                                                   "Timeout": timeout, "Size": size})
 
     # -- services (VIP load balancing) ---------------------------------------------
     def services(self) -> list[dict]:

@@ -78,7 +78,7 @@ class Controller:
         self.networks: dict[str, Network] = {}
         self.containers = ContainerTable()
         self.endpoints: dict[str, Endpoint] = {}
-        self.ipam = Ipam(reserved=[underlay.SUBNET])
+        self.ipam = Ipam(reserved=[underlay.SUBNET], name_of=self._network_name)
         self._drivers: dict[str, Driver] = {}
         self._ipam_plugins: dict = {}  # remote IPAM drivers by name (drivers/remote_ipam.py)
         self._host_setups: set[tuple[str, str]] = set()
@@ -130,7 +130,7 @@ class Controller:
         for drv in self.loaded_drivers():  # drivers with lab-wide state (overlay namespaces) drop it
             if hasattr(drv, "reset"):
                 drv.reset()
-        self.ipam = Ipam(reserved=[underlay.SUBNET])
+        self.ipam = Ipam(reserved=[underlay.SUBNET], name_of=self._network_name)
         self.store.clear()
         self.emit(LabReset())
         self.start()
@@ -252,6 +252,10 @@ class Controller:
         return address in self._underlay_addresses()
 
     # -- networks ---------------------------------------------------------------
+    def _network_name(self, network_id: str) -> str:
+        net = self.networks.get(network_id)
+        return net.name if net else network_id[:12]
+
     def network(self, ref: str, host: str | None = None) -> Network:
         """A network by name, full id or unique id prefix; predefined names are per host."""
         if ref in PREDEFINED or ref == GW_NETWORK:
@@ -511,7 +515,7 @@ class Controller:
             raise Forbidden(f"container cannot be disconnected from {c.network_mode} network or connected to it")
         ep = self.endpoint_of(c, net)
         if ep is None:
-            raise Forbidden(f"container {c.id} is not connected to network {net.name}")
+            raise Forbidden(f"container {c.name} is not connected to network {net.name}")
         if c.endpoints and c.endpoints[0] == ep.id:
             self._unpublish(c)
             c.ports = []
@@ -529,6 +533,8 @@ class Controller:
         if from_connect and (net.driver in ("host", "null") or c.network_mode in ("host", "none")):
             raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
                             "network mode, which cannot be combined with other networks")
+        if aliases and net.predefined:  # Docker's runconfig.ErrUnsupportedNetworkAndAlias
+            raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
         if self.endpoint_of(c, net) is not None:
             raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
         if net.host is not None and net.host != c.host:

@@ -7,6 +7,7 @@
 """
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
@@ -87,8 +88,10 @@ class Pool:
 class Ipam:
     """One address space for the whole lab, so no two user networks overlap anywhere in it."""
 
-    def __init__(self, cursor: int = 0, reserved: list[IPv4Network] | None = None):
+    def __init__(self, cursor: int = 0, reserved: list[IPv4Network] | None = None,
+                 name_of: Callable[[str], str] | None = None):
         self.cursor = cursor
+        self.name_of = name_of or (lambda network_id: network_id[:12])  # for errors: a network's name
         self.defaults = default_pools()
         self.reserved = list(reserved or [])  # e.g. the underlay LAN
         self.pools: dict[str, Pool] = {}  # network id -> pool
@@ -148,7 +151,17 @@ class Ipam:
 
     def _check_free(self, net: IPv4Network, overlap_ok: list[IPv4Network]) -> None:
         if self._overlaps(net, overlap_ok):
-            raise Conflict("Pool overlaps with other one on this address space")
+            raise Conflict(f"Pool overlaps with other one on this address space: {net} overlaps {self._holder(net)}")
+
+    def _holder(self, net: IPv4Network) -> str:
+        """What already holds addresses of `net`, in words (Docker's message names nothing)."""
+        for network_id, pool in self.pools.items():
+            if net.overlaps(pool.subnet):
+                return f"network {self.name_of(network_id)} ({pool.subnet})"
+        for taken in self.reserved:
+            if net.overlaps(taken):
+                return f"the lab's underlay LAN ({taken})"
+        return f"the default bridge's pool ({DEFAULT_BRIDGE_POOL})"
 
     def _next_default(self) -> IPv4Network:
         count = len(self.defaults)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -74,7 +75,8 @@ class Runner:
         process exits, or `wait` seconds pass."""
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and proc.running():
-            new = sorted(set(plugins.discover()) - before - self.names())
+            found = plugins.discover()
+            new = sorted(n for n in set(found) - before - self.names() if _listening(found[n].address))
             if new:
                 proc.name = new[0]
                 return proc.name
@@ -125,3 +127,15 @@ class Runner:
             if path.startswith((plugins.SOCKET_DIR + "/", "/etc/docker/plugins/")):
                 with contextlib.suppress(OSError):
                     os.unlink(path)
+
+
+def _listening(address: str) -> bool:
+    """The socket accepts connections: a plugin binds it before it listens, and a busy machine can
+    stop it in between (a call then would be refused)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(address)
+        except OSError:
+            return False
+    return True

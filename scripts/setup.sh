@@ -20,12 +20,38 @@ if [ "$PROFILE" = test ]; then
   have chromedriver || need_pkgs+=(chromium-driver)
   have npm || need_pkgs+=(nodejs npm)   # JupyterHub's proxy (configurable-http-proxy) comes from npm
 fi
+# apt's locks (fcntl record locks, as apt and dpkg take them); CNMLAB_APT_LOCKS replaces the list in tests
+APT_LOCKS="${CNMLAB_APT_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock}"
+APT_WAIT=120
+apt_locked() {
+  have python3 || return 1
+  python3 - $APT_LOCKS <<'PY'
+import fcntl, sys
+for path in sys.argv[1:]:
+    try:
+        with open(path, "a") as lock:
+            fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        continue
+    except OSError:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+apt_get() {  # wait for another apt-get or dpkg (another install, unattended-upgrades) instead of failing at once
+  if apt_locked; then
+    echo "setup: another apt-get or dpkg holds the package lock; waiting up to ${APT_WAIT} s for it to finish" >&2
+    for _ in $(seq "$APT_WAIT"); do apt_locked || break; sleep 1; done
+  fi
+  apt-get -o DPkg::Lock::Timeout="$APT_WAIT" "$@"
+}
+
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "setup: installing system packages: ${need_pkgs[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    apt_get update -qq >/dev/null
+    apt_get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   else
     echo "setup: missing system packages: ${need_pkgs[*]} (install them: sudo apt-get install -y ${need_pkgs[*]})" >&2
     exit 1
@@ -39,8 +65,13 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 shopt -s nullglob
-stamp="$VENV/.cnmlab-$PROFILE-$(cat "$ROOT/pyproject.toml" "$ROOT"/examples/*/pyproject.toml | sha1sum | cut -c1-12)"
-if [ ! -e "$stamp" ]; then
+# One install marker: the dependencies' hash, then the profile installed. The test profile is a
+# superset of run (cnmlab plus the test extras and examples), so it satisfies both.
+stamp="$VENV/.cnmlab-installed"
+deps="$(cat "$ROOT/pyproject.toml" "$ROOT"/examples/*/pyproject.toml | sha1sum | cut -c1-12)"
+installed=""
+[ -f "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "$deps" ] && installed="$(sed -n 2p "$stamp")"
+if [ "$installed" != test ] && [ "$installed" != "$PROFILE" ]; then
   echo "setup: installing Python packages into $VENV" >&2
   extras=""
   [ "$PROFILE" = test ] && extras="[test]"
@@ -51,7 +82,8 @@ if [ ! -e "$stamp" ]; then
       [ -f "$ex/pyproject.toml" ] && "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ex" 2>&1 | grep -v '^WARNING: Location' >&2 || true
     done
   fi
-  touch "$stamp"
+  rm -f "$VENV"/.cnmlab-run-* "$VENV"/.cnmlab-test-*  # the per-profile markers of earlier versions
+  printf '%s\n%s\n' "$deps" "$PROFILE" > "$stamp"
 fi
 
 # JupyterHub's proxy, for the classroom test: a node package, kept inside the venv (not global).

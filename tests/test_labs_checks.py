@@ -170,6 +170,30 @@ def not_reachable_(live):
     assert r.message == f"aa → cc ({live.address('cc@net-a')[0]}) by icmp is reachable, and should not be"
     assert "cnmlab inspect aa" in r.hint
     passes(live, "not_reachable", src="bb", dst="192.168.100.1")  # net-b is internal
+    # The lesson's cause must be the kernel's: the outcome and the chain that counted the drop.
+    passes(live, "not_reachable", src="aa", dst="cc@net-b", outcome="filtered", dropped_by="DOCKER-ISOLATION-STAGE-1")
+    r = fails(live, "not_reachable", src="aa", dst="cc@net-b", outcome="filtered", dropped_by="DOCKER-ISOLATION-STAGE-2")
+    assert "dropped by filter/DOCKER-ISOLATION-STAGE-1 on host1, not by DOCKER-ISOLATION-STAGE-2" in r.message
+    r = fails(live, "not_reachable", src="aa", dst="cc@net-b", outcome="no route")
+    assert r.message.endswith("not no route") and "filtered" in r.message
+    r = fails(live, "not_reachable", src="aa", dst="cc@net-b", reason="no-route")
+    assert "for reason internal" in r.message
+
+
+@case("full_size_reaches")
+def full_size_reaches_(live):
+    passes(live, "full_size_reaches", src="aa", dst="cc@net-a")  # one bridge: 1500 bytes fit all the way
+    r = fails(live, "full_size_reaches", src="aa", dst="dd")
+    assert "1500 bytes (the MTU of its eth0) with DF set: filtered" in r.message and "--size 1500" in r.hint
+
+
+@case("forwarded_by")
+def forwarded_by_(live):
+    """cc is on both networks but not a router: aa reaches cc@net-a on the bridge, and cc forwards nothing."""
+    r = fails(live, "forwarded_by", src="aa", dst="cc@net-a", router="cc")
+    assert r.message.endswith("is reachable, but cc forwarded 0 packet(s): the path does not cross cc"), r.message
+    r = fails(live, "forwarded_by", src="aa", dst="bb", router="cc")
+    assert ": filtered: " in r.message and "ip route" in r.hint
 
 
 @case("resolves")

@@ -71,9 +71,14 @@ def execute(path: Path, show_me: bool):
     return [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
 
 
+# Every guided lab, and one troubleshooting lab (they all play through the same cells; each is
+# graded before and after its fix in test_labs_challenges.py).
+PLAYED = [lab for lab in LABS if not lab.challenge] + [lab for lab in LABS if lab.challenge][:1]
+
+
 @pytest.mark.kernel
 @pytest.mark.slow
-@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
+@pytest.mark.parametrize("lab", PLAYED, ids=lambda lab: lab.name)
 def test_lab_notebook_runs_top_to_bottom(engine, lab):
     """With SHOW_ME the notebook plays the whole lab: every step's checks must pass (strict)."""
     missing = runner.lab_missing(engine, lab)

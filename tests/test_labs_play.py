@@ -18,7 +18,10 @@ def failures(record) -> str:
     return "; ".join(f"{c['message']} (hint: {c['hint']})" for c in record.checks if c["ok"] is False)
 
 
-@pytest.mark.parametrize("number", [lab.number for lab in LABS], ids=[lab.name for lab in LABS])
+GUIDED = [lab for lab in LABS if not lab.challenge]  # the troubleshooting labs: test_labs_challenges.py
+
+
+@pytest.mark.parametrize("number", [lab.number for lab in GUIDED], ids=[lab.name for lab in GUIDED])
 def test_lab_plays_end_to_end(lab, number):
     client, spec = lab, find(number)
     missing = runner.lab_missing(client, spec)
@@ -103,6 +106,28 @@ def test_a_student_topology_with_other_addresses_passes(lab):
     assert [s["status"] for s in grade["steps"]] == ["passed"] * 5, json.dumps(grade, indent=1)
 
 
+def test_lab1_checks_the_causes_the_kernel_shows(lab):
+    """Step 4 names the isolation drop (filtered by DOCKER-ISOLATION-STAGE-2 on host1), not a
+    missing route; step 5 needs the router's kernel to forward: a shortcut that connects A to net-b
+    reaches C too, but fails the step."""
+    client, spec = lab, find(1)
+    runner.start(client, spec)
+    for step in spec.steps[:4]:
+        runner.solve(client, spec, step)
+    step4 = runner.check_step(client, spec, spec.step(4))
+    drops = [c for c in step4.checks if c["kind"] == "not_reachable"]
+    assert step4.status == "passed" and len(drops) == 2
+    assert all("dropped in host1 by filter/DOCKER-ISOLATION-STAGE-2" in c["message"] for c in drops), drops
+    client.run("router", network="net-a")
+    client.connect("net-b", "router")
+    client.exec("router", ["sysctl", "-w", "net.ipv4.ip_forward=1"])
+    client.connect("net-b", "container-a")  # no route through the router: a direct leg instead
+    step5 = runner.check_step(client, spec, spec.step(5))
+    forwarded = [c for c in step5.checks if c["kind"] == "forwarded_by"]
+    assert step5.status == "failed" and forwarded[0]["ok"] is False
+    assert "router forwarded 0 packet(s): the path does not cross router" in forwarded[0]["message"]
+
+
 def test_hints_name_the_labs_own_command_or_the_authors_hint(lab):
     """A missing object: the hint is the lab's command that makes it, flags included. A check that
     ran and failed: the lab author's hint."""
@@ -135,5 +160,19 @@ def test_start_refuses_a_lab_this_cnmlab_cannot_play(lab, tmp_path, cli):
 
 def test_lab_ls_lists_the_labs(cli):
     out = cli("lab", "ls", "--json")
-    assert [lab["number"] for lab in json.loads(out.stdout)] == [1, 2, 3, 4, 5, 6, 7]
-    assert "cnm-building-blocks" in cli("lab", "ls").stdout
+    listed = json.loads(out.stdout)
+    assert [lab["number"] for lab in listed if not lab["challenge"]][:7] == [1, 2, 3, 4, 5, 6, 7]
+    assert [lab["number"] for lab in listed if lab["challenge"]] == list(range(8, 17))
+    text = cli("lab", "ls").stdout
+    assert "cnm-building-blocks" in text and "troubleshoot: " in text
+
+
+def test_lab_hint_escalates_from_symptom_to_tool_to_cause(cli):
+    spec = find(8)
+    first = cli("lab", "hint", "8")
+    assert first.returncode == 0 and spec.steps[0].hints[0][:40] in " ".join(first.stdout.split())
+    assert "hint 1/3" in first.stdout and "--level 2" in first.stdout and "hint 2/3" not in first.stdout
+    every = " ".join(cli("lab", "hint", "8", "--level", "3").stdout.split())
+    assert "hint 3/3" in every and "share no network" in every and "more:" not in every
+    shown = " ".join(cli("lab", "show", "8").stdout.split())
+    assert "Symptom: `web` cannot reach `db`" in shown or "Symptom: web cannot reach db" in shown

@@ -16,8 +16,10 @@ from cnmlab.labs.spec import parse
 LABS = load_all()
 
 
-def test_the_six_labs_load_in_order():
-    assert [lab.number for lab in LABS] == [1, 2, 3, 4, 5, 6, 7]
+def test_the_labs_load_in_order():
+    numbers = [lab.number for lab in LABS]
+    assert numbers == sorted(numbers) and {1, 2, 3, 4, 5, 6, 7} <= set(numbers)
+    assert all(lab.number >= 8 for lab in LABS if lab.challenge), "troubleshooting labs are numbered from 08"
     for lab in LABS:
         assert lab.intro and lab.steps
         for step in lab.steps:
@@ -56,12 +58,14 @@ def test_every_show_me_line_is_a_real_cnmlab_command(lab):
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.name)
 def test_show_me_execs_run_in_containers_the_lab_creates(lab):
-    """`cnmlab exec` takes containers only (hosts are entered with `cnmlab shell`)."""
+    """`cnmlab exec` runs in containers the lab creates, or in a Docker host (host1, or one it adds)."""
     calls = [c for s in lab.steps for c in lab.setup + s.solution]
-    containers = {c.args["name"] for c in calls if c.call == "run"}
+    containers = {c.args["name"] for c in calls if c.call in ("run", "host_add")} | {"host1"}
+    services = {c.args["name"] for c in calls if c.call == "service_create"}
     for call in calls:
         if call.call == "exec":
-            assert call.args["ref"] in containers, cli_line(call)
+            ref = call.args["ref"]
+            assert ref in containers or ref.split(".")[0] in services, cli_line(call)
 
 
 GOOD = {"number": 9, "slug": "x", "title": "X", "steps": [
@@ -75,7 +79,7 @@ def broken(**change) -> dict:
     data = copy.deepcopy(GOOD)
     step = data["steps"][0]
     for key, value in change.items():
-        (step if key in ("solution", "checks", "kernel_optional", "title", "requires") else data)[key] = value
+        (step if key in ("solution", "checks", "kernel_optional", "title", "requires", "hints") else data)[key] = value
     return data
 
 
@@ -94,6 +98,11 @@ def broken(**change) -> dict:
     (broken(steps=[]), "a lab needs at least one step"),
     (broken(slug="Has Spaces"), "slug must be lower-case words"),
     (broken(colour="red"), "unknown key colour"),
+    (broken(challenge=True), "a challenge lab needs a symptom"),
+    (broken(challenge=True, symptom="web can't reach db"), "a challenge lab needs a setup that builds the broken lab"),
+    (broken(challenge=True, symptom="s", setup=[{"call": "network_create", "args": {"name": "n1"}}]),
+     "step 1: a challenge step needs at least 3 hints (the symptom, the tool, the cause)"),
+    (broken(challenge="yes"), "challenge must be true or false"),
     ({"number": 1, "slug": "x", "steps": []}, "missing title"),
     ("just text", "expected a mapping"),
 ])

@@ -55,3 +55,33 @@ def test_tui_plays_lab_1(lab):
             await scenario(pilot)
 
     asyncio.run(main())
+
+
+def test_tui_plays_a_troubleshooting_lab_with_escalating_hints(lab):
+    """Lab 8 starts broken: the pane shows the symptom, h reveals one more hint each time, enter
+    grades the live lab (failing until the fix, passing after it)."""
+    spec = find(8)
+    runner.start(lab, spec)
+    app = GuidedApp(spec, client=lab)
+
+    async def scenario(pilot):
+        await until(pilot, lambda: app.ready and app.guide.steps, "the lab in the pane")
+        guide = app.guide
+        await until(pilot, lambda: app.focused is guide, "the pane to take the keys")
+        text = guide.query_one("#guide-step")
+        assert "Symptom: `web` cannot reach `db`" in plain(text) and "hint 1/3" not in plain(text)
+        await pilot.press("h")
+        assert "hint 1/3" in plain(text) and "hint 2/3" not in plain(text)
+        await pilot.press("h", "h", "h")
+        assert "hint 3/3" in plain(text) and "share no network" in plain(text)
+        await pilot.press("enter")
+        await until(pilot, lambda: guide.passed is False, "the broken lab's check")
+        lab.connect("back", "web")  # the learner's fix, typed elsewhere
+        await pilot.press("enter")
+        await until(pilot, lambda: guide.passed is True, "the fixed lab's check")
+
+    async def main():
+        async with app.run_test(size=(110, 40)) as pilot:
+            await scenario(pilot)
+
+    asyncio.run(main())

@@ -41,7 +41,7 @@ def expected_reason(src: str, dst: str) -> str:
 
 def test_mixed_topology_matrix_is_the_truth_table(lab):
     build_mixed(lab)
-    m = lab.matrix(explain=True)
+    m = lab.matrix(explain=True, by="container")
     names = ["aa", "bb", "cc", "ii", "ij", "q1", "q2", "dd"]
     assert m["containers"] == names and m["proto"] == "icmp"
     assert len(m["cells"]) == len(names) * (len(names) - 1)
@@ -63,12 +63,12 @@ def test_mixed_topology_matrix_is_the_truth_table(lab):
 
 def test_matrix_per_protocol_and_network(lab):
     build_mixed(lab)
-    tcp = lab.matrix(proto="tcp", port=80, network="net-a")
+    tcp = lab.matrix(proto="tcp", port=80, network="net-a", by="container")
     assert tcp["containers"] == ["aa", "bb"] and tcp["port"] == 80
     assert [c["outcome"] for c in tcp["cells"]] == ["reachable", "reachable"]
-    closed = lab.matrix(proto="tcp", port=81, network="net-a")
+    closed = lab.matrix(proto="tcp", port=81, network="net-a", by="container")
     assert [c["outcome"] for c in closed["cells"]] == ["refused", "refused"]
-    on_b = lab.matrix(proto="udp", network="net-b")
+    on_b = lab.matrix(proto="udp", network="net-b", by="container")
     assert {(c["from"], c["to"], c["dst_ip"][:8]) for c in on_b["cells"]} == {
         ("bb", "cc", "10.77.2."), ("cc", "bb", "10.77.2.")}
     assert lab.matrix(explain=False)["legend"] == {}
@@ -78,7 +78,7 @@ def test_matrix_of_containers_without_a_network(lab):
     lab.network_create("net-a")
     lab.run("aa", network="net-a")
     lab.run("nobox", network="none")
-    m = lab.matrix(explain=True)
+    m = lab.matrix(explain=True, by="container")
     cells = {(c["from"], c["to"]): c for c in m["cells"]}
     assert cells[("aa", "nobox")]["outcome"] == "no route" and cells[("aa", "nobox")]["reason"] == "no-network"
     assert cells[("nobox", "aa")]["outcome"] == "no route"
@@ -90,7 +90,7 @@ def test_matrix_many_containers_costs_about_one_timeout(lab):
     lab.network_create("two")
     for i in range(10):
         lab.run(f"m{i}", network="one" if i < 5 else "two")
-    m = lab.matrix(timeout=0.3)
+    m = lab.matrix(timeout=0.3, by="container")
     outcomes = {(c["from"], c["to"]): c["outcome"] for c in m["cells"]}
     assert len(outcomes) == 90
     for (a, b), outcome in outcomes.items():
@@ -104,10 +104,44 @@ def test_cli_matrix(lab, cli):
     assert out.returncode == 0, out.stderr
     assert "reachability (icmp)" in out.stdout and "✓" in out.stdout and "✗" in out.stdout
     assert "different networks" in out.stdout and "ICC disabled" in out.stdout and "internal network" in out.stdout
-    data = json.loads(cli("matrix", "--json", "--network", "net-a").stdout)
+    data = json.loads(cli("matrix", "--json", "--network", "net-a", "--by", "container").stdout)
     assert data["containers"] == ["aa", "bb"]
+    data = json.loads(cli("matrix", "--json", "--network", "net-a").stdout)
+    assert [c["name"] for c in data["columns"]] == ["aa@net-a", "bb@net-a"], "columns: net-a's endpoints"
+    assert data["containers"] == ["aa", "bb", "cc", "ii", "ij", "q1", "q2", "dd"], "rows: every container sends"
+    bad = cli("matrix", "--by", "network")
+    assert bad.returncode == 2 and "invalid choice: 'network'" in bad.stderr
     bad = cli("matrix", "--network", "nosuchnet")
     assert bad.returncode == 1 and bad.stderr.strip() == "Error: network nosuchnet not found"
+
+
+def test_starter_lab_matrix_shows_the_chapters_isolation(lab, cli):
+    """One column per endpoint: container-a reaches container-b on net-a, and is dropped by host1's
+    DOCKER-ISOLATION-STAGE-2 on its way to container-b's net-b address (the chapter's example)."""
+    lab.network_create("net-a")
+    lab.network_create("net-b")
+    lab.run("container-a", network="net-a")
+    lab.run("container-b", network="net-a")
+    lab.connect("net-b", "container-b")
+    data = json.loads(cli("matrix", "--json", "--explain").stdout)
+    assert data["by"] == "endpoint" and data["containers"] == ["container-a", "container-b"]
+    columns = {c["name"]: c for c in data["columns"]}
+    assert list(columns) == ["container-a@net-a", "container-b@net-a", "container-b@net-b"]
+    cells = {(c["from"], c["to"]): c for c in data["cells"]}
+    cell = cells[("container-a", "container-b@net-b")]
+    assert cell["outcome"] == "filtered" and cell["dst_ip"] == columns["container-b@net-b"]["address"]
+    assert cell["rule"]["chain"] == "DOCKER-ISOLATION-STAGE-2" and cell["rule"]["namespace"] == "host1"
+    assert cells[("container-a", "container-b@net-a")]["outcome"] == "reachable"
+    assert ("container-b", "container-b@net-b") not in cells, "a container does not probe itself"
+    on_b = json.loads(cli("matrix", "--json", "--network", "net-b").stdout)
+    assert [(c["from"], c["to"], c["outcome"]) for c in on_b["cells"]] == [
+        ("container-a", "container-b@net-b", "filtered")], "--network keeps every source"
+    text = cli("matrix", "--explain").stdout
+    assert "container-b@net-b" in text and columns["container-b@net-b"]["address"] in text
+    assert "DOCKER-ISOLATION-STAGE-1/2" in text
+    assert "container-b@net-b" not in cli("matrix", "--by", "container").stdout
+    probe = json.loads(cli("probe", "container-a", "container-b@net-b", "--json").stdout)
+    assert probe["destination"] == "container-b@net-b" and probe["rule"]["chain"] == "DOCKER-ISOLATION-STAGE-2"
 
 
 def test_macvlan_host_child_is_explained(lab):
@@ -120,7 +154,7 @@ def test_macvlan_host_child_is_explained(lab):
     lab.run("hostbox", network="host")
     lab.host_add("host2")
     lab.run("far", host="host2", network="host")
-    m = lab.matrix(explain=True)
+    m = lab.matrix(explain=True, by="container")
     cells = {(c["from"], c["to"]): c for c in m["cells"]}
     for pair in [("m1", "b1"), ("b1", "m1"), ("m1", "hostbox"), ("hostbox", "m1")]:
         assert (cells[pair]["outcome"], cells[pair]["reason"]) == ("timeout", "macvlan-host"), (pair, cells[pair])

@@ -373,10 +373,16 @@ def test_probe_matrix_and_trace_from_the_real_engine(lab):
     assert ok.reachable and ok.dst_ip.startswith("10.61.1.") and ok.rtt_ms is not None
     blocked = nb.probe("aa", "cc")
     assert not blocked.reachable and blocked.reason
-    m = nb.matrix()
+    m = nb.matrix(by="container")
     assert set(m.containers) == {"aa", "bb", "cc"}
     assert m.reachable_pairs() == {("aa", "bb"), ("bb", "aa"), ("bb", "cc"), ("cc", "bb")}
     assert m.explain("aa", "cc")
+    by_endpoint = nb.matrix()  # the default: a column per endpoint
+    assert set(by_endpoint.columns) == {"aa@net-a", "bb@net-a", "bb@net-b", "cc@net-b"}
+    assert by_endpoint.outcome("aa", "bb@net-b") == "filtered" and by_endpoint.outcome("aa", "bb@net-a") == "reachable"
+    assert "ISOLATION" in by_endpoint.explain("aa", "bb@net-b")
+    svg = ET.tostring(heatmap.render(by_endpoint.data), encoding="unicode")
+    assert "bb@net-b" in svg
     cells = {(g.get("data-from"), g.get("data-to")): g.get("data-outcome")
              for g in groups(parse(ET.tostring(heatmap.render(m.data), encoding="unicode")), "cell")}
     assert cells == {(c["from"], c["to"]): c["outcome"] for c in m.cells}

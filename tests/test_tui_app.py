@@ -322,15 +322,18 @@ def test_matrix_grid_rerun_and_explain(lab):
         await pilot.press("r")
         grid = app.screen.query_one("#grid")
         await until(pilot, lambda: grid.row_count == 3, "the re-run matrix")
-        # Rows and columns: container-a, container-b, container-c. A -> C crosses networks: filtered.
-        assert plain_cell(grid, 0, 3) == "▨ filtered"
-        assert plain_cell(grid, 1, 3) == "✔ ok"
+        # Rows: the containers; columns: their endpoints. A -> C crosses networks: filtered, and so
+        # does A -> B's net-b endpoint (the chapter's own example), while A -> B on net-a is ok.
+        assert [str(c.label) for c in grid.columns.values()][1:] == [
+            "container-a@net-a", "container-b@net-a", "container-b@net-b", "container-c@net-b"]
+        assert plain_cell(grid, 0, 4) == "▨ filtered" and plain_cell(grid, 0, 3) == "▨ filtered"
+        assert plain_cell(grid, 0, 2) == "✔ ok" and plain_cell(grid, 1, 4) == "✔ ok"
         grid.move_cursor(row=0, column=3)
         await pilot.pause()
         detail = plain(app.screen.query_one("#cell-detail"))
-        assert "container-a → container-c" in detail and "DOCKER-ISOLATION-STAGE-2" in detail
+        assert "container-a → container-b@net-b" in detail and "DOCKER-ISOLATION-STAGE-2" in detail
         engine = lab.matrix("icmp")
-        cell = next(c for c in engine["cells"] if c["from"] == "container-a" and c["to"] == "container-c")
+        cell = next(c for c in engine["cells"] if c["from"] == "container-a" and c["to"] == "container-c@net-b")
         assert cell["outcome"] == "filtered"
 
     run(scenario, CnmlabApp(starter=True))
@@ -351,17 +354,19 @@ def test_matrix_filtered_to_one_network(lab):
         await until(pilot, lambda: app.screen.result and app.screen.result.get("network") == net_b.id
                     and not grid.loading, "the net-b matrix")
         assert "net-a" in choices and "net-b" in choices
-        assert app.screen.result["containers"] == ["container-b", "container-c"]
-        assert grid.row_count == 2 and [str(c.label) for c in grid.columns.values()][1:] == ["container-b", "container-c"]
-        assert plain_cell(grid, 0, 2) == "✔ ok"
+        # Every container still sends; the columns are net-b's endpoints.
+        assert app.screen.result["containers"] == ["container-a", "container-b", "container-c"]
+        assert grid.row_count == 3 and [str(c.label) for c in grid.columns.values()][1:] == [
+            "container-b@net-b", "container-c@net-b"]
+        assert plain_cell(grid, 1, 2) == "✔ ok" and plain_cell(grid, 0, 1) == "▨ filtered"
         assert app.screen.title == "cnmlab · matrix on net-b" and "net-b" in grid.border_title
         assert app.screen.active_bindings["f"].binding.show  # the footer lists it
         engine = lab.matrix("icmp", network="net-b")
-        assert engine["containers"] == ["container-b", "container-c"]
+        assert [c["name"] for c in engine["columns"]] == ["container-b@net-b", "container-c@net-b"]
         # f past the last network goes back to all of them.
         while app.screen.network is not None:
             await pilot.press("f")
-        await until(pilot, lambda: grid.row_count == 3 and not grid.loading, "the whole matrix again")
+        await until(pilot, lambda: len(grid.columns) == 5 and not grid.loading, "the whole matrix again")
         assert app.screen.title is None
 
     run(scenario, CnmlabApp(starter=True))

@@ -44,8 +44,12 @@ def test_the_chapters_figure():
 def test_details_drop_when_narrow_and_selection_is_styled():
     lab = starter()
     wide = draw_cnm(lab)
-    narrow = draw_cnm(lab, width=30)
-    assert "172.18.0.0/16" in wide.plain and "172.18.0.0/16" not in narrow.plain
+    narrow = draw_cnm(lab, width=40)
+    assert "bridge 172.18.0.0/16" in wide.plain.splitlines()[3]
+    bars, key = narrow.plain.split("\n\n")  # beside the bars does not fit: a key under the picture
+    assert "172.18.0.0/16" not in bars
+    assert [line.split() for line in key.splitlines()] == [["net-a", "bridge", "172.18.0.0/16"],
+                                                           ["net-b", "bridge", "172.19.0.0/16"]]
     picked = draw_cnm(lab, Selection("container", "container-b"))
     start = picked.plain.index("container-b")
     assert any("yellow" in str(span.style) and span.start <= start < span.end for span in picked.spans)

@@ -4,6 +4,7 @@ deliberate change with `./test.sh tests/test_tui_snapshots.py --snapshot-update`
 
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets._footer import FooterKey
 from tui_helpers import build_fixed_topology, plain, until
 
 from cnmlab.tui.app import CnmlabApp
@@ -29,8 +30,9 @@ def test_topology_at_80x24(fixed_lab, snap_compare):
     assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=ready)
 
 
-def test_topology_wide(fixed_lab, snap_compare):
-    assert snap_compare(CnmlabApp(starter=False), terminal_size=(130, 36), run_before=ready)
+def test_topology_at_120x36(fixed_lab, snap_compare):
+    """Three sandboxes at 120 columns: the picture keeps each network's driver and subnet."""
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(120, 36), run_before=ready)
 
 
 def test_create_network_form_with_a_live_error(fixed_lab, snap_compare):
@@ -74,7 +76,7 @@ def test_matrix_explaining_a_filtered_cell(fixed_lab, snap_compare):
         await until(pilot, lambda: app.screen.query("#grid") and app.screen.query_one(DataTable).row_count == 3,
                     "the matrix")
         app.screen.query_one(DataTable).move_cursor(row=0, column=3)
-        await until(pilot, lambda: "container-a → container-c" in plain(app.screen.query_one("#cell-detail")),
+        await until(pilot, lambda: "container-a → container-b@net-b" in plain(app.screen.query_one("#cell-detail")),
                     "the explanation")
 
     assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=matrix)
@@ -88,8 +90,27 @@ def test_matrix_filtered_to_one_network(fixed_lab, snap_compare):
         await until(pilot, lambda: app.screen.query("#grid") and app.screen.query_one(DataTable).row_count == 3,
                     "the matrix")
         await pilot.press("f", "f")  # all networks → net-a → net-b
-        await until(pilot, lambda: app.screen.result and app.screen.result["containers"] == ["container-b", "container-c"]
+        await until(pilot, lambda: app.screen.result and app.screen.result.get("network")
                     and not app.screen.query_one(DataTable).loading, "the net-b matrix")
         await pilot.pause(0.2)
 
     assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=matrix)
+
+
+def test_topology_at_200x50(fixed_lab, snap_compare):
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(200, 50), run_before=ready)
+
+
+def test_probe_with_the_cursor_in_the_destination(fixed_lab, snap_compare):
+    """In the field the footer shows what still acts there (enter, ctrl+t, escape)."""
+    async def in_field(pilot):
+        await ready(pilot)
+        app = pilot.app
+        await pilot.press("p")
+        await until(pilot, lambda: app.screen.query("#probe-result"), "the probe screen")
+        await pilot.click("#dst")
+        await until(pilot, lambda: "Leave field" in [k.description for k in app.screen.query(FooterKey)],
+                    "the field's keys")
+        await pilot.pause(0.2)
+
+    assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=in_field)

@@ -91,3 +91,34 @@ def test_cnmlab_in_a_terminal_sees_the_cli(lab, cli):
         term.wait_for("CNMLAB-EXIT=0")
     finally:
         term.close()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_probe_keys_in_a_real_terminal_at_120_columns(lab, cli):
+    """The newcomer's path: three sandboxes at 120x36; the picture keeps driver and subnet; on the
+    probe screen, a visit to the destination field leaves `t` a key, not a letter ("cc" -> "cct")."""
+    term = Terminal(cols=120, rows=36)
+    try:
+        term.start(CNMLAB)
+        term.wait_for("container-b")
+        assert cli("run", "--name", "container-c", "--network", "net-b").returncode == 0
+        screen = term.wait_for("container-c")
+        term.wait_for("bridge 172.19.0.0/16")
+        assert "d Disconnect" in term.wait_for("? Help"), screen  # the footer is whole
+        term.keys("p")
+        term.wait_for("s Send")
+        term.keys("Tab")  # into the destination field: the footer says what acts there
+        term.wait_for("Leave field")
+        term.keys("Escape")  # leaves the field, not the screen
+        term.wait_for("s Send")
+        term.keys("h")
+        term.wait_for("d Disconnect")
+        term.keys("p")
+        term.wait_for("s Send")
+        term.keys("t")
+        screen = term.wait_for("replied")
+        assert "container-bt" not in screen
+        term.keys("q")
+        term.wait_for("CNMLAB-EXIT=0")
+    finally:
+        term.close()

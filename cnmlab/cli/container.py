@@ -1,5 +1,7 @@
 """`cnmlab run|ps|rm|inspect|exec`: containers (sandboxes) with Docker's flags."""
 
+import os
+import subprocess
 import sys
 
 from ..client import Client
@@ -99,4 +101,23 @@ def exec_(args) -> int:
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
     client = Client()
     client.namespace_of(args.container)  # a clear "No such container, host or lab namespace" first
+    unusable = cannot_execute(cmd[0])
+    if unusable:
+        print(f'Error: exec: "{cmd[0]}": {unusable[1]}', file=sys.stderr)
+        return unusable[0]
     return subprocess.call(client.enter_argv(args.container, cmd))
+
+
+def cannot_execute(program: str) -> tuple[int, str] | None:
+    """Docker's answer when the command cannot start: 127 not found, 126 found but not executable.
+    The lab world shares the machine's files (only /run is its own), so the lookup is the same here."""
+    if "/" in program:
+        candidates = [program]
+    else:
+        candidates = [os.path.join(d or ".", program) for d in os.environ.get("PATH", os.defpath).split(os.pathsep)]
+    found = [c for c in candidates if os.path.exists(c)]
+    if not found:
+        return 127, ("no such file or directory" if "/" in program else "executable file not found in $PATH")
+    if not any(os.path.isfile(c) and os.access(c, os.X_OK) for c in found):
+        return 126, "permission denied"
+    return None

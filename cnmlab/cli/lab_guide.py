@@ -4,12 +4,23 @@
 
 from __future__ import annotations
 
-from rich.markdown import Markdown
-
 from ..client import Client
 from ..errors import KernelUnsupported
-from ..labs import find, load_all, runner
 from .render import console, print_json, table
+
+def _labs():
+    """cnmlab.labs (YAML, the checks), imported only by the lab commands: every other command starts faster."""
+    from .. import labs
+    from ..labs import runner  # noqa: F401  (labs.runner)
+
+    return labs
+
+
+def _markdown(text: str):
+    from rich.markdown import Markdown  # slow to import: only when a lab's text is shown
+
+    return Markdown(text)
+
 
 MARKS = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]", "skipped": "[yellow]–[/yellow]"}
 
@@ -46,45 +57,75 @@ def register(sub) -> None:
     ch.add_argument("--json", action="store_true")
     ch.set_defaults(func=check)
 
+    hi = s.add_parser("hint", help="a troubleshooting lab's hints: the symptom, then the tool, then the cause")
+    hi.add_argument("lab")
+    hi.add_argument("--step", type=int, default=1)
+    hi.add_argument("--level", type=int, default=1, help="how many hints to show (1: the first)")
+    hi.set_defaults(func=hint)
+
     s.add_parser("reset", help="wipe the lab world back to one empty host").set_defaults(func=reset)
 
 
 def list_labs(args) -> int:
-    labs = load_all()
+    labs = _labs().load_all()
     if args.json:
         print_json([{"number": lab.number, "name": lab.name, "title": lab.title, "steps": len(lab.steps),
-                     "requires": list(lab.requires)} for lab in labs])
+                     "requires": list(lab.requires), "challenge": lab.challenge} for lab in labs])
         return 0
     table(["LAB", "NAME", "TITLE", "STEPS", "NEEDS"],
-          [[lab.number, lab.slug, lab.title, len(lab.steps), ", ".join(lab.requires)] for lab in labs])
+          [[lab.number, lab.slug, ("troubleshoot: " if lab.challenge else "") + lab.title, len(lab.steps),
+            ", ".join(lab.requires)] for lab in labs])
+    return 0
+
+
+def hint(args) -> int:
+    lab = _labs().find(args.lab)
+    step = lab.step(args.step)
+    if not step.hints:
+        console.print(f"lab {lab.number} step {step.number} has no hints: `cnmlab lab check {lab.number}` "
+                      "gives one for each failed check")
+        return 0
+    level = max(1, min(args.level, len(step.hints)))
+    for i, text in enumerate(step.hints[:level], 1):
+        console.print(f"[cyan]hint {i}/{len(step.hints)}:[/cyan] {text}", highlight=False)
+    if level < len(step.hints):
+        console.print(f"[dim]more: cnmlab lab hint {lab.number} --step {step.number} --level {level + 1}[/dim]")
     return 0
 
 
 def _print_step(lab, step) -> None:
     console.print(f"\n[bold]Step {step.number}/{len(lab.steps)}: {step.title}[/bold]")
-    console.print(Markdown(step.text))
+    console.print(_markdown(step.text))
 
 
 def show(args) -> int:
-    lab = find(args.lab)
+    lab = _labs().find(args.lab)
     if args.step:
         _print_step(lab, lab.step(args.step))
         return 0
     console.print(f"[bold]Lab {lab.number}: {lab.title}[/bold]")
-    console.print(Markdown(lab.intro))
+    if lab.symptom:
+        console.print(f"[bold red]Symptom:[/bold red] {lab.symptom}", highlight=False)
+    console.print(_markdown(lab.intro))
     for step in lab.steps:
         _print_step(lab, step)
     return 0
 
 
 def start(args) -> int:
-    lab = find(args.lab)
-    done = runner.start(Client(), lab)
+    lab = _labs().find(args.lab)
+    done = _labs().runner.start(Client(), lab)
     console.print(f"[bold]Lab {lab.number}: {lab.title}[/bold]")
-    for line in done:
-        console.print(f"  [dim]{line}[/dim]")
-    console.print(Markdown(lab.intro))
+    if lab.challenge:  # how it was broken is the puzzle: say only what the learner sees
+        console.print(f"  [dim]the lab is set up, and something is wrong ({len(done)} changes)[/dim]")
+        console.print(f"[bold red]Symptom:[/bold red] {lab.symptom}", highlight=False)
+    else:
+        for line in done:
+            console.print(f"  [dim]{line}[/dim]")
+    console.print(_markdown(lab.intro))
     _print_step(lab, lab.steps[0])
+    if lab.challenge:
+        console.print(f"\nStuck: [bold]cnmlab lab hint {lab.number}[/bold] (then --level 2, 3)")
     console.print(f"\nWhen done: [bold]cnmlab lab check {lab.number}[/bold]; stuck: "
                   f"[bold]cnmlab lab solve {lab.number} --step 1[/bold]; next: "
                   f"[bold]cnmlab lab show {lab.number} --step 2[/bold]")
@@ -94,21 +135,21 @@ def start(args) -> int:
 def play(args) -> int:
     from ..tui.guided_lab import GuidedApp
 
-    lab = find(args.lab)
+    lab = _labs().find(args.lab)
     client = Client()
-    runner.start(client, lab)
+    _labs().runner.start(client, lab)
     GuidedApp(lab, client=client).run()
     return 0
 
 
 def solve(args) -> int:
-    lab = find(args.lab)
+    lab = _labs().find(args.lab)
     client = Client()
     steps = [lab.step(args.step)] if args.step else lab.steps
     for step in steps:
         console.print(f"[bold]Step {step.number}: {step.title}[/bold]")
         try:
-            lines = runner.solve(client, lab, step)
+            lines = _labs().runner.solve(client, lab, step)
         except KernelUnsupported as exc:
             console.print(f"  [yellow]skipped[/yellow]: {exc.message}\n  {step.skipped_text}")
             continue
@@ -118,8 +159,8 @@ def solve(args) -> int:
 
 
 def check(args) -> int:
-    lab = find(args.lab)
-    record = runner.check(Client(), lab, args.step)
+    lab = _labs().find(args.lab)
+    record = _labs().runner.check(Client(), lab, args.step)
     if args.json:
         print_json(record)
         return 1 if record["failed"] else 0
@@ -127,7 +168,7 @@ def check(args) -> int:
     for step in record["steps"]:
         console.print(f"{MARKS[step['status']]} step {step['step']}: {step['title']}"
                       + (f"  [yellow]({step['reason']})[/yellow]" if step["reason"] else ""))
-        for c in runner.distinct(step["checks"]):
+        for c in _labs().runner.distinct(step["checks"]):
             mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]–[/yellow]"}[c["ok"]]
             console.print(f"    {mark} {c['message']}", highlight=False)
             if c["ok"] is False and c["hint"]:

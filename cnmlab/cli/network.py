@@ -1,7 +1,7 @@
 """`cnmlab network create|ls|inspect|rm|connect|disconnect|prune`, as `docker network` has them."""
 
 from ..client import Client
-from ..errors import CnmError, NotFound
+from ..errors import CnmError, InvalidParameter, NotFound
 from .render import key_values, print_json, table
 
 
@@ -10,7 +10,7 @@ def register(sub) -> None:
     s = p.add_subparsers(dest="network_command", metavar="COMMAND", required=True)
 
     c = s.add_parser("create", help="create a network")
-    c.add_argument("name")
+    c.add_argument("name", nargs="?")  # optional only for `-d ?`, which lists the drivers
     c.add_argument("-d", "--driver", default="bridge", help="driver (bridge, overlay, macvlan, ...; '?' lists them)")
     c.add_argument("--subnet")
     c.add_argument("--gateway")
@@ -54,7 +54,7 @@ def register(sub) -> None:
     dc.set_defaults(func=disconnect)
 
     pr = s.add_parser("prune", help="remove all unused user-defined networks")
-    pr.add_argument("-f", "--force", action="store_true", help="accepted for Docker compatibility")
+    pr.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
     pr.set_defaults(func=prune)
 
 
@@ -64,6 +64,8 @@ def create(args) -> int:
         for d in client.drivers():
             print(d["Name"])
         return 0
+    if not args.name:
+        raise InvalidParameter('"cnmlab network create" requires exactly 1 argument: the network\'s name')
     result = client.network_create(
         args.name, driver=args.driver, subnet=args.subnet, gateway=args.gateway, ip_range=args.ip_range,
         aux_addresses=key_values(args.aux_address, "aux-address"), internal=args.internal,
@@ -126,13 +128,31 @@ def disconnect(args) -> int:
     return 0
 
 
+PRUNE_WARNING = """WARNING! This will remove all custom networks not used by at least one container.
+Are you sure you want to continue? [y/N] """
+
+
 def prune(args) -> int:
+    if not args.force and not confirmed(PRUNE_WARNING):
+        return 0  # as docker 20.10: declining removes nothing and is not an error
     deleted = Client().network_prune()
     if deleted:
         print("Deleted Networks:")
         for name in deleted:
             print(name)
     return 0
+
+
+def confirmed(question: str) -> bool:
+    """Docker's prompt: only y or yes (any case) goes on; end of input is a no."""
+    import sys
+
+    sys.stdout.write(question)
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):
+        sys.stdout.write("\n")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _error(message: str) -> None:

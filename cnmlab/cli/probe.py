@@ -3,7 +3,7 @@
 from rich.table import Table
 
 from ..client import Client
-from .render import console, print_json
+from .render import console, print_json, print_table
 
 PROTOS = ("icmp", "tcp", "udp", "arp", "dns", "http")
 MARK = {"reachable": "[green]✓[/green]", "refused": "[yellow]✗[/yellow]", "no route": "[red]✗[/red]",
@@ -17,6 +17,7 @@ def register(sub) -> None:
     p.add_argument("dst", metavar="DST", help="container, alias, IP, host, or HOST:PORT of a published port")
     _proto_args(p)
     p.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for an answer (default 1)")
+    p.add_argument("--size", type=int, help="the IP packet's length in bytes, DF set (icmp, udp): test a path's MTU")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=probe)
 
@@ -27,9 +28,11 @@ def register(sub) -> None:
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=probe, proto="icmp", port=None)
 
-    m = sub.add_parser("matrix", help="probe every ordered pair of containers at once")
+    m = sub.add_parser("matrix", help="probe every container against every endpoint at once")
     _proto_args(m)
-    m.add_argument("--network", help="only containers on this network, by their address on it")
+    m.add_argument("--network", help="only the endpoints on this network (with --by container: only its containers)")
+    m.add_argument("--by", choices=("endpoint", "container"), default="endpoint",
+                   help="a column per endpoint (CONTAINER@NETWORK, the default) or per container")
     m.add_argument("--explain", action="store_true", help="say why each ✗ happens")
     m.add_argument("--timeout", type=float, help="seconds to wait for answers (default 0.5)")
     m.add_argument("--json", action="store_true")
@@ -40,6 +43,7 @@ def register(sub) -> None:
     t.add_argument("dst", metavar="DST")
     _proto_args(t)
     t.add_argument("--timeout", type=float, help="seconds to wait for the reply (default 0.5)")
+    t.add_argument("--size", type=int, help="the IP packet's length in bytes, DF set (icmp, udp)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=trace)
 
@@ -50,7 +54,8 @@ def _proto_args(parser) -> None:
 
 
 def probe(args) -> int:
-    r = Client().probe(args.src, args.dst, proto=args.proto, port=args.port, timeout=args.timeout)
+    r = Client().probe(args.src, args.dst, proto=args.proto, port=args.port, timeout=args.timeout,
+                       size=getattr(args, "size", None))
     if args.json:
         print_json(r)
     else:
@@ -64,12 +69,13 @@ def probe(args) -> int:
 
 def matrix(args) -> int:
     m = Client().matrix(proto=args.proto, port=args.port, network=args.network, explain=args.explain,
-                        timeout=args.timeout)
+                        timeout=args.timeout, by=args.by)
     if args.json:
         print_json(m)
         return 0
     names = m["containers"]
-    if not names:
+    columns = m.get("columns") or [{"name": n, "address": None} for n in names]
+    if not names or not columns:
         console.print("no containers to probe")
         return 0
     cells = {(c["from"], c["to"]): c for c in m["cells"]}
@@ -78,12 +84,12 @@ def matrix(args) -> int:
     console.print(title, highlight=False)
     grid = Table(box=None, header_style="bold", pad_edge=False)
     grid.add_column("")
-    for name in names:
-        grid.add_column(name, justify="center")
+    for col in columns:
+        grid.add_column(col["name"] + (f"\n[dim]{col['address']}[/dim]" if col.get("address") else ""), justify="center")
     for src in names:
         row = [f"[bold]{src}[/bold]"]
-        for dst in names:
-            cell = cells.get((src, dst))
+        for col in columns:
+            cell = cells.get((src, col["name"]))
             if cell is None:
                 row.append("[dim]·[/dim]")
                 continue
@@ -92,7 +98,7 @@ def matrix(args) -> int:
                 text += f"[dim]{keys.index(cell['reason']) + 1}[/dim]"
             row.append(text)
         grid.add_row(*row)
-    console.print(grid)
+    print_table(grid)
     console.print("[dim]✗ f filtered, t timeout, r refused, n no route[/dim]")
     for i, key in enumerate(keys, 1):
         console.print(f"  {i} {m['legend'][key]}", highlight=False)
@@ -102,7 +108,7 @@ def matrix(args) -> int:
 
 
 def trace(args) -> int:
-    t = Client().trace(args.src, args.dst, proto=args.proto, port=args.port, timeout=args.timeout)
+    t = Client().trace(args.src, args.dst, proto=args.proto, port=args.port, timeout=args.timeout, size=args.size)
     if args.json:
         print_json(t)
         return 0 if t["verdict"] != "dropped" else 1
@@ -134,15 +140,15 @@ def trace(args) -> int:
         grid.add_row(str(h["index"]), f"{h['namespace']} {h['interface']}", h["direction"],
                      "[green]✓[/green]" if h["seen"] else "[red]·[/red]",
                      f"{h['time_ms']:.3f}" if h.get("time_ms") is not None else "", packet)
-    console.print(grid)
+    print_table(grid)
     verdict = t["verdict"]
     if verdict == "dropped":
         line = f"[red]dropped[/red] after hop {t['dropped_after']}"
-        if t.get("rule"):
+        if t.get("reason"):  # the engine's one explanation, as the TUI and the notebook show it
+            line += f": {t['reason']}"
+        elif t.get("rule"):
             r = t["rule"]
             line += f": dropped in {r['namespace']} by {r['table']}/{r['chain']}: {r['rule']}"
-        elif t.get("reason"):
-            line += f": {t['reason']}"
         console.print(line, highlight=False)
     else:
         console.print(f"[green]{verdict}[/green]" + (f": {t['reason']}" if t.get("reason") else ""), highlight=False)

@@ -10,6 +10,7 @@ import sys
 
 
 _console = None
+WHOLE_ROWS = 10_000  # a table's width off a terminal: as wide as its widest row (as `docker network ls | cat`)
 
 
 def shared_console():
@@ -19,6 +20,8 @@ def shared_console():
         from rich.console import Console
 
         _console = Console()
+        if not _console.is_terminal:  # into a pipe or a file: whole lines, never wrapped at 80 columns
+            _console.soft_wrap = True
     return _console
 
 
@@ -26,7 +29,6 @@ def __getattr__(name: str):
     if name == "console":  # `from .render import console` still works
         return shared_console()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=4) + "\n")
@@ -57,7 +59,18 @@ def table(columns: list[str], rows: list[list[str]], title: str | None = None) -
         t.add_column(col, overflow="fold")
     for row in rows:
         t.add_row(*[str(v) for v in row])
-    shared_console().print(t)
+    print_table(t)
+
+
+def print_table(t) -> None:
+    """On a terminal, fit it; elsewhere print whole rows, as `docker network ls | cat` does."""
+    console = shared_console()
+    if console.is_terminal:
+        console.print(t)
+    else:
+        from rich.console import Console
+
+        Console(width=WHOLE_ROWS).print(t)
 
 
 def _plain(row: list[str]) -> bool:
@@ -66,7 +79,9 @@ def _plain(row: list[str]) -> bool:
 
 
 def _width() -> int:
-    """The width rich's Console would use: $COLUMNS, else the terminal's, else 80."""
+    """The width rich's Console would use: $COLUMNS, else the terminal's, else 80; off a terminal, whole rows."""
+    if not sys.stdout.isatty():
+        return WHOLE_ROWS
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit():
         return int(columns)

@@ -223,16 +223,83 @@ def reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | N
 
 @kind
 def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None,
-                  because: str | None = None) -> Result:
-    """`because`: words the engine's probe reason must contain (checked when the probe exists)."""
+                  because: str | None = None, outcome: str | None = None, dropped_by: str | None = None,
+                  reason: str | None = None) -> Result:
+    """The lesson's cause, as the kernel shows it: `outcome` (filtered, timeout, no route, refused)
+    the probe must have; `dropped_by`, the iptables chain whose rule or policy counted the drop;
+    `reason`, the engine's reason key (e.g. no-route, neighbour); `because`, words its reason
+    must contain. A lab that names a cause therefore fails when the kernel shows another."""
     res = live.probe(src, dst, proto, port)
     what = f"{src} → {dst} ({res.get('dst_ip')}) by {_traffic(proto, port)}"
+    said = f" ({res['reason']})" if res.get("reason") else ""
     if res["outcome"] == "reachable":
         return _fail(f"{what} is reachable, and should not be",
                      f"find what connects them: `cnmlab inspect {src}`, `cnmlab network inspect NET`")
+    if outcome and res["outcome"] != outcome:
+        return _fail(f"{what}: {res['outcome']}{said}, not {outcome}", f"look at the path: `cnmlab trace {src} {dst}`")
+    rule = res.get("rule") or {}
+    if dropped_by and rule.get("chain") != dropped_by:
+        named = f"{rule.get('table')}/{rule.get('chain')} on {rule.get('namespace')}" if rule else "no iptables rule"
+        return _fail(f"{what}: {res['outcome']}, dropped by {named}, not by {dropped_by}{said}",
+                     f"look at the path: `cnmlab trace {src} {dst}`")
+    if reason and res.get("reason_key") != reason:
+        return _fail(f"{what}: {res['outcome']} for reason {res.get('reason_key')}{said}, not {reason}")
     if because and res.get("reason") and because.lower() not in res["reason"].lower():
         return _fail(f"{what}: {res['outcome']}, but {res['reason']} (expected: {because})")
-    return _pass(f"{what}: {res['outcome']}" + (f" ({res['reason']})" if res.get("reason") else ""))
+    by = f", dropped in {rule.get('namespace')} by {rule.get('table')}/{rule.get('chain')}" if rule else ""
+    return _pass(f"{what}: {res['outcome']}{by}{said}")
+
+
+@kind
+def full_size_reaches(live: Live, src: str, dst: str) -> Result:
+    """A packet as big as `src`'s interface towards `dst` allows (its MTU), with DF set, arrives:
+    the path carries full-size packets (an overlay must leave room for VXLAN's 50 bytes)."""
+    ip = live.address(dst, via=live.endpoint_ref(src))[0]
+    route = live.client.exec(live.endpoint_ref(src), ["ip", "-o", "route", "get", ip]).stdout
+    dev = re.search(r" dev (\S+)", route)
+    if not dev:
+        return _fail(f"{src} has no route to {dst} ({ip})", f"look at `cnmlab exec {src} -- ip route`")
+    mtu = live.client.exec(live.endpoint_ref(src), ["cat", f"/sys/class/net/{dev.group(1)}/mtu"]).stdout.strip()
+    if not mtu.isdigit():
+        return _fail(f"cannot read the MTU of {src}'s {dev.group(1)}")
+    res = live.probe(src, dst, "icmp", None, timeout=RETRY_TIMEOUT, size=int(mtu))
+    what = f"{src} → {dst} ({ip}): {mtu} bytes (the MTU of its {dev.group(1)}) with DF set"
+    if res["outcome"] != "reachable":
+        return _fail(f"{what}: {res['outcome']}: {res.get('reason', '')}",
+                     f"find the device that is too small: `cnmlab trace {src} {dst} --size {mtu}`")
+    return _pass(f"{what}: reachable")
+
+
+_FORWARDED = re.compile(r"^Ip: .*$", re.M)
+
+
+def _forwarded(live: Live, router: str) -> int | None:
+    """The router kernel's count of forwarded IPv4 packets (Ip ForwDatagrams in /proc/net/snmp)."""
+    run = live.client.exec(live.endpoint_ref(router), ["cat", "/proc/net/snmp"])
+    lines = _FORWARDED.findall(run.stdout)
+    if run.returncode != 0 or len(lines) < 2:
+        return None
+    fields = dict(zip(lines[0].split()[1:], lines[1].split()[1:]))
+    return int(fields["ForwDatagrams"]) if "ForwDatagrams" in fields else None
+
+
+@kind
+def forwarded_by(live: Live, src: str, dst: str, router: str, proto: str = "icmp", port: int | None = None) -> Result:
+    """`src` reaches `dst`, and `router`'s kernel forwarded the packets on the way (its
+    ForwDatagrams counter moved by the request and the reply): the path really crosses it."""
+    before = _forwarded(live, router)
+    res = live.probe(src, dst, proto, port, timeout=RETRY_TIMEOUT)
+    after = _forwarded(live, router)
+    what = f"{src} → {dst} ({res.get('dst_ip')}) by {_traffic(proto, port)}"
+    if res["outcome"] != "reachable":
+        return _fail(f"{what}: {res['outcome']}: {res.get('reason', '')}",
+                     f"check {router}'s forwarding and the routes on both sides: `cnmlab exec {src} -- ip route`")
+    if before is None or after is None:
+        return _fail(f"cannot read {router}'s forwarding counters (/proc/net/snmp)")
+    if after - before < 2:
+        return _fail(f"{what} is reachable, but {router} forwarded {after - before} packet(s): the path does not "
+                     f"cross {router}", f"route through it: `cnmlab exec {src} -- ip route replace NET/LEN via ROUTER-IP`")
+    return _pass(f"{what}: reachable; {router}'s kernel forwarded {after - before} packets (Ip ForwDatagrams)")
 
 
 @kind

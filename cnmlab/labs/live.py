@@ -149,11 +149,13 @@ class Live:
 
     # -- traffic ------------------------------------------------------------------
     def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
-              timeout: float = PROBE_TIMEOUT) -> dict:
+              timeout: float = PROBE_TIMEOUT, size: int | None = None) -> dict:
         """The engine's probe result shape (outcome, reason, dst_ip), measured one way or another."""
         src = self.endpoint_ref(src)
         dst_ip, _ = self.address(dst, via=src)
         if self.missing("probe") is None:
+            if size is not None:
+                return self.client.probe(src, dst_ip, proto=proto, port=port, timeout=timeout, size=size)
             return self.client.probe(src, dst_ip, proto=proto, port=port, timeout=timeout)
         return self._probe_by_exec(src, dst_ip, proto, port)
 

@@ -68,10 +68,17 @@ def _test(lab: Lab, step) -> dict:
                  graded if step.checks else _locked(f"step{step.number}-check"))
 
 
+def _hints(step) -> str:
+    """A troubleshooting step's hints, each folded until clicked: symptom, then tool, then cause."""
+    return "".join(f"\n\n<details><summary>Hint {i}</summary>\n\n{h}\n\n</details>"
+                   for i, h in enumerate(step.hints, 1))
+
+
 def build(lab: Lab) -> dict:
     """The notebook of a lab, as nbformat 4 JSON (deterministic: cell ids derive from positions)."""
     cells = [
-        _markdown(f"# Lab {lab.number}: {lab.title}\n\n{lab.intro}\n\n{HEADER}"),
+        _markdown(f"# Lab {lab.number}: {lab.title}\n\n"
+                  + (f"**Symptom:** {lab.symptom}\n\n" if lab.symptom else "") + f"{lab.intro}\n\n{HEADER}"),
         _code("from cnmlab.notebook import Lab, LabError\n"
               "from cnmlab.notebook.guide import Guide\n\n"
               "SHOW_ME = False  # True: each step's solution cell builds the step for you (a teacher's nbgrader source)\n\n"
@@ -79,7 +86,7 @@ def build(lab: Lab) -> dict:
               "guide", _locked("setup")),
     ]
     for step in lab.steps:
-        cells.append(_markdown(f"## Step {step.number}: {step.title}\n\n{step.text}"))
+        cells.append(_markdown(f"## Step {step.number}: {step.title}\n\n{step.text}{_hints(step)}"))
         if step.solution:
             cells.append(_solution(lab, step))
         cells.append(_test(lab, step))

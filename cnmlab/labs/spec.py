@@ -14,6 +14,11 @@ is played by the CLI (`cnmlab lab`), the TUI's lab pane and the generated notebo
         checks:
           - {on_network: {container: bb, network: net-a}}
           - {not_reachable: {src: aa, dst: cc}, before_next: true, hint: "..."}
+
+A troubleshooting lab (`challenge: true`) starts broken: its `setup` builds the broken lab, its
+`symptom` is what the learner is told ("web can't reach db"), and each step carries `hints` that
+escalate from the symptom, to the tool that shows it, to the cause. The checks grade the fixed
+lab, never the command typed; the step's solution is one fix that passes them.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class Step:
     # ...", the step is skipped and `skipped_text` explains what would have happened.
     kernel_optional: str | None = None
     skipped_text: str = ""
+    hints: tuple[str, ...] = ()  # escalating: the symptom, the tool, the cause
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,8 @@ class Lab:
     setup: tuple[Call, ...] = ()
     requires: tuple[str, ...] = ()
     path: Path | None = None
+    challenge: bool = False  # a troubleshooting lab: setup builds it broken
+    symptom: str = ""  # what the learner of a challenge is told is wrong
 
     @property
     def name(self) -> str:
@@ -139,7 +147,7 @@ def load(path: Path) -> Lab:
 def parse(data, source: str = "lab", path: Path | None = None) -> Lab:
     where = source
     d = _mapping(data, where, required={"number", "slug", "title", "steps"},
-                 optional={"intro", "setup", "requires"})
+                 optional={"intro", "setup", "requires", "challenge", "symptom"})
     number, slug = d["number"], d["slug"]
     if not isinstance(number, int) or number < 0:
         raise LabError(f"{where}: number must be a non-negative integer")
@@ -148,15 +156,36 @@ def parse(data, source: str = "lab", path: Path | None = None) -> Lab:
     if not isinstance(d["steps"], list) or not d["steps"]:
         raise LabError(f"{where}: a lab needs at least one step")
     steps = tuple(_step(s, i + 1, f"{where} step {i + 1}") for i, s in enumerate(d["steps"]))
-    return Lab(number=number, slug=slug, title=_text(d["title"], f"{where}: title"),
-               intro=_text(d.get("intro", ""), f"{where}: intro"), steps=steps,
-               setup=_calls(d.get("setup", []), f"{where} setup"),
-               requires=_features(d.get("requires", []), where), path=path)
+    challenge = d.get("challenge", False)
+    if not isinstance(challenge, bool):
+        raise LabError(f"{where}: challenge must be true or false")
+    lab = Lab(number=number, slug=slug, title=_text(d["title"], f"{where}: title"),
+              intro=_text(d.get("intro", ""), f"{where}: intro"), steps=steps,
+              setup=_calls(d.get("setup", []), f"{where} setup"),
+              requires=_features(d.get("requires", []), where), path=path, challenge=challenge,
+              symptom=_text(d.get("symptom", ""), f"{where}: symptom"))
+    if challenge:
+        _check_challenge(lab, where)
+    return lab
+
+
+def _check_challenge(lab: Lab, where: str) -> None:
+    """A troubleshooting lab starts broken, says what is wrong, and grades the fix step by step."""
+    if not lab.symptom:
+        raise LabError(f"{where}: a challenge lab needs a symptom (what the learner is told is wrong)")
+    if not lab.setup:
+        raise LabError(f"{where}: a challenge lab needs a setup that builds the broken lab")
+    for step in lab.steps:
+        if len(step.hints) < 3:
+            raise LabError(f"{where} step {step.number}: a challenge step needs at least 3 hints "
+                           "(the symptom, the tool, the cause)")
+        if not step.checks or not step.solution:
+            raise LabError(f"{where} step {step.number}: a challenge step needs checks and a solution (the fix)")
 
 
 def _step(data, number: int, where: str) -> Step:
     d = _mapping(data, where, required={"title", "text"},
-                 optional={"solution", "checks", "requires", "kernel_optional", "skipped_text"})
+                 optional={"solution", "checks", "requires", "kernel_optional", "skipped_text", "hints"})
     checks = d.get("checks", [])
     if not isinstance(checks, list):
         raise LabError(f"{where}: checks must be a list")
@@ -167,7 +196,14 @@ def _step(data, number: int, where: str) -> Step:
                 solution=_calls(d.get("solution", []), f"{where} solution"),
                 checks=tuple(_check(c, f"{where} check {i + 1}") for i, c in enumerate(checks)),
                 requires=_features(d.get("requires", []), where), kernel_optional=kernel_optional,
-                skipped_text=_text(d.get("skipped_text", ""), f"{where}: skipped_text"))
+                skipped_text=_text(d.get("skipped_text", ""), f"{where}: skipped_text"),
+                hints=_hints(d.get("hints", []), where))
+
+
+def _hints(data, where: str) -> tuple[str, ...]:
+    if not isinstance(data, list) or not all(isinstance(h, str) and h.strip() for h in data):
+        raise LabError(f"{where}: hints must be a list of texts")
+    return tuple(h.strip() for h in data)
 
 
 def _calls(data, where: str) -> tuple[Call, ...]:

@@ -1,4 +1,5 @@
-"""The reachability matrix as a colored heatmap: rows are sources, columns destinations.
+"""The reachability matrix as a colored heatmap: rows are sources, columns destinations (each
+endpoint, `container@network` with its address, unless the matrix was made by container).
 
 Each cell is colored by its outcome and carries its explanation twice: as a hover tooltip
 (SVG <title>) and as a footnote number that points into the legend printed under the grid.
@@ -20,7 +21,7 @@ OUTCOME_COLORS = {
 OUTCOME_MARKS = {"reachable": "✓", "refused": "↺", "no route": "∅", "timeout": "✗", "filtered": "✗"}
 CELL = 46
 LABEL_W = 110
-HEADER_H = 64
+HEADER_H = 120  # room for `container@network` column names at 45°
 STYLE = """
 .cnm-matrix text { font-family: sans-serif; font-size: 12px; fill: #222; }
 .cnm-matrix .mark { fill: #fff; font-size: 14px; font-weight: bold; }
@@ -42,20 +43,25 @@ def explanation(matrix: dict, reason: str) -> str:
     return (matrix.get("legend") or {}).get(reason, reason)
 
 
+def column_names(matrix: dict) -> list[str]:
+    """The destinations, left to right: the matrix's columns, or its containers (older results)."""
+    return [c["name"] for c in matrix.get("columns") or []] or list(matrix.get("containers", []))
+
+
 def render(matrix: dict) -> ET.Element:
     names = list(matrix.get("containers", []))
+    columns = column_names(matrix)
     cells = {(c["from"], c["to"]): c for c in matrix.get("cells", [])}
     notes = footnotes(matrix)
-    size = len(names) * CELL
-    svg = svg_root(LABEL_W + size + 10, HEADER_H + size + 10, "cnm-matrix", STYLE)
+    svg = svg_root(LABEL_W + len(columns) * CELL + 10, HEADER_H + len(names) * CELL + 10, "cnm-matrix", STYLE)
     el(svg, "text", "from ↓  to →", x=4, y=HEADER_H - 8)
-    for j, name in enumerate(names):
+    for j, name in enumerate(columns):
         x = LABEL_W + j * CELL + CELL / 2
         el(svg, "text", name, transform=f"rotate(-45 {x:g} {HEADER_H - 6:g})", x=x, y=HEADER_H - 6)
     for i, src in enumerate(names):
         y = HEADER_H + i * CELL
         el(svg, "text", src, x=LABEL_W - 6, y=y + CELL / 2 + 4, text_anchor="end")
-        for j, dst in enumerate(names):
+        for j, dst in enumerate(columns):
             x = LABEL_W + j * CELL
             cell = cells.get((src, dst))
             if cell is None:

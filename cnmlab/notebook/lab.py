@@ -139,8 +139,10 @@ class Lab:
         return ProbeResult(call(self.client.probe, src, dst, proto=proto, port=port, timeout=timeout))
 
     def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
-               explain: bool = True) -> MatrixResult:
-        return MatrixResult(call(self.client.matrix, proto=proto, port=port, network=network, explain=explain))
+               explain: bool = True, by: str = "endpoint") -> MatrixResult:
+        """Every container against every endpoint (by="container": every container)."""
+        return MatrixResult(call(self.client.matrix, proto=proto, port=port, network=network, explain=explain,
+                                 by=by))
 
     def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> TraceResult:
         data = call(self.client.trace, src, dst, proto=proto, port=port)

@@ -114,7 +114,7 @@ def html(trace: dict) -> str:
                style=f"background:{VERDICT_COLORS.get(verdict, '#444')};color:#fff;padding:1px 6px;border-radius:3px")
     if verdict == "dropped":
         badge.text = f"dropped after hop {trace.get('dropped_after')}"
-        el(wrap, "div", describe_rule(trace.get("rule")), class_="rule",
+        el(wrap, "div", trace.get("reason") or describe_rule(trace.get("rule")), class_="rule",
            style="font-family:monospace;color:#cf222e")
     wrap.append(render(trace))
     return to_string(wrap)

@@ -84,6 +84,11 @@ class ProbeResult(Result):
 
 
 class MatrixResult(Result):
+    @property
+    def columns(self) -> list[str]:
+        """The destinations: endpoints (`container@network`), or containers for a matrix by container."""
+        return heatmap.column_names(self.data)
+
     def outcome(self, src: str, dst: str) -> str | None:
         for cell in self.data.get("cells", []):
             if cell["from"] == src and cell["to"] == dst:

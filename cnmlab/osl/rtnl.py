@@ -18,7 +18,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 NETLINK_ROUTE = 0
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_ECHO = 0x1, 0x4, 0x8
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_ECHO, NLM_F_DUMP = 0x1, 0x4, 0x8, 0x300
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_DELROUTE = 16, 17, 18, 20, 24, 25
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
@@ -98,6 +98,30 @@ class Rtnl:
         if error is not None:
             raise error
         return answers
+
+    def dump(self, kind: int, body: bytes) -> list[bytes]:
+        """Every answer to a dump request (RTM_GETLINK, RTM_GETADDR, ...) until NLMSG_DONE."""
+        self._seq += 1
+        seq = self._seq
+        self.sock.send(_HDR.pack(_HDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body)
+        out: list[bytes] = []
+        while True:
+            data = self.sock.recv(1 << 16)
+            offset = 0
+            while offset + _HDR.size <= len(data):
+                length, mtype, _, mseq, _ = _HDR.unpack_from(data, offset)
+                body_at = data[offset + _HDR.size:offset + length]
+                offset += (length + 3) & ~3
+                if mseq != seq:
+                    continue
+                if mtype == NLMSG_DONE:
+                    return out
+                if mtype == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", body_at)[0]
+                    if code:
+                        raise NetlinkError(code, os.strerror(code))
+                    return out
+                out.append(body_at)
 
     # -- links ------------------------------------------------------------------
     def link(self, ifname: str) -> tuple[int, str | None]:
@@ -184,6 +208,111 @@ class Rtnl:
         if oif is not None:
             body += nla(RTA_OIF, struct.pack("=I", oif))
         return RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, body
+
+
+RTM_GETROUTE, RTM_GETADDR = 26, 22
+IFLA_LINK, IFLA_LINK_NETNSID, IFLA_VXLAN_ID, IFLA_VXLAN_LOCAL = 5, 37, 1, 4
+
+
+def nlas(data: bytes, offset: int = 0) -> dict[int, bytes]:
+    """The attributes of a message (or of a nested attribute) by type, raw."""
+    out: dict[int, bytes] = {}
+    while offset + _NLA.size <= len(data):
+        length, attr = _NLA.unpack_from(data, offset)
+        if length < _NLA.size:
+            break
+        out[attr & 0x3FFF] = data[offset + _NLA.size:offset + length]
+        offset += (length + 3) & ~3
+    return out
+
+
+def parse_link(data: bytes) -> dict:
+    """An RTM_NEWLINK as the walk needs it: index, name, kind, master, link, link_nsid, mtu, up, vxlan."""
+    _, _, index, flags, _ = _IFINFO.unpack_from(data)
+    a = nlas(data, _IFINFO.size)
+    u32 = lambda key: struct.unpack("=I", a[key][:4])[0] if key in a else None  # noqa: E731
+    info = nlas(a[IFLA_LINKINFO]) if IFLA_LINKINFO in a else {}
+    kind = info.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode()
+    data_ = nlas(info[IFLA_INFO_DATA]) if kind == "vxlan" and IFLA_INFO_DATA in info else {}
+    local = data_.get(IFLA_VXLAN_LOCAL)
+    return {"index": index, "name": a.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(), "kind": kind,
+            "master": u32(IFLA_MASTER), "link": u32(IFLA_LINK) or None,
+            "link_nsid": struct.unpack("=i", a[IFLA_LINK_NETNSID][:4])[0] if IFLA_LINK_NETNSID in a else None,
+            "mtu": u32(IFLA_MTU) or 0, "up": bool(flags & IFF_UP),
+            "vxlan_local": str(IPv4Address(local)) if local and len(local) == 4 else None,
+            "vxlan_id": struct.unpack("=I", data_[IFLA_VXLAN_ID][:4])[0] if IFLA_VXLAN_ID in data_ else None}
+
+
+RTM_NEWNSID, RTM_GETNSID, NETNSA_NSID, NETNSA_FD = 88, 90, 1, 3
+
+
+def nsid_message(fd: int) -> tuple[int, int, bytes]:
+    """The id this socket's namespace gives the namespace open at `fd` (`ip netns list-id`)."""
+    return RTM_GETNSID, 0, struct.pack("=Bxxx", socket.AF_UNSPEC) + nla(NETNSA_FD, struct.pack("=I", fd))
+
+
+def nsid_in(answers: list[tuple[int, bytes]]) -> int | None:
+    for kind, data in answers:
+        if kind == RTM_NEWNSID:
+            raw = nlas(data, 4).get(NETNSA_NSID)
+            value = struct.unpack("=i", raw[:4])[0] if raw else -1
+            return None if value < 0 else value
+    return None
+
+
+def link_dump_body() -> bytes:
+    return _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+
+
+def addr_dump_body() -> bytes:
+    return _IFADDR.pack(socket.AF_INET, 0, 0, 0, 0)
+
+
+def parse_address(data: bytes) -> tuple[int, str] | None:
+    """(ifindex, IPv4 address) of an RTM_NEWADDR."""
+    family, _, _, _, index = _IFADDR.unpack_from(data)
+    a = nlas(data, _IFADDR.size)
+    raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
+    if family != socket.AF_INET or not raw or len(raw) != 4:
+        return None
+    return index, str(IPv4Address(raw))
+RTA_SRC, RTA_IIF, RTA_PREFSRC, RTA_TABLE = 2, 3, 7, 15
+
+
+def route_get_message(dst: str, src: str | None = None, iif: int | None = None) -> tuple[int, int, bytes]:
+    """`ip route get DST [from SRC iif IIF]`: the kernel's own lookup (with iif: the input path)."""
+    body = _RTMSG.pack(socket.AF_INET, 32, 32 if src else 0, 0, 0, 0, 0, 0, 0)
+    body += nla(RTA_DST, IPv4Address(dst).packed)
+    if src:
+        body += nla(RTA_SRC, IPv4Address(src).packed)
+    if iif is not None:
+        body += nla(RTA_IIF, struct.pack("=I", iif))
+    return RTM_GETROUTE, 0, body
+
+
+def route_in(answers: list[tuple[int, bytes]]) -> dict | None:
+    """The answer to a route_get_message: type, table, oif, gateway, prefsrc."""
+    for kind, data in answers:
+        if kind != RTM_NEWROUTE:
+            continue
+        _, _, _, _, table, _, _, rtype, _ = _RTMSG.unpack_from(data)
+        out: dict = {"type": rtype, "table": table, "oif": None, "gateway": None, "prefsrc": None}
+        offset = _RTMSG.size
+        while offset + _NLA.size <= len(data):
+            length, attr = _NLA.unpack_from(data, offset)
+            if length < _NLA.size:
+                break
+            value = data[offset + _NLA.size:offset + length]
+            attr &= 0x3FFF
+            if attr == RTA_OIF:
+                out["oif"] = struct.unpack("=I", value)[0]
+            elif attr in (RTA_GATEWAY, RTA_PREFSRC) and len(value) == 4:
+                out["gateway" if attr == RTA_GATEWAY else "prefsrc"] = str(IPv4Address(value))
+            elif attr == RTA_TABLE:
+                out["table"] = struct.unpack("=I", value)[0]
+            offset += (length + 3) & ~3
+        return out
+    return None
 
 
 def link_in(answers: list[tuple[int, bytes]]) -> tuple[int, str | None] | None:

@@ -7,7 +7,7 @@ and nothing ever reaches the machine's own network. Only the engine process impo
     sockets.py  sockets born inside a lab namespace (and a ledger of where each was born)
     packets.py  scapy-built probe packets; reading answers and frames back from bytes
     target.py   what SRC and DST mean (resolved on the kernel thread from controller state)
-    path.py     the hops the topology says a packet takes, request and reply
+    path.py     the hops a packet takes, read from the kernel (osl/lookup.py), request and reply
     sender.py   many probes at once: raw L3 sockets, one epoll loop, short timeouts
     apps.py     arp, http and dns probes: conversations on one asyncio loop
     rules.py    walking a host's filter chains, and per-rule counters before/after

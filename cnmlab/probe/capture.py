@@ -31,6 +31,9 @@ class Captures:
         self.missing: dict[tuple[str, str], str] = {}
         by_ns: dict[str, dict[str, bool]] = {}
         for hop in hops:
+            if hop.kind == "unknown":  # a device the path could not follow: nothing real to open
+                self.missing[hop.key] = "a device cnmlab cannot follow: not captured"
+                continue
             wants = by_ns.setdefault(hop.namespace, {})
             wants[hop.interface] = wants.get(hop.interface, False) or hop.direction == "fwd"
         for ns, interfaces in by_ns.items():

@@ -1,4 +1,10 @@
-"""The reachability matrix: every ordered pair of containers, probed at once.
+"""The reachability matrix: every source container against every destination, probed at once.
+
+By default the unit is the endpoint: one column per endpoint (`container-b@net-b`, with its
+address), rows are the containers that send. A container with two networks then shows both of
+its addresses, and a failure to reach one of them (the chapter's isolation) is a cell of its own.
+`by="container"` gives one column per container (its address on a network shared with the
+source, else its first), and `network` keeps the columns on one network (all containers still send).
 
 All probes leave together (one raw socket per source sandbox, one select loop for every
 answer), so the whole matrix costs about one short timeout, not N² of them. Silent cells are
@@ -11,6 +17,7 @@ from __future__ import annotations
 import time
 
 from ..errors import CnmError, InvalidParameter
+from ..osl.lookup import KernelView
 from . import rules, sender, single, verdict
 from . import target as targets
 
@@ -21,26 +28,57 @@ NEIGHBOUR_TABLE = 1024  # net.ipv4.neigh.default.gc_thresh3: one ARP table for e
 NEIGHBOUR_BUDGET = NEIGHBOUR_TABLE // 2
 
 
-def plan(ctl, proto: str, port, network: str | None) -> tuple[list[str], list]:
-    """On the kernel thread: the containers in order, and a Target (or an error) for every pair."""
-    proto, _ = targets.check_proto(proto, port)
-    net = ctl.network(network) if network else None
-    members = [c for c in ctl.containers.values()
-               if net is None or any(ctl.endpoints[e].network_id == net.id for e in c.endpoints)]
-    pairs = []
-    for a in members:
-        for b in members:
-            if a is b:
+UNITS = ("endpoint", "container")
+
+
+def columns(ctl, by: str, net) -> list[dict]:
+    """The destinations: each endpoint with an address (by endpoint), or each container."""
+    out = []
+    for c in ctl.containers.values():
+        eps = [ctl.endpoints[e] for e in c.endpoints]
+        if net is not None:
+            eps = [e for e in eps if e.network_id == net.id]
+            if not eps:
                 continue
-            try:
-                if proto == "dns":
-                    t = single.resolve(ctl, a.name, b.name, proto, port)
-                else:
-                    t = targets.resolve(ctl, a.name, b.name, proto, port, network=network)
-            except CnmError as exc:
-                t = exc.message
-            pairs.append((a.name, b.name, t))
-    return [c.name for c in members], pairs
+        if by == "container" or c.network_mode in ("host", "none"):
+            out.append({"name": c.name, "container": c.name, "network": None, "network_id": None, "address": None})
+            continue
+        for ep in eps:
+            if ep.ip:
+                name = ctl.networks[ep.network_id].name
+                out.append({"name": f"{c.name}@{name}", "container": c.name, "network": name,
+                            "network_id": ep.network_id, "address": ep.ip})
+    return out
+
+
+def plan(ctl, proto: str, port, network: str | None, by: str = "endpoint") -> tuple[list[str], list[dict], list]:
+    """On the kernel thread: the sources in order, the destination columns, and a Target (or an
+    error) for every pair."""
+    proto, _ = targets.check_proto(proto, port)
+    if by not in UNITS:
+        raise InvalidParameter(f"unknown matrix unit {by!r}: use endpoint or container")
+    net = ctl.network(network) if network else None
+    cols = columns(ctl, by, net)
+    if by == "container":
+        sources = [ctl.container(c["container"]) for c in cols]
+    else:
+        sources = list(ctl.containers.values())
+    pairs = []
+    with KernelView() as view:  # one read of each namespace for every path of the matrix
+        for a in sources:
+            for col in cols:
+                if a.name == col["container"]:
+                    continue
+                try:
+                    if proto == "dns":
+                        t = single.resolve(ctl, a.name, col["container"], proto, port, view=view)
+                    else:
+                        t = targets.resolve(ctl, a.name, col["container"], proto, port,
+                                            network=col["network_id"] or network, view=view)
+                except CnmError as exc:
+                    t = exc.message
+                pairs.append((a.name, col["name"], t))
+    return [c.name for c in sources], cols, pairs
 
 
 def neighbours_needed(found: list) -> int:
@@ -50,10 +88,11 @@ def neighbours_needed(found: list) -> int:
 
 
 def run(engine, proto: str = "icmp", port=None, network: str | None = None, explain: bool = False,
-        timeout=None) -> dict:
+        timeout=None, by: str | None = None) -> dict:
     timeout = single.check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
     started = time.perf_counter()
-    names, pairs = engine.call(plan, engine.controller, proto, port, network)
+    by = by or "endpoint"
+    names, cols, pairs = engine.call(plan, engine.controller, proto, port, network, by)
     planned = time.perf_counter()
     proto, port = targets.check_proto(proto, port)
     hosts = list(dict.fromkeys(h for _, _, t in pairs if not isinstance(t, str) for h in t.path.hosts))
@@ -71,10 +110,12 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     silent = any(verdict.wants_rule(p) for *_, p in work)
     after = rules.snapshot(hosts) if silent else {}
     moved = rules.moved_drops(before, after)
+    blamed = {id(p): rules.blame(moved, after, t.path.packets) if verdict.wants_rule(p) else None
+              for _, _, t, p in work}
+    single.read_neighbours([(t, p) for _, _, t, p in work if p.outcome is None and blamed[id(p)] is None])
     results = {}
     for a, b, t, probe in work:
-        rule = rules.blame(moved, after, t.path.packets) if verdict.wants_rule(probe) else None
-        results[(a, b)] = verdict.result(t, probe, rule, timeout)
+        results[(a, b)] = verdict.result(t, probe, blamed[id(probe)], timeout)
     cells, used = [], []
     for a, b, t in pairs:
         r = results.get((a, b))
@@ -90,5 +131,5 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     done = time.perf_counter()
     timings = {"plan_ms": planned - started, "counters_before_ms": counted - planned, "probes_ms": sent - counted,
                "judge_ms": done - sent}
-    return {"proto": proto, "port": port, "network": network, "timeout": timeout, "containers": names,
-            "cells": cells, "legend": legend, "warnings": warnings, "timings": {k: round(v * 1000, 1) for k, v in timings.items()}}
+    return {"proto": proto, "port": port, "network": network, "timeout": timeout, "by": by, "containers": names,
+            "columns": cols, "cells": cells, "legend": legend, "warnings": warnings, "timings": {k: round(v * 1000, 1) for k, v in timings.items()}}

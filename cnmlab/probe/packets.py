@@ -18,7 +18,7 @@ PROTO_NUMBERS = {"icmp": socket.IPPROTO_ICMP, "tcp": socket.IPPROTO_TCP, "udp": 
 VXLAN_PORT = 4789
 TCP_FLAGS = "FSRPAUEC"
 ICMP_UNREACH_TEXT = {0: "net unreachable", 1: "host unreachable", 2: "protocol unreachable",
-                     3: "port unreachable", 9: "net prohibited", 10: "host prohibited",
+                     3: "port unreachable", 4: "fragmentation needed", 9: "net prohibited", 10: "host prohibited",
                      13: "administratively prohibited"}
 
 
@@ -49,9 +49,15 @@ def checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def build(proto: str, src: str, dst: str, ident: int, port: int = 0) -> bytes:
-    """An IPv4 packet for a raw L3 socket: ICMP echo (id=ident), TCP SYN or UDP (sport=ident)."""
+def build(proto: str, src: str, dst: str, ident: int, port: int = 0, size: int | None = None) -> bytes:
+    """An IPv4 packet for a raw L3 socket: ICMP echo (id=ident), TCP SYN or UDP (sport=ident).
+    `size`: the whole IP packet's length in bytes (ICMP and UDP are padded up to it; DF is set)."""
     pkt = bytearray(_template(proto))
+    if size is not None and proto in ("icmp", "udp") and size > len(pkt):
+        pkt += b"\0" * (size - len(pkt))
+        pkt[2:4] = struct.pack("!H", len(pkt))
+        if proto == "udp":
+            pkt[24:26] = struct.pack("!H", len(pkt) - 20)
     pkt[12:16] = socket.inet_aton(src)
     pkt[16:20] = socket.inet_aton(dst)
     pkt[10:12] = b"\0\0"

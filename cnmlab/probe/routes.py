@@ -21,7 +21,7 @@ def probe(req: Request):
 
     _body(req)
     return single.run(req.engine, req.field("Source", ""), req.field("Destination", ""),
-                      req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"))
+                      req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"), req.field("Size"))
 
 
 @router.route("POST", "/lab/matrix", kernel=False)
@@ -31,7 +31,7 @@ def matrix(req: Request):
     _body(req)
     return matrix_mod.run(req.engine, proto=req.field("Proto") or "icmp", port=req.field("Port"),
                           network=req.field("Network"), explain=bool(req.field("Explain", False)),
-                          timeout=req.field("Timeout"))
+                          timeout=req.field("Timeout"), by=req.field("By"))
 
 
 @router.route("POST", "/lab/trace", kernel=False)
@@ -40,7 +40,7 @@ def trace(req: Request):
 
     _body(req)
     return trace_mod.run(req.engine, req.field("Source", ""), req.field("Destination", ""),
-                         req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"))
+                         req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"), req.field("Size"))
 
 
 @router.route("GET", "/lab/probe/sockets", kernel=False)

@@ -64,6 +64,8 @@ class Probe:
     sent_at: float | None = None  # time.time() just before the packet left
     sent: bytes | None = None  # the IP packet as it was handed to the kernel
     discarded: int = 0  # IpOutDiscards of the source during a silent probe: its kernel dropped packets
+    neighbour: str | None = None  # a silent probe's next hop that never answered ARP, as the kernel says
+    size: int | None = None  # icmp/udp: the IP packet's length (DF is always set)
 
     def done(self, outcome: str, heard: str, sender: str | None = None, at: float | None = None) -> None:
         if self.outcome is None:
@@ -129,7 +131,7 @@ def _run_raw(probes: list[Probe], timeout: float, settle=None) -> None:
                 if p.payload is not None:
                     data = packets.build_custom(p.proto, p.src_ip, p.dst_ip, p.ident, p.port or 0, p.payload)
                 else:
-                    data = packets.build(p.proto, p.src_ip, p.dst_ip, p.ident, p.port or 0)
+                    data = packets.build(p.proto, p.src_ip, p.dst_ip, p.ident, p.port or 0, p.size)
                 p.sent = data
                 p.sent_at = time.time()
                 p._t0 = time.monotonic()
@@ -163,7 +165,10 @@ def _count_discards(by_ns: dict[str, list[Probe]], before: dict[str, int]) -> No
 
 
 def _local_error(p: Probe, exc: OSError) -> None:
-    if exc.errno in NO_ROUTE_ERRNOS:
+    if exc.errno == errno.EMSGSIZE:
+        p.done("no route", f"{p.netns}'s kernel refused to send {p.size} bytes with DF set ({exc.strerror}): "
+                           "bigger than the MTU of its way out")
+    elif exc.errno in NO_ROUTE_ERRNOS:
         p.done("no route", f"{p.netns} has no route to {p.dst_ip} ({exc.strerror})")
     elif exc.errno in FILTERED_ERRNOS:
         p.done("filtered", f"the sandbox's own rules refused to send it ({exc.strerror})")

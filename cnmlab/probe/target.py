@@ -1,7 +1,7 @@
 """What SRC and DST of a probe mean, resolved from controller state on the kernel thread.
 
 SRC is a container or a host. DST is a container name or alias (its address on a network it
-shares with SRC, else its first address), an IPv4 address, a host name, or HOST:PORT / IP:PORT
+shares with SRC, else its first address), CONTAINER@NETWORK (its endpoint there), an IPv4 address, a host name, or HOST:PORT / IP:PORT
 for a published port. The result is plain data that the probe threads may read freely.
 """
 
@@ -81,6 +81,14 @@ def _by_alias(ctl, name: str, src_nets: list):
     return None
 
 
+def _is_container(ctl, ref: str) -> bool:
+    try:
+        ctl.container(ref)
+        return True
+    except NotFound:
+        return False
+
+
 def check_proto(proto: str, port) -> tuple[str, int | None]:
     proto = (proto or "icmp").lower()
     if proto not in PROTOS:
@@ -97,10 +105,13 @@ def check_proto(proto: str, port) -> tuple[str, int | None]:
     return proto, port if port is not None else DEFAULT_PORTS.get(proto)
 
 
-def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: str | None = None) -> Target:
+def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: str | None = None,
+            view=None) -> Target:
+    """`view`: a KernelView to share between many resolves (a matrix's), else one of its own."""
     if not src or not dst:
         raise InvalidParameter("a probe needs a source and a destination")
     proto, port = check_proto(proto, port)
+    given = dst
     source, kind = source_of(ctl, src)
     src_nets = _networks_of(ctl, source, kind)
     net = ctl.network(network) if network else None
@@ -123,6 +134,9 @@ def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: st
     elif dst in ctl.hosts:
         dst_ip, dst_name = ctl.hosts[dst].address, dst
     else:
+        name, at, net_ref = dst.partition("@")
+        if at and name and net_ref and not _is_container(ctl, dst):
+            dst, net = name, ctl.network(net_ref)
         try:
             c = ctl.container(dst)
         except NotFound:
@@ -136,13 +150,13 @@ def resolve(ctl, src: str, dst: str, proto: str = "icmp", port=None, network: st
             if dst_ip is None:
                 error = f"{c.name} has no address" + (f" on {net.name}" if net else "") + \
                     (" (network none)" if c.network_mode == "none" else "")
-    target = Target(source=source.name, source_kind=kind, netns=source.netns, destination=dst,
+    target = Target(source=source.name, source_kind=kind, netns=source.netns, destination=given,
                     dst_ip=dst_ip, proto=proto, port=port, dst_name=dst_name, error=error)
     if kind == "container" and source.network_mode == "none" and error is None:
         error = f"{source.name} has no network (network none)"
         target.error = error
     if dst_ip is not None and error is None:
-        target.path = path.walk(ctl, source, dst_ip, proto, port)
+        target.path = path.walk(ctl, source, dst_ip, proto, port, view=view)
         target.egress = _on_link_interface(ctl, source, kind, dst_ip)
     target.facts = _facts(ctl, source, kind, dst_name, dst_ip)
     target.shared_networks = target.facts["shared"]

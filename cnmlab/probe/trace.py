@@ -56,16 +56,17 @@ def _nat(prev: packets.Ip | None, cur: packets.Ip, leg: str) -> str | None:
     return "; ".join(notes) or None
 
 
-def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None) -> dict:
+def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None, size=None) -> dict:
     timeout = single.check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
     proto = (proto or "icmp").lower()
     if proto not in TRACE_PROTOS:
         raise InvalidParameter(f"trace follows icmp, tcp and udp packets (http as tcp, dns as udp), not {proto}")
+    size = single.check_size(size, proto)
     t = single.resolve_anywhere(engine, src, dst, proto, port)
     if t.error:
         raise InvalidParameter(f"cannot trace {src} -> {dst}: {t.error}")
     legs = t.path.both_legs()
-    probe = single.make_probe(t)
+    probe = single.make_probe(t, size)
     probe.proto = TRACE_PROTOS[t.proto]
     if t.proto == "dns":
         from dnslib import DNSRecord
@@ -83,6 +84,8 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
     if verdict.wants_rule(probe):
         after = rules.snapshot(hosts)
         rule = rules.blame(rules.moved_drops(before, after), after, t.path.packets)
+    if rule is None and probe.outcome is None:
+        single.read_neighbours([(t, probe)])
     hops = _hops(legs, frames, caps.missing, probe)
     outcome, key, reason = verdict.judge(t, probe, rule, timeout)
     request = [h for h in hops if h["leg"] == "request"]
@@ -95,7 +98,7 @@ def run(engine, src: str, dst: str, proto: str = "icmp", port=None, timeout=None
         result = "dropped"
     dropped_after = seen_request[-1]["index"] if result == "dropped" and seen_request else None
     if result == "dropped" and rule is not None:
-        reason = f"dropped in {rule.namespace} by {rule.text()}"
+        reason = verdict.rule_reason(rule, t.path)
     elif result == "dropped" and t.path.no_route:
         reason = t.path.no_route
     return {

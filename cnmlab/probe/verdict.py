@@ -1,8 +1,12 @@
-"""The outcome of a probe and the one line that explains it.
+"""The outcome of a probe and the one line that explains it: the cause, the namespace where it
+happened, and what to look at.
 
-Silence is judged last: when a dropping rule on the path counted the probe's packet, the probe
-was `filtered` by that rule; when none did, it is a `timeout`. Each explanation has a short key
-(the matrix's legend explains each key once).
+Silence is judged last: when a dropping rule (or a chain's policy) on the path counted the probe's
+packet, the probe was `filtered` by it; else the kernel's own answers name the cause: a neighbour
+(ARP) entry left FAILED/INCOMPLETE, a namespace on the way without a route or without forwarding,
+reverse path filtering; only when none applies is it a bare `timeout`. Each explanation has a
+short key (the matrix's legend explains each key once). The CLI, the TUI, the notebook and the
+lab checks all show this same line.
 """
 
 from __future__ import annotations
@@ -15,12 +19,22 @@ LEGEND = {
     "isolation": "different networks: Docker's DOCKER-ISOLATION-STAGE-1/2 rules drop traffic between bridges",
     "internal": "internal network: DOCKER-ISOLATION-STAGE-1 drops what leaves or enters its subnet",
     "icc-disabled": "ICC disabled (enable_icc=false): FORWARD drops traffic between the network's containers",
-    "forward-policy": "the host's FORWARD policy is DROP and no rule accepted the packet",
+    "forward-policy": ("a chain's policy is DROP and no rule accepted the packet (bridged frames pass iptables "
+                       "when br_netfilter is on: a bridge a plugin made needs its own FORWARD accept rule)"),
     "rule": "an iptables rule dropped it",
     "other-host": "a bridge network is local to its host: nothing routes to another host's bridge subnet",
     "macvlan-host": "macvlan: the parent's own host cannot talk to its macvlan children directly",
     "no-network": "no network: the sandbox has only loopback (network none), or the destination has no address",
-    "no-route": "no route: the sender has no route there, or a router answered unreachable",
+    "no-route": "no route: a namespace's route lookup found no route there (or a router answered unreachable)",
+    "no-forwarding": "a namespace on the way does not forward (net.ipv4.ip_forward = 0): a container is not a router",
+    "rp-filter": "reverse path filtering (rp_filter): the receiver's route back to the source leaves by another interface",
+    "neighbour": "no neighbour: the next hop never answered ARP (its entry is FAILED or INCOMPLETE)",
+    "ttl-exceeded": "TTL exceeded: the packet went round a routing loop (or too many routers) until its TTL ran out",
+    "routing-loop": "a routing loop: the routes send the packet back where it came from, until its TTL runs out",
+    "unknown-device": "the path crosses a device of a kind cnmlab cannot follow: see the trace's captures",
+    "reply-lost": "the request arrives, but the reply is lost on its own way back (an asymmetric path)",
+    "too-big": ("too big: the packet (DF set) is larger than a device's MTU on the way; an overlay's is 1450, "
+                "as VXLAN adds 50 bytes on the underlay's 1500"),
     "refused": "the packet arrived, but nothing answers on that port (TCP RST or ICMP port unreachable)",
     "timeout": "no answer, and no iptables rule on the path counted a drop",
     "local-discard": ("the source's kernel discarded packets before they left (IpOutDiscards), e.g. because the "
@@ -60,12 +74,33 @@ def _macvlan_host(facts: dict) -> bool:
     return mac_src != mac_dst
 
 
+def rule_reason(rule: Rule, path=None) -> str:
+    """Why this rule (or policy) met the packet, in one line."""
+    if not rule.rule.startswith("-P "):
+        return f"dropped in {rule.namespace} by {rule.text()}"
+    line = f"dropped in {rule.namespace} by the {rule.table}/{rule.chain} policy DROP: no rule accepted it"
+    bridged = path is not None and any(p.namespace == rule.namespace and p.iif and p.iif == p.oif
+                                       for p in path.packets)
+    if bridged:
+        line += f"; bridged frames pass iptables: br_netfilter is on in {rule.namespace}"
+    return line
+
+
 def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, str]:
     """(outcome, reason key, one-line reason) of a finished probe."""
     facts = target.facts
+    path = target.path
     if target.error:
         return "no route", "no-network", target.error
     outcome = probe.outcome
+    size = getattr(probe, "size", None)
+    tight = path.too_big(size) if size and outcome != "reachable" else None
+    if tight is not None and rule is None:
+        ns, dev, mtu, extra = tight
+        inside = f" inside VXLAN ({size + extra} bytes on the wire)" if extra else ""
+        heard = f"{probe.heard}: " if probe.heard else f"no answer within {timeout:g} s: "
+        return outcome or "timeout", "too-big", (f"{heard}{size} bytes with DF set do not fit {dev} in {ns} "
+                                                 f"(MTU {mtu}){inside}")
     if outcome == "reachable":
         key = "same-network" if target.shared_networks else "routed"
         rtt = f" in {probe.rtt_ms:.2f} ms" if probe.rtt_ms is not None else ""
@@ -74,12 +109,18 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
     if outcome == "refused":
         return outcome, "refused", probe.heard + rejected
     if outcome == "no route":
+        if "time exceeded" in (probe.heard or ""):
+            return outcome, "ttl-exceeded", f"{probe.heard}: its TTL ran out on the way (a routing loop?)"
+        if path.stop_key in ("no-route", "no-forwarding", "rp-filter") and rule is None:
+            return outcome, path.stop_key, f"{probe.heard}: {path.stop}"
         key = "other-host" if _other_host(facts) and not probe.heard.startswith(target.netns) else "no-route"
         return outcome, key, probe.heard + rejected
     if outcome == "filtered":
         return outcome, rule_key(rule) if rule else "rule", probe.heard + rejected
     if rule is not None:
         key = rule_key(rule)
+        if rule.rule.startswith("-P "):
+            return "filtered", key, f"{SHORT[key]}: {rule_reason(rule, path)}"
         return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}"
     if probe.discarded:
         return "timeout", "local-discard", (f"no answer within {timeout:g} s: {target.netns}'s kernel discarded "
@@ -88,6 +129,13 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
         return "timeout", "macvlan-host", f"no answer within {timeout:g} s: {LEGEND['macvlan-host']}"
     if _other_host(facts):
         return "timeout", "other-host", f"no answer within {timeout:g} s: {LEGEND['other-host']}"
+    if getattr(probe, "neighbour", None):
+        return "timeout", "neighbour", f"no answer within {timeout:g} s: {probe.neighbour}"
+    if path.stop_key is not None and path.stop_key != "no-neighbour":
+        return "timeout", path.stop_key, f"no answer within {timeout:g} s: {path.stop}"
+    if path.reply_stop:
+        return "timeout", "reply-lost", (f"no answer within {timeout:g} s: the request reaches {path.ends_in}, "
+                                         f"but its reply is lost: {path.reply_stop}")
     return "timeout", "timeout", f"no answer within {timeout:g} s, and no iptables rule on the path counted a drop"
 
 

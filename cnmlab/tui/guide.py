@@ -31,6 +31,7 @@ class GuideStep:
     text: str = ""
     check: Callable | None = None  # check(client) -> (passed: bool, detail: str)
     solve: Callable | None = None  # solve(client) -> detail: apply the step's "show me" solution
+    hints: tuple[str, ...] = ()  # a troubleshooting step's hints, shown one more at each h
 
 
 class LabGuide(Vertical, can_focus=True):
@@ -39,6 +40,7 @@ class LabGuide(Vertical, can_focus=True):
         Binding("right,]", "step(1)", "Next step"),
         Binding("enter", "check", "Check"),
         Binding("s", "show_me", "Show me"),
+        Binding("h", "hint", "Hint"),
         Binding("R", "reset_lab", "Reset lab"),
     ]
 
@@ -50,6 +52,7 @@ class LabGuide(Vertical, can_focus=True):
         self.passed: bool | None = None
         self.detail = ""
         self.on_reset: Callable | None = None
+        self.hints_shown = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="guide-step")
@@ -71,6 +74,7 @@ class LabGuide(Vertical, can_focus=True):
             return
         self.index = max(0, min(index, len(self.steps) - 1))
         self.passed, self.detail = None, ""
+        self.hints_shown = 0
         self._redraw()
 
     def set_status(self, passed: bool | None, detail: str = "") -> None:
@@ -131,13 +135,25 @@ class LabGuide(Vertical, can_focus=True):
     def action_reset_lab(self) -> None:
         self.run_reset()
 
+    def action_hint(self) -> None:
+        """One more hint: the symptom first, then the tool that shows it, then the cause."""
+        step = self.step
+        if step is None or not step.hints:
+            self.set_status(self.passed, "this step has no hints: check it (enter) for a hint per failed check")
+            return
+        self.hints_shown = min(self.hints_shown + 1, len(step.hints))
+        self._redraw()
+
     def _redraw(self) -> None:
         step = self.step
         if step is None:
             return
         self.border_title = f"{self.lab_title} · step {self.index + 1}/{len(self.steps)}"
-        self.query_one("#guide-step", Static).update(
-            Text.assemble((step.title, "bold"), ("\n" + step.text if step.text else "")))
+        text = Text.assemble((step.title, "bold"), ("\n" + step.text if step.text else ""))
+        for i, hint in enumerate(step.hints[:self.hints_shown], 1):
+            text.append(f"\nhint {i}/{len(step.hints)}: ", "bold cyan")
+            text.append(hint)
+        self.query_one("#guide-step", Static).update(text)
         if self.passed is None:
             status = Text("check: not run yet (enter)" if not self.detail else f"check: {self.detail}", "dim")
         elif self.passed:

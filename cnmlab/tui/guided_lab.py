@@ -54,7 +54,9 @@ def guide_steps(lab: Lab) -> list[GuideStep]:
             return "\n".join(f"$ {line}" for line in runner.solve(client, lab, step)) or "nothing to build: look, then check"
         return run
 
-    return [GuideStep(step.title, pane_text(step.text), check=check(step), solve=solve(step)) for step in lab.steps]
+    symptom = f"Symptom: {lab.symptom}\n" if lab.symptom else ""
+    return [GuideStep(step.title, (symptom if step.number == 1 else "") + pane_text(step.text), check=check(step),
+                      solve=solve(step), hints=step.hints) for step in lab.steps]
 
 
 def show_lab(app: CnmlabApp, lab: Lab):

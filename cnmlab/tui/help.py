@@ -30,7 +30,8 @@ HELP = """\
 | `ctrl+r` | reload the lab from the engine |
 
 **Probe**: `s` send, `t` trace, `w` swap ends. The destination is a container or alias, an IP,
-a host, or `HOST:PORT` for a published port; `↓`/`↑` in it step through the lab's names.
+a host, or `HOST:PORT` for a published port; `↓`/`↑` in it step through the lab's names. In a
+text field letters are text: `enter` sends, `ctrl+t` traces, `escape` leaves the field.
 **Trace**: `→`/`←` step through the hops, `space` play them in order. **Matrix**: `r` re-run,
 `f` filter to one network, arrows move; the cell under the cursor is explained. **Lab guide**: `←`/`→` steps, `enter` runs the step's check.
 
@@ -38,7 +39,8 @@ a host, or `HOST:PORT` for a published port; `↓`/`↑` in it step through the 
 *endpoint* (a veth end: `eth0`, `eth1`); each bar is a *network*. A dot on a bar is an endpoint
 plugged into that network; `╂` is a line passing a network it does not join.
 
-`escape` closes this help and goes back to the topology from any screen; `q` quits.
+`escape` closes this help and goes back to the topology from any screen (from a text field, it
+first leaves the field); `q` quits.
 """
 
 

@@ -1,6 +1,7 @@
-"""The reachability matrix: every ordered pair of sandboxes probed, as a colored grid; re-run with
-one key; the highlighted cell is explained underneath. `f` narrows it to one network's sandboxes
-(the engine's `network` filter), and the screen's title says which."""
+"""The reachability matrix: every sandbox against every endpoint (`container@network`), probed, as
+a colored grid; re-run with one key; the highlighted cell is explained underneath. `f` narrows the
+columns to one network's endpoints (the engine's `network` filter), and the screen's title says
+which."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
 
 from .calls import readable
+from .fields import ScreenField, keep_focus_off_fields
 from .probe import OUTCOME_STYLE, PROTOCOLS, rule_line
 
 SYMBOL = {"reachable": "✔ ok", "refused": "⊘ refused", "no route": "✘ no route", "timeout": "✘ timeout",
@@ -43,12 +45,21 @@ def explain(cell: dict, legend: dict | None = None) -> Text:
 ALL_NETWORKS = "all networks"
 
 
+def column_names(result: dict) -> list[str]:
+    """The destinations, left to right: the matrix's columns (endpoints), or its containers."""
+    return [c["name"] for c in result.get("columns") or []] or list(result.get("containers", []))
+
+
 def network_choices(lab) -> list[tuple[str, str]]:
     """(label, id) of the networks worth filtering on: those with sandboxes on them. The id goes to
     the engine (names repeat across hosts); the label, with its host where needed, is what shows."""
     if lab is None:
         return []
     return [(lab.network_label(n), n.id) for n in lab.networks if lab.endpoints_on(n)]
+
+
+class PortField(ScreenField):
+    BINDINGS = [Binding("enter", "submit", "Run")]
 
 
 class MatrixScreen(Screen):
@@ -62,10 +73,10 @@ class MatrixScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="matrix-form"):
-            yield Label("every sandbox on")
+            yield Label("every sandbox to")
             yield Select([], id="m-net", prompt=ALL_NETWORKS, compact=True)
             yield Select([(p, p) for p in PROTOCOLS], value="icmp", allow_blank=False, id="m-proto", compact=True)
-            yield Input(placeholder="port", id="m-port", compact=True, type="integer", max_length=5)
+            yield PortField(placeholder="port", id="m-port", compact=True, type="integer", max_length=5, leave_to="#grid")
             yield Button("Run", id="m-run", variant="primary", compact=True)
         grid = DataTable(id="grid", cursor_type="cell", zebra_stripes=False)
         grid.border_title = "reachability (rows: from, columns: to)"
@@ -74,6 +85,9 @@ class MatrixScreen(Screen):
         detail.border_title = "explain"
         yield detail
         yield Footer(compact=True, show_command_palette=False)
+
+    def on_screen_resume(self) -> None:
+        keep_focus_off_fields(self, "#grid")
 
     def on_mount(self) -> None:
         self.app.lab_changed.subscribe(self, self.show_networks)
@@ -149,18 +163,19 @@ class MatrixScreen(Screen):
         self.result = result
         cells = {(c["from"], c["to"]): c for c in result.get("cells", [])}
         names = result.get("containers", [])
+        columns = column_names(result)
         grid = self.query_one(DataTable)
         grid.loading = False
         grid.clear(columns=True)
         grid.add_column("from \\ to", key="from")
-        for name in names:
+        for name in columns:
             grid.add_column(name, key=name)
         for src in names:
-            grid.add_row(Text(src, "bold"), *[cell_text(cells.get((src, dst))) for dst in names], key=src)
+            grid.add_row(Text(src, "bold"), *[cell_text(cells.get((src, dst))) for dst in columns], key=src)
         legend = result.get("legend") or {}
         grid.border_subtitle = f"{result.get('proto')}" + (f":{result['port']}" if result.get("port") else "") + \
             (f" · {len(legend)} reason{'s' if len(legend) > 1 else ''}" if legend else "")
-        if grid.cursor_coordinate.column == 0 and names:
+        if grid.cursor_coordinate.column == 0 and columns:
             grid.move_cursor(column=1)
         self.explain_at(grid.cursor_coordinate.row, grid.cursor_coordinate.column)
 
@@ -171,11 +186,11 @@ class MatrixScreen(Screen):
     def explain_at(self, row: int, column: int) -> None:
         if self.result is None:
             return
-        names = self.result.get("containers", [])
+        names, columns = self.result.get("containers", []), column_names(self.result)
         detail = self.query_one("#cell-detail", Static)
-        if not (0 <= row < len(names)) or column < 1 or column > len(names):
+        if not (0 <= row < len(names)) or column < 1 or column > len(columns):
             detail.update(Text("Move onto a cell to see why it has its outcome.", "dim"))
             return
-        src, dst = names[row], names[column - 1]
+        src, dst = names[row], columns[column - 1]
         cell = next((c for c in self.result.get("cells", []) if c["from"] == src and c["to"] == dst), None)
         detail.update(explain(cell, self.result.get("legend")) if cell else Text(f"{src} → {dst}: not probed (same sandbox)", "dim"))

@@ -63,7 +63,8 @@ def network_color(lab: Lab, network_id: str) -> str:
 
 
 def draw_cnm(lab: Lab, selected: Selection | None = None, width: int | None = None) -> Text:
-    """The picture; networks' driver and subnet go right of their bars when `width` leaves room."""
+    """The picture; networks' driver and subnet go right of their bars when `width` leaves room,
+    else in a key under the picture (a network's details are what a student reads it for)."""
     room = width  # (the name `width` is reused for each box below)
     nets = lab.drawn_networks()
     if not lab.containers and not nets:
@@ -90,8 +91,13 @@ def draw_cnm(lab: Lab, selected: Selection | None = None, width: int | None = No
     bar_end = max(x, left + 24)
     details = bar_end + 1 + max((len(_details(n)) + 1 for n in nets), default=0)
     show_details = room is None or details <= room
-    height = 3 + max(2 * len(nets) - 1, 0)
-    canvas = _Canvas(details if show_details else bar_end, height)
+    bars_height = 3 + max(2 * len(nets) - 1, 0)
+    key_row = bars_height + 1  # the key under the picture, when the details do not fit beside the bars
+    if show_details:
+        canvas = _Canvas(details, bars_height)
+    else:
+        key_width = left + 1 + max((len(_details(n)) for n in nets), default=0)
+        canvas = _Canvas(max(bar_end, key_width), key_row + len(nets) if nets else bars_height)
 
     for c, title, bx, width, slots in boxes:
         style = "bold yellow" if selected and selected.container == c.name else "bold"
@@ -115,6 +121,9 @@ def draw_cnm(lab: Lab, selected: Selection | None = None, width: int | None = No
         canvas.put(row, left, "━" * (bar_end - left), color)
         if show_details:
             canvas.put(row, bar_end + 1, _details(net), "dim")
+        else:
+            canvas.put(key_row + i, 0, labels[i], f"bold {color}")
+            canvas.put(key_row + i, left + 1, _details(net), "dim")
         for col, net_id, _ in dots:
             target = row_of[net_id]
             if target == i:

@@ -3,7 +3,10 @@ read the outcome with its one-line reason; or trace it and watch the hops light 
 
 The destination is typed, as `cnmlab probe` takes it: a container name or alias, an IP address, a
 host name, or HOST:PORT for a published port. The lab's names and addresses are offered as
-suggestions (→ accepts one; ↓/↑ in the field step through them), so picking stays one key away."""
+suggestions (→ accepts one; ↓/↑ in the field step through them), so picking stays one key away.
+
+The screen opens, and comes back, on the source, never in a text field (fields.py): its keys
+s, t, w are letters. Inside a field, enter sends, ctrl+t traces and escape leaves the field."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from .calls import readable
+from .fields import ScreenField, keep_focus_off_fields
 from .model import Lab
 from .trace import TraceView, trace_summary
 
@@ -62,7 +66,16 @@ def failure_text(message: str) -> Text:
     return Text.assemble(("✘ ", "bold red"), (message, "red"))
 
 
-class DestinationInput(Input):
+class ProbeField(ScreenField):
+    """A text field of the probe form: enter sends, ctrl+t traces, escape leaves it for Send."""
+
+    BINDINGS = [Binding("enter", "submit", "Send"), Binding("ctrl+t", "screen.trace", "Trace")]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, leave_to="#send", **kwargs)
+
+
+class DestinationInput(ProbeField):
     """The destination field: free text, with ↓/↑ stepping through the lab's names and addresses."""
 
     BINDINGS = [Binding("down", "step(1)", "Next", show=False), Binding("up", "step(-1)", "Previous", show=False)]
@@ -72,6 +85,7 @@ class DestinationInput(Input):
 
 
 class ProbeScreen(Screen):
+    AUTO_FOCUS = "#src"
     BINDINGS = [
         Binding("s", "send", "Send"),
         Binding("t", "trace", "Trace"),
@@ -86,7 +100,7 @@ class ProbeScreen(Screen):
             yield DestinationInput(placeholder="container, IP, host or host:port", id="dst", compact=True,
                                    suggester=SuggestFromList([], case_sensitive=False))
             yield Select([(p, p) for p in PROTOCOLS], value="icmp", allow_blank=False, id="proto", compact=True)
-            yield Input(placeholder="port", id="port", compact=True, type="integer", max_length=5)
+            yield ProbeField(placeholder="port", id="port", compact=True, type="integer", max_length=5)
             yield Button("Send", id="send", variant="primary", compact=True)
             yield Button("Trace", id="trace", compact=True)
         result = Static("Pick a source and a destination, then press s to send (t to trace).", id="probe-result")
@@ -96,6 +110,9 @@ class ProbeScreen(Screen):
         view.border_title = "trace"
         yield view
         yield Footer(compact=True, show_command_palette=False)
+
+    def on_screen_resume(self) -> None:
+        keep_focus_off_fields(self, "#src")
 
     def on_mount(self) -> None:
         self.app.lab_changed.subscribe(self, self.show_lab)

@@ -98,12 +98,12 @@ class InspectPane(ScrollableContainer):
 class TopologyScreen(Screen):
     AUTO_FOCUS = "#tree"
     BINDINGS = [
-        Binding("n", "app.create_network", "Net", tooltip="create a network"),
+        Binding("n", "app.create_network", "Network", tooltip="create a network"),
         Binding("r", "app.run_container", "Run", tooltip="run a container"),
         Binding("c", "app.connect", "Connect", tooltip="connect a container to a network"),
-        Binding("d", "app.disconnect", "Disconn", tooltip="disconnect an endpoint"),
+        Binding("d", "app.disconnect", "Disconnect", tooltip="disconnect an endpoint"),
         Binding("x,delete", "app.remove", "Remove", tooltip="remove the selected object"),
-        Binding("a", "app.add_host", "Host", tooltip="add a simulated Docker host"),
+        Binding("a", "app.add_host", "Host", tooltip="add a simulated Docker host", show=False),  # 80 columns: in help
     ]
 
     NARROW = 120  # below this width the picture goes on top, full width, so more sandboxes fit
