@@ -9,17 +9,21 @@ activation). Errors come back as the core's exception types with the engine's on
 from __future__ import annotations
 
 import _thread
+import contextlib
 import json
 import os
 import socket
+import struct
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from . import paths
-from .errors import CnmError, EngineUnavailable, NotFound, from_status
+from . import engine_log, paths
+from .api import types, wire
+from .errors import CnmError, Conflict, EngineUnavailable, NotFound, from_status
+from .image import path as image_path
 
 START_TIMEOUT = 60.0
 
@@ -67,8 +71,9 @@ def _dropped(sock: socket.socket) -> bool:
         return True
 
 
-def _exchange(sock: socket.socket, timeout: float, request: bytes) -> tuple[int, bytes, bool]:
-    """One HTTP/1.1 exchange on a connected socket: (status, body, whether the engine keeps it open).
+def _exchange(sock: socket.socket, timeout: float, request: bytes) -> tuple[int, bytes, bool, str]:
+    """One HTTP/1.1 exchange on a connected socket: (status, body, whether the engine keeps it
+    open, the body's Content-Type).
 
     The engine answers every call with Content-Length, so this is all a client needs; http.client
     would cost a CLI command 15-20 ms of imports (email parsing)."""
@@ -97,7 +102,7 @@ def _exchange(sock: socket.socket, timeout: float, request: bytes) -> tuple[int,
             break
         body += chunk
     keep = wanted is not None and headers.get("connection", "").lower() != "close"
-    return status, body, keep
+    return status, body, keep, headers.get("content-type", "")
 
 
 class Client:
@@ -122,6 +127,13 @@ class Client:
                 raise EngineUnavailable(f"the cnmlab engine is not running (no socket at {self.socket_path})") from None
             self.start_engine()
             return self._send(method, path, body, timeout)
+        except PermissionError:
+            raise EngineUnavailable(
+                f"permission denied on {self.socket_path}: that engine belongs to another user; run cnmlab as "
+                "that user, or point CNMLAB_RUNTIME_DIR and CNMLAB_STATE_DIR at directories of your own") from None
+        except OSError as exc:  # reset, broken pipe, timeout, a cut-short answer: one line
+            raise EngineUnavailable(f"the engine at {self.socket_path} did not answer {method} {path}: "
+                                    f"{exc.strerror or exc}") from None
 
     def _send(self, method: str, path: str, body, timeout: float | None):
         if not self._dir_checked:  # a socket in someone else's directory is not our engine
@@ -129,18 +141,22 @@ class Client:
                 raise EngineUnavailable(f"{Path(self.socket_path).parent} belongs to another user (uid {owner}): "
                                         "not connecting to an engine there")
             self._dir_checked = True
-        data = b"" if body is None else json.dumps(body).encode()
+        data = b"" if body is None else wire.encode(body)
         head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(data)}\r\n"
         if body is not None:
             head += "Content-Type: application/json\r\n"
-        status, raw = self._exchange(timeout or self.timeout, (head + "\r\n").encode() + data)
-        payload = json.loads(raw) if raw else None
+        status, raw, content_type = self._exchange(timeout or self.timeout, (head + "\r\n").encode() + data)
+        json_body = content_type.startswith("application/json")
+        try:
+            payload = (json.loads(raw) if json_body else raw.decode(errors="replace")) if raw else None
+        except ValueError:
+            payload = None
         if status >= 400:
             message = payload.get("message") if isinstance(payload, dict) else raw.decode(errors="replace")
             raise from_status(status, message or f"engine answered {status}")
         return payload
 
-    def _exchange(self, timeout: float, request: bytes) -> tuple[int, bytes]:
+    def _exchange(self, timeout: float, request: bytes) -> tuple[int, bytes, str]:
         with self._kept_lock:  # at most one idle connection; concurrent callers open their own
             sock, self._kept = self._kept, None
         if sock is not None and _dropped(sock):
@@ -149,7 +165,7 @@ class Client:
         reused = sock is not None
         sock = sock or _connect(self.socket_path, timeout)
         try:
-            status, body, keep = _exchange(sock, timeout, request)
+            status, body, keep, content_type = _exchange(sock, timeout, request)
         except (ConnectionResetError, BrokenPipeError, _BadReply):
             sock.close()
             if not reused:
@@ -158,7 +174,7 @@ class Client:
             # request met no live engine, so it goes once more on a new connection.
             sock = _connect(self.socket_path, timeout)
             try:
-                status, body, keep = _exchange(sock, timeout, request)
+                status, body, keep, content_type = _exchange(sock, timeout, request)
             except BaseException:
                 sock.close()
                 raise
@@ -170,7 +186,7 @@ class Client:
                 self._kept, sock = sock, None
         if sock is not None:
             sock.close()
-        return status, body
+        return status, body, content_type
 
     def close(self) -> None:
         """Close the kept connection (it also closes when the Client is collected)."""
@@ -193,7 +209,9 @@ class Client:
         log = paths.log_path()
         paths.private_dir(log.parent)
         env = dict(os.environ, CNMLAB_RUNTIME_DIR=str(Path(self.socket_path).parent))
-        with open(log, "ab") as out:
+        engine_log.rotate(log)
+        fd = engine_log.open_private(log)
+        with open(fd, "ab") as out:
             start = out.tell()
             proc = subprocess.Popen([sys.executable, "-m", "cnmlab.engine"], stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=out, start_new_session=True, env=env)
@@ -241,11 +259,11 @@ class Client:
 
     def plugin_run(self, argv: list[str], host: str | None = None, wait: float = 10.0) -> dict:
         """Start a plugin process in a host's namespace inside the lab world (never outside)."""
-        return self.request("POST", "/plugins/run", {"Argv": list(argv), "Host": host, "Cwd": os.getcwd(),
-                                                      "Env": dict(os.environ), "Wait": wait})
+        return self.request("POST", "/plugins/run", types.PluginRun(argv=[str(a) for a in argv], host=host,
+                                                                     cwd=os.getcwd(), env=dict(os.environ), wait=wait))
 
     def plugin_stop(self, ref: str, force: bool = False) -> dict:
-        return self.request("POST", f"/plugins/{quote(ref, safe='')}/stop", {"Force": force})
+        return self.request("POST", f"/plugins/{quote(ref, safe='')}/stop", types.PluginStop(force=force))
 
     # -- hosts ------------------------------------------------------------------
     def hosts(self) -> list[dict]:
@@ -255,7 +273,7 @@ class Client:
         return self.request("GET", f"/hosts/{quote(name, safe='')}")
 
     def host_add(self, name: str, address: str | None = None, plain: bool = False) -> dict:
-        return self.request("POST", "/hosts/create", {"Name": name, "Address": address, "Plain": plain})
+        return self.request("POST", "/hosts/create", types.HostCreate(name=name, address=address, plain=plain))
 
     def host_rm(self, name: str) -> None:
         self.request("DELETE", f"/hosts/{quote(name, safe='')}")
@@ -264,17 +282,17 @@ class Client:
     def networks(self) -> list[dict]:
         return self.request("GET", "/networks")
 
-    def network_create(self, name: str, driver: str = "bridge", subnet: str | None = None,
+    def network_create(self, name: str | types.NetworkCreate, driver: str = "bridge", subnet: str | None = None,
                        gateway: str | None = None, ip_range: str | None = None,
                        aux_addresses: dict | None = None, internal: bool = False, attachable: bool = False,
                        options: dict | None = None, labels: dict | None = None, ipv6: bool = False,
                        host: str | None = None, ipam_driver: str | None = None) -> dict:
-        cfg = {k: v for k, v in (("Subnet", subnet), ("Gateway", gateway), ("IPRange", ip_range),
-                                  ("AuxiliaryAddresses", aux_addresses)) if v}
-        body = {"Name": name, "Driver": driver, "Internal": internal, "Attachable": attachable,
-                "EnableIPv6": ipv6, "Options": options or {}, "Labels": labels or {}, "Host": host,
-                "IPAM": {"Driver": ipam_driver or "default", "Config": [cfg] if cfg else []}}
-        return self.request("POST", "/networks/create", body)
+        """`docker network create`: a NetworkCreate body, or a name and the flags `NetworkCreate.of` takes."""
+        spec = name if isinstance(name, types.NetworkCreate) else types.NetworkCreate.of(
+            name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range, aux_addresses=aux_addresses,
+            internal=internal, attachable=attachable, options=options, labels=labels, ipv6=ipv6, host=host,
+            ipam_driver=ipam_driver)
+        return self.request("POST", "/networks/create", spec)
 
     def network_inspect(self, ref: str, host: str | None = None, verbose: bool = False) -> dict:
         return self.request("GET", f"/networks/{quote(ref, safe='')}",
@@ -287,70 +305,127 @@ class Client:
         return self.request("POST", "/networks/prune")["NetworksDeleted"]
 
     def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None) -> None:
-        cfg = {"Aliases": aliases or []}
-        if ip:
-            cfg["IPAMConfig"] = {"IPv4Address": ip}
-        self.request("POST", f"/networks/{quote(network, safe='')}/connect", {"Container": container, "EndpointConfig": cfg})
+        body = types.NetworkConnect(container=container, endpoint_config=types.EndpointSettings.of(ip, aliases))
+        self.request("POST", f"/networks/{quote(network, safe='')}/connect", body)
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
-        self.request("POST", f"/networks/{quote(network, safe='')}/disconnect", {"Container": container, "Force": force})
+        self.request("POST", f"/networks/{quote(network, safe='')}/disconnect",
+                     types.NetworkDisconnect(container=container, force=force))
 
     # -- containers -------------------------------------------------------------
-    def run(self, name: str, network: str | None = None, ip: str | None = None, aliases: list[str] | None = None,
-            ports: list[str] | None = None, host: str | None = None, labels: dict | None = None) -> dict:
-        from .sandbox import parse_port
-
-        bindings: dict[str, list] = {}
-        for spec in ports or []:
-            port = parse_port(spec)  # the CLI's own check, as docker's is
-            bindings.setdefault(f"{port.container_port}/{port.proto}", []).append({"HostPort": str(port.host_port)})
-        body = {"HostConfig": {"NetworkMode": network or "default", "PortBindings": bindings},
-                "Host": host, "Labels": labels or {}}
-        if network or aliases:  # aliases without a network go to the default bridge, which refuses them
-            ep = {"Aliases": aliases or []}
-            if ip and network:
-                ep["IPAMConfig"] = {"IPv4Address": ip}
-            body["NetworkingConfig"] = {"EndpointsConfig": {network or "bridge": ep}}
+    def create(self, name: str | None = None, network: str | list[str] | types.ContainerCreate | None = None,
+               ip: str | None = None, aliases: list[str] | None = None, ports: list[str | dict] | None = None,
+               host: str | None = None, labels: dict | None = None, image: str | None = None,
+               cmd: list[str] | None = None, env: list[str] | None = None, tty: bool = False, stdin: bool = False,
+               auto_remove: bool = False, entrypoint: list[str] | None = None, hostname: str | None = None) -> dict:
+        """`docker create`: the container is recorded, not started. A ContainerCreate body (in place
+        of `network`), or the flags `ContainerCreate.of` takes: `network` may name several (every
+        one is joined at start); `ip`/`aliases` are for the first; `ports` are `-p` texts or
+        {"HostIp", "HostPort", "ContainerPort", "Proto"} dicts."""
+        body = network if isinstance(network, types.ContainerCreate) else types.ContainerCreate.of(
+            network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels, image=image, cmd=cmd,
+            env=env, tty=tty, stdin=stdin, auto_remove=auto_remove, entrypoint=entrypoint, hostname=hostname)
         return self.request("POST", "/containers/create", body, query={"name": name})
 
-    def containers(self) -> list[dict]:
-        return self.request("GET", "/containers/json")
+    def run(self, name: str, network: str | list[str] | None = None, ip: str | None = None,
+            aliases: list[str] | None = None, ports: list[str | dict] | None = None, host: str | None = None,
+            labels: dict | None = None, image: str | None = None, cmd: list[str] | None = None,
+            env: list[str] | None = None, tty: bool = False, stdin: bool = False, auto_remove: bool = False,
+            entrypoint: list[str] | None = None, hostname: str | None = None) -> dict:
+        """`docker run -d`: create and start; a start that fails removes the container again.
+        (`name` None: Docker's way, a random adjective_scientist name.)"""
+        made = self.create(name, network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels,
+                           image=image, cmd=cmd, env=env, tty=tty, stdin=stdin, auto_remove=auto_remove,
+                           entrypoint=entrypoint, hostname=hostname)
+        try:
+            self.start(made["Id"])
+        except CnmError:
+            with contextlib.suppress(CnmError):
+                self.rm(made["Id"], force=True)
+            raise
+        return made
+
+    def start(self, ref: str) -> None:
+        self.request("POST", f"/containers/{quote(ref, safe='')}/start")
+
+    def stop(self, ref: str, timeout: float | None = None) -> None:
+        self.request("POST", f"/containers/{quote(ref, safe='')}/stop", query={"t": timeout})
+
+    def restart(self, ref: str, timeout: float | None = None) -> None:
+        self.request("POST", f"/containers/{quote(ref, safe='')}/restart", query={"t": timeout})
+
+    def kill(self, ref: str, signal: str = "KILL") -> None:
+        self.request("POST", f"/containers/{quote(ref, safe='')}/kill", query={"signal": signal})
+
+    def wait(self, ref: str, condition: str = "not-running") -> int:
+        return self.request("POST", f"/containers/{quote(ref, safe='')}/wait", query={"condition": condition},
+                            timeout=None)["StatusCode"]
+
+    def logs(self, ref: str, follow: bool = False, tail: str = "all", timestamps: bool = False,
+             stdout: bool = True, stderr: bool = True) -> Iterator[tuple[str, bytes]]:
+        """The container's log as (stream, bytes) chunks; `follow` keeps reading until it stops."""
+        query = {"follow": int(follow), "tail": tail, "timestamps": int(timestamps), "stdout": int(stdout),
+                 "stderr": int(stderr)}
+        tty = self.inspect(ref)["Config"].get("Tty", False)
+        sock = self._raw("GET", f"/containers/{quote(ref, safe='')}/logs?" + urlencode(query))
+        try:
+            reader = sock.makefile("rb")
+            status = _read_head(reader)
+            if status >= 400:
+                payload = json.loads(reader.read() or b"{}")
+                raise from_status(status, payload.get("message") or f"engine answered {status}")
+            yield from read_frames(reader, tty)
+        finally:
+            sock.close()
+
+    def _raw(self, method: str, path: str) -> socket.socket:
+        if not self.running():
+            self.request("GET", "/_ping")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self.socket_path)
+        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        return sock
+
+    def containers(self, all: bool = True) -> list[dict]:  # noqa: A002 - Docker's name
+        return self.request("GET", "/containers/json", query={"all": int(all)})
 
     def inspect(self, ref: str) -> dict:
         return self.request("GET", f"/containers/{quote(ref, safe='')}/json")
 
-    def rm(self, ref: str, force: bool = False) -> None:
+    def rm(self, ref: str, force: bool = True) -> None:
+        """Remove a container; the lab's own callers remove running ones too (force). `cnmlab rm`
+        passes force only with -f, as `docker rm` does."""
         self.request("DELETE", f"/containers/{quote(ref, safe='')}", query={"force": "1" if force else None})
 
     # -- topologies: many networks and containers in one request (engine/batch.py) ----
     def apply(self, networks: list[dict] | None = None, containers: list[dict] | None = None) -> dict:
         """Build a topology in one request, all or nothing: {"Name", "Subnet", ...} networks and
         {"Name", "Network", "IP", ...} containers. Returns how many of each were made."""
-        return self.request("POST", "/lab/apply", {"Networks": networks or [], "Containers": containers or []})
+        return self.request("POST", "/lab/apply", _topology(networks, containers))
 
     def unapply(self, networks: list[dict] | None = None, containers: list[dict] | None = None) -> dict:
         """Remove what a topology names (containers first), in one request."""
-        return self.request("DELETE", "/lab/apply", {"Networks": networks or [], "Containers": containers or []})
+        return self.request("DELETE", "/lab/apply", _topology(networks, containers))
 
     # -- packets: probe, matrix, trace (cnmlab.probe) ----------------------------
     def probe(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
               timeout: float = 1.0, size: int | None = None) -> dict:
         """One test packet from src to dst; the answer says reachable/refused/no route/timeout/filtered.
         `size`: the IP packet's length in bytes (icmp, udp; DF is set), to test a path's MTU."""
-        return self.request("POST", "/lab/probe", {"Source": src, "Destination": dst, "Proto": proto,
-                                                   "Port": port, "Timeout": timeout, "Size": size})
+        return self.request("POST", "/lab/probe", types.Probe(source=src, destination=dst, proto=proto, port=port,
+                                                              timeout=timeout, size=size))
 
     def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
                explain: bool = False, timeout: float | None = None, by: str = "endpoint") -> dict:
         """Every container to every endpoint (by="container": to every container), probed concurrently."""
-        return self.request("POST", "/lab/matrix", {"Proto": proto, "Port": port, "Network": network,
-                                                    "Explain": explain, "Timeout": timeout, "By": by})
+        return self.request("POST", "/lab/matrix", types.Matrix(proto=proto, port=port, network=network,
+                                                                explain=explain, timeout=timeout, by=by))
 
     def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
               timeout: float | None = None, size: int | None = None) -> dict:
         """One probe captured at every hop of its path, with the verdict and the dropping rule."""
-        return self.request("POST", "/lab/trace", {"Source": src, "Destination": dst, "Proto": proto, "Port": port,
-                                                   "Timeout": timeout, "Size": size})
+        return self.request("POST", "/lab/trace", types.Probe(source=src, destination=dst, proto=proto, port=port,
+                                                              timeout=timeout, size=size))
 
     # -- services (VIP load balancing) ---------------------------------------------
     def services(self) -> list[dict]:
@@ -358,15 +433,15 @@ class Client:
 
     def service_create(self, name: str, network: str, replicas: int = 1, ports: list[str] | None = None,
                        endpoint_mode: str = "vip", host: str | None = None) -> dict:
-        return self.request("POST", "/services/create", {"Name": name, "Network": network, "Replicas": replicas,
-                                                         "Ports": ports or [], "EndpointMode": endpoint_mode,
-                                                         "Host": host})
+        return self.request("POST", "/services/create", types.ServiceCreate(
+            name=name, network=network, replicas=replicas, ports=list(ports or []), endpoint_mode=endpoint_mode,
+            host=host))
 
     def service_inspect(self, ref: str) -> dict:
         return self.request("GET", f"/services/{quote(ref, safe='')}")
 
     def service_scale(self, ref: str, replicas: int) -> dict:
-        return self.request("POST", f"/services/{quote(ref, safe='')}/update", {"Replicas": replicas})
+        return self.request("POST", f"/services/{quote(ref, safe='')}/update", types.ServiceScale(replicas=replicas))
 
     def service_rm(self, ref: str) -> None:
         self.request("DELETE", f"/services/{quote(ref, safe='')}")
@@ -397,7 +472,10 @@ class Client:
         if ref is None:
             return None, None
         try:
-            settings = self.inspect(ref)["NetworkSettings"]
+            found = self.inspect(ref)
+            if not found["State"]["Running"]:
+                raise Conflict(f"Container {found['Id']} is not running")
+            settings = found["NetworkSettings"]
             return os.path.basename(settings["SandboxKey"]), settings.get("UtsKey") or None
         except NotFound:
             if any(h["Name"] == ref for h in self.hosts()) or ref == "underlay":
@@ -414,8 +492,10 @@ class Client:
     def namespace_of(self, ref: str | None) -> str | None:
         return self.namespaces_of(ref)[0]
 
-    def enter_argv(self, ref: str | None, argv: list[str]) -> list[str]:
-        """argv that runs a command inside the lab world, in the namespace of `ref`."""
+    def enter_argv(self, ref: str | None, argv: list[str], userland: bool = False) -> list[str]:
+        """argv that runs a command inside the lab world, in the namespace of `ref`. `userland`:
+        in a container, find alpine's tools first on PATH, as its own processes do (the lab's
+        checks keep the machine's tools, whose output they read)."""
         status = self.status()
         enter = ["nsenter", "-t", str(status["pid"]), "-n", "-m"]
         if status.get("rootless"):
@@ -425,6 +505,8 @@ class Client:
             return enter + ["--"] + argv
         if uts:  # opened after entering the world's mount namespace, where /run/uts lives
             enter += ["--", "nsenter", f"--uts={uts}"]
+            if userland:
+                argv = ["env", f"PATH={image_path()}"] + argv
         return enter + ["--", "ip", "netns", "exec", ns] + argv
 
     def exec(self, ref: str, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess:
@@ -432,6 +514,29 @@ class Client:
         import subprocess
 
         return subprocess.run(self.enter_argv(ref, argv), capture_output=True, text=True, timeout=timeout)
+
+
+def _read_head(reader) -> int:
+    status = int(reader.readline().split()[1])
+    while reader.readline() not in (b"\r\n", b"\n", b""):
+        pass
+    return status
+
+
+def read_frames(reader, tty: bool) -> Iterator[tuple[str, bytes]]:
+    """Docker's stream: raw bytes with a TTY, else frames of an 8-byte header and the payload."""
+    if tty:
+        while data := reader.read1(65536):
+            yield "stdout", data
+        return
+    while len(head := reader.read(8)) == 8:
+        kind, size = struct.unpack(">BxxxL", head)
+        yield ("stderr" if kind == 2 else "stdout"), reader.read(size)
+
+
+def _topology(networks: list | None, containers: list | None) -> types.Topology:
+    """A Topology from its items, given as types or as {"Name", "Subnet", ...} dicts."""
+    return wire.convert({"Networks": list(networks or []), "Containers": list(containers or [])}, types.Topology)
 
 
 def _alive(pid: int) -> bool:

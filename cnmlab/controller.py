@@ -10,26 +10,33 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import signal
+import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
+from pathlib import Path
 
+from . import container as lifecycle
 from . import gateway as gateway_policy
 from . import ports as port_policy
 from . import underlay
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
-from .events import (ContainerCreated, ContainerRemoved, EndpointJoined, EndpointLeft, Event, HostAdded,
-                     HostRemoved, LabReset, NetworkCreated, NetworkRemoved)
+from .events import (ContainerCreated, ContainerDied, ContainerRemoved, ContainerRestarted, ContainerStarted,
+                     EndpointJoined, EndpointLeft, Event, HostAdded, HostRemoved, LabReset, NetworkCreated,
+                     NetworkRemoved)
 from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
 from .host import Host
-from .ipam import Ipam, Pool, parse_address, parse_subnet
-from .names import RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name, new_id
+from .ipam import Ipam, Pool, check_subnet, parse_address, parse_subnet
+from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_mac, check_network_name,
+                    check_plugin_name, new_id, random_name)
 from .network import PREDEFINED, IpamConfig, Network
 from .osl import netns
 from .osl.netns import Namespaces
-from .sandbox import Container, ContainerTable, PortBinding, parse_port
+from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, State, parse_port
 from .services import TestServices
 from .store import Store
 
@@ -58,6 +65,7 @@ class Hooks:
     left: list[Callable] = field(default_factory=list)  # (network, endpoint, container, teardown)
     removing_network: list[Callable] = field(default_factory=list)  # (network): raise a CnmError to refuse
     network_removed: list[Callable] = field(default_factory=list)  # (network)
+    process_starting: list[Callable] = field(default_factory=list)  # (container): finish the sandbox for it
 
     @staticmethod
     def run(hooks: list[Callable], *args) -> None:
@@ -85,6 +93,10 @@ class Controller:
         self._ports_on: dict[str, str] = {}  # container id -> endpoint id its ports are programmed on
         self._subscribers: list[Callable[[Event], None]] = []
         self.hooks = Hooks()
+        self._runtimes: dict[str, lifecycle.Runtime] = {}  # container id -> main process, log, attached clients
+        base = Path(store.path).parent if store.path != ":memory:" else Path(tempfile.mkdtemp(prefix="cnmlab-"))
+        self.containers_dir = str(base / "containers")  # logs, as /var/lib/docker/containers/ID
+        self.submit = _run_here  # the engine sets its kernel thread's submit: work for the one thread
         self.ctx = DriverContext(ns=self.ns, host=self.host, hosts=lambda: list(self.hosts.values()), emit=self.emit)
 
     # -- events -----------------------------------------------------------------
@@ -109,13 +121,28 @@ class Controller:
             self.add_host(DEFAULT_HOST)
 
     def close(self) -> None:
+        """The engine stops: main processes end with it; running containers start again with the next."""
+        for rt in self._runtimes.values():
+            if rt.process is not None:
+                rt.process.on_exit = lambda code: None
+                rt.process.signal(signal.SIGKILL)
         self.services.close()
         self.ns.close()
 
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
         netns.reaper.settle()  # unmounts of removed containers still running: done before we start
+        for rt in self._runtimes.values():
+            if rt.process is not None:
+                rt.process.on_exit = lambda code: None
+                rt.process.signal(signal.SIGKILL)
+            rt.output.publish(None)
+            rt.log.remove()
+            rt.notify(removed=True)
+        self._runtimes.clear()
         for container in list(self.containers.values()):
+            if not container.running:
+                continue
             self.services.stop(container.netns)
             if container.network_mode != "host":
                 netns.delete_uts(container.netns)
@@ -279,12 +306,18 @@ class Controller:
                        labels: dict[str, str] | None = None, ipv6: bool = False, host: str | None = None,
                        ipam_driver: str = "default") -> Network:
         check_network_name(name)
+        check_plugin_name(driver)
+        check_plugin_name(ipam_driver, "IPAM driver")
         if any(n.name == name for n in self.networks.values()):
             raise Conflict(f"network with name {name} already exists")
         if ipv6:
             raise InvalidParameter("IPv6 networks are not supported in the lab (--ipv6): sandboxes keep IPv6 off")
         if (gateway or ip_range or aux_addresses) and not subnet:
             raise InvalidParameter("every ip-range, gateway or aux-address must have a corresponding subnet")
+        if subnet:
+            check_subnet(subnet)
+        if ip_range:
+            check_subnet(ip_range, "ip-range")
         return self._create_network(name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
                                     aux_addresses=aux_addresses, internal=internal, attachable=attachable,
                                     options=options or {}, labels=labels or {}, host=host,
@@ -410,10 +443,20 @@ class Controller:
             return matches[0]
         raise NotFound(f"No such container: {ref}")
 
-    def create_container(self, name: str, network: str | list[str] | None = None, ip: str | None = None,
-                         aliases: list[str] | None = None, ports: list[str | PortBinding] | None = None,
-                         host: str | None = None, labels: dict[str, str] | None = None) -> Container:
-        """`docker run`: make the sandbox, join its network, publish its ports."""
+    def create_container(self, name: str | None = None, network: str | list[str] | None = None,
+                         ip: str | None = None, aliases: list[str] | None = None,
+                         ports: list[str | PortBinding] | None = None, host: str | None = None,
+                         labels: dict[str, str] | None = None, image: str = "", cmd: list[str] | None = None,
+                         entrypoint: list[str] | None = None, env: list[str] | None = None,
+                         hostname: str | None = None, tty: bool = False, open_stdin: bool = False,
+                         stdin_once: bool = False, auto_remove: bool = False, mac: str | None = None,
+                         endpoint_configs: dict[str, dict] | None = None) -> Container:
+        """`docker create`: record the container (state `created`); `start_container` builds it.
+
+        `network` names every network to join, in order (Docker 25+ joins them all); `ip`,
+        `aliases` and `mac` are for the first, `endpoint_configs` ({name: {"ip", "aliases", "mac"}})
+        for any of them."""
+        name = name or random_name({c.name for c in self.containers.values()})
         check_container_name(name)
         existing = self.containers.by_name.get(name)
         if existing is not None:
@@ -421,36 +464,126 @@ class Controller:
                            f'"{existing.id}". You have to remove (or rename) that container to be able to reuse that name.')
         if name in self.hosts or name in RESERVED_NAMESPACES:
             raise Conflict(f"name {name} is taken by a host of the lab: hosts and containers share the namespace list")
-        networks = [network] if isinstance(network, str) else list(network or [])
-        if len(networks) > 1:
-            raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(networks)}.")
+        names = [network] if isinstance(network, str) else list(dict.fromkeys(network or []))
         host = host or self.default_host()
         if self.host(host).plain:
             raise InvalidParameter(f"host {host} is a plain machine, not a Docker host")
-        net = self.network(networks[0] if networks else "bridge", host)
-        if not networks:
+        nets = [self.network(n, host) for n in names] or [self.network("bridge", host)]
+        if not names:
             ip = None  # `docker run --ip` without --network is silently ignored
+        special = [n for n in nets if n.driver in ("host", "null")]
+        if special and len(nets) > 1:
+            raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(names)}: "
+                                   f"{special[0].name} network mode cannot be combined with other networks")
         bindings = [p if isinstance(p, PortBinding) else parse_port(p) for p in ports or []]
-        mode = {"host": "host", "null": "none"}.get(net.driver, net.name)
+        mode = {"host": "host", "null": "none"}.get(nets[0].driver, nets[0].name)
         if bindings and mode in ("host", "none"):
             raise InvalidParameter(f"ports cannot be published in {mode} network mode")
-        self._check_ports_free(host, bindings)
-        container = Container(id=new_id(), name=name, host=host, created=now(), network_mode=mode,
-                              ports=bindings, labels=dict(labels or {}))
-        with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoint and the container
-            self._build_sandbox(container)
-            undo.callback(self._unbuild_sandbox, container)
-            self._join(net, container, ip=ip, aliases=aliases or [], from_connect=False)
-            self._publish(container)
-            self.store.put(container)
-            undo.pop_all()
-        self.emit(ContainerCreated(container=name, id=container.id, host=host))
+        configs = endpoint_configs or {}
+        wanted = []
+        for i, net in enumerate(nets):
+            cfg = configs.get(names[i] if names else net.name) or configs.get(net.name) or {}
+            first = i == 0
+            wanted.append(EndpointConfig(network=net.id, ip=cfg.get("ip") or (ip if first else None),
+                                         aliases=list(cfg.get("aliases") or (aliases if first else None) or []),
+                                         mac=cfg.get("mac") or (mac if first else None)))
+        cid = new_id()
+        container = Container(id=cid, name=name, host=host, created=now(), network_mode=mode, ports=bindings,
+                              labels=dict(labels or {}), networks=wanted, image=image or "", cmd=cmd,
+                              entrypoint=entrypoint, env=list(env or []), hostname=hostname or cid[:12],
+                              tty=tty, open_stdin=open_stdin, stdin_once=stdin_once, auto_remove=auto_remove,
+                              state=State())
+        self.containers[cid] = container
+        self.store.put(container)
+        self.emit(ContainerCreated(container=name, id=cid, host=host))
         return container
 
-    def _check_ports_free(self, host: str, bindings: list[PortBinding]) -> None:
-        port_policy.check_free(self, host, bindings)
+    def run_container(self, name: str | None = None, **kwargs) -> Container:
+        """`docker run -d`: create and start, all or nothing (a failed start removes it again)."""
+        c = self.create_container(name, **kwargs)
+        try:
+            self.start_container(c.id)
+        except BaseException:
+            self.remove_container(c.id, force=True)
+            raise
+        return c
 
-    def _build_sandbox(self, container: Container) -> None:
+    # -- the life cycle (container.py) ------------------------------------------
+    def runtime(self, cid: str) -> lifecycle.Runtime:
+        rt = self._runtimes.get(cid)
+        if rt is None:
+            rt = self._runtimes[cid] = lifecycle.Runtime(lifecycle.log_path(self, cid))
+        return rt
+
+    def start_container(self, ref: str) -> bool:
+        """Build the sandbox, join the networks, publish the ports, start the main process.
+        Kernel thread. False when it was running already (Docker answers 304)."""
+        c = self.container(ref)
+        if c.running:
+            return False
+        lifecycle.check_startable(self, c)
+        rt = self.runtime(c.id)
+        with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoints and the container
+            self._check_ports_free(c.host, c.ports, besides=c)
+            self._build_sandbox(c, services=lifecycle.main_argv(c) is None)
+            undo.callback(self._teardown_sandbox, c)
+            for cfg in c.networks:
+                self._join(self.networks[cfg.network], c, ip=cfg.ip, aliases=cfg.aliases,
+                           from_connect=cfg.from_connect, mac=cfg.mac)
+            self._publish(c)
+            lifecycle.spawn_main(self, c, rt)
+            c.state.status = "running"
+            c.state.started_at = now()
+            c.state.exit_code = 0
+            self.store.put(c)
+            undo.pop_all()
+        self.emit(ContainerStarted(container=c.name, id=c.id, pid=c.state.pid))
+        return True
+
+    def main_exited(self, cid: str, proc, code: int) -> None:
+        """The main process `proc` ended with `code` (kernel thread): release what the container held."""
+        c = self.containers.get(cid)
+        rt = self._runtimes.get(cid)
+        if c is None or rt is None or not c.running or rt.process is not proc:
+            return  # an old process of a container that has started again since, or is gone
+        self._unpublish(c)
+        self._teardown_sandbox(c)
+        rt.process = None
+        c.state.status, c.state.exit_code, c.state.pid, c.state.finished_at = "exited", code, 0, now()
+        self.store.put(c)
+        rt.output.publish(None)  # attached clients' streams end with the container
+        self.emit(ContainerDied(container=c.name, id=c.id, exit_code=code))
+        rt.notify(exited=True)
+        if c.auto_remove:
+            self.remove_container(c.id, force=True)
+
+    def stop_container(self, ref: str, timeout: float | None = None) -> bool:
+        """SIGTERM, then SIGKILL after `timeout` s (default 10). Blocks: call it off the kernel
+        thread. False when it was not running (Docker answers 304)."""
+        return lifecycle.stop(self, self.container(ref), timeout)
+
+    def kill_container(self, ref: str, signal: str | int | None = "SIGKILL") -> None:
+        """Send a signal to the main process (kernel thread)."""
+        lifecycle.kill(self, self.container(ref), signal)
+
+    def restart_container(self, ref: str, timeout: float | None = None) -> None:
+        """Stop (if running), then start again. Blocks: call it off the kernel thread."""
+        c = self.container(ref)
+        lifecycle.stop(self, c, timeout)
+        self.submit(self.start_container, c.id).result()
+        self.emit(ContainerRestarted(container=c.name, id=c.id))
+
+    def wait_container(self, ref: str, condition: str = "not-running", timeout: float | None = None,
+                       ready: Callable[[], None] | None = None) -> int:
+        """Block until the container is not running (or its next exit, or its removal); return
+        its exit code. `ready()` is called once the waiter counts (answer the HTTP head then).
+        Call it off the kernel thread."""
+        return lifecycle.wait(self, self.container(ref), condition, timeout, ready)
+
+    def _check_ports_free(self, host: str, bindings: list[PortBinding], besides: Container | None = None) -> None:
+        port_policy.check_free(self, host, bindings, besides)
+
+    def _build_sandbox(self, container: Container, services: bool = True) -> None:
         if container.network_mode != "host":
             self.ns.create(container.netns, handle=False)  # pyroute2's handle opens on first use
             try:
@@ -460,10 +593,10 @@ class Controller:
                 raise
         self.containers[container.id] = container
         try:
-            self.services.start(container.netns, container.name)
+            if services:
+                self.services.start(container.netns, container.name)
         except OSError:
             if container.network_mode != "host":
-                self.containers.pop(container.id, None)
                 netns.delete_uts(container.netns)
                 self.ns.delete(container.netns)
                 raise
@@ -471,10 +604,11 @@ class Controller:
         try:
             self.hooks.run(self.hooks.sandbox_created, container)
         except BaseException:
-            self._unbuild_sandbox(container)
+            self._teardown_sandbox(container)
             raise
 
-    def _unbuild_sandbox(self, container: Container) -> None:
+    def _teardown_sandbox(self, container: Container) -> None:
+        """Leave every network and drop the sandbox; the container's record stays."""
         for ep_id in list(container.endpoints):
             ep = self.endpoints[ep_id]
             self._leave(self.networks[ep.network_id], container, ep, teardown=True)
@@ -483,14 +617,30 @@ class Controller:
             self.services.stop(container.netns)
             netns.delete_uts(container.netns, background=True)  # the unmounts finish off the request's path
             self.ns.delete(container.netns, background=True)
+        container.next_if = 0
+
+    def _unbuild_sandbox(self, container: Container) -> None:
+        if container.running:
+            self._teardown_sandbox(container)
         self.containers.pop(container.id, None)
 
     def remove_container(self, ref: str, force: bool = False) -> None:
         container = self.container(ref)
-        with self.store.batch():
-            self._unpublish(container)
+        if container.running and not force:
+            raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
+                           "attempting removal or force remove")
+        rt = self._runtimes.pop(container.id, None)
+        if rt is not None and rt.process is not None:
+            rt.process.signal(signal.SIGKILL)  # its exit finds the container gone and changes nothing
+        with self.store.batch():  # one commit for the endpoints and the container
+            if container.running:
+                self._unpublish(container)
             self._unbuild_sandbox(container)
             self.store.delete(container)
+        if rt is not None:
+            rt.output.publish(None)
+            rt.log.remove()
+            rt.notify(removed=True)
         self.emit(ContainerRemoved(container=container.name, id=container.id))
 
     def _port_endpoint(self, container: Container) -> tuple[Network, Endpoint] | None:
@@ -503,16 +653,41 @@ class Controller:
         port_policy.unpublish(self, container)
 
     # -- endpoints: connect and disconnect -------------------------------------
-    def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None) -> Endpoint:
+    def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None,
+                mac: str | None = None) -> Endpoint | None:
+        """Join a running container now; a created or exited one joins at its next start (None)."""
         c = self.container(container)
         net = self.network(network, c.host)
-        return self._join(net, c, ip=ip, aliases=aliases or [], from_connect=True)
+        if any(cfg.network == net.id for cfg in c.networks):
+            raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
+        cfg = EndpointConfig(network=net.id, ip=ip, aliases=list(aliases or []), from_connect=True, mac=mac)
+        if not c.running:
+            if net.driver in ("host", "null") or c.network_mode in ("host", "none"):
+                raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
+                                "network mode, which cannot be combined with other networks")
+            if net.host is not None and net.host != c.host:
+                raise InvalidParameter(f"network {net.name} is local to host {net.host}; container {c.name} is on {c.host}")
+            c.networks.append(cfg)
+            self.store.put(c)
+            return None
+        ep = self._join(net, c, ip=ip, aliases=aliases or [], from_connect=True, mac=mac)
+        c.networks.append(cfg)
+        self.store.put(c)
+        return ep
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
         c = self.container(container)
         net = self.network(network, c.host)
         if c.network_mode in ("host", "none") or net.driver in ("host", "null"):
             raise Forbidden(f"container cannot be disconnected from {c.network_mode} network or connected to it")
+        if not c.running:
+            kept = [cfg for cfg in c.networks if cfg.network != net.id]
+            if len(kept) == len(c.networks):
+                raise Forbidden(f"container {c.id} is not connected to network {net.name}")
+            c.networks = kept
+            self.store.put(c)
+            return
+        c.networks = [cfg for cfg in c.networks if cfg.network != net.id]
         ep = self.endpoint_of(c, net)
         if ep is None:
             raise Forbidden(f"container {c.name} is not connected to network {net.name}")
@@ -528,7 +703,8 @@ class Controller:
                 return self.endpoints[ep_id]
         return None
 
-    def _join(self, net: Network, c: Container, ip: str | None, aliases: list[str], from_connect: bool) -> Endpoint:
+    def _join(self, net: Network, c: Container, ip: str | None, aliases: list[str], from_connect: bool,
+              mac: str | None = None) -> Endpoint:
         drv = self.driver(net.driver)
         if from_connect and (net.driver in ("host", "null") or c.network_mode in ("host", "none")):
             raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
@@ -540,7 +716,7 @@ class Controller:
         if net.host is not None and net.host != c.host:
             raise InvalidParameter(f"network {net.name} is local to host {net.host}; container {c.name} is on {c.host}")
         ep = Endpoint(id=new_id(), network_id=net.id, container_id=c.id, aliases=list(aliases),
-                      requested_ip=ip, from_connect=from_connect)
+                      requested_ip=ip, from_connect=from_connect, mac=check_mac(mac) if mac else "")
         with contextlib.ExitStack() as undo:
             if drv.capabilities.needs_ipam and net.id in self.ipam.pools:  # not with --ipam-driver null
                 self._assign_address(net, ep, ip)
@@ -636,3 +812,13 @@ class Controller:
         from .restore import restore
 
         restore(self)
+
+
+def _run_here(fn, *args, **kwargs) -> Future:
+    """Without an engine the caller's thread is the kernel thread: run the work now."""
+    done: Future = Future()
+    try:
+        done.set_result(fn(*args, **kwargs))
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+        done.set_exception(exc)
+    return done

@@ -50,6 +50,43 @@ class ContainerRemoved(Event):
 
 
 @dataclass(frozen=True)
+class ContainerStarted(Event):
+    """Its sandbox is built, its networks joined and its main process runs (pid 0: the test services)."""
+
+    container: str
+    id: str
+    pid: int = 0
+
+
+@dataclass(frozen=True)
+class ContainerDied(Event):
+    """Its main process exited (Docker's `die`); its endpoints and sandbox are released."""
+
+    container: str
+    id: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class ContainerKilled(Event):
+    container: str
+    id: str
+    signal: int
+
+
+@dataclass(frozen=True)
+class ContainerStopped(Event):
+    container: str
+    id: str
+
+
+@dataclass(frozen=True)
+class ContainerRestarted(Event):
+    container: str
+    id: str
+
+
+@dataclass(frozen=True)
 class EndpointJoined(Event):
     container: str
     network: str
@@ -94,7 +131,7 @@ def register(cls: type[Event]) -> type[Event]:
 
 
 for _cls in (HostAdded, HostRemoved, NetworkCreated, NetworkRemoved, ContainerCreated, ContainerRemoved,
-             EndpointJoined, EndpointLeft, StepDone, LabReset, LabRestored):
+             ContainerStarted, ContainerDied, ContainerKilled, ContainerStopped, ContainerRestarted, EndpointJoined, EndpointLeft, StepDone, LabReset, LabRestored):
     register(_cls)
 
 

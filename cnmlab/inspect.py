@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import __version__
+from .container import log_path, main_argv
+from .image import default_cmd, environment
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -79,42 +80,61 @@ def container(ctl: Controller, c: Container) -> dict:
     for ep_id in c.endpoints:
         ep = ctl.endpoints[ep_id]
         net = ctl.networks[ep.network_id]
+        asked = next((cfg for cfg in c.networks if cfg.network == net.id), None)
         if ep.requested_ip:
             ipam_cfg = {"IPv4Address": ep.requested_ip}
         else:
             ipam_cfg = {} if ep.from_connect else None
         networks[net.name] = {
             "IPAMConfig": ipam_cfg,
-            "Links": None,
-            "Aliases": None if net.predefined else list(ep.aliases) + [c.short_id],
+            "Links": asked.links if asked else None,
+            "Aliases": None if net.predefined else list(dict.fromkeys([*ep.aliases, c.short_id])),
             "NetworkID": net.id,
             "EndpointID": ep.id,
             "Gateway": ep.gateway or "",
             "IPAddress": ep.ip,
             "IPPrefixLen": int(ep.address.split("/")[1]) if ep.address else 0,
             "MacAddress": ep.mac,
-            "DriverOpts": {} if ep.from_connect else None,
+            "DriverOpts": asked.driver_opts if asked and asked.driver_opts else ({} if ep.from_connect else None),
             "Interface": ep.ifname,  # cnmlab: the interface inside the sandbox
         }
+    if not c.running:  # Docker keeps the networks it will join, without addresses
+        for cfg in c.networks:
+            net = ctl.networks.get(cfg.network)
+            if net is not None:
+                networks[net.name] = _idle_endpoint(net, c, cfg)
     bridge_ep = next((ctl.endpoints[e] for e in c.endpoints
                       if ctl.networks[ctl.endpoints[e].network_id].name == "bridge"
                       and ctl.networks[ctl.endpoints[e].network_id].predefined), None)
     ports = {}
     for p in c.ports:
-        ports.setdefault(f"{p.container_port}/{p.proto}", []).append({"HostIp": "0.0.0.0", "HostPort": str(p.host_port)})
+        ports.setdefault(f"{p.container_port}/{p.proto}", []).append({"HostIp": p.host_ip or "0.0.0.0",
+                                                                      "HostPort": str(p.host_port)})
+    ports = dict(sorted(ports.items()))  # Docker's maps come out sorted by key (Go's JSON)
+    bindings: dict[str, list] = {}
+    for p in sorted(c.ports, key=lambda p: f"{p.container_port}/{p.proto}"):  # as asked: ephemeral ones have no HostPort
+        bindings.setdefault(f"{p.container_port}/{p.proto}", []).append(
+            {"HostIp": p.host_ip, "HostPort": "" if p.ephemeral else str(p.host_port)})
+    argv = main_argv(c) or []
     data = {
         "Id": c.id,
-        "Name": "/" + c.name,
         "Created": c.created,
-        "State": {"Status": "running", "Running": True},
-        "Config": {"Hostname": c.hostname, "Labels": dict(c.labels)},
-        "HostConfig": {"NetworkMode": c.network_mode, "PortBindings": {
-            k: [{"HostIp": "", "HostPort": b["HostPort"]} for b in v] for k, v in ports.items()}},
+        "Path": argv[0] if argv else "",  # cnmlab: empty when the test services stand in
+        "Args": argv[1:],
+        "State": state(c),
+        "Image": c.image,
+        "LogPath": log_path(ctl, c.id),
+        "Name": "/" + c.name,
+        "Config": {"Hostname": c.hostname, "Labels": dict(c.labels), "Image": c.image,
+                   "Cmd": c.cmd if c.cmd is not None else default_cmd(c.image), "Entrypoint": c.entrypoint,
+                   "Env": [f"{k}={v}" for k, v in environment(c.env, c.hostname, c.tty).items() if k != "HOSTNAME"],
+                   "Tty": c.tty, "OpenStdin": c.open_stdin, "StdinOnce": c.stdin_once},
+        "HostConfig": {"NetworkMode": c.network_mode, "AutoRemove": c.auto_remove, "PortBindings": bindings},
         "NetworkSettings": {
-            "SandboxID": c.id,
-            "SandboxKey": f"/run/netns/{c.netns}",
-            "UtsKey": f"/run/uts/{c.netns}" if c.network_mode != "host" else "",  # cnmlab: holds the hostname
-            "Ports": ports,
+            "SandboxID": c.id if c.running else "",
+            "SandboxKey": f"/run/netns/{c.netns}" if c.running else "",
+            "UtsKey": f"/run/uts/{c.netns}" if c.network_mode != "host" and c.running else "",  # cnmlab: the hostname
+            "Ports": ports if c.running else {},
             "Gateway": bridge_ep.gateway if bridge_ep else "",
             "IPAddress": bridge_ep.ip if bridge_ep else "",
             "IPPrefixLen": int(bridge_ep.address.split("/")[1]) if bridge_ep else 0,
@@ -134,6 +154,30 @@ def container(ctl: Controller, c: Container) -> dict:
 CONTAINER_HOOKS: list = []
 
 
+def state(c: Container) -> dict:
+    st = c.state
+    return {"Status": st.status, "Running": st.running, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": False, "Pid": st.pid, "ExitCode": st.exit_code, "Error": st.error,
+            "StartedAt": st.started_at, "FinishedAt": st.finished_at}
+
+
+def status_text(c: Container) -> str:
+    """`docker ps`'s STATUS column, without the durations (they would make outputs random)."""
+    if c.running:
+        return "Up"
+    if c.state.status == "created":
+        return "Created"
+    return f"Exited ({c.state.exit_code})"
+
+
+def _idle_endpoint(net: Network, c: Container, cfg) -> dict:
+    return {"IPAMConfig": {"IPv4Address": cfg.ip} if cfg.ip else ({} if cfg.from_connect else None),
+            "Links": cfg.links, "Aliases": None if net.predefined else list(cfg.aliases) or None,
+            "NetworkID": net.id, "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+            "MacAddress": cfg.mac or "", "DriverOpts": cfg.driver_opts or ({} if cfg.from_connect else None),
+            "Interface": ""}
+
+
 def container_summary(ctl: Controller, c: Container) -> dict:
     """One row of `GET /containers/json` (docker ps)."""
     nets = {}
@@ -145,10 +189,14 @@ def container_summary(ctl: Controller, c: Container) -> dict:
         "Id": c.id,
         "Names": ["/" + c.name],
         "Created": c.created,
-        "State": "running",
-        "Status": "Up",
-        "Ports": [{"PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto, "IP": "0.0.0.0"}
-                  for p in c.ports],
+        "Image": c.image,
+        "Command": " ".join(main_argv(c) or []),
+        "State": c.state.status,
+        "Status": status_text(c),
+        "Labels": dict(c.labels),
+        "Ports": [{"PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto,
+                   "IP": p.host_ip or "0.0.0.0"}
+                  for p in (c.ports if c.running else [])],
         "HostConfig": {"NetworkMode": c.network_mode},
         "NetworkSettings": {"Networks": nets},
         "Host": c.host,
@@ -169,6 +217,3 @@ def host(ctl: Controller, name: str) -> dict:
                               if ctl.networks[e.network_id].host is None and ctl.containers[e.container_id].host == name}),
     }
 
-
-def version() -> dict:
-    return {"Version": __version__, "ApiVersion": "1.41", "Component": "cnmlab-engine"}

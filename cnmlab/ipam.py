@@ -32,6 +32,39 @@ def parse_subnet(text: str) -> IPv4Network:
     return net
 
 
+# Ranges no lab network may take, and why (Docker lets some through; each breaks the lab).
+UNUSABLE = (
+    (IPv4Network("0.0.0.0/8"), "0.0.0.0/8 means \"this network\" and is never routed"),
+    (IPv4Network("127.0.0.0/8"), "it is loopback (127.0.0.0/8): every sandbox has its own lo, and the "
+                                 "kernel drops such packets on a real interface"),
+    (IPv4Network("169.254.0.0/16"), "it is link-local (169.254.0.0/16), for addresses a host gives itself"),
+    (IPv4Network("224.0.0.0/4"), "it is multicast (224.0.0.0/4): a group address, not an interface's"),
+    (IPv4Network("240.0.0.0/4"), "it is reserved (240.0.0.0/4) and the broadcast address 255.255.255.255"),
+)
+SMALLEST = 30  # a /30 holds a gateway and one container
+
+
+def check_subnet(text: str, what: str = "subnet") -> IPv4Network:
+    """A subnet a user asks for: a CIDR string with no host bits set, that a lab network can use.
+    The CLI, the TUI and the API all refuse with these words."""
+    if not isinstance(text, str):
+        raise InvalidParameter(f"Invalid {what} {text!r}: use a CIDR string such as 10.10.0.0/24")
+    net = parse_subnet(text)
+    if "/" not in text:
+        raise InvalidParameter(f"Invalid {what} {text}: give a prefix length, e.g. {text}/24")
+    if net.network_address != ipaddress.ip_address(text.split("/")[0]):
+        raise InvalidParameter(f"Invalid {what} {text}: host bits are set; use {net}")
+    if what != "subnet":
+        return net
+    for reserved, why in UNUSABLE:
+        if net.overlaps(reserved):
+            raise InvalidParameter(f"Invalid subnet {text}: {why}")
+    if net.prefixlen > SMALLEST:
+        raise InvalidParameter(f"Invalid subnet {text}: a /{net.prefixlen} is too small for a gateway and a "
+                               f"container; use /{SMALLEST} or larger")
+    return net
+
+
 def parse_address(text: str, what: str = "address") -> IPv4Address:
     try:
         addr = ipaddress.ip_address(text)
@@ -113,6 +146,10 @@ class Ipam:
             gw = parse_address(gateway, "gateway")
             if gw not in net:
                 raise InvalidParameter(f"no matching subnet for gateway {gateway}")
+            if gw in (net.network_address, net.broadcast_address) and net.prefixlen < 31:
+                which = "network" if gw == net.network_address else "broadcast"
+                raise InvalidParameter(f"Invalid gateway {gateway}: it is the {which} address of {net}; "
+                                       f"use an address inside it, e.g. {net.network_address + 1}")
         elif net.num_addresses > 2:
             gw = net.network_address + 1
         rng = net

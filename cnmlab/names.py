@@ -5,9 +5,15 @@ import secrets
 
 from .errors import InvalidParameter
 
-CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-HOST_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Docker's rules, matched over the whole string (`$` would let a trailing newline through). A
+# container needs two characters; a network may have one (as in moby's daemon/names and
+# libnetwork's config).
+CONTAINER_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
+NETWORK_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+HOST_NAME = re.compile(r"\A[a-z0-9][a-z0-9-]*\Z")
+# A driver or plugin name becomes a file name (/run/docker/plugins/NAME.sock, NAME.spec): no path
+# separators, no "..", nothing that could reach outside the plugin directories.
+PLUGIN_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.:-]*\Z")
 IFNAMSIZ = 15  # usable characters in a Linux interface name
 RESERVED_NAMESPACES = {"underlay"}
 
@@ -37,7 +43,41 @@ def check_host_name(name: str) -> str:
     return name
 
 
+def check_plugin_name(name: str, what: str = "driver") -> str:
+    if not isinstance(name, str) or not PLUGIN_NAME.match(name) or ".." in name or len(name) > 64:
+        raise InvalidParameter(f"Invalid {what} name ({name}): use letters, digits, \"_\", \".\", \":\" and \"-\" "
+                               "(no \"/\" or \"..\")")
+    return name
+
+
 def check_ifname(name: str, what: str = "interface name") -> str:
     if not name or len(name) > IFNAMSIZ or any(c in name for c in "/: \t\n") or name in (".", ".."):
         raise InvalidParameter(f"Invalid {what} ({name}): a Linux interface name has 1-15 characters and no '/', ':' or spaces")
     return name
+
+
+MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def check_mac(mac: str) -> str:
+    if not MAC.match(mac or ""):
+        raise InvalidParameter(f"invalid MAC address: {mac}")
+    return mac.lower()
+
+
+_ADJECTIVES = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy", "jolly",
+               "keen", "loving", "modest", "nifty", "optimistic", "quirky", "relaxed", "serene", "trusting",
+               "upbeat", "vibrant", "wizardly", "youthful", "zealous")
+_SCIENTISTS = ("babbage", "cerf", "dijkstra", "engelbart", "hopper", "kahn", "lamport", "liskov", "lovelace",
+               "metcalfe", "perlman", "postel", "ritchie", "shannon", "thompson", "torvalds", "turing", "wozniak")
+
+
+def random_name(taken: set[str]) -> str:
+    """A name as Docker makes one when none is given (adjective_scientist), not yet taken."""
+    while True:
+        name = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_SCIENTISTS)}"
+        if name not in taken:
+            return name
+        name += str(secrets.randbelow(10))
+        if name not in taken:
+            return name

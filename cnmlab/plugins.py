@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import CnmError, Conflict, InvalidParameter
+from .names import check_plugin_name
 
 SOCKET_DIR = "/run/docker/plugins"
 SPEC_DIRS = ("/etc/docker/plugins", "/usr/lib/docker/plugins")
@@ -89,6 +90,7 @@ def discover() -> dict[str, Plugin]:
 
 
 def find(name: str) -> Plugin | None:
+    check_plugin_name(name, "plugin")
     plugin = discover().get(name)
     if plugin is None:
         for spec_dir in SPEC_DIRS:  # say why a spec that exists was not usable
@@ -116,8 +118,9 @@ def _spec_address(path: str) -> str:
             raise InvalidParameter(f"plugin spec {path} is not JSON with an \"Addr\" field") from None
     url = urlsplit(text)
     if url.scheme != "unix":
-        raise InvalidParameter(f"plugin spec {path} gives {text!r}: only unix:// addresses work in the lab "
-                               "(a tcp:// plugin would be outside the lab world)")
+        # The file's content is not echoed: a name must never turn the engine into a file reader.
+        raise InvalidParameter(f"plugin spec {path} holds no unix:// address: only unix:// plugins work in the "
+                               "lab (a tcp:// plugin would be outside the lab world)")
     return url.path
 
 
@@ -138,6 +141,10 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+# Called with True before a plugin call and False after it (on the thread that makes the call).
+WAITING: list = []
+
+
 class PluginClient:
     """Calls one plugin: `call("NetworkDriver.Join", {...})` -> the reply as a dict."""
 
@@ -152,7 +159,13 @@ class PluginClient:
 
     def call(self, method: str, body: dict | None = None) -> dict:
         path = "/" + method
-        raw, status = self._post(path, body)
+        for hook in WAITING:  # the engine serves reads from a snapshot while a plugin keeps us waiting
+            hook(True)
+        try:
+            raw, status = self._post(path, body)
+        finally:
+            for hook in WAITING:
+                hook(False)
         if status == 404:
             raise PluginNotImplemented(f"plugin {self.name} does not implement {path}")
         try:
@@ -178,7 +191,8 @@ class PluginClient:
             resp = conn.getresponse()
             return resp.read(), resp.status
         except TimeoutError:
-            raise PluginError(f"{where} did not answer {path} within {self.timeout:g} s") from None
+            raise PluginError(f"{where} did not answer {path} within {self.timeout:g} s "
+                              "(the limit is CNMLAB_PLUGIN_TIMEOUT)") from None
         except (FileNotFoundError, ConnectionRefusedError):
             raise PluginError(f"{where} is not running (nothing listens on {self.plugin.address})") from None
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,

@@ -21,16 +21,29 @@ if TYPE_CHECKING:
     from .sandbox import Container, PortBinding
 
 
-def check_free(ctl: Controller, host: str, bindings: list[PortBinding]) -> None:
+EPHEMERAL = range(49153, 65536)  # where dockerd's port allocator picks `-p PORT` / `-P` host ports
+
+
+def check_free(ctl: Controller, host: str, bindings: list[PortBinding], besides: Container | None = None) -> None:
+    """Only running containers hold their ports (Docker allocates them at start). Ephemeral
+    bindings get their host port here, afresh at every start."""
     if not bindings:  # most containers publish nothing: no walk over every container
         return
-    taken = {(p.host_port, p.proto) for c in ctl.containers.values() if c.host == host for p in c.ports}
-    seen = set()
+    taken = [p for c in ctl.containers.values() if c.host == host and c.running and c is not besides
+             for p in c.ports]
     for p in bindings:
-        key = (p.host_port, p.proto)
-        if key in taken or key in seen:
-            raise Conflict(f"Bind for 0.0.0.0:{p.host_port} failed: port is already allocated")
-        seen.add(key)
+        if p.ephemeral:
+            p.host_port = next((n for n in EPHEMERAL if not _clash(taken, n, p)), 0)
+            if not p.host_port:
+                raise Conflict("no free ephemeral port left on the host for `-p` (49153-65535)")
+        elif _clash(taken, p.host_port, p):
+            raise Conflict(f"Bind for {p.host_ip or '0.0.0.0'}:{p.host_port} failed: port is already allocated")
+        taken.append(p)
+
+
+def _clash(taken: list[PortBinding], port: int, p: PortBinding) -> bool:
+    return any(q.host_port == port and q.proto == p.proto and (not q.host_ip or not p.host_ip or q.host_ip == p.host_ip)
+               for q in taken)
 
 
 def port_endpoint(ctl: Controller, c: Container) -> tuple[Network, Endpoint] | None:

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import container as lifecycle
 from . import ports
 from .errors import CnmError, NotFound
 from .events import LabRestored, StepDone
-from .gateway import refresh_default_route
+from .gateway import GW_NETWORK, refresh_default_route
+from .sandbox import EndpointConfig
 from .ipam import Pool, parse_address, parse_subnet
 
 if TYPE_CHECKING:
     from .controller import Controller
+
+
+def now() -> str:
+    from .controller import now as clock
+
+    return clock()
 
 
 def restore(ctl: Controller) -> None:
@@ -55,7 +63,16 @@ def _restore_network(ctl: Controller, net) -> None:
 
 
 def _restore_container(ctl: Controller, c, endpoints: dict) -> None:
-    ctl._build_sandbox(c)
+    """A running container comes back with its addresses and a new main process; a created or
+    exited one is only its record again (its log stays)."""
+    if not c.networks:  # a record from before containers kept their networks: its endpoints say
+        c.networks = [EndpointConfig(network=endpoints[e].network_id, ip=endpoints[e].requested_ip,
+                                     aliases=list(endpoints[e].aliases), from_connect=endpoints[e].from_connect)
+                      for e in c.endpoints if e in endpoints and not _is_gw(ctl, endpoints[e])]
+    if not c.running:
+        ctl.containers[c.id] = c
+        return
+    ctl._build_sandbox(c, services=lifecycle.main_argv(c) is None)
     order, c.endpoints = c.endpoints, []
     for ep_id in order:
         ep = endpoints.get(ep_id)
@@ -76,3 +93,15 @@ def _restore_container(ctl: Controller, c, endpoints: dict) -> None:
         ctl.store.put(c)
     refresh_default_route(ctl, c)
     ports.place(ctl, c)
+    try:
+        lifecycle.spawn_main(ctl, c, ctl.runtime(c.id))
+        c.state.started_at = now()
+    except CnmError as exc:  # its command is gone from the machine: it stays, exited
+        ctl.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
+        ctl.submit(ctl.main_exited, c.id, None, 127)
+    ctl.store.put(c)
+
+
+def _is_gw(ctl: Controller, ep) -> bool:
+    net = ctl.networks.get(ep.network_id)
+    return net is not None and net.name == GW_NETWORK

@@ -5,16 +5,18 @@ The kernel objects die with the engine; this store is what the engine rebuilds t
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from . import storecheck
 from .endpoint import Endpoint
 from .host import Host
 from .network import IpamConfig, Network
-from .sandbox import Container, PortBinding
+from .sandbox import Container, EndpointConfig, PortBinding, State
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -29,25 +31,57 @@ def _network(d: dict) -> Network:
 
 
 def _container(d: dict) -> Container:
-    return Container(**{**d, "ports": [PortBinding(**p) for p in d.get("ports", [])]})
+    # A record written before containers had states was a running sandbox.
+    state = State(**d["state"]) if d.get("state") else State(status="running")
+    return Container(**{**d, "ports": [PortBinding(**p) for p in d.get("ports", [])], "state": state,
+                        "networks": [EndpointConfig(**n) for n in d.get("networks", [])]})
 
 
 LOADERS = {"host": lambda d: Host(**d), "network": _network, "container": _container, "endpoint": lambda d: Endpoint(**d)}
 KEYS = {"host": "name", "network": "id", "container": "id", "endpoint": "id"}
 
 
+def private_dir(path: Path) -> None:
+    """The state dir holds the lab and its logs: the owner's alone (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(PermissionError):
+        os.chmod(path, 0o700)
+
+
 class Store:
+    """SQLite on disk, mirrored in memory: the mirror answers "is this object stored yet" without a
+    query, and is what the engine writes again if the file is deleted or replaced under it."""
+
     def __init__(self, path: Path | str):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
-        self._seq = (self._db.execute("SELECT MAX(seq) FROM objects").fetchone()[0] or 0) + 1
         self._in_batch = False
+        self._db = self._open()
+        rows = self._db.execute("SELECT kind, id, seq, data FROM objects").fetchall()
+        self._mirror: dict[tuple[str, str], tuple[int, str]] = {(k, i): (seq, d) for k, i, seq, d in rows}
+        self._meta: dict[str, str] = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        self._seq = max((seq for seq, _ in self._mirror.values()), default=0) + 1
+        self._identity = self._file_identity()
+
+    def _open(self) -> sqlite3.Connection:
+        on_disk = self.path != ":memory:"
+        if on_disk:
+            private_dir(Path(self.path).parent)
+            storecheck.check(self.path)  # a damaged file stops the engine with one line: never a quiet older lab
+            old_umask = os.umask(0o077)  # the DB and its -wal/-shm: 0600, like the socket
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+        finally:
+            if on_disk:
+                os.umask(old_umask)
+        if on_disk:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(self.path + suffix, 0o600)
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        return db
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -70,41 +104,79 @@ class Store:
     def put(self, obj: Host | Network | Container | Endpoint) -> None:
         kind = type(obj).__name__.lower()
         key = getattr(obj, KEYS[kind])
+        data = json.dumps(asdict(obj))
         with self._lock:
-            row = self._db.execute("SELECT seq FROM objects WHERE kind=? AND id=?", (kind, key)).fetchone()
-            seq = row[0] if row else self._next()
-            self._db.execute(
-                "INSERT OR REPLACE INTO objects (kind, id, seq, data) VALUES (?, ?, ?, ?)",
-                (kind, key, seq, json.dumps(asdict(obj))),
-            )
+            known = self._mirror.get((kind, key))
+            seq = known[0] if known else self._next()
+            self._db.execute("INSERT OR REPLACE INTO objects (kind, id, seq, data) VALUES (?, ?, ?, ?)",
+                             (kind, key, seq, data))
+            self._mirror[(kind, key)] = (seq, data)
 
     def delete(self, obj: Host | Network | Container | Endpoint) -> None:
         kind = type(obj).__name__.lower()
+        key = getattr(obj, KEYS[kind])
         with self._lock:
-            self._db.execute("DELETE FROM objects WHERE kind=? AND id=?", (kind, getattr(obj, KEYS[kind])))
+            self._db.execute("DELETE FROM objects WHERE kind=? AND id=?", (kind, key))
+            self._mirror.pop((kind, key), None)
 
     def load(self, kind: str) -> list:
         """All objects of a kind, in the order they were first stored."""
         with self._lock:
-            rows = self._db.execute("SELECT data FROM objects WHERE kind=? ORDER BY seq", (kind,)).fetchall()
-        return [LOADERS[kind](json.loads(data)) for (data,) in rows]
+            rows = sorted((seq, data) for (k, _), (seq, data) in self._mirror.items() if k == kind)
+        return [LOADERS[kind](json.loads(data)) for _, data in rows]
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else default
+            return self._meta.get(key, default)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            self._meta[key] = value
 
     def clear(self) -> None:
         with self._lock:
             self._db.execute("DELETE FROM objects")
             self._db.execute("DELETE FROM meta")
+            self._mirror.clear()
+            self._meta.clear()
 
     def close(self) -> None:
         self._db.close()
+
+    # -- the file under us ----------------------------------------------------------------
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_file(self) -> str | None:
+        """If the DB file was deleted or replaced since it was opened, write the lab to a new file
+        (a replacing file is kept, renamed) and say what happened; None when all is well."""
+        if self.path == ":memory:" or self._in_batch:
+            return None
+        now = self._file_identity()
+        if now == self._identity:
+            return None
+        with self._lock:
+            what = "deleted" if now is None else "replaced"
+            kept = storecheck.move_aside(self.path, "replaced") if now is not None else []
+            self._db.close()
+            for suffix in ("-wal", "-shm"):  # the old file's: they belong to an inode that is gone
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path + suffix)
+            self._db = self._open()
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO objects (kind, id, seq, data) VALUES (?, ?, ?, ?)",
+                                 [(k, i, seq, d) for (k, i), (seq, d) in self._mirror.items()])
+            self._db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(self._meta.items()))
+            self._db.execute("COMMIT")
+            self._identity = self._file_identity()
+        note = f" (the file found there is kept as {kept[0]})" if kept else ""
+        return f"the store {self.path} was {what} while the engine ran: wrote the lab to it again, " \
+               f"{len(self._mirror)} objects{note}"
 
     def _next(self) -> int:
         self._seq += 1

@@ -3,6 +3,7 @@
 The switch namespace also holds the LAN's router address (.1), the hosts' default gateway.
 """
 
+import contextlib
 from ipaddress import IPv4Address, IPv4Network
 
 from .host import Host
@@ -38,6 +39,8 @@ def plug_host(ns: Namespaces, host: Host) -> None:
     ipr = ns.create(host.name, forwarding=not host.plain)
     try:
         switch = ns.ipr(NAMESPACE)
+        if links.exists(switch, host.underlay_port):  # left by a host whose namespace is still going away
+            links.delete(switch, host.underlay_port)
         links.add_veth(switch, host.underlay_port, "eth0", host.name, mtu=host.mtu)
         links.set_master(switch, host.underlay_port, SWITCH)
         links.set_up(switch, host.underlay_port)
@@ -50,4 +53,8 @@ def plug_host(ns: Namespaces, host: Host) -> None:
 
 
 def unplug_host(ns: Namespaces, host: Host) -> None:
-    ns.delete(host.name)  # the kernel removes eth0 and, with it, the switch port
+    # The switch port goes first, synchronously: a namespace's links die later, in the kernel's
+    # cleanup work, and `host add` of the same name would meet the old port ("File exists").
+    with contextlib.suppress(Exception):
+        links.delete(ns.ipr(NAMESPACE), host.underlay_port)
+    ns.delete(host.name)

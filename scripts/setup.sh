@@ -15,10 +15,18 @@ have ping || need_pkgs+=(iputils-ping)
 have nsenter || need_pkgs+=(util-linux)
 have tcpdump || need_pkgs+=(tcpdump)
 have tmux || need_pkgs+=(tmux)
+# alpine's tools (ping, nslookup, wget, nc, ip ...) for processes in containers: busybox's applets
+[ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 if [ "$PROFILE" = test ]; then
   have chromium || need_pkgs+=(chromium)
   have chromedriver || need_pkgs+=(chromium-driver)
   have npm || need_pkgs+=(nodejs npm)   # JupyterHub's proxy (configurable-http-proxy) comes from npm
+fi
+# Docker's own clients, driven against cnmlab's engine socket: the docker CLI (Debian's docker.io;
+# its dockerd is never started) and compose v1 (Debian's, on Debian's python3-docker).
+if [ "$PROFILE" = test ]; then
+  [ -x /usr/bin/docker ] || need_pkgs+=(docker.io)
+  have docker-compose || need_pkgs+=(docker-compose)
 fi
 # apt's locks (fcntl record locks, as apt and dpkg take them); CNMLAB_APT_LOCKS replaces the list in tests
 APT_LOCKS="${CNMLAB_APT_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock}"
@@ -51,7 +59,15 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "setup: installing system packages: ${need_pkgs[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt_get update -qq >/dev/null
+    # No package may start a service here (docker.io would start dockerd, which rewrites the
+    # machine's iptables): invoke-rc.d asks policy-rc.d, and 101 means "not allowed".
+    no_services=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+      no_services=1
+    fi
     apt_get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    [ -z "$no_services" ] || rm -f /usr/sbin/policy-rc.d
   else
     echo "setup: missing system packages: ${need_pkgs[*]} (install them: sudo apt-get install -y ${need_pkgs[*]})" >&2
     exit 1

@@ -41,10 +41,12 @@ def test_a_failing_item_leaves_nothing_behind(lab):
 
 
 @pytest.mark.parametrize("body, message", [
-    ({"Networks": {"Name": "x"}}, "Networks must be a list of objects"),
-    ({"Containers": [{"Nme": "x"}]}, r"Containers\[0\] must be an object with a Name"),
-    ({"Containers": [{"Name": "x", "Colour": "red"}]}, r"Containers\[0\] \(x\): unknown field Colour"),
-    ([1, 2], "the request body must be a JSON object"),
+    ({"Networks": {"Name": "x"}}, "^Networks: expected an array or null, got an object$"),
+    ({"Containers": [{"Nme": "x"}]}, r"^Containers\[0\]: unknown field Nme$"),
+    ({"Containers": [{"Name": "x"}, {}]}, r"^Containers\[1\].Name is required$"),
+    ({"Containers": [{"Name": "x", "Colour": "red"}]}, r"^Containers\[0\]: unknown field Colour$"),
+    ({"Containers": [{"Name": "x", "Aliases": "abc"}]}, r"^Containers\[0\].Aliases: expected an array or null"),
+    ([1, 2], "^invalid request body: expected an object, got an array$"),
 ])
 def test_bad_bodies_get_one_line_errors(lab, body, message):
     with pytest.raises(InvalidParameter, match=message):

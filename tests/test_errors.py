@@ -59,7 +59,7 @@ CASES = [
     (["run", "--name", "c4", "--network", "net-c", "--ip", "172.19.0.9"], "user specified IP address is supported only when connecting to networks with user configured subnets"),
     (["run", "--name", "c5", "--network", "bridge", "--ip", "172.17.0.9"], "user specified IP address is supported on user defined networks only"),
     (["run", "--name", "c6", "--network", "net-a", "--ip", "not-an-ip"], "Invalid address not-an-ip"),
-    (["run", "--name", "c7", "-p", "80"], 'invalid port specification: "80"'),
+    (["run", "--name", "c7", "-p", "web:80"], 'invalid port specification: "web:80"'),
     (["run", "--name", "c8", "-p", "99999:80"], "ports are 1-65535"),
     (["network", "connect", "net-a", "aa"], "endpoint with name aa already exists in network net-a"),
     (["network", "disconnect", "net-c", "aa"], "Error: container aa is not connected to network net-c"),

@@ -248,7 +248,7 @@ def trace_encapsulated_(live):
 @case("fdb_programmed")
 def fdb_programmed_(live):
     r = fails(live, "fdb_programmed", container="aa", network="net-a", on_host="host1")
-    mac = live.containers["aa"]["NetworkSettings"]["Networks"]["net-a"]["MacAddress"]
+    mac = live.containers["aa"].networks["net-a"].mac_address
     assert r.message == f"no VXLAN FDB entry sends aa's MAC {mac} to host1 (192.168.100.11)"
     r = fails(live, "fdb_programmed", container="aa", network="net-b", on_host="host1")
     assert (r.message, r.hint) == ("aa has no endpoint on net-b", "try `cnmlab network connect net-b aa`")

@@ -151,10 +151,10 @@ def test_start_refuses_a_lab_this_cnmlab_cannot_play(lab, tmp_path, cli):
     path = tmp_path / "09-future.yaml"
     path.write_text("number: 9\nslug: future\ntitle: F\nrequires: [driver:warp]\n"
                     "steps: [{title: s, text: t, checks: [{exists: {network: w}}]}]\n")
-    out = cli("lab", "start", str(path))
+    out = cli("lab", "start", "--trust", str(path))
     assert out.returncode == 1
-    assert out.stderr.startswith("Error: lab 9 needs what this cnmlab lacks: this cnmlab has no warp driver")
-    record = json.loads(cli("lab", "check", str(path), "--json").stdout)
+    assert out.stderr.splitlines()[-1].startswith("Error: lab 9 needs what this cnmlab lacks: this cnmlab has no warp driver")
+    record = json.loads(cli("lab", "check", "--trust", str(path), "--json").stdout)
     assert record["steps"][0]["status"] == "skipped"
 
 
@@ -176,3 +176,22 @@ def test_lab_hint_escalates_from_symptom_to_tool_to_cause(cli):
     assert "hint 3/3" in every and "share no network" in every and "more:" not in every
     shown = " ".join(cli("lab", "show", "8").stdout.split())
     assert "Symptom: `web` cannot reach `db`" in shown or "Symptom: web cannot reach db" in shown
+
+
+def test_a_lab_file_from_elsewhere_shows_its_commands_and_runs_only_when_trusted(lab, tmp_path, cli):
+    path = tmp_path / "08-elsewhere.yaml"
+    path.write_text("number: 8\nslug: elsewhere\ntitle: E\n"
+                    "setup: [{call: network_create, args: {name: net-x}}, {call: run, args: {name: cx, network: net-x}},"
+                    " {call: exec, args: {ref: cx, argv: [touch, /tmp/cnmlab-untrusted-was-run]}}]\n"
+                    "steps: [{title: s, text: t, checks: [{exists: {network: net-x}}]}]\n")
+    refused = cli("lab", "start", str(path), input="")
+    assert refused.returncode == 1
+    assert "08-elsewhere.yaml is not one of cnmlab's own labs. It will run, as root in the lab world:" in refused.stderr
+    assert "setup: cnmlab exec cx -- touch /tmp/cnmlab-untrusted-was-run" in refused.stderr
+    assert refused.stderr.splitlines()[-1].startswith(f"Error: {path} is not one of cnmlab's own labs")
+    assert "net-x" not in [n["Name"] for n in lab.networks()]  # nothing ran
+    ran = cli("lab", "start", "--trust", str(path))
+    assert ran.returncode == 0, ran.stderr
+    assert [c["Names"] for c in lab.containers()] == [["/cx"]]
+    own = cli("lab", "start", "1")  # cnmlab's own labs run as before, without a question
+    assert own.returncode == 0 and "not one of cnmlab's own labs" not in own.stderr

@@ -4,6 +4,8 @@ The session's engine runs with CNMLAB_PLUGIN_TIMEOUT=2 (conftest), so a hung plu
 """
 
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,13 @@ def faulty(lab, tmp_path):
     yield start
     for p in lab.plugins()["Processes"]:
         lab.plugin_stop(str(p["Pid"]), force=True)
+
+
+def _expect_error(call, into: list) -> None:
+    try:
+        call()
+    except CnmError as exc:
+        into.append(exc)
 
 
 def calls(log: Path) -> list[str]:
@@ -74,12 +83,27 @@ def test_reply_missing_required_field(faulty, lab):
     lab.network_rm("mnet")
 
 
-def test_plugin_that_hangs_times_out(faulty, lab):
+def test_plugin_that_hangs_times_out_and_reads_answer_meanwhile(faulty, lab):
     name, log = faulty("hang")
     lab.network_create("hnet", driver=name, subnet="10.71.0.0/24")
-    with pytest.raises(CnmError) as err:
-        lab.run("aa", network="hnet")
-    assert f"plugin {name} did not answer /NetworkDriver.Join within 2 s" in err.value.message
+    lab.network_create("other")
+    lab.run("bystander", network="other")
+    failed = []
+    hung = threading.Thread(target=lambda: _expect_error(lambda: lab.run("aa", network="hnet"), failed))
+    hung.start()
+    while "Join" not in calls(log):  # the plugin has the Join and will not answer it
+        time.sleep(0.02)
+    # ps, ls and inspect answer while the kernel thread still waits on the plugin
+    names = [c["Names"][0] for c in lab.containers()]
+    nets = {n["Name"] for n in lab.networks()}
+    seen = lab.inspect("bystander")["Name"]
+    still_hung = hung.is_alive()
+    hung.join()
+    assert still_hung, "the reads waited for the plugin's timeout"
+    assert "/bystander" in names and {"hnet", "other"} <= nets and seen == "/bystander"
+    (err,) = failed
+    assert f"plugin {name} did not answer /NetworkDriver.Join within 2 s (the limit is CNMLAB_PLUGIN_TIMEOUT)" \
+        in err.message
     assert_clean(lab, "aa", "hnet")
     assert "DeleteEndpoint" in calls(log)
     lab.network_rm("hnet")

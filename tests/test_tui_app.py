@@ -44,9 +44,10 @@ def test_starts_on_the_starter_topology(lab):
     async def scenario(pilot, app):
         assert {c["Names"][0] for c in lab.containers()} == {"/container-a", "/container-b"}
         assert app.status_text.startswith("the chapter's starter lab")
-        labels = tree_labels(app.screen.query_one(Tree))
+        tree = app.screen.query_one(Tree)  # redrawn from the new lab on the next message: wait for it
+        await until(pilot, lambda: any(label.startswith("net-b bridge") for label in tree_labels(tree)), "the tree")
+        labels = tree_labels(tree)
         assert any(label.startswith("host1 192.168.100.11/24") for label in labels)
-        assert any(label.startswith("net-b bridge") for label in labels)
         b_eth1 = lab.inspect("container-b")["NetworkSettings"]["Networks"]["net-b"]
         assert any(b_eth1["IPAddress"] in label and b_eth1["MacAddress"] in label for label in labels)
         # The picture: container-b's box holds two endpoint dots; net-a has two plugs, net-b one.

@@ -39,7 +39,7 @@ def test_create_network_form_with_a_live_error(fixed_lab, snap_compare):
     async def form(pilot):
         await ready(pilot)
         await pilot.press("n", *"net-c", "tab", "tab", *"10.10.0.1/24")
-        await until(pilot, lambda: "invalid subnet" in plain(pilot.app.screen.query_one("#error")), "the live check")
+        await until(pilot, lambda: "host bits are set; use 10.10.0.0/24" in plain(pilot.app.screen.query_one("#error")), "the live check")
 
     assert snap_compare(CnmlabApp(starter=False), terminal_size=(80, 24), run_before=form)
 

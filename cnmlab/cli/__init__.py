@@ -19,13 +19,16 @@ from ..errors import CnmError
 COMMANDS = {
     "engine": "engine",
     "network": "network",
-    "run": "container", "ps": "container", "rm": "container", "inspect": "container", "exec": "container",
+    "run": "container", "create": "container", "ps": "container", "rm": "container", "inspect": "container",
+    "exec": "container", "start": "container", "stop": "container", "restart": "container", "kill": "container",
+    "wait": "container", "logs": "container", "port": "container",
     "host": "host",
     "reset": "lab", "shell": "lab", "demo": "lab", "tui": "lab",
     "plugin": "plugin",
     "probe": "probe", "ping": "probe", "matrix": "probe", "trace": "probe",
     "service": "service",
     "lab": "lab_guide",
+    "docker-env": "docker", "context": "docker",
     "serve": "serve",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))  # `cnmlab --help` lists them in this order
@@ -57,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         return default_main(argparse.Namespace(empty=bool(given))) or 0
     module = COMMANDS.get(_command_in(given))  # unknown or none: the whole parser, for its help and errors
     parser = build_parser((module,) if module else COMMAND_MODULES)
-    args = parser.parse_args(given)
+    args, extra = parser.parse_known_args(given)
+    if extra:  # one line, naming Docker's own command when it is a Docker flag cnmlab does not take
+        from .container import unknown_flags
+
+        return unknown_flags(args, extra)
     func = args.func
     if func is None:
         from .lab import default_main

@@ -10,7 +10,10 @@ STARTER = "The chapter's first example: Container A on Network A; Container B on
 
 
 def register(sub) -> None:
-    sub.add_parser("reset", help="wipe the lab back to one empty host").set_defaults(func=reset)
+    r = sub.add_parser("reset", help="wipe the lab back to one empty host")
+    r.add_argument("--force", action="store_true",
+                   help="also when the store is damaged: move it aside (kept, renamed) and start an empty lab")
+    r.set_defaults(func=reset)
     sh = sub.add_parser("shell", help="open a shell inside the lab world (in a container, host or any lab namespace)")
     sh.add_argument("target", nargs="?", help="container or host (default: the world's own namespace)")
     sh.set_defaults(func=shell)
@@ -22,7 +25,17 @@ def register(sub) -> None:
 
 
 def reset(args) -> int:
-    Client().reset()
+    client = Client()
+    if getattr(args, "force", False) and not client.running():
+        from .. import paths, storecheck
+
+        store = str(paths.database_path())
+        try:
+            storecheck.check(store)
+        except storecheck.StoreDamaged as exc:
+            moved = storecheck.move_aside(store)
+            print(f"the lab's store was damaged ({exc.why}): moved it aside to {', '.join(moved)}")
+    client.reset()
     print("lab reset: one host (host1), its default networks, no containers")
     return 0
 
@@ -32,7 +45,7 @@ def shell(args) -> int:
     shell_cmd = [os.environ.get("SHELL") or "/bin/bash"]
     if not os.path.exists(shell_cmd[0]):
         shell_cmd = ["/bin/sh"]
-    return subprocess.call(client.enter_argv(args.target, shell_cmd))
+    return subprocess.call(client.enter_argv(args.target, shell_cmd, userland=True))
 
 
 def build_starter(client: Client) -> bool:

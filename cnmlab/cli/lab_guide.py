@@ -40,21 +40,25 @@ def register(sub) -> None:
 
     st = s.add_parser("start", help="reset the lab world and set the lab up")
     st.add_argument("lab")
+    st.add_argument("--trust", action="store_true", help="run a lab file from outside cnmlab's own labs")
     st.set_defaults(func=start)
 
     pl = s.add_parser("play", help="start the lab and open it in the terminal app's lab pane")
     pl.add_argument("lab")
+    pl.add_argument("--trust", action="store_true", help="run a lab file from outside cnmlab's own labs")
     pl.set_defaults(func=play)
 
     so = s.add_parser("solve", help='apply the "show me" solution (every step, or one)')
     so.add_argument("lab")
     so.add_argument("--step", type=int)
+    so.add_argument("--trust", action="store_true", help="run a lab file from outside cnmlab's own labs")
     so.set_defaults(func=solve)
 
     ch = s.add_parser("check", help="check the live lab: a grading record per step")
     ch.add_argument("lab")
     ch.add_argument("--step", type=int, action="append", help="only this step (repeatable)")
     ch.add_argument("--json", action="store_true")
+    ch.add_argument("--trust", action="store_true", help="run a lab file from outside cnmlab's own labs")
     ch.set_defaults(func=check)
 
     hi = s.add_parser("hint", help="a troubleshooting lab's hints: the symptom, then the tool, then the cause")
@@ -112,8 +116,29 @@ def show(args) -> int:
     return 0
 
 
+def _find(args):
+    """The lab; a file from elsewhere only once the user trusts it (its commands are shown first)."""
+    import dataclasses
+    import sys
+
+    from rich.console import Console
+
+    labs = _labs()
+    lab = labs.find(args.lab)
+    if lab.trusted:
+        return lab
+    err = Console(stderr=True)  # stdout stays the command's own output (check --json)
+    err.print(f"[bold yellow]{lab.path} is not one of cnmlab's own labs.[/bold yellow] It will run, as root "
+              "in the lab world:", highlight=False, soft_wrap=True)
+    for line in labs.runner.commands(lab) or ["(no commands)"]:
+        err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+    if args.trust or (sys.stdin.isatty() and input("Run this lab file? [y/N] ").strip().lower() in ("y", "yes")):
+        return dataclasses.replace(lab, trusted=True)
+    labs.runner.require_trust(lab)
+
+
 def start(args) -> int:
-    lab = _labs().find(args.lab)
+    lab = _find(args)
     done = _labs().runner.start(Client(), lab)
     console.print(f"[bold]Lab {lab.number}: {lab.title}[/bold]")
     if lab.challenge:  # how it was broken is the puzzle: say only what the learner sees
@@ -135,7 +160,7 @@ def start(args) -> int:
 def play(args) -> int:
     from ..tui.guided_lab import GuidedApp
 
-    lab = _labs().find(args.lab)
+    lab = _find(args)
     client = Client()
     _labs().runner.start(client, lab)
     GuidedApp(lab, client=client).run()
@@ -143,7 +168,7 @@ def play(args) -> int:
 
 
 def solve(args) -> int:
-    lab = _labs().find(args.lab)
+    lab = _find(args)
     client = Client()
     steps = [lab.step(args.step)] if args.step else lab.steps
     for step in steps:
@@ -159,7 +184,7 @@ def solve(args) -> int:
 
 
 def check(args) -> int:
-    lab = _labs().find(args.lab)
+    lab = _find(args)
     record = _labs().runner.check(Client(), lab, args.step)
     if args.json:
         print_json(record)

@@ -1,5 +1,6 @@
 """`cnmlab network create|ls|inspect|rm|connect|disconnect|prune`, as `docker network` has them."""
 
+from ..api.types import NetworkCreate
 from ..client import Client
 from ..errors import CnmError, InvalidParameter, NotFound
 from .render import key_values, print_json, table
@@ -66,11 +67,11 @@ def create(args) -> int:
         return 0
     if not args.name:
         raise InvalidParameter('"cnmlab network create" requires exactly 1 argument: the network\'s name')
-    result = client.network_create(
+    result = client.network_create(NetworkCreate.of(
         args.name, driver=args.driver, subnet=args.subnet, gateway=args.gateway, ip_range=args.ip_range,
         aux_addresses=key_values(args.aux_address, "aux-address"), internal=args.internal,
         attachable=args.attachable, options=key_values(args.opt, "option"),
-        labels=key_values(args.label, "label"), ipv6=args.ipv6, host=args.host, ipam_driver=args.ipam_driver)
+        labels=key_values(args.label, "label"), ipv6=args.ipv6, host=args.host, ipam_driver=args.ipam_driver))
     print(result["Id"])
     return 0
 

@@ -64,6 +64,12 @@ class EmbeddedDns:
         if c.network_mode != "host":  # replaced at the first user-network join
             dns_sandbox.write_resolv_conf(c.netns, dns_sandbox.default_bridge_resolv_conf())
 
+    def process_starting(self, c) -> None:
+        """A main process may resolve names at once: its sandbox's DNAT rules must be in first."""
+        for ns, _, _, job in self._pending:
+            if ns == c.netns:
+                job.exception()  # waits for the iptables process
+
     def sandbox_removed(self, c) -> None:
         self._stop_resolver(c.netns)
 
@@ -165,6 +171,7 @@ def attach(engine) -> None:
     ctl.hooks.left.append(dns.left)
     ctl.hooks.sandbox_created.append(dns.sandbox_created)
     ctl.hooks.sandbox_removed.append(dns.sandbox_removed)
+    ctl.hooks.process_starting.append(dns.process_starting)
     ctl.subscribe(dns.on_event)
     inspect.NETWORK_HOOKS.append(network_dns_names)
     if container_dns_names not in inspect.CONTAINER_HOOKS:  # module-level: once per process

@@ -209,7 +209,8 @@ class BridgeDriver(Driver):
             match = f"-p {p.proto} -m {p.proto} --dport"
             filt.append(f"{op} DOCKER -d {ip}/32 ! -i {br} -o {br} {match} {p.container_port} -j ACCEPT")
             nat.append(f"{op} POSTROUTING -s {ip}/32 -d {ip}/32 {match} {p.container_port} -j MASQUERADE")
-            nat.append(f"{op} DOCKER ! -i {br} {match} {p.host_port} -j DNAT --to-destination {ip}:{p.container_port}")
+            dest = f"-d {p.host_ip}/32 " if p.host_ip else ""
+            nat.append(f"{op} DOCKER {dest}! -i {br} {match} {p.host_port} -j DNAT --to-destination {ip}:{p.container_port}")
         return {"filter": filt, "nat": nat}
 
     def _ensure_unique_bridge(self, network) -> None:

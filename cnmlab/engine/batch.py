@@ -5,50 +5,24 @@ One request instead of one per container saves the HTTP round trip (about 0.7 ms
 lets the store write the whole topology in one transaction. All or nothing: if any item fails,
 what this request already made is removed again and the error names the item.
 
-Body: {"Networks": [{"Name", "Driver", "Subnet", "Gateway", "IPRange", "Internal", "Options",
-"Labels", "Host"}], "Containers": [{"Name", "Network", "IP", "Aliases", "Ports", "Host", "Labels"}]}
+Body: cnmlab.api.types.Topology ({"Networks": [...], "Containers": [...]}).
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from ..errors import CnmError, InvalidParameter, NotFound
+from ..api import types
+from ..errors import CnmError, NotFound
 from .router import Request, router
 
-NETWORK_KEYS = {"Name", "Driver", "Subnet", "Gateway", "IPRange", "Internal", "Attachable", "Options", "Labels", "Host"}
-CONTAINER_KEYS = {"Name", "Network", "IP", "Aliases", "Ports", "Host", "Labels"}
+
+def _topology(req: Request) -> tuple[list[types.TopologyNetwork], list[types.TopologyContainer]]:
+    topology: types.Topology = req.body
+    return list(topology.networks or []), list(topology.containers or [])
 
 
-def _items(req: Request, key: str, allowed: set[str]) -> list[dict]:
-    items = req.field(key) or []
-    if not isinstance(items, list):
-        raise InvalidParameter(f"{key} must be a list of objects")
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
-            raise InvalidParameter(f"{key}[{i}] must be an object with a Name")
-        unknown = sorted(set(item) - allowed)
-        if unknown:
-            raise InvalidParameter(f"{key}[{i}] ({item['Name']}): unknown field {unknown[0]} "
-                                   f"(known: {', '.join(sorted(allowed))})")
-    return items
-
-
-def _strings(value, what: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidParameter(f"{what} must be an object of string keys and values")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _topology(req: Request) -> tuple[list[dict], list[dict]]:
-    if req.body is not None and not isinstance(req.body, dict):
-        raise InvalidParameter("the request body must be a JSON object with Networks and Containers")
-    return _items(req, "Networks", NETWORK_KEYS), _items(req, "Containers", CONTAINER_KEYS)
-
-
-@router.route("POST", "/lab/apply", status=201)
+@router.route("POST", "/lab/apply", status=201, body=types.Topology)
 def apply(req: Request):
     ctl = req.engine.controller
     networks, containers = _topology(req)
@@ -67,40 +41,30 @@ def apply(req: Request):
     return {"Networks": len(made_networks), "Containers": len(made_containers)}
 
 
-def _build(ctl, networks: list[dict], containers: list[dict], made_networks: list[str],
-           made_containers: list[str], where: list[str]) -> None:
-    for spec in networks:
-        where.append(f"network {spec['Name']}")
-        net = ctl.create_network(
-            spec["Name"], driver=spec.get("Driver") or "bridge", subnet=spec.get("Subnet"),
-            gateway=spec.get("Gateway"), ip_range=spec.get("IPRange"),
-            internal=bool(spec.get("Internal", False)), attachable=bool(spec.get("Attachable", False)),
-            options=_strings(spec.get("Options"), f"{where[-1]}: Options"),
-            labels=_strings(spec.get("Labels"), f"{where[-1]}: Labels"), host=spec.get("Host"))
-        made_networks.append(net.id)
-    for spec in containers:
-        where.append(f"container {spec['Name']}")
-        c = ctl.create_container(
-            spec["Name"], network=spec.get("Network"), ip=spec.get("IP"),
-            aliases=list(spec.get("Aliases") or []), ports=list(spec.get("Ports") or []),
-            host=spec.get("Host"), labels=_strings(spec.get("Labels"), f"{where[-1]}: Labels"))
-        made_containers.append(c.id)
+def _build(ctl, networks: list[types.TopologyNetwork], containers: list[types.TopologyContainer],
+           made_networks: list[str], made_containers: list[str], where: list[str]) -> None:
+    for net_spec in networks:
+        where.append(f"network {net_spec.name}")
+        made_networks.append(ctl.create_network(**net_spec.arguments()).id)
+    for ctr_spec in containers:
+        where.append(f"container {ctr_spec.name}")
+        made_containers.append(ctl.run_container(**ctr_spec.arguments()).id)  # create and start
 
 
-@router.route("DELETE", "/lab/apply", status=200)
+@router.route("DELETE", "/lab/apply", status=200, body=types.Topology)
 def unapply(req: Request):
     """Remove the containers, then the networks, that a topology names (missing ones are skipped)."""
     ctl = req.engine.controller
     networks, containers = _topology(req)
     removed_networks = removed_containers = 0
     with ctl.store.batch():
-        for spec in containers:
+        for ctr_spec in containers:
             with contextlib.suppress(NotFound):
-                ctl.remove_container(spec["Name"], force=True)
+                ctl.remove_container(ctr_spec.name, force=True)
                 removed_containers += 1
-        for spec in networks:
+        for net_spec in networks:
             with contextlib.suppress(NotFound):
-                ctl.remove_network(spec["Name"])
+                ctl.remove_network(net_spec.name)
                 removed_networks += 1
     return {"Networks": removed_networks, "Containers": removed_containers}
 

@@ -12,7 +12,9 @@ FEATURES: list[str] = [
     "cnmlab.swarm.feature",  # services: replicas, VIP, routing mesh (/services); after dns
     "cnmlab.probe.routes",  # test packets, reachability matrix, hop-by-hop trace (POST /lab/probe ...)
     "cnmlab.engine.plugin_routes",  # third-party drivers: GET /plugins, POST /plugins/run, /plugins/{ref}/stop
+    "cnmlab.engine.stream_routes",  # start/stop/kill/restart/wait, logs, attach, exec: a container's life and streams
     "cnmlab.engine.namespace_routes",  # GET /lab/namespaces: every namespace of the world, with its kind
+    "cnmlab.engine.docker",  # Docker's Engine API (/v1.N/...): records Docker-shaped events for /events
 ]
 
 

@@ -2,19 +2,20 @@
 
 GET  /plugins              entry-point drivers (read from package metadata, never imported) and
                            the remote plugins discovered in the world, each asked /Plugin.Activate
-POST /plugins/run          {"Host", "Argv", "Cwd", "Env", "Wait"}: start a plugin process in a
-                           host's namespace and wait until its socket (or spec file) appears
-POST /plugins/{ref}/stop   {"Force"}: stop a process `plugins/run` started (by name or PID)
+POST /plugins/run          api.types.PluginRun: start a plugin process in a host's namespace and
+                           wait until its socket (or spec file) appears
+POST /plugins/{ref}/stop   api.types.PluginStop: stop a process `plugins/run` started (by name or PID)
 """
 
 from __future__ import annotations
 
+from ..api import types
 from ..errors import Forbidden, InvalidParameter
 from ..events import HostRemoved, LabReset
 from ..plugin_runner import Runner
 from .router import Request, router
 
-RUN_WAIT = 10.0
+MAX_WAIT = 60.0  # seconds a plugin may take to show its socket
 
 
 def attach(engine) -> None:
@@ -51,33 +52,30 @@ def plugin_list(req: Request):
             "Processes": [p.to_json() for p in _runner(req).processes.values()]}
 
 
-@router.route("POST", "/plugins/run", kernel=False, status=201)
+@router.route("POST", "/plugins/run", kernel=False, status=201, body=types.PluginRun)
 def plugin_run(req: Request):
     from .. import plugins
 
     engine = req.engine
-    argv = req.field("Argv") or []
-    if not isinstance(argv, list):
-        raise InvalidParameter("Argv must be a list of strings")
-    host = engine.call(_docker_host, engine.controller, req.field("Host"))
-    wait = float(req.field("Wait", RUN_WAIT) or 0)
+    spec: types.PluginRun = req.body
+    host = engine.call(_docker_host, engine.controller, spec.host)
     before = set(plugins.discover())
     runner = _runner(req)
     # Started on the kernel thread: it lives as long as the engine, so the parent-death signal
     # reaches the plugin only when the engine goes.
-    proc = engine.call(runner.start, host, [str(a) for a in argv], req.field("Cwd"), req.field("Env"))
-    runner.wait_for_name(proc, before, wait)
+    proc = engine.call(runner.start, host, list(spec.argv), spec.cwd, spec.env)
+    runner.wait_for_name(proc, before, min(spec.wait, MAX_WAIT))
     if not proc.running():
         runner.stop(proc)
         raise InvalidParameter(f"the plugin exited with code {proc.popen.returncode}: {_last_line(proc.log)}")
     return proc.to_json()
 
 
-@router.route("POST", "/plugins/{ref}/stop", kernel=False)
+@router.route("POST", "/plugins/{ref}/stop", kernel=False, body=types.PluginStop)
 def plugin_stop(req: Request):
     runner = _runner(req)
     proc = runner.find(req.params["ref"])
-    if proc.name and not req.field("Force", False):
+    if proc.name and not req.body.force:
         users = req.engine.call(_users, req.engine.controller, proc.name)
         if users:
             raise Forbidden(f"plugin {proc.name} is in use by network(s) {', '.join(users)}: "

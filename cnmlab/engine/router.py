@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from ..errors import InvalidParameter
 
@@ -16,9 +17,16 @@ class Request:
     path: str
     params: dict[str, str]
     query: dict[str, str]
-    body: Any
+    body: Any  # the route's declared type (cnmlab.api.types), decoded; plain JSON for untyped routes
     engine: Any = None
     stream: Callable[[bytes], None] | None = None  # for streaming routes (events)
+    api_version: str | None = None  # the N of a Docker client's /v1.N/ path
+    # Streaming routes may send their head themselves (content type; `upgrade`: 101 and a raw,
+    # hijacked connection, as Docker's attach and exec start do) and then use the socket both ways.
+    start_stream: Callable[..., None] | None = None
+    socket: Any = None
+    rfile: Any = None  # what the client sends after the head (it may be buffered already)
+    headers: dict[str, str] = field(default_factory=dict)
 
     def flag(self, name: str) -> bool:
         return self.query.get(name, "").lower() in ("1", "true", "yes")
@@ -32,6 +40,16 @@ class Request:
 
 
 @dataclass
+class Reply:
+    """A reply that is not JSON (Docker's plain-text `OK` of /_ping), or carries extra headers."""
+
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+
+@dataclass
 class Route:
     method: str
     pattern: re.Pattern
@@ -39,17 +57,25 @@ class Route:
     kernel: bool = True  # run on the kernel thread (every change to the lab must)
     streaming: bool = False
     status: int = 200
+    body: Any = None  # the request body's type (a cnmlab.api.types.Body); None: untyped JSON
+    summary: str = ""
+    template: str = ""  # the path as registered: /networks/{id}
+    read: bool = False  # a read (ps, ls, inspect): answered from the snapshot while a plugin holds the kernel
 
 
 @dataclass
 class Router:
     routes: list[Route] = field(default_factory=list)
 
-    def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200):
-        regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$")
+    def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200,
+              body: Any = None, read: bool = False):
+        # {name} is one path segment; {name:path} may hold slashes (an image name: library/nginx:1)
+        regex = re.compile(r"\A" + re.sub(r"\{(\w+)(:path)?\}", lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})",
+                                          path) + r"\Z")
 
         def register(fn):
-            self.routes.append(Route(method, regex, fn, kernel, streaming, status))
+            summary = (fn.__doc__ or "").strip().split("\n")[0]
+            self.routes.append(Route(method, regex, fn, kernel, streaming, status, body, summary, path, read))
             return fn
 
         return register
@@ -58,7 +84,7 @@ class Router:
         for route in self.routes:
             m = route.pattern.match(path)
             if m and route.method == method:
-                return route, m.groupdict()
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}  # clients quote names
         return None
 
     def allowed(self, path: str) -> bool:

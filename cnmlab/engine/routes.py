@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import __version__, inspect
-from ..errors import InvalidParameter
+from ..api import types
 from .router import Request, router
 
 
@@ -13,25 +13,7 @@ def _ctl(req: Request):
     return req.engine.controller
 
 
-def _dict(value, name: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidParameter(f"{name} must be an object of string keys and values")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-# -- engine ---------------------------------------------------------------------
-@router.route("GET", "/_ping", kernel=False)
-def ping(req: Request):
-    return "OK"
-
-
-@router.route("GET", "/version", kernel=False)
-def version(req: Request):
-    return inspect.version()
-
-
+# -- engine (/_ping and /version are Docker's: engine/docker/system.py) ------------
 @router.route("GET", "/engine/status", kernel=False)
 def status(req: Request):
     eng = req.engine
@@ -63,20 +45,21 @@ def drivers(req: Request):
 
 
 # -- hosts ----------------------------------------------------------------------
-@router.route("GET", "/hosts")
+@router.route("GET", "/hosts", read=True)
 def hosts(req: Request):
     ctl = _ctl(req)
     return [inspect.host(ctl, name) for name in ctl.hosts]
 
 
-@router.route("POST", "/hosts/create", status=201)
+@router.route("POST", "/hosts/create", status=201, body=types.HostCreate)
 def host_create(req: Request):
     ctl = _ctl(req)
-    host = ctl.add_host(req.field("Name", ""), address=req.field("Address"), plain=bool(req.field("Plain", False)))
+    spec: types.HostCreate = req.body
+    host = ctl.add_host(spec.name, address=spec.address, plain=spec.plain)
     return inspect.host(ctl, host.name)
 
 
-@router.route("GET", "/hosts/{name}")
+@router.route("GET", "/hosts/{name}", read=True)
 def host_get(req: Request):
     ctl = _ctl(req)
     return inspect.host(ctl, ctl.host(req.params["name"]).name)
@@ -88,39 +71,19 @@ def host_delete(req: Request):
 
 
 # -- networks -------------------------------------------------------------------
-@router.route("GET", "/networks")
+@router.route("GET", "/networks", read=True)
 def networks(req: Request):
     ctl = _ctl(req)
     return [inspect.network(ctl, n) for n in ctl.networks.values()]
 
 
-@router.route("POST", "/networks/create", status=201)
+@router.route("POST", "/networks/create", status=201, body=types.NetworkCreate)
 def network_create(req: Request):
-    ctl = _ctl(req)
-    ipam = req.field("IPAM") or {}
-    configs = ipam.get("Config") or [{}]
-    if len(configs) > 1:
-        raise InvalidParameter("only one IPv4 subnet per network is supported in the lab")
-    cfg = configs[0]
-    net = ctl.create_network(
-        req.field("Name", ""),
-        driver=req.field("Driver") or "bridge",
-        subnet=cfg.get("Subnet"),
-        gateway=cfg.get("Gateway"),
-        ip_range=cfg.get("IPRange"),
-        aux_addresses=_dict(cfg.get("AuxiliaryAddresses"), "AuxiliaryAddresses"),
-        internal=bool(req.field("Internal", False)),
-        attachable=bool(req.field("Attachable", False)),
-        options=_dict(req.field("Options"), "Options"),
-        labels=_dict(req.field("Labels"), "Labels"),
-        ipv6=bool(req.field("EnableIPv6", False)),
-        host=req.field("Host"),
-        ipam_driver=ipam.get("Driver") or "default",
-    )
+    net = _ctl(req).create_network(**req.body.arguments())
     return {"Id": net.id, "Warning": ""}
 
 
-@router.route("GET", "/networks/{id}")
+@router.route("GET", "/networks/{id}", read=True)
 def network_get(req: Request):
     ctl = _ctl(req)
     return inspect.network(ctl, ctl.network(req.params["id"], req.query.get("host")), verbose=req.flag("verbose"))
@@ -131,18 +94,17 @@ def network_delete(req: Request):
     _ctl(req).remove_network(req.params["id"])
 
 
-@router.route("POST", "/networks/{id}/connect")
+@router.route("POST", "/networks/{id}/connect", body=types.NetworkConnect)
 def network_connect(req: Request):
-    cfg = req.field("EndpointConfig") or {}
-    ipam_cfg = cfg.get("IPAMConfig") or {}
-    _ctl(req).connect(req.params["id"], req.field("Container", ""), ip=ipam_cfg.get("IPv4Address"),
-                      aliases=list(cfg.get("Aliases") or []))
+    spec: types.NetworkConnect = req.body
+    cfg = spec.endpoint_config or types.EndpointSettings()
+    _ctl(req).connect(req.params["id"], spec.container, ip=cfg.ip, aliases=list(cfg.aliases or []))
     return None
 
 
-@router.route("POST", "/networks/{id}/disconnect")
+@router.route("POST", "/networks/{id}/disconnect", body=types.NetworkDisconnect)
 def network_disconnect(req: Request):
-    _ctl(req).disconnect(req.params["id"], req.field("Container", ""), force=bool(req.field("Force", False)))
+    _ctl(req).disconnect(req.params["id"], req.body.container, force=req.body.force)
     return None
 
 
@@ -152,44 +114,25 @@ def network_prune(req: Request):
 
 
 # -- containers -----------------------------------------------------------------
-@router.route("POST", "/containers/create", status=201)
+@router.route("POST", "/containers/create", status=201, body=types.ContainerCreate)
 def container_create(req: Request):
-    ctl = _ctl(req)
-    host_cfg = req.field("HostConfig") or {}
-    endpoints = ((req.field("NetworkingConfig") or {}).get("EndpointsConfig")) or {}
-    mode = host_cfg.get("NetworkMode") or None
-    networks = list(endpoints) or ([mode] if mode and mode != "default" else [])
-    first = endpoints.get(networks[0], {}) if networks else {}
-    ports = []
-    for key, bindings in (host_cfg.get("PortBindings") or {}).items():
-        cport, _, proto = key.partition("/")
-        for b in bindings or []:
-            ports.append(f"{b.get('HostPort')}:{cport}/{proto or 'tcp'}")
-    c = ctl.create_container(
-        req.query.get("name") or req.field("Name", ""),
-        network=networks,
-        ip=(first.get("IPAMConfig") or {}).get("IPv4Address"),
-        aliases=list(first.get("Aliases") or []),
-        ports=ports,
-        host=req.field("Host"),
-        labels=_dict(req.field("Labels"), "Labels"),
-    )
+    c = _ctl(req).create_container(**req.body.arguments(req.query.get("name")))
     return {"Id": c.id, "Warnings": []}
 
 
-@router.route("GET", "/containers/json")
+@router.route("GET", "/containers/json", read=True)
 def containers(req: Request):
     ctl = _ctl(req)
     return [inspect.container_summary(ctl, c) for c in ctl.containers.values()]
 
 
-@router.route("GET", "/containers/{id}/json")
+@router.route("GET", "/containers/{id}/json", read=True)
 def container_inspect(req: Request):
     ctl = _ctl(req)
     return inspect.container(ctl, ctl.container(req.params["id"]))
 
 
-@router.route("GET", "/containers/{id}")
+@router.route("GET", "/containers/{id}", read=True)
 def container_get(req: Request):
     return container_inspect(req)
 
@@ -203,3 +146,12 @@ def container_delete(req: Request):
 @router.route("GET", "/events", kernel=False, streaming=True)
 def events(req: Request):
     req.engine.stream_events(req)
+
+
+# -- the API itself -------------------------------------------------------------
+@router.route("GET", "/openapi.json", kernel=False)
+def openapi(req: Request):
+    """The OpenAPI document of this API, generated from its routes and types."""
+    from ..api.openapi import document
+
+    return document(router.routes)

@@ -24,15 +24,22 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .. import paths
-from ..errors import CnmError
+from .. import engine_log, paths
+from ..api import wire
+from ..errors import CnmError, InvalidParameter
 from ..events import Event
 from ..osl import world
 from . import routes  # noqa: F401  (registers the core routes)
-from .router import Request, router
+from .docker import api as docker_api  # Docker's Engine API beside the lab routes (importing registers it)
+from .readers import Readers
+from .router import Reply, Request
 
+
+
+HIJACK_HEAD_PAUSE = 0.05  # seconds between a hijacked stream's 101 head and its first bytes
 
 
 class Engine:
@@ -81,8 +88,13 @@ class Engine:
             return 2
         _raise_fd_limit()
         self.kernel = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel")
+        self.readers = Readers(self)
         try:
             self.call(self._start_controller)
+        except CnmError as exc:  # e.g. a damaged store: one line, and the way out
+            print(f"cnmlab engine: {exc.message}", file=sys.stderr)
+            self._unlink_socket()
+            return 2
         except Exception as exc:
             traceback.print_exc()
             print(f"cnmlab engine: could not build the lab world: {exc}", file=sys.stderr)
@@ -94,6 +106,8 @@ class Engine:
         print(f"cnmlab engine {os.getpid()} serving on {self.socket_path}", file=sys.stderr, flush=True)
         serve = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
         serve.start()
+        engine_log.keep_rotated(paths.log_path(), self._stopping)
+        threading.Thread(target=self._watch_store, name="store-watch", daemon=True).start()
         self._stopping.wait()
         self.server.shutdown()
         with contextlib.suppress(Exception):
@@ -106,10 +120,25 @@ class Engine:
         from ..controller import Controller
         from ..store import Store
 
+        from ..image import prepare_applets
+
+        prepare_applets()  # alpine's tools for processes in containers, in the world's /run
         self.controller = Controller(Store(self.store_path))
+        # work handed to the one thread that changes the lab, counted as a change (readers.py)
+        self.controller.submit = lambda fn, *args, **kwargs: self.kernel.submit(self.readers.task, fn, *args, **kwargs)
         self.controller.subscribe(self.broadcast)
         _load_extensions(self)
         self.controller.start()
+
+    def _watch_store(self) -> None:
+        """Notice a store file deleted or replaced under the running engine, and write the lab again."""
+        while not self._stopping.wait(STORE_CHECK_EVERY):
+            try:
+                note = self.controller.store.check_file()
+            except Exception as exc:  # keep watching; say it once per failure
+                note = f"could not check the store {self.store_path}: {type(exc).__name__}: {exc}"
+            if note:
+                print(f"cnmlab engine: {note}", file=sys.stderr, flush=True)
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -120,10 +149,11 @@ class Engine:
 
     def call(self, fn, *args, **kwargs):
         """Run fn on the kernel thread and wait for it."""
-        return self.kernel.submit(fn, *args, **kwargs).result()
+        return self.kernel.submit(self.readers.task, fn, *args, **kwargs).result()
 
     # -- events -----------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
+        self.readers.events += 1
         line = (json.dumps(event.to_json()) + "\n").encode()
         with self._sub_lock:
             for q in self._subscribers:
@@ -168,19 +198,55 @@ def _load_extensions(engine: Engine) -> None:
     extensions.load(engine)
 
 
+STORE_CHECK_EVERY = 1.0  # seconds between looks at the store file
+# Seconds a client may take to send its request (and to take a reply chunk).
+READ_TIMEOUT = float(os.environ.get("CNMLAB_READ_TIMEOUT") or 10)
+MAX_CONNECTIONS = 128  # open connections, each a thread; events streams count too
+BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        b"Content-Length: 75\r\n\r\n"
+        b'{"message": "the engine has too many open connections: try again shortly"}\n')
+
+
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
     def __init__(self, listener: socket.socket, engine: Engine):
         self.engine = engine
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         socketserver.BaseServer.__init__(self, listener.getsockname(), _Handler)
         self.socket = listener
         self.socket.listen(128)
+
+    def process_request(self, request, client_address) -> None:
+        # Stalled clients may hold at most MAX_CONNECTIONS threads; the next one is told so at once.
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                request.recv(65536)  # what has arrived: closing on unread data would reset, losing the answer
+            with contextlib.suppress(OSError):
+                request.send(BUSY)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # a client that went away (broken pipe, reset, timeout): one line
+            print(f"cnmlab engine: a client went away: {type(exc).__name__}: {exc}", file=sys.stderr)
+        else:
+            traceback.print_exc()
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "cnmlab-engine"
+    timeout = READ_TIMEOUT
 
     def address_string(self) -> str:
         return "unix"
@@ -192,55 +258,152 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self): self._dispatch("POST")  # noqa: E704
     def do_DELETE(self): self._dispatch("DELETE")  # noqa: E704
     def do_PUT(self): self._dispatch("PUT")  # noqa: E704
+    def do_HEAD(self): self._dispatch("HEAD")  # noqa: E704
+
+    def end_headers(self) -> None:
+        for name, value in docker_api.HEADERS.items():  # on every answer, as dockerd's middleware does
+            self.send_header(name, value)
+        super().end_headers()
 
     def _dispatch(self, method: str) -> None:
         engine: Engine = self.server.engine
         url = urlsplit(self.path)
-        found = router.match(method, url.path)
+        try:
+            found, api_version, known = docker_api.resolve(method, url.path)
+        except CnmError as exc:
+            return self._reply(exc.status, {"message": exc.message})
         if found is None:
-            code = 405 if router.allowed(url.path) else 404
-            return self._reply(code, {"message": f"page not found: {method} {url.path}"})
+            return self._reply(405 if known else 404, {"message": f"page not found: {method} {url.path}"})
         route, params = found
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw.strip() else None
-        except (ValueError, json.JSONDecodeError) as exc:
-            return self._reply(400, {"message": f"invalid JSON body: {exc}"})
-        req = Request(method, url.path, params, dict(parse_qsl(url.query)), body, engine)
+            raw = self._read_body()
+        except CnmError as exc:  # the body was not read (whole): this connection cannot carry another request
+            self.close_connection = True
+            return self._reply(exc.status, {"message": exc.message})
+        try:
+            body = wire.decode(raw, route.body or Any)
+        except CnmError as exc:
+            return self._reply(exc.status, {"message": exc.message})
+        req = Request(method, url.path, params, dict(parse_qsl(url.query)), body, engine, api_version=api_version)
         if route.streaming:
             return self._stream(route, req)
         try:
-            result = engine.call(route.handler, req) if route.kernel else route.handler(req)
+            if route.read and route.kernel:
+                result = engine.readers.call(route, req)
+            else:
+                result = engine.call(route.handler, req) if route.kernel else route.handler(req)
         except CnmError as exc:
             return self._reply(exc.status, {"message": exc.message})
-        except Exception as exc:  # a bug or an unexpected kernel error: say what, keep serving
+        except Exception as exc:  # a bug in cnmlab (bad input is a CnmError): say what, keep serving
             traceback.print_exc()
-            return self._reply(500, {"message": f"{type(exc).__name__}: {exc}"})
+            return self._reply(500, {"message": f"internal error (a cnmlab bug, see engine.log): "
+                                                f"{type(exc).__name__}: {exc}"})
+        if isinstance(result, Reply):
+            return self._reply_raw(result)
         if route.status == 204 or result is None:
             return self._reply(204 if route.status == 204 else 200, None)
         self._reply(route.status, result)
 
+    def _read_body(self) -> bytes:
+        """The request body, at most wire.MAX_BODY bytes, by Content-Length or chunked."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():
+            raise InvalidParameter(f"invalid Content-Length: {text[:40]!r}")
+        length = int(text)
+        if length > wire.MAX_BODY:
+            raise wire.TooLarge(f"the request body is {length} bytes; the limit is {wire.MAX_BODY}")
+        raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            raise InvalidParameter(f"the request body ended after {len(raw)} of {length} bytes")
+        return raw
+
+    def _read_chunked(self) -> bytes:
+        parts, size = [], 0
+        while True:
+            line = self.rfile.readline(64).split(b";")[0].strip()
+            try:
+                chunk = int(line, 16)
+            except ValueError:
+                raise InvalidParameter("invalid chunked request body") from None
+            if chunk == 0:
+                self.rfile.readline(64)
+                return b"".join(parts)
+            size += chunk
+            if chunk < 0 or size > wire.MAX_BODY:
+                raise wire.TooLarge(f"the request body is over the limit of {wire.MAX_BODY} bytes")
+            parts.append(self.rfile.read(chunk))
+            self.rfile.readline(64)
+
     def _reply(self, code: int, payload) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+        data = b"" if payload is None else wire.encode(payload)
+        self._reply_raw(Reply(data, "application/json", status=code))
+
+    def _reply_raw(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         self.end_headers()  # HTTP/1.1 keep-alive: a client's next request reuses this connection and thread
-        if data:
-            self.wfile.write(data)
+        if reply.body and self.command != "HEAD":
+            self.wfile.write(reply.body)
 
     def _stream(self, route, req: Request) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
+        """A long-running answer on this HTTP thread. The head goes out with the first bytes (or
+        `req.start_stream`), so a handler may still fail with a plain JSON error before it."""
+        started = False
+        chunked = False  # Docker's clients read a plain (not hijacked) stream as HTTP chunks
+
+        def start(content_type: str = "application/x-ndjson", upgrade: bool = False) -> None:
+            nonlocal started, chunked
+            if started:
+                return
+            started = True
+            if upgrade:  # Docker's hijack: the connection becomes a raw stream both ways
+                self.send_response(101, "UPGRADED")
+                self.send_header("Content-Type", content_type)
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Upgrade", "tcp")
+            else:
+                chunked = req.api_version is not None
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json" if chunked and content_type ==
+                                 "application/x-ndjson" else content_type)
+                if chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.flush()
+            if upgrade:
+                self.connection.settimeout(None)  # an interactive session may be idle: READ_TIMEOUT is for requests
+                # docker-py reads the 101 head through a buffered reader and then reads the raw
+                # socket: bytes that arrive with the head are lost to it. dockerd's output always
+                # comes later (a process starts); ours may be queued already, so let the head go first.
+                time.sleep(HIJACK_HEAD_PAUSE)
 
         def write(chunk: bytes) -> None:
+            start()
+            if chunked and chunk:
+                chunk = b"%x\r\n%s\r\n" % (len(chunk), chunk)
             self.wfile.write(chunk)
             self.wfile.flush()
 
-        req.stream = write
-        with contextlib.suppress(OSError):
+        self.close_connection = True
+        req.stream, req.start_stream = write, start
+        req.socket, req.rfile = self.connection, self.rfile
+        req.headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
             route.handler(req)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except CnmError as exc:
+            if not started:
+                self._reply(exc.status, {"message": exc.message})
+        except OSError:
+            pass  # the client went away
+        except Exception as exc:  # a bug: say what, keep serving
+            traceback.print_exc()
+            if not started:
+                self._reply(500, {"message": f"{type(exc).__name__}: {exc}"})

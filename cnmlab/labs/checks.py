@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..api.views import NetworkView
 from ..errors import CnmError
 from .live import RETRY_TIMEOUT, Live, Missing
 
@@ -88,7 +89,7 @@ def on_network(live: Live, container: str, network: str) -> Result:
     if network not in live.networks_of(container):
         return _fail(f"{container} has no endpoint on {network}", f"try `cnmlab network connect {network} {container}`")
     ep = live.networks_of(container)[network]
-    return _pass(f"{container} is on {network} ({ep.get('Interface', '?')} {ep.get('IPAddress', '')})")
+    return _pass(f"{container} is on {network} ({ep.interface or '?'} {ep.ip_address})")
 
 
 @kind
@@ -105,13 +106,13 @@ def endpoints(live: Live, container: str, count: int) -> Result:
     if len(nets) != count:
         return _fail(f"{container} has {len(nets)} endpoint(s) ({', '.join(nets) or 'none'}), not {count}",
                      f"connect it to more networks: `cnmlab network connect NET {container}`")
-    listing = ", ".join(f"{ep.get('Interface', '?')} on {n}" for n, ep in nets.items())
+    listing = ", ".join(f"{ep.interface or '?'} on {n}" for n, ep in nets.items())
     return _pass(f"{container} has {count} endpoints: {listing}")
 
 
 @kind
 def driver_is(live: Live, network: str, driver: str) -> Result:
-    actual = live.network(network)["Driver"]
+    actual = live.network(network).driver
     if actual != driver:
         return _fail(f"{network} uses the {actual} driver, not {driver}",
                      f"remove it and create it again: `cnmlab network create -d {driver} {network}`")
@@ -121,22 +122,22 @@ def driver_is(live: Live, network: str, driver: str) -> Result:
 @kind
 def network_is(live: Live, network: str, internal: bool | None = None, options: dict | None = None) -> Result:
     net = live.network(network)
-    if internal is not None and bool(net.get("Internal")) != internal:
+    if internal is not None and net.internal != internal:
         flag = "with --internal" if internal else "without --internal"
-        return _fail(f"{network} is {'' if net.get('Internal') else 'not '}internal",
+        return _fail(f"{network} is {'' if net.internal else 'not '}internal",
                      f"remove it and create it {flag}: `cnmlab network create {'--internal ' if internal else ''}{network}`")
     for key, want in (options or {}).items():
-        have = (net.get("Options") or {}).get(key)
+        have = net.option.get(key)
         if str(have).lower() != str(want).lower():
             return _fail(f"{network} has {key}={have}, not {want}",
                          f"remove it and create it with `-o {key}={want}`")
     return _pass(f"{network} is configured as asked")
 
 
-def _bridge_of(net: dict) -> tuple[str, str]:
+def _bridge_of(net: NetworkView) -> tuple[str, str]:
     """(bridge device, host) of a bridge-driver network."""
-    name = (net.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{net['Id'][:12]}"
-    return name, net.get("Host") or "host1"
+    name = net.option.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
+    return name, net.host or "host1"
 
 
 @kind
@@ -158,7 +159,7 @@ def veth_on_bridge(live: Live, container: str, network: str) -> Result:
     if ep is None:
         raise Missing(f"{container} has no endpoint on {network}", f"try `cnmlab network connect {network} {container}`")
     bridge, host = _bridge_of(live.network(network))
-    iface = ep.get("Interface") or "eth0"
+    iface = ep.interface or "eth0"
     inside = live.client.exec(container, ["ip", "-o", "link", "show", iface]).stdout
     peer = re.search(rf"^\d+: {re.escape(iface)}@if(\d+):", inside)
     if not peer:
@@ -410,7 +411,7 @@ def trace_encapsulated(live: Live, src: str, dst: str, network: str | None = Non
         return _fail(f"no hop of {src} → {dst} was VXLAN-encapsulated", "both must be on one overlay network")
     vni = outer[0].get("vni")
     if network:
-        opts = live.network(network).get("Options") or {}
+        opts = live.network(network).option
         want = str(opts.get("com.docker.network.driver.overlay.vxlanid_list", "")).split(",")[0]
         if want and str(vni) != want:
             return _fail(f"the trace shows VNI {vni}, but {network} has VNI {want}")
@@ -424,9 +425,9 @@ def fdb_programmed(live: Live, container: str, network: str, on_host: str) -> Re
     ep = live.networks_of(container).get(network)
     if ep is None:
         return _fail(f"{container} has no endpoint on {network}", f"try `cnmlab network connect {network} {container}`")
-    home = live.container(container)["Host"]
-    remote = live.hosts[home]["Address"].split("/")[0]
-    mac = ep["MacAddress"].lower()
+    home = live.container(container).host
+    remote = live.hosts[home].ip
+    mac = ep.mac_address.lower()
     script = "for n in $(ip netns list | cut -d' ' -f1); do ip netns exec $n bridge fdb show 2>/dev/null; done"
     in_world = live.client.enter_argv(None, ["sh", "-c", script])
     out = subprocess.run(in_world, capture_output=True, text=True, timeout=30, check=False).stdout

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..api.views import ContainerView, EndpointView, HostView, LabView, NetworkView
 from ..client import Client
 from ..errors import CnmError
 from . import features
@@ -86,31 +87,32 @@ class Live:
         self.refresh()
 
     def refresh(self) -> None:
-        self.containers = {c["Names"][0].lstrip("/"): c for c in self.client.containers()}
-        self.networks = self.client.networks()
-        self.hosts = {h["Name"]: h for h in self.client.hosts()}
+        self.view = LabView.fetch(self.client)
+        self.containers: dict[str, ContainerView] = {c.name: c for c in self.view.containers}
+        self.networks: tuple[NetworkView, ...] = self.view.networks
+        self.hosts: dict[str, HostView] = {h.name: h for h in self.view.hosts}
 
     def missing(self, feature: str) -> str | None:
         return features.missing(self.client, feature, self.features)
 
     # -- lookups ------------------------------------------------------------------
-    def container(self, name: str) -> dict:
+    def container(self, name: str) -> ContainerView:
         if name not in self.containers:
             raise Missing(f"there is no container {name}", f"create it: `cnmlab run --name {name} --network NET`",
                           ("container", name))
         return self.containers[name]
 
-    def networks_of(self, name: str) -> dict[str, dict]:
-        return self.container(name)["NetworkSettings"]["Networks"]
+    def networks_of(self, name: str) -> dict[str, EndpointView]:
+        return self.container(name).networks
 
-    def network(self, name: str, host: str | None = None) -> dict:
+    def network(self, name: str, host: str | None = None) -> NetworkView:
         for net in self.networks:
-            if name in (net["Name"], net["Id"]) and (host is None or net.get("Host") in (host, None, "")):
+            if name in (net.name, net.id) and (host is None or net.host in (host, None, "")):
                 return net
         raise Missing(f"there is no network {name}", f"create it: `cnmlab network create {name}`", ("network", name))
 
     def has_network(self, name: str) -> bool:
-        return any(n["Name"] == name for n in self.networks)
+        return any(n.name == name for n in self.networks)
 
     def address(self, ref: str, via: str | None = None) -> tuple[str, str]:
         """(address, how it was found) for a destination: an IP, `container@network`, a container
@@ -127,14 +129,14 @@ class Live:
                 if net not in nets:
                     raise Missing(f"{name} has no endpoint on {net}", f"try `cnmlab network connect {net} {name}`",
                                   ("network", net) if not self.has_network(net) else None)
-                return nets[net]["IPAddress"], f"{name} on {net}"
+                return nets[net].ip_address, f"{name} on {net}"
             shared = [n for n in nets if via in self.containers and n in self.networks_of(via)]
             pick = shared[0] if shared else next(iter(nets), None)
-            if pick is None or not nets[pick].get("IPAddress"):
+            if pick is None or not nets[pick].ip_address:
                 raise Missing(f"{name} has no address on any network", f"try `cnmlab network connect NET {name}`")
-            return nets[pick]["IPAddress"], f"{name} on {pick}"
+            return nets[pick].ip_address, f"{name} on {pick}"
         if name in self.hosts:
-            return self.hosts[name]["Address"].split("/")[0], f"host {name}"
+            return self.hosts[name].ip, f"host {name}"
         if net:
             raise Missing(f"there is no container {name}", f"create it: `cnmlab run --name {name} --network {net}`",
                           ("container", name))
@@ -198,7 +200,7 @@ class Live:
         """The MAC a container's first endpoint has, or a host's eth0's."""
         if ref in self.containers:
             nets = self.networks_of(ref)
-            return next(iter(nets.values()))["MacAddress"].lower() if nets else ""
+            return next(iter(nets.values())).mac_address.lower() if nets else ""
         run = self.client.exec(self.endpoint_ref(ref), ["cat", "/sys/class/net/eth0/address"])
         return run.stdout.strip().lower()
 
@@ -234,8 +236,8 @@ class Live:
         self.refresh()
         if kind == "ip":
             return self.address(ref)[0]
-        config = (self.network(ref).get("IPAM") or {}).get("Config") or [{}]
-        value = config[0].get("Subnet" if kind == "subnet" else "Gateway")
+        net = self.network(ref)
+        value = net.subnet if kind == "subnet" else net.gateway
         if not value:
             raise Missing(f"network {ref} has no {kind}")
         return value

@@ -46,8 +46,31 @@ def lab_missing(client: Client, lab: Lab, live: Live | None = None) -> list[str]
     return [why for f in lab.requires if (why := live.missing(f))]
 
 
+class Untrusted(LabError):
+    """A lab file from outside cnmlab's own labs that the user has not agreed to run."""
+
+
+def require_trust(lab: Lab) -> None:
+    if not lab.trusted:
+        raise Untrusted(f"{lab.path or 'this lab'} is not one of cnmlab's own labs: its setup, solutions and checks "
+                        "run commands as root in the lab world; read them and pass --trust to run it")
+
+
+def commands(lab: Lab) -> list[str]:
+    """What a lab will run, as the commands a student would type: its setup, every step's
+    solution, and the commands its checks run."""
+    lines = [f"setup: {cli_line(call)}" for call in lab.setup]
+    for step in lab.steps:
+        lines += [f"step {step.number} solution: {cli_line(call)}" for call in step.solution]
+        lines += [f"step {step.number} check: cnmlab exec {c.args.get('target')} -- "
+                  + " ".join(shlex.quote(str(a)) for a in c.args.get("argv", []))
+                  for c in step.checks if c.kind == "command_succeeds"]
+    return lines
+
+
 def start(client: Client, lab: Lab) -> list[str]:
     """Reset the lab world and make the lab's starting point; refuse a lab this cnmlab cannot play."""
+    require_trust(lab)
     missing = lab_missing(client, lab)
     if missing:
         raise LabError(f"lab {lab.number} needs what this cnmlab lacks: {'; '.join(missing)}")
@@ -58,6 +81,7 @@ def start(client: Client, lab: Lab) -> list[str]:
 def solve(client: Client, lab: Lab, step: Step) -> list[str]:
     """Apply the step's solution; lines say what each call did. A kernel_optional step whose
     feature the kernel lacks raises KernelUnsupported (and nothing is left half made)."""
+    require_trust(lab)
     live = Live(client)
     missing = [why for f in lab.requires + step.requires if (why := live.missing(f))]
     if missing:
@@ -84,6 +108,7 @@ def apply_call(client: Client, live: Live, call: Call) -> str:
 
 def check(client: Client, lab: Lab, numbers: list[int] | None = None) -> dict:
     """The grading record of the live lab, for every step (or the ones named)."""
+    require_trust(lab)
     live = Live(client)
     lab_why = lab_missing(client, lab, live)
     records = []
@@ -100,6 +125,7 @@ def check(client: Client, lab: Lab, numbers: list[int] | None = None) -> dict:
 
 def check_step(client: Client, lab: Lab, step: Step, live: Live | None = None,
                lab_why: list[str] | None = None) -> StepRecord:
+    require_trust(lab)
     live = live or Live(client)
     live.refresh()
     why = (lab_why if lab_why is not None else lab_missing(client, lab, live)) + \

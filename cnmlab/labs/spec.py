@@ -23,6 +23,7 @@ lab, never the command typed; the step's solution is one fix that passes them.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import re
@@ -95,6 +96,10 @@ class Lab:
     setup: tuple[Call, ...] = ()
     requires: tuple[str, ...] = ()
     path: Path | None = None
+    # A lab's setup and solutions run as root in the lab world: like a notebook, a lab file is
+    # code. cnmlab's own labs (and those in $CNMLAB_LABS_DIR, a directory the user chose) are
+    # trusted; any other file only once the user says so (`--trust`, or yes at the prompt).
+    trusted: bool = True  # load() decides for a file
     challenge: bool = False  # a troubleshooting lab: setup builds it broken
     symptom: str = ""  # what the learner of a challenge is told is wrong
 
@@ -112,6 +117,16 @@ def labs_dir() -> Path:
     """Where the lab files live: $CNMLAB_LABS_DIR, else the repository's `labs/`."""
     env = os.environ.get("CNMLAB_LABS_DIR")
     return Path(env) if env else Path(__file__).resolve().parent.parent.parent / "labs"
+
+
+def trusted_dirs() -> list[Path]:
+    """The directories whose lab files run without asking: cnmlab's own and $CNMLAB_LABS_DIR."""
+    own = Path(__file__).resolve().parent.parent.parent / "labs"
+    return [own.resolve(), labs_dir().resolve()]
+
+
+def is_trusted(path: Path) -> bool:
+    return path.resolve().parent in trusted_dirs()
 
 
 def load_all(directory: Path | None = None) -> list[Lab]:
@@ -141,7 +156,7 @@ def load(path: Path) -> Lab:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise LabError(f"{path.name}: cannot read the lab: {' '.join(str(exc).split())}") from None
-    return parse(data, source=path.name, path=path)
+    return dataclasses.replace(parse(data, source=path.name, path=path), trusted=is_trusted(path))
 
 
 def parse(data, source: str = "lab", path: Path | None = None) -> Lab:

@@ -113,7 +113,7 @@ class Lab:
         call(self.client.disconnect, network, container, force=force)
         return self.inspect(container)
 
-    def rm(self, *names: str, force: bool = False) -> RemovedResult:
+    def rm(self, *names: str, force: bool = True) -> RemovedResult:
         for name in names:
             call(self.client.rm, name, force=force)
         return RemovedResult("container", names)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..api.views import LabView, NetworkView
+
 
 @dataclass(frozen=True)
 class HostInfo:
@@ -72,18 +74,20 @@ class LabState:
 
     @classmethod
     def from_api(cls, hosts: list[dict], networks: list[dict], containers: list[dict]) -> LabState:
-        nets = tuple(_network(n) for n in networks)
-        by_endpoint = {ep["EndpointID"]: n["Id"] for n in networks for ep in (n.get("Containers") or {}).values()}
+        return cls.from_view(LabView.from_json(hosts, networks, containers))
+
+    @classmethod
+    def from_view(cls, view: LabView) -> LabState:
+        nets = tuple(_network(n) for n in view.networks)
+        by_endpoint = {m.endpoint_id: n.id for n in view.networks for m in (n.containers or {}).values()}
         ctrs, eps = [], []
-        for c in containers:
-            name = c["Names"][0].lstrip("/")
-            mode = c.get("HostConfig", {}).get("NetworkMode", "")
-            ctrs.append(ContainerInfo(name, c["Id"], c.get("Host") or "", mode))
-            for net_name, ep in (c.get("NetworkSettings", {}).get("Networks") or {}).items():
-                net_id = by_endpoint.get(ep.get("EndpointID")) or _guess_network(nets, net_name, c.get("Host"))
-                eps.append(EndpointInfo(ep.get("EndpointID", ""), name, net_id, net_name,
-                                        ep.get("Interface", ""), ep.get("IPAddress", "")))
-        hs = tuple(HostInfo(h["Name"], h.get("Address", ""), bool(h.get("Plain"))) for h in hosts)
+        for c in view.containers:
+            ctrs.append(ContainerInfo(c.name, c.id, c.host or "", c.mode))
+            for net_name, ep in c.networks.items():
+                net = view.network_named(net_name, c.host)
+                net_id = by_endpoint.get(ep.endpoint_id) or (net.id if net else "")
+                eps.append(EndpointInfo(ep.endpoint_id, c.name, net_id, net_name, ep.interface, ep.ip_address))
+        hs = tuple(HostInfo(h.name, h.address, h.plain) for h in view.hosts)
         return cls(hs, nets, tuple(ctrs), tuple(eps))
 
     # -- look-ups the dashboard and the diagram share -------------------------------
@@ -100,19 +104,10 @@ class LabState:
         return [e for e in self.endpoints if e.container == container]
 
 
-def _network(n: dict) -> NetworkInfo:
-    options = n.get("Options") or {}
-    configs = (n.get("IPAM") or {}).get("Config") or [{}]
+def _network(n: NetworkView) -> NetworkInfo:
+    options = n.option
     device = options.get("com.docker.network.bridge.name") or options.get("parent", "")
-    if not device and n.get("Driver") == "bridge":
-        device = "br-" + n["Id"][:12]
-    host = n.get("Host") if n.get("Scope", "local") == "local" else None
-    return NetworkInfo(n["Id"], n["Name"], n.get("Driver", ""), host, configs[0].get("Subnet", ""), device,
-                       bool(n.get("Internal")))
-
-
-def _guess_network(nets: tuple[NetworkInfo, ...], name: str, host: str | None) -> str:
-    for n in nets:
-        if n.name == name and (n.host is None or n.host == host):
-            return n.id
-    return ""
+    if not device and n.driver == "bridge":
+        device = "br-" + n.id[:12]
+    host = n.host if n.scope == "local" else None
+    return NetworkInfo(n.id, n.name, n.driver, host, n.subnet, device, n.internal)

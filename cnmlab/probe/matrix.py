@@ -35,6 +35,8 @@ def columns(ctl, by: str, net) -> list[dict]:
     """The destinations: each endpoint with an address (by endpoint), or each container."""
     out = []
     for c in ctl.containers.values():
+        if not c.running:  # a created or exited container has no sandbox to reach
+            continue
         eps = [ctl.endpoints[e] for e in c.endpoints]
         if net is not None:
             eps = [e for e in eps if e.network_id == net.id]
@@ -62,7 +64,7 @@ def plan(ctl, proto: str, port, network: str | None, by: str = "endpoint") -> tu
     if by == "container":
         sources = [ctl.container(c["container"]) for c in cols]
     else:
-        sources = list(ctl.containers.values())
+        sources = [c for c in ctl.containers.values() if c.running]
     pairs = []
     with KernelView() as view:  # one read of each namespace for every path of the matrix
         for a in sources:

@@ -6,41 +6,33 @@ keep serving lab changes meanwhile. Controller state is read through engine.call
 
 from __future__ import annotations
 
+from ..api import types
 from ..engine.router import Request, router
-from ..errors import InvalidParameter
 
 
-def _body(req: Request) -> None:
-    if req.body is not None and not isinstance(req.body, dict):
-        raise InvalidParameter("the request body must be a JSON object")
-
-
-@router.route("POST", "/lab/probe", kernel=False)
+@router.route("POST", "/lab/probe", kernel=False, body=types.Probe)
 def probe(req: Request):
     from . import single
 
-    _body(req)
-    return single.run(req.engine, req.field("Source", ""), req.field("Destination", ""),
-                      req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"), req.field("Size"))
+    p: types.Probe = req.body
+    return single.run(req.engine, p.source, p.destination, p.proto or "icmp", p.port, p.timeout, p.size)
 
 
-@router.route("POST", "/lab/matrix", kernel=False)
+@router.route("POST", "/lab/matrix", kernel=False, body=types.Matrix)
 def matrix(req: Request):
     from . import matrix as matrix_mod
 
-    _body(req)
-    return matrix_mod.run(req.engine, proto=req.field("Proto") or "icmp", port=req.field("Port"),
-                          network=req.field("Network"), explain=bool(req.field("Explain", False)),
-                          timeout=req.field("Timeout"), by=req.field("By"))
+    m: types.Matrix = req.body
+    return matrix_mod.run(req.engine, proto=m.proto or "icmp", port=m.port, network=m.network,
+                          explain=m.explain, timeout=m.timeout, by=m.by)
 
 
-@router.route("POST", "/lab/trace", kernel=False)
+@router.route("POST", "/lab/trace", kernel=False, body=types.Probe)
 def trace(req: Request):
     from . import trace as trace_mod
 
-    _body(req)
-    return trace_mod.run(req.engine, req.field("Source", ""), req.field("Destination", ""),
-                         req.field("Proto") or "icmp", req.field("Port"), req.field("Timeout"), req.field("Size"))
+    p: types.Probe = req.body
+    return trace_mod.run(req.engine, p.source, p.destination, p.proto or "icmp", p.port, p.timeout, p.size)
 
 
 @router.route("GET", "/lab/probe/sockets", kernel=False)

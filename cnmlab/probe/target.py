@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..errors import InvalidParameter, NotFound
+from ..errors import Conflict, InvalidParameter, NotFound
 from . import PROTOS, path
 from .path import Path
 
@@ -47,9 +47,12 @@ def source_of(ctl, ref: str):
     if ref in ctl.hosts:
         return ctl.hosts[ref], "host"
     try:
-        return ctl.container(ref), "container"
+        c = ctl.container(ref)
     except NotFound:
         raise NotFound(f"No such container or host: {ref}") from None
+    if not c.running:
+        raise Conflict(f"Container {c.name} is not running: it has no sandbox to send from")
+    return c, "container"
 
 
 def _networks_of(ctl, obj, kind: str) -> list:

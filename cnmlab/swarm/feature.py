@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 from .. import inspect
+from ..api import types
 from ..engine.router import Request, router
-from ..errors import InvalidParameter
 from . import lb
 from .manager import ServiceManager
 
@@ -87,29 +87,18 @@ def attach(engine) -> None:
     ctl.hooks.removing_network.append(mgr.refuse_if_in_use)
 
 
-def _replicas(value) -> int:
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if value is None:
-        raise InvalidParameter("Replicas is required")
-    return value
-
-
 @router.route("GET", "/services")
 def services(req: Request):
     mgr = req.engine.services
     return [view(mgr, s) for s in mgr.services.values()]
 
 
-@router.route("POST", "/services/create", status=201)
+@router.route("POST", "/services/create", status=201, body=types.ServiceCreate)
 def service_create(req: Request):
     mgr = req.engine.services
-    ports = req.field("Ports") or []
-    if not isinstance(ports, list):
-        raise InvalidParameter("Ports must be a list of HOSTPORT:PORT[/PROTO]")
-    svc = mgr.create(req.field("Name", ""), req.field("Network", ""), replicas=_replicas(req.field("Replicas", 1)),
-                     ports=[str(p) for p in ports], endpoint_mode=req.field("EndpointMode") or "vip",
-                     host=req.field("Host"))
+    spec: types.ServiceCreate = req.body
+    svc = mgr.create(spec.name, spec.network, replicas=spec.replicas, ports=list(spec.ports or []),
+                     endpoint_mode=spec.endpoint_mode or "vip", host=spec.host)
     return view(mgr, svc)
 
 
@@ -119,10 +108,10 @@ def service_get(req: Request):
     return view(mgr, mgr.service(req.params["id"]))
 
 
-@router.route("POST", "/services/{id}/update")
+@router.route("POST", "/services/{id}/update", body=types.ServiceScale)
 def service_update(req: Request):
     mgr = req.engine.services
-    return view(mgr, mgr.scale(req.params["id"], _replicas(req.field("Replicas"))))
+    return view(mgr, mgr.scale(req.params["id"], req.body.replicas))
 
 
 @router.route("DELETE", "/services/{id}", status=204)

@@ -106,6 +106,9 @@ class ServiceManager:
             if net.host is not None and net.host != host:
                 raise InvalidParameter(f"network {net.name} is local to host {net.host}, not {host}")
         bindings = [parse_port(p) if not isinstance(p, PortBinding) else p for p in ports or []]
+        for b in bindings:
+            if b.ephemeral or b.host_ip:  # the routing mesh publishes one port on every address of every host
+                raise InvalidParameter(f"invalid port specification: \"{b}\" (a service publishes HOSTPORT:PORT)")
         if bindings and endpoint_mode == "dnsrr":
             raise InvalidParameter("port published with ingress mode can't be used with dnsrr mode")
         if bindings and net.internal:
@@ -165,7 +168,7 @@ class ServiceManager:
         """One replica in its slot, on the host the slot maps to (round robin over the hosts)."""
         net = self.ctl.networks[svc.network_id]
         hosts = [svc.host] if svc.host else [h.name for h in self.ctl.docker_hosts()]
-        c = self.ctl.create_container(f"{svc.name}.{slot}", network=net.id, host=hosts[(slot - 1) % len(hosts)],
+        c = self.ctl.run_container(f"{svc.name}.{slot}", network=net.id, host=hosts[(slot - 1) % len(hosts)],
                                       labels={SERVICE_LABEL: svc.name, "com.docker.swarm.service.id": svc.id,
                                               "com.docker.swarm.task.slot": str(slot)})
         task = Task(slot=slot, name=c.name, container_id=c.id)
@@ -179,7 +182,7 @@ class ServiceManager:
         if task.container_id in self.ctl.containers:
             self._ours.add(task.container_id)
             try:
-                self.ctl.remove_container(task.container_id)
+                self.ctl.remove_container(task.container_id, force=True)
             finally:
                 self._ours.discard(task.container_id)
 
@@ -191,7 +194,7 @@ class ServiceManager:
                         and hosts & set(self._mesh_hosts(other)):
                     raise Conflict(f"port '{p.host_port}' is already in use by service '{other.name}'")
             for c in self.ctl.containers.values():
-                if c.host in hosts and any((q.host_port, q.proto) == (p.host_port, p.proto) for q in c.ports):
+                if c.host in hosts and c.running and any((q.host_port, q.proto) == (p.host_port, p.proto) for q in c.ports):
                     raise Conflict(f"Bind for 0.0.0.0:{p.host_port} failed: port is already allocated "
                                    f"(container {c.name} on {c.host})")
 

@@ -17,12 +17,15 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from ..api.types import ContainerCreate, NetworkCreate
+from ..errors import CnmError
+from ..ipam import check_subnet
+from ..names import CONTAINER_NAME, NETWORK_NAME, check_host_name
 from ..sandbox import parse_port
 from .calls import readable
 from .model import Lab
 from .picture import Selection
 
-NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
 def _split(text: str) -> list[str]:
@@ -163,14 +166,14 @@ class CreateNetworkForm(FormScreen):
     def check(self, v: dict) -> str | None:
         if not v["name"]:
             return "a network needs a name"
-        if not NAME.match(v["name"]):
+        if not NETWORK_NAME.match(v["name"]):
             return f'invalid name "{v["name"]}": use letters, digits, "_", "." and "-"'
         subnet = None
         if v["subnet"]:
             try:
-                subnet = ipaddress.ip_network(v["subnet"], strict=True)
-            except ValueError:
-                return f'invalid subnet "{v["subnet"]}": use a CIDR such as 10.10.0.0/24 (host bits zero)'
+                subnet = check_subnet(v["subnet"])  # the engine's own check and words
+            except CnmError as exc:
+                return exc.message
         if v["gateway"]:
             try:
                 gw = ipaddress.ip_address(v["gateway"])
@@ -184,9 +187,9 @@ class CreateNetworkForm(FormScreen):
         return None
 
     def perform(self, client, v: dict) -> str:
-        client.network_create(v["name"], driver=v["driver"], subnet=v["subnet"] or None,
-                              gateway=v["gateway"] or None, internal=v["internal"],
-                              options=key_values(v["options"]), host=v["host"])
+        client.network_create(NetworkCreate.of(v["name"], driver=v["driver"], subnet=v["subnet"] or None,
+                                               gateway=v["gateway"] or None, internal=v["internal"],
+                                               options=key_values(v["options"]), host=v["host"]))
         return f"created network {v['name']}"
 
 
@@ -217,7 +220,7 @@ class RunContainerForm(FormScreen):
                 "ports": self._text("ports"), "host": self._choice("host")}
 
     def check(self, v: dict) -> str | None:
-        if len(v["name"]) < 2 or not NAME.match(v["name"]):
+        if not CONTAINER_NAME.match(v["name"]):
             return "a container name needs 2+ characters: letters, digits, \"_\", \".\" and \"-\""
         for spec in _split(v["ports"]):
             try:
@@ -228,8 +231,8 @@ class RunContainerForm(FormScreen):
 
     def perform(self, client, v: dict) -> str:
         network = None if v["network"] == "default" else v["network"]
-        client.run(v["name"], network=network, aliases=_split(v["alias"]) or None,
-                   ports=_split(v["ports"]) or None, host=v["host"])
+        client.run(v["name"], ContainerCreate.of(network=network, aliases=_split(v["alias"]) or None,
+                                                 ports=_split(v["ports"]) or None, host=v["host"]))
         return f"container {v['name']} is running"
 
 
@@ -319,8 +322,10 @@ class AddHostForm(FormScreen):
                 "plain": self.query_one("#plain", Checkbox).value}
 
     def check(self, v: dict) -> str | None:
-        if len(v["name"]) < 2 or not NAME.match(v["name"]):
-            return "a host name needs 2+ characters: letters, digits, \"_\", \".\" and \"-\""
+        try:
+            check_host_name(v["name"])
+        except CnmError as exc:
+            return exc.message
         if v["address"]:
             try:
                 ipaddress.IPv4Address(v["address"])

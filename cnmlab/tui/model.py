@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..api.views import LabView
+
 PREDEFINED = ("bridge", "host", "none")
 
 
@@ -89,31 +91,25 @@ class Lab:
 
 def lab_from_json(hosts: list[dict], networks: list[dict], containers: list[dict]) -> Lab:
     """Build the model from `GET /hosts`, `GET /networks` and `GET /containers/json`."""
-    host_views = tuple(HostView(h["Name"], h.get("Address", ""), bool(h.get("Plain"))) for h in hosts)
+    return lab_from_view(LabView.from_json(hosts, networks, containers))
+
+
+def lab_from_view(view: LabView) -> Lab:
+    host_views = tuple(HostView(h.name, h.address, h.plain) for h in view.hosts)
     net_views = tuple(
-        NetworkView(id=n["Id"], name=n["Name"], driver=n.get("Driver", ""), scope=n.get("Scope", ""),
-                    subnet=", ".join(c.get("Subnet", "") for c in (n.get("IPAM") or {}).get("Config") or []),
-                    host=n.get("Host"), internal=bool(n.get("Internal")))
-        for n in networks)
+        NetworkView(id=n.id, name=n.name, driver=n.driver, scope=n.scope,
+                    subnet=", ".join(c.subnet or "" for c in n.configs), host=n.host, internal=n.internal)
+        for n in view.networks)
     ctr_views = []
-    for c in containers:
-        name = c["Names"][0].lstrip("/")
+    for c in view.containers:
         eps = []
-        for net_name, ep in (c.get("NetworkSettings") or {}).get("Networks", {}).items():
-            net = _network_named(net_views, net_name, c.get("Host"))
-            eps.append(EndpointView(network_id=net.id if net else "", network=net_name, container=name,
-                                    interface=ep.get("Interface") or "", ip=ep.get("IPAddress") or "",
-                                    mac=ep.get("MacAddress") or ""))
+        for net_name, ep in c.networks.items():
+            net = view.network_named(net_name, c.host)
+            eps.append(EndpointView(network_id=net.id if net else "", network=net_name, container=c.name,
+                                    interface=ep.interface, ip=ep.ip_address, mac=ep.mac_address))
         eps.sort(key=lambda e: _iface_order(e.interface))
-        ctr_views.append(ContainerView(c["Id"], name, c.get("Host") or "", tuple(eps)))
+        ctr_views.append(ContainerView(c.id, c.name, c.host or "", tuple(eps)))
     return Lab(host_views, net_views, tuple(ctr_views))
-
-
-def _network_named(nets, name: str, host: str | None) -> NetworkView | None:
-    """Network names repeat across hosts (each host has its own `bridge`): the container's host decides."""
-    matches = [n for n in nets if n.name == name]
-    return next((n for n in matches if n.host == host), None) or next((n for n in matches if n.host is None), None) \
-        or (matches[0] if matches else None)
 
 
 def _iface_order(ifname: str) -> tuple[str, int]:

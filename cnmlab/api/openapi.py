@@ -1,0 +1,57 @@
+"""The OpenAPI 3.1 document of the engine's API, generated from the routes and their types
+(`GET /openapi.json`, `cnmlab api openapi`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from .. import __version__
+from . import types
+
+REF = "#/components/schemas/{name}"
+
+
+class Error(msgspec.Struct):
+    """Every refusal: one line for the user. 400 bad input, 403 forbidden, 404 not found,
+    409 conflict, 413 body too large, 501 the kernel lacks a feature, 500 a cnmlab bug."""
+
+    message: str
+
+
+def document(routes) -> dict[str, Any]:
+    """The document for `routes` (the engine's router.routes, with every feature registered)."""
+    bodies = sorted({r.body for r in routes if r.body is not None} | set(types.BODIES) | {Error},
+                    key=lambda t: t.__name__)
+    _, components = msgspec.json.schema_components(bodies, ref_template=REF)
+    paths: dict[str, dict] = {}
+    for route in sorted(routes, key=lambda r: (r.template, r.method)):
+        op: dict[str, Any] = {
+            "operationId": route.handler.__name__,
+            "responses": {
+                str(route.status): {"description": "success" if route.status != 204 else "no content"},
+                "default": {"description": "a refusal",
+                            "content": {"application/json": {"schema": {"$ref": REF.format(name="Error")}}}},
+            },
+        }
+        if route.summary:
+            op["summary"] = route.summary
+        params = re.findall(r"\{(\w+)\}", route.template)
+        if params:
+            op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                                for p in params]
+        if route.body is not None:
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": {"$ref": REF.format(name=route.body.__name__)}}}}
+        if route.streaming:
+            op["responses"][str(route.status)]["content"] = {"application/x-ndjson": {"schema": {"type": "object"}}}
+        paths.setdefault(route.template, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "cnmlab engine API", "version": __version__,
+                 "description": "Docker-shaped JSON over the engine's Unix socket (see docs/api.md)."},
+        "paths": paths,
+        "components": {"schemas": components},
+    }

@@ -1,0 +1,386 @@
+"""The request bodies of the engine's API, declared once: the engine decodes with them, the client
+builds them, and the OpenAPI document (api/openapi.py) is generated from them.
+
+Field names on the wire are Docker's (PascalCase, with Docker's spelling of acronyms: IPAM,
+IPRange, EnableIPv6). Like Docker's Go decoder, unknown fields are ignored and `null` is
+accepted for every object, list and map; unlike a hand-written parser, a value of the wrong type
+is refused (`"Internal": "false"` is not true, `"Aliases": "abc"` is not three aliases).
+
+Values that need the lab to judge them (is this name free, is this subnet usable) are checked by
+the controller, so the CLI, the TUI, the labs and the API refuse them with the same words. What
+a type can say by itself (a port is 0-65535) is said here.
+
+To add a body: subclass `Body`, name the Python fields in snake_case (the wire name is the
+PascalCase form, or `field(name=...)` where Docker spells it otherwise), and pass the type to
+`@router.route(..., body=TheType)`; the route then gets the decoded value as `req.body`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, field
+
+from ..names import CONTAINER_NAME, NETWORK_NAME
+
+
+
+def _ecma(pattern: re.Pattern) -> str:
+    """A Python whole-string pattern in JSON Schema's (ECMA) spelling."""
+    return pattern.pattern.replace("\\A", "^").replace("\\Z", "$")
+
+
+# Documented here, checked by the controller (names.py), so every client gets Docker's message.
+NetworkName = Annotated[str, Meta(description="Docker's network name rule (one character is enough)",
+                                  extra_json_schema={"pattern": _ecma(NETWORK_NAME), "maxLength": 64})]
+ContainerName = Annotated[str, Meta(description="Docker's container name rule (at least two characters)",
+                                    extra_json_schema={"pattern": _ecma(CONTAINER_NAME), "maxLength": 64})]
+Strings = dict[str, str] | None  # Docker's Options and Labels maps
+# Ranges (a port's, a timeout's) are checked where the lab explains them best ("invalid port 70000").
+Port = int
+Seconds = float
+
+
+class Body(msgspec.Struct, rename="pascal", kw_only=True, omit_defaults=True):
+    """A JSON object on the wire, in Docker's naming."""
+
+
+class Strict(Body, forbid_unknown_fields=True):
+    """The lab's own bodies (not Docker's): a misspelt field is an error, not silently ignored."""
+
+
+# -- networks -------------------------------------------------------------------
+class IPAMConfig(Body):
+    subnet: str | None = None
+    ip_range: str | None = field(default=None, name="IPRange")
+    gateway: str | None = None
+    aux_addresses: Strings = field(default=None, name="AuxiliaryAddresses")
+
+
+class IPAM(Body):
+    driver: str = "default"
+    config: list[IPAMConfig] | None = None
+    options: Strings = None
+
+
+class ConfigReference(Body):
+    network: str = ""
+
+
+class NetworkCreate(Body):
+    """`POST /networks/create`, Docker's body plus `Host` (the lab's Docker host, default: the first)."""
+
+    name: NetworkName
+    check_duplicate: bool = False
+    driver: str = "bridge"
+    scope: str = ""
+    internal: bool = False
+    attachable: bool = False
+    ingress: bool = False
+    config_only: bool = False  # swarm's config-only networks: refused by the lab
+    config_from: ConfigReference | None = None
+    ipam: IPAM | None = field(default=None, name="IPAM")
+    enable_ipv6: bool = field(default=False, name="EnableIPv6")
+    options: Strings = None
+    labels: Strings = None
+    host: str | None = None
+
+    @classmethod
+    def of(cls, name: str, driver: str = "bridge", subnet: str | None = None, gateway: str | None = None,
+           ip_range: str | None = None, aux_addresses: dict[str, str] | None = None, internal: bool = False,
+           attachable: bool = False, options: dict[str, str] | None = None, labels: dict[str, str] | None = None,
+           ipv6: bool = False, host: str | None = None, ipam_driver: str | None = None) -> NetworkCreate:
+        """The body for `docker network create`'s flags (the names the CLI, TUI and labs use)."""
+        config = IPAMConfig(subnet=subnet or None, gateway=gateway or None, ip_range=ip_range or None,
+                            aux_addresses=aux_addresses or None)
+        return cls(name=name, driver=driver or "bridge", internal=internal, attachable=attachable,
+                   enable_ipv6=ipv6, options=options or {}, labels=labels or {}, host=host or None,
+                   ipam=IPAM(driver=ipam_driver or "default", config=[config] if config != IPAMConfig() else []))
+
+    def arguments(self) -> dict[str, Any]:
+        """The controller's create_network arguments (the inverse of `of`)."""
+        ipam = self.ipam or IPAM()
+        configs = ipam.config or [IPAMConfig()]
+        if len(configs) > 1:
+            from ..errors import InvalidParameter
+
+            raise InvalidParameter("only one IPv4 subnet per network is supported in the lab")
+        cfg = configs[0]
+        return dict(name=self.name, driver=self.driver or "bridge", subnet=cfg.subnet, gateway=cfg.gateway,
+                    ip_range=cfg.ip_range, aux_addresses=cfg.aux_addresses or {}, internal=self.internal,
+                    attachable=self.attachable, options=self.options or {}, labels=self.labels or {},
+                    ipv6=self.enable_ipv6, host=self.host, ipam_driver=ipam.driver or "default")
+
+
+class EndpointIPAMConfig(Body):
+    ipv4_address: str | None = field(default=None, name="IPv4Address")
+    ipv6_address: str | None = field(default=None, name="IPv6Address")
+    link_local_ips: list[str] | None = field(default=None, name="LinkLocalIPs")
+
+
+class EndpointSettings(Body):
+    """An endpoint as a request asks for it (connect, container create)."""
+
+    ipam_config: EndpointIPAMConfig | None = field(default=None, name="IPAMConfig")
+    links: list[str] | None = None
+    aliases: list[str] | None = None
+    driver_opts: Strings = None
+    mac_address: str | None = None  # per endpoint since API 1.44
+
+    @classmethod
+    def of(cls, ip: str | None = None, aliases: list[str] | None = None) -> EndpointSettings:
+        return cls(aliases=list(aliases or []), ipam_config=EndpointIPAMConfig(ipv4_address=ip) if ip else None)
+
+    @property
+    def ip(self) -> str | None:
+        return self.ipam_config.ipv4_address if self.ipam_config else None
+
+
+class NetworkConnect(Body):
+    container: str
+    endpoint_config: EndpointSettings | None = None
+
+
+class NetworkDisconnect(Body):
+    container: str
+    force: bool = False
+
+
+# -- containers -----------------------------------------------------------------
+class PortBinding(Body):
+    host_ip: str = ""
+    host_port: str = ""
+
+
+class HostConfig(Body):
+    network_mode: str = ""
+    port_bindings: dict[str, list[PortBinding] | None] | None = None
+    publish_all_ports: bool = False
+    auto_remove: bool = False
+    dns: list[str] | None = None
+    dns_search: list[str] | None = None
+    dns_options: list[str] | None = None
+    extra_hosts: list[str] | None = None
+    links: list[str] | None = None
+
+
+class NetworkingConfig(Body):
+    endpoints_config: dict[str, EndpointSettings | None] | None = None
+
+
+Command = list[str] | str | None  # Docker takes a list; a string is one word
+
+
+def argv(value: Command) -> list[str] | None:
+    return [value] if isinstance(value, str) else (list(value) if value is not None else None)
+
+
+class ContainerCreate(Body):
+    """`POST /containers/create?name=NAME`: Docker's body (the parts the lab uses), plus `Host`."""
+
+    name: str | None = None  # Docker takes the name from the query; the lab accepts it here too
+    image: str = ""
+    cmd: Command = None
+    entrypoint: Command = None
+    env: list[str] | None = None
+    hostname: str = ""
+    mac_address: str | None = None  # before API 1.44: the first network's MAC
+    exposed_ports: dict[str, Any] | None = None
+    tty: bool = False
+    open_stdin: bool = False
+    stdin_once: bool = False
+    labels: Strings = None
+    host_config: HostConfig | None = None
+    networking_config: NetworkingConfig | None = None
+    host: str | None = None
+
+    @classmethod
+    def of(cls, network: str | list[str] | None = None, ip: str | None = None, aliases: list[str] | None = None,
+           ports: list[str | dict] | None = None, host: str | None = None, labels: dict[str, str] | None = None,
+           image: str | None = None, cmd: list[str] | None = None, env: list[str] | None = None, tty: bool = False,
+           stdin: bool = False, auto_remove: bool = False, entrypoint: list[str] | None = None,
+           hostname: str | None = None) -> ContainerCreate:
+        """The body for `docker run`'s flags: `network` may name several (all are joined); `ip` and
+        `aliases` are for the first; `ports` are `-p` texts (checked here, as the Docker CLI checks
+        them before asking the daemon) or {"HostIp", "HostPort", "ContainerPort", "Proto"} dicts."""
+        from ..sandbox import parse_publish
+
+        networks = [network] if isinstance(network, str) else list(network or [])
+        bindings: dict[str, list[PortBinding] | None] = {}
+        for spec in ports or []:
+            port = spec if isinstance(spec, dict) else parse_publish(spec)
+            bindings.setdefault(f"{port['ContainerPort']}/{port['Proto']}", []).append(
+                PortBinding(host_ip=port.get("HostIp") or "", host_port=str(port.get("HostPort") or "")))
+        endpoints: dict[str, EndpointSettings | None] = {n: EndpointSettings(aliases=[]) for n in networks}
+        if networks:
+            endpoints[networks[0]] = EndpointSettings.of(ip, aliases)
+        elif aliases:  # aliases without a network go to the default bridge, which refuses them
+            endpoints["bridge"] = EndpointSettings.of(None, aliases)
+        return cls(host_config=HostConfig(network_mode=networks[0] if networks else "default", port_bindings=bindings,
+                                          auto_remove=auto_remove),
+                   networking_config=NetworkingConfig(endpoints_config=endpoints) if endpoints else None,
+                   host=host or None, labels=labels or {}, image=image or "", cmd=cmd, entrypoint=entrypoint,
+                   env=list(env or []), tty=tty, open_stdin=stdin, stdin_once=stdin, hostname=hostname or "")
+
+    def networks(self) -> tuple[list[str], dict[str, EndpointSettings]]:
+        """The networks to join in order (NetworkMode, then the other EndpointsConfig entries) and
+        each one's settings. `default` is the default bridge (a current CLI names its settings so)."""
+        host_cfg = self.host_config or HostConfig()
+        endpoints = {n: cfg or EndpointSettings()
+                     for n, cfg in ((self.networking_config.endpoints_config if self.networking_config else None)
+                                    or {}).items()}
+        mode = host_cfg.network_mode or "default"
+        if mode == "default":
+            endpoints.pop("default", None)
+        primary = [] if mode == "default" else [mode]
+        return primary + [n for n in endpoints if n not in primary], endpoints
+
+    def arguments(self, name: str | None) -> dict[str, Any]:
+        """The controller's create_container arguments."""
+        host_cfg = self.host_config or HostConfig()
+        networks, endpoints = self.networks()
+        configs = {n: {"ip": cfg.ip, "aliases": list(cfg.aliases or []), "mac": cfg.mac_address}
+                   for n, cfg in endpoints.items()}
+        ports = [f"{b.host_ip + ':' if b.host_ip else ''}{b.host_port}:{key.partition('/')[0]}/"
+                 f"{key.partition('/')[2] or 'tcp'}"
+                 for key, bindings in (host_cfg.port_bindings or {}).items() for b in bindings or [PortBinding()]]
+        return dict(name=name or self.name or None, network=networks, endpoint_configs=configs, ports=ports,
+                    host=self.host, labels=self.labels or {}, image=self.image, cmd=argv(self.cmd),
+                    entrypoint=argv(self.entrypoint), env=list(self.env or []), hostname=self.hostname or None,
+                    tty=self.tty, open_stdin=self.open_stdin, stdin_once=self.stdin_once,
+                    auto_remove=host_cfg.auto_remove, mac=self.mac_address or None)
+
+
+class ExecCreate(Body):
+    """`POST /containers/{id}/exec`: a command to run beside the main process (`docker exec`)."""
+
+    cmd: list[str] | str | None = None  # Docker's strslice: one string is a one-word command
+    attach_stdin: bool = False
+    attach_stdout: bool = False
+    attach_stderr: bool = False
+    tty: bool = False
+    env: list[str] | None = None
+    user: str = ""
+    privileged: bool = False
+    working_dir: str = ""
+    detach_keys: str = ""
+    console_size: list[int] | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        return [self.cmd] if isinstance(self.cmd, str) else list(self.cmd or [])
+
+
+class ExecStart(Body):
+    """`POST /exec/{id}/start`: detached, or streaming over the (hijacked) connection."""
+
+    detach: bool = False
+    tty: bool = False
+    console_size: list[int] | None = None
+
+
+# -- hosts ----------------------------------------------------------------------
+class HostCreate(Body):
+    """`POST /hosts/create`: a Docker host (or a plain machine) on the lab's underlay LAN."""
+
+    name: str
+    address: str | None = None
+    plain: bool = False
+
+
+# -- topologies (engine/batch.py) ---------------------------------------------------
+class TopologyNetwork(Strict):
+    name: NetworkName
+    driver: str | None = None
+    subnet: str | None = None
+    gateway: str | None = None
+    ip_range: str | None = field(default=None, name="IPRange")
+    internal: bool = False
+    attachable: bool = False
+    options: Strings = None
+    labels: Strings = None
+    host: str | None = None
+
+    def arguments(self) -> dict[str, Any]:
+        return dict(name=self.name, driver=self.driver or "bridge", subnet=self.subnet, gateway=self.gateway,
+                    ip_range=self.ip_range, internal=self.internal, attachable=self.attachable,
+                    options=self.options or {}, labels=self.labels or {}, host=self.host)
+
+
+class TopologyContainer(Strict):
+    name: ContainerName
+    network: str | list[str] | None = None
+    ip: str | None = field(default=None, name="IP")
+    aliases: list[str] | None = None
+    ports: list[str] | None = None
+    host: str | None = None
+    labels: Strings = None
+
+    def arguments(self) -> dict[str, Any]:
+        return dict(name=self.name, network=self.network, ip=self.ip, aliases=list(self.aliases or []),
+                    ports=list(self.ports or []), host=self.host, labels=self.labels or {})
+
+
+class Topology(Strict):
+    """`POST /lab/apply` and `DELETE /lab/apply`: many networks and containers in one request."""
+
+    networks: list[TopologyNetwork] | None = None
+    containers: list[TopologyContainer] | None = None
+
+
+# -- packets (cnmlab.probe) ----------------------------------------------------------
+class Probe(Strict):
+    """`POST /lab/probe` and `/lab/trace`: one test packet from a container or host."""
+
+    source: str
+    destination: str
+    proto: str = "icmp"
+    port: Port | None = None
+    timeout: Seconds | None = None
+    size: int | None = None  # the IP packet's length (icmp, udp; DF set), to test a path's MTU
+
+
+class Matrix(Strict):
+    """`POST /lab/matrix`: every ordered pair of containers."""
+
+    proto: str = "icmp"
+    port: Port | None = None
+    network: str | None = None
+    explain: bool = False
+    timeout: Seconds | None = None
+    by: str = "endpoint"  # "container": one column per container, not per endpoint
+
+
+# -- services ----------------------------------------------------------------------
+class ServiceCreate(Strict):
+    name: str
+    network: str
+    replicas: int = 1
+    ports: list[str] | None = None
+    endpoint_mode: str = "vip"
+    host: str | None = None
+
+
+class ServiceScale(Strict):
+    replicas: int
+
+
+# -- plugins -------------------------------------------------------------------------
+class PluginRun(Strict):
+    """`POST /plugins/run`: start a plugin process in a host's namespace inside the world."""
+
+    argv: list[str]
+    host: str | None = None
+    cwd: str | None = None
+    env: Strings = None
+    wait: Seconds = 10.0
+
+
+class PluginStop(Strict):
+    force: bool = False
+
+
+BODIES: tuple[type[Body], ...] = (NetworkCreate, NetworkConnect, NetworkDisconnect, ContainerCreate, HostCreate,
+                                  Topology, Probe, Matrix, ServiceCreate, ServiceScale, PluginRun, PluginStop)
