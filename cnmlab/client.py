@@ -102,6 +102,7 @@ class Client:
         self.socket_path = str(socket_path or paths.socket_path())
         self.autostart = autostart
         self.timeout = timeout
+        self._dir_checked = False
         # One kept-alive connection: a script's 100 `run`s pay one connect and one engine-side
         # thread, not 100. (_thread is built in: no import cost for a CLI command.)
         self._kept: socket.socket | None = None
@@ -127,6 +128,11 @@ class Client:
                                     f"{exc.strerror or exc}") from None
 
     def _send(self, method: str, path: str, body, timeout: float | None):
+        if not self._dir_checked:  # a socket in someone else's directory is not our engine
+            if (owner := paths.foreign_owner(Path(self.socket_path).parent)) is not None:
+                raise EngineUnavailable(f"{Path(self.socket_path).parent} belongs to another user (uid {owner}): "
+                                        "not connecting to an engine there")
+            self._dir_checked = True
         data = b"" if body is None else wire.encode(body)
         head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len(data)}\r\n"
         if body is not None:
@@ -193,7 +199,7 @@ class Client:
         import subprocess
 
         log = paths.log_path()
-        log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.private_dir(log.parent)
         env = dict(os.environ, CNMLAB_RUNTIME_DIR=str(Path(self.socket_path).parent))
         engine_log.rotate(log)
         fd = engine_log.open_private(log)

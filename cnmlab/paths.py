@@ -33,3 +33,30 @@ def database_path() -> Path:
 
 def log_path() -> Path:
     return state_dir() / "engine.log"
+
+
+def private_dir(path: Path) -> Path:
+    """Make `path` (the runtime or state directory) if missing, and keep it to its user alone.
+
+    On a shared machine (a class on one JupyterHub server) another user could make the directory
+    first, e.g. /tmp/cnmlab-UID, and put a socket of theirs in it; so a directory owned by someone
+    else is refused, and one's own is closed to group and others (the store holds the lab)."""
+    from .errors import CnmError
+
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    owner = path.stat().st_uid
+    if owner != os.geteuid():
+        raise CnmError(f"{path} belongs to another user (uid {owner}), not to you: cnmlab keeps its socket and "
+                       "store only in a directory of your own (set CNMLAB_RUNTIME_DIR / CNMLAB_STATE_DIR)")
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def foreign_owner(path: Path) -> int | None:
+    """The uid owning `path` when it exists and is not the caller's (a socket to refuse)."""
+    try:
+        owner = path.stat().st_uid
+    except FileNotFoundError:
+        return None
+    return owner if owner != os.geteuid() else None

@@ -20,6 +20,7 @@ have tmux || need_pkgs+=(tmux)
 if [ "$PROFILE" = test ]; then
   have chromium || need_pkgs+=(chromium)
   have chromedriver || need_pkgs+=(chromium-driver)
+  have npm || need_pkgs+=(nodejs npm)   # JupyterHub's proxy (configurable-http-proxy) comes from npm
 fi
 # Docker's own clients, driven against cnmlab's engine socket: the docker CLI (Debian's docker.io;
 # its dockerd is never started) and compose v1 (Debian's, on Debian's python3-docker).
@@ -99,4 +100,12 @@ if [ "$installed" != test ] && [ "$installed" != "$PROFILE" ]; then
   fi
   rm -f "$VENV"/.cnmlab-run-* "$VENV"/.cnmlab-test-*  # the per-profile markers of earlier versions
   printf '%s\n%s\n' "$deps" "$PROFILE" > "$stamp"
+fi
+
+# JupyterHub's proxy, for the classroom test: a node package, kept inside the venv (not global).
+CHP="$VENV/node/bin/configurable-http-proxy"
+if [ "$PROFILE" = test ] && [ ! -x "$CHP" ]; then
+  echo "setup: installing configurable-http-proxy (npm) into $VENV/node" >&2
+  npm install -g -s --prefix "$VENV/node" configurable-http-proxy@4 >/dev/null 2>&1 \
+    || echo "setup: npm install configurable-http-proxy failed; the JupyterHub test will fail" >&2
 fi

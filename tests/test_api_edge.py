@@ -17,8 +17,8 @@ def raw_request(client, data: bytes, timeout: float = 30.0) -> tuple[int, bytes]
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     sock.connect(client.socket_path)
-    try:
-        sock.sendall(data)
+    try:  # one request per connection: the engine keeps connections open unless asked not to
+        sock.sendall(data.replace(b"\r\n", b"\r\nConnection: close\r\n", 1))
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk

@@ -39,13 +39,25 @@ def test_check_mode_finds_a_hand_edited_notebook(tmp_path, capsys):
     assert edited.read_text() == notebooks.render(LABS[1])
 
 
-def test_each_step_has_its_text_and_a_check_cell():
-    lab = LABS[0]
-    cells = notebooks.build(lab)["cells"]
-    sources = ["".join(c["source"]) for c in cells]
-    for step in lab.steps:
-        text = sources.index(f"## Step {step.number}: {step.title}\n\n{step.text}")
-        assert f"guide.check({step.number}, strict=SHOW_ME)" in sources[text + 1]
+def test_each_step_has_its_text_a_solution_cell_and_an_autograded_check():
+    for lab in LABS:
+        cells = notebooks.build(lab)["cells"]
+        sources = ["".join(c["source"]) for c in cells]
+        for step in lab.steps:
+            heading = f"## Step {step.number}: {step.title}\n\n{step.text}"  # (a challenge's hints follow)
+            text = next(i for i, source in enumerate(sources) if source.startswith(heading))
+            check = cells[text + 1 + bool(step.solution)]
+            assert f"guide.autograde({step.number})" in "".join(check["source"])
+            assert f"cnmlab lab check {lab.number} --step {step.number} --json" in "".join(check["source"])
+            graded = check["metadata"]["nbgrader"]
+            assert graded["locked"] and graded["grade"] == bool(step.checks)
+            assert graded.get("points", 0) == (len(step.checks) if step.checks else 0)
+            if step.solution:
+                solution = cells[text + 1]
+                assert solution["metadata"]["nbgrader"]["solution"] and not solution["metadata"]["nbgrader"]["grade"]
+                assert "### BEGIN SOLUTION" in "".join(solution["source"])
+        ids = [c["metadata"]["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c["metadata"]]
+        assert len(ids) == len(set(ids)), "nbgrader needs unique grade ids"
 
 
 def execute(path: Path, show_me: bool):
@@ -91,14 +103,19 @@ def test_lab_notebook_runs_top_to_bottom(engine, lab):
 @pytest.mark.kernel
 @pytest.mark.slow
 def test_a_student_running_the_notebook_sees_hints(engine):
-    """Without SHOW_ME nothing is built for the student: the check cells report what is missing."""
+    """Without SHOW_ME nothing is built for the student: the first check cell stops with what is
+    missing and a hint (an nbgrader test cell fails by raising)."""
+    import nbclient
+
     try:
-        outputs = execute(notebooks.path_of(LABS[0], ROOT / "labs"), show_me=False)
+        execute(notebooks.path_of(LABS[0], ROOT / "labs"), show_me=False)
+        raise AssertionError("the first check cell should have failed")
+    except nbclient.exceptions.CellExecutionError as exc:
+        error = str(exc)
     finally:
         engine.reset()
-    assert not [o for o in outputs if o.output_type == "error"]
-    html = "\n".join(o.get("data", {}).get("text/html", "") for o in outputs)
-    assert "there is no network net-a" in html and "hint: try `cnmlab network create net-a`" in html
+    assert "guide.autograde(1)" in error and "step 1: " in error
+    assert "there is no network net-a" in error and "hint: try `cnmlab network create net-a`" in error
 
 
 @pytest.mark.kernel

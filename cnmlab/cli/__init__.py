@@ -29,6 +29,7 @@ COMMANDS = {
     "service": "service",
     "lab": "lab_guide",
     "docker-env": "docker", "context": "docker",
+    "serve": "serve",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))  # `cnmlab --help` lists them in this order
 

@@ -58,7 +58,12 @@ class Engine:
     # -- life cycle -------------------------------------------------------------
     def run(self) -> int:
         runtime = self.socket_path.parent
-        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            paths.private_dir(runtime)
+            paths.private_dir(Path(self.store_path).parent)
+        except CnmError as exc:
+            print(f"cnmlab engine: {exc.message}", file=sys.stderr)
+            return 2
         lock = open(runtime / "engine.lock", "w")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -75,7 +80,6 @@ class Engine:
         finally:
             os.umask(old_umask)
         os.chmod(self.socket_path, 0o600)
-        Path(self.store_path).parent.mkdir(parents=True, exist_ok=True)
         try:
             world.enter()
         except CnmError as exc:

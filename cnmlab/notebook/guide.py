@@ -12,7 +12,10 @@ The generated notebooks `labs/NN-*.ipynb` are made of these calls (cnmlab.labs.n
 from __future__ import annotations
 
 import html
+import json
 import re
+import subprocess
+import sys
 
 from ..errors import CnmError
 from ..labs import find, runner
@@ -115,6 +118,21 @@ class Guide:
         result = StepCheck(call(runner.check_step, self.client, self.spec, step).to_json())
         if strict and not result.passed:
             raise AssertionError(f"step {step.number}: " + "; ".join(result.failures))
+        return result
+
+    def autograde(self, number: int) -> StepCheck:
+        """A step as the grader sees it (an nbgrader test cell): `cnmlab lab check N --step K --json`
+        run as a command, the record a teacher collects; raises AssertionError when the step failed
+        (a step the kernel cannot do is skipped, and passes)."""
+        argv = [sys.executable, "-m", "cnmlab", "lab", "check", str(self.spec.number), "--step", str(number), "--json"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        try:
+            (record,) = json.loads(done.stdout)["steps"]
+        except (ValueError, KeyError):
+            raise AssertionError(f"step {number}: `cnmlab lab check` failed: {done.stderr.strip()}") from None
+        result = StepCheck(record)
+        if not result.passed:
+            raise AssertionError(f"step {number}: " + "; ".join(result.failures))
         return result
 
     def grade(self) -> dict:
