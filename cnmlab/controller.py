@@ -37,7 +37,7 @@ from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, 
 from .network import PREDEFINED, IpamConfig, Network
 from .osl.netns import Namespaces
 from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, State, parse_port
-from .services import TestServices
+from .builtin_services import BuiltinServices
 from .store import Store
 
 DEFAULT_HOST = "host1"
@@ -74,13 +74,13 @@ class Hooks:
 
 
 class Controller:
-    def __init__(self, store: Store, ns: Namespaces | None = None, services: TestServices | None = None,
+    def __init__(self, store: Store, ns: Namespaces | None = None, builtin_services: BuiltinServices | None = None,
                  kernel: Kernel | None = None, driver_class: Callable[[str], type[Driver]] = load_class):
         self.store = store
         self.kernel = kernel or Kernel(ns)  # a unit test passes a stand-in: no root, no namespaces
         self.ns = self.kernel.ns
         self._driver_class = driver_class  # entry points, then remote plugins (drivers/__init__.py)
-        self.services = services or TestServices()
+        self.builtin_services = builtin_services or BuiltinServices()  # HTTP and echo in every sandbox
         self.hosts: dict[str, Host] = {}
         self.networks: dict[str, Network] = {}
         self.containers = ContainerTable()
@@ -121,7 +121,7 @@ class Controller:
             if rt.process is not None:
                 rt.process.on_exit = lambda code: None
                 rt.process.signal(signal.SIGKILL)
-        self.services.close()
+        self.builtin_services.close()
         self.kernel.close()
 
     def reset(self) -> None:
@@ -138,11 +138,11 @@ class Controller:
         for container in list(self.containers.values()):
             if not container.running:
                 continue
-            self.services.stop(container.netns)
+            self.builtin_services.stop(container.netns)
             if container.network_mode != "host":
                 self.kernel.delete_sandbox(container.netns)
         for host in list(self.hosts.values()):
-            self.services.stop(host.netns)
+            self.builtin_services.stop(host.netns)
             self.kernel.unplug_host(host)
         self.kernel.drop_switch()
         for table in (self.hosts, self.networks, self.containers, self.endpoints, self._host_setups,
@@ -258,7 +258,7 @@ class Controller:
             self._host_setups.add((drv.name, host.name))
 
     def _unbuild_host(self, host: Host) -> None:
-        self.services.stop(host.netns)
+        self.builtin_services.stop(host.netns)
         self.kernel.unplug_host(host)
         self.hosts.pop(host.name, None)
         self._host_setups = {s for s in self._host_setups if s[1] != host.name}
@@ -586,7 +586,7 @@ class Controller:
         self.containers[container.id] = container
         try:
             if services:
-                self.services.start(container.netns, container.name)
+                self.builtin_services.start(container.netns, container.name)
         except OSError:
             if container.network_mode != "host":
                 self.kernel.delete_sandbox(container.netns)
@@ -605,7 +605,7 @@ class Controller:
             self._leave(self.networks[ep.network_id], container, ep, teardown=True)
         self.hooks.run(self.hooks.sandbox_removed, container)
         if container.network_mode != "host":
-            self.services.stop(container.netns)
+            self.builtin_services.stop(container.netns)
             self.kernel.delete_sandbox(container.netns, background=True)  # unmounts finish off the request path
         container.next_if = 0
 

@@ -164,7 +164,7 @@ def rec():
 
 
 def controller(store: Store, rec: Recorder) -> Controller:
-    ctl = Controller(store, services=FakeServices(), kernel=FakeKernel(), driver_class=rec.driver_class)
+    ctl = Controller(store, builtin_services=FakeServices(), kernel=FakeKernel(), driver_class=rec.driver_class)
     ctl.start()
     return ctl
 
@@ -273,7 +273,7 @@ def test_a_failed_join_leaves_nothing_behind(ctl, rec):
         ctl.run_container("bad", network="net", ip=None, ports=["8080:80"])
     assert "bad" not in ctl.containers.by_name
     assert not ctl.endpoints and "bad" not in ctl.kernel.sandboxes
-    assert "bad" not in ctl.services.running and not ctl.store.load("container")
+    assert "bad" not in ctl.builtin_services.running and not ctl.store.load("container")
     assert ("bridge", "delete_endpoint", "net") in rec.calls
     good = ctl.run_container("good", network="net", ports=["8080:80"])  # address and port are free again
     subnet = ipaddress.ip_network(ctl.network("net").ipam[0].subnet)
@@ -382,7 +382,7 @@ def test_restore_drops_a_network_whose_driver_is_gone_and_keeps_the_rest(rec, tm
 
     del rec.drivers["lan"]  # e.g. a remote plugin that ran in the old lab world
     events = []
-    second = Controller(store, services=FakeServices(), kernel=FakeKernel(), driver_class=rec.driver_class)
+    second = Controller(store, builtin_services=FakeServices(), kernel=FakeKernel(), driver_class=rec.driver_class)
     second.subscribe(events.append)
     second.start()
     assert sorted(n.name for n in second.networks.values() if not n.predefined) == ["front"]

@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future
 
-from .. import inspect
+from .. import docker_views
 from ..engine.router import Request, router
 from ..events import LabReset, StepDone
 from . import sandbox as dns_sandbox
@@ -173,9 +173,9 @@ def attach(engine) -> None:
     ctl.hooks.sandbox_removed.append(dns.sandbox_removed)
     ctl.hooks.process_starting.append(dns.process_starting)
     ctl.subscribe(dns.on_event)
-    inspect.NETWORK_HOOKS.append(network_dns_names)
-    if container_dns_names not in inspect.CONTAINER_HOOKS:  # module-level: once per process
-        inspect.CONTAINER_HOOKS.append(container_dns_names)
+    docker_views.NETWORK_HOOKS.append(network_dns_names)
+    if container_dns_names not in docker_views.CONTAINER_HOOKS:  # module-level: once per process
+        docker_views.CONTAINER_HOOKS.append(container_dns_names)
 
 
 @router.route("GET", "/dns")

@@ -227,10 +227,10 @@ def _inspect_peers(ctl, net, data, verbose) -> None:
 
 
 def _register_inspect() -> None:
-    from .. import inspect
+    from .. import docker_views
 
-    if _inspect_peers not in inspect.NETWORK_HOOKS:
-        inspect.NETWORK_HOOKS.append(_inspect_peers)
+    if _inspect_peers not in docker_views.NETWORK_HOOKS:
+        docker_views.NETWORK_HOOKS.append(_inspect_peers)
 
 
 _register_inspect()

@@ -19,7 +19,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from .. import inspect, plugins
+from .. import docker_views, plugins
 
 POLL = 0.01  # seconds between "is there a snapshot to answer from?" looks, while a read waits
 KEEP_SNAPSHOTS = 5.0  # seconds after a reader had to wait during which changes snapshot first
@@ -65,12 +65,12 @@ class Readers:
         ctl = self.engine.controller
         snap: dict[str, Any] = {"networks": [], "containers": [], "summaries": [], "hosts": []}
         for net in list(ctl.networks.values()):
-            _add(snap["networks"], inspect.network, ctl, net)
+            _add(snap["networks"], docker_views.network, ctl, net)
         for c in list(ctl.containers.values()):
-            _add(snap["summaries"], inspect.container_summary, ctl, c)
-            _add(snap["containers"], inspect.container, ctl, c)
+            _add(snap["summaries"], docker_views.container_summary, ctl, c)
+            _add(snap["containers"], docker_views.container, ctl, c)
         for name in list(ctl.hosts):
-            _add(snap["hosts"], inspect.host, ctl, name)
+            _add(snap["hosts"], docker_views.host, ctl, name)
         return snap
 
     def call(self, route, req):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .. import __version__, inspect
+from .. import __version__, docker_views
 from ..api import types
 from .router import Request, router
 
@@ -48,7 +48,7 @@ def drivers(req: Request):
 @router.route("GET", "/hosts", read=True)
 def hosts(req: Request):
     ctl = _ctl(req)
-    return [inspect.host(ctl, name) for name in ctl.hosts]
+    return [docker_views.host(ctl, name) for name in ctl.hosts]
 
 
 @router.route("POST", "/hosts/create", status=201, body=types.HostCreate)
@@ -56,13 +56,13 @@ def host_create(req: Request):
     ctl = _ctl(req)
     spec: types.HostCreate = req.body
     host = ctl.add_host(spec.name, address=spec.address, plain=spec.plain)
-    return inspect.host(ctl, host.name)
+    return docker_views.host(ctl, host.name)
 
 
 @router.route("GET", "/hosts/{name}", read=True)
 def host_get(req: Request):
     ctl = _ctl(req)
-    return inspect.host(ctl, ctl.host(req.params["name"]).name)
+    return docker_views.host(ctl, ctl.host(req.params["name"]).name)
 
 
 @router.route("DELETE", "/hosts/{name}", status=204)
@@ -74,7 +74,7 @@ def host_delete(req: Request):
 @router.route("GET", "/networks", read=True)
 def networks(req: Request):
     ctl = _ctl(req)
-    return [inspect.network(ctl, n) for n in ctl.networks.values()]
+    return [docker_views.network(ctl, n) for n in ctl.networks.values()]
 
 
 @router.route("POST", "/networks/create", status=201, body=types.NetworkCreate)
@@ -86,7 +86,7 @@ def network_create(req: Request):
 @router.route("GET", "/networks/{id}", read=True)
 def network_get(req: Request):
     ctl = _ctl(req)
-    return inspect.network(ctl, ctl.network(req.params["id"], req.query.get("host")), verbose=req.flag("verbose"))
+    return docker_views.network(ctl, ctl.network(req.params["id"], req.query.get("host")), verbose=req.flag("verbose"))
 
 
 @router.route("DELETE", "/networks/{id}", status=204)
@@ -123,13 +123,13 @@ def container_create(req: Request):
 @router.route("GET", "/containers/json", read=True)
 def containers(req: Request):
     ctl = _ctl(req)
-    return [inspect.container_summary(ctl, c) for c in ctl.containers.values()]
+    return [docker_views.container_summary(ctl, c) for c in ctl.containers.values()]
 
 
 @router.route("GET", "/containers/{id}/json", read=True)
 def container_inspect(req: Request):
     ctl = _ctl(req)
-    return inspect.container(ctl, ctl.container(req.params["id"]))
+    return docker_views.container(ctl, ctl.container(req.params["id"]))
 
 
 @router.route("GET", "/containers/{id}", read=True)

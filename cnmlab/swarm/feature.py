@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from .. import inspect
+from .. import docker_views
 from ..api import types
 from ..engine.router import Request, router
 from . import lb
@@ -81,7 +81,7 @@ def attach(engine) -> None:
     ctl.hooks.sandbox_removed.append(mgr.sandbox_removed)
     ctl.hooks.network_removed.append(mgr.network_removed)
     ctl.subscribe(mgr.on_event)
-    inspect.NETWORK_HOOKS.append(network_services)
+    docker_views.NETWORK_HOOKS.append(network_services)
     # Docker asks the swarm first: `network rm` names the service even while its replicas still
     # have endpoints, and `network prune` skips a service's network rather than failing.
     ctl.hooks.removing_network.append(mgr.refuse_if_in_use)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 
-from ... import image, inspect
+from ... import docker_views, image
 from ...api import types
 from ...errors import InvalidParameter, NotFound
 from ...sandbox import PortBinding
@@ -92,7 +92,7 @@ def _fill(data: dict, defaults: dict) -> None:
 
 def view(ctl, c) -> dict:
     """`docker inspect`: the core's view, completed with the fields Docker's clients read."""
-    data = inspect.container(ctl, c)
+    data = docker_views.container(ctl, c)
     data["Image"] = images.image_id(c.image or "")  # Docker shows the image's id here, its name in Config
     _fill(data, {"ResolvConfPath": "", "HostnamePath": "", "HostsPath": "", "RestartCount": 0, "Driver": "cnmlab",
                  "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "", "Mounts": [],
@@ -117,7 +117,7 @@ def view(ctl, c) -> dict:
 def summary(ctl, c) -> dict:
     """One row of `docker ps`."""
     data = view(ctl, c)
-    row = inspect.container_summary(ctl, c)
+    row = docker_views.container_summary(ctl, c)
     row.update({"ImageID": data["Image"], "Created": _unix(c.created), "Mounts": [],
                 "NetworkSettings": {"Networks": data["NetworkSettings"]["Networks"] if c.running else {}}})
     row["Image"] = row["Image"] or "cnmlab"

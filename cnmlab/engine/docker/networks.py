@@ -3,7 +3,7 @@ remove and prune (filters). The JSON is the core's inspect view, the same as `cn
 
 from __future__ import annotations
 
-from ... import inspect
+from ... import docker_views
 from ...api import types
 from ...errors import CnmError, InvalidParameter, NotFound
 from ..router import Request
@@ -46,7 +46,7 @@ def listing(req: Request) -> list[dict]:
         if kind not in ("custom", "builtin"):
             raise InvalidParameter(f"invalid filter: 'type'='{kind}'")
     # since API 1.28 the list leaves out the attached containers; inspect shows them
-    return [{**inspect.network(ctl, net), "Containers": {}} for net in ctl.networks.values() if _matches(ctl, net, f)]
+    return [{**docker_views.network(ctl, net), "Containers": {}} for net in ctl.networks.values() if _matches(ctl, net, f)]
 
 
 def _network(req: Request):
@@ -61,7 +61,7 @@ def _network(req: Request):
 @router.route("GET", "/networks/{id}")
 def get(req: Request) -> dict:
     ctl, net = _network(req)
-    return inspect.network(ctl, net, verbose=req.flag("verbose"))
+    return docker_views.network(ctl, net, verbose=req.flag("verbose"))
 
 
 @router.route("DELETE", "/networks/{id}", status=204)

@@ -19,7 +19,7 @@ HTTP_PORT = 80
 ECHO_PORT = 7
 
 
-class TestServices:
+class BuiltinServices:
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
         self._listeners: dict[str, list[socket.socket]] = {}
