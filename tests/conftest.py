@@ -96,3 +96,21 @@ def ping(client, src: str, ip: str) -> bool:
 
 def ip_of(client, container: str, network: str) -> str:
     return client.inspect(container)["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+
+def kill_9(client) -> None:
+    """kill -9 the engine and wait until its socket refuses (all its threads are gone)."""
+    import signal
+    import socket
+    import time
+
+    os.kill(client.status()["pid"], signal.SIGKILL)
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(client.socket_path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return
+        finally:
+            sock.close()
+        time.sleep(0.05)

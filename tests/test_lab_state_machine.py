@@ -9,10 +9,7 @@ At least 300 steps run by default; CNMLAB_LONG_TESTS=1 runs 3000.
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
-import time
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -20,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from cnmlab.errors import CnmError
+from conftest import kill_9
 from test_api_edge import post
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
@@ -173,16 +171,7 @@ def check_kernel(client) -> None:
 
 def restart(client) -> None:
     """kill -9 the engine; the next call starts a new one, which restores from the store."""
-    os.kill(client.status()["pid"], signal.SIGKILL)
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(client.socket_path)
-        except (ConnectionRefusedError, FileNotFoundError):
-            break
-        finally:
-            sock.close()
-        time.sleep(0.05)
+    kill_9(client)
     client.status()
 
 

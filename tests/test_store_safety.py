@@ -2,8 +2,6 @@
 line and the way out, a store deleted under the running engine is written again."""
 
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +12,7 @@ import pytest
 from cnmlab import paths
 from cnmlab.client import Client
 from cnmlab.errors import EngineUnavailable
+from conftest import kill_9
 
 pytestmark = pytest.mark.kernel
 
@@ -33,20 +32,6 @@ def own_engine(tmp_path, monkeypatch):
     client = Client(socket_path=tmp_path / "run" / "engine.sock")
     yield client
     client.stop_engine()
-
-
-def kill_9(client: Client) -> None:
-    """kill -9 the engine and wait until its socket refuses (all its threads are gone)."""
-    os.kill(client.status()["pid"], signal.SIGKILL)
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(client.socket_path)
-        except (ConnectionRefusedError, FileNotFoundError):
-            return
-        finally:
-            sock.close()
-        time.sleep(0.05)
 
 
 def cnmlab(*args: str) -> subprocess.CompletedProcess:
