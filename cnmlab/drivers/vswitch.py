@@ -18,13 +18,14 @@ Every such network is labelled `cnmlab.emulates=windows`, so inspect says it is 
 from __future__ import annotations
 
 import contextlib
+import errno
 import secrets
 
 from ..errors import InvalidParameter
 from ..names import check_ifname
 from ..osl import iptables, links
 from .base import Capabilities, Driver, JoinInfo
-from .bridge import name_veth_endpoint
+from .bridge import name_veth_endpoint, network_full
 
 SHIM = "com.docker.network.windowsshim."
 NETWORKNAME, INTERFACE, VLANID = SHIM + "networkname", SHIM + "interface", SHIM + "vlanid"
@@ -134,9 +135,14 @@ class VSwitchDriver(Driver):
     def join(self, network, endpoint, container) -> JoinInfo:
         host = self.ctx.ns.rtnl(network.host)
         switch = network.state["switch"]
-        _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
-                                 container.netns, master=switch, peer_mac=endpoint.mac or None,
-                                 address=endpoint.address or None)
+        try:
+            _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
+                                     container.netns, master=switch, peer_mac=endpoint.mac or None,
+                                     address=endpoint.address or None)
+        except links.KernelError as exc:
+            if exc.code == errno.EXFULL:  # the vSwitch is a Linux bridge: the same port ceiling
+                raise network_full(network) from None
+            raise
         endpoint.mac = endpoint.mac or mac
         self.ctx.step(container.name, f"plugged vNIC {endpoint.ifname} of {container.name} into vSwitch {switch} "
                       f"(veth {endpoint.host_ifname}), address {endpoint.address or 'none'}")
