@@ -3,6 +3,14 @@
 from dataclasses import dataclass, field
 
 PREDEFINED = ("bridge", "host", "none")
+# A host's way out for sandboxes no network gives a gateway (libnetwork's default_gateway.go):
+# icc off, masquerade on. Joined and left by the sandbox (sandbox.py: sync_default_gw).
+GW_NETWORK = "docker_gwbridge"
+GW_OPTIONS = {
+    "com.docker.network.bridge.name": GW_NETWORK,
+    "com.docker.network.bridge.enable_icc": "false",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+}
 
 
 @dataclass

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from .. import docker_views
 from ..engine.router import Request, router
 from ..events import LabReset, StepDone
+from ..network import GW_NETWORK
 from . import sandbox as dns_sandbox
 from .names import NameTable
 from .server import DnsServer
@@ -28,10 +29,8 @@ def dns_names(container, endpoint) -> list[str]:
     return list(dict.fromkeys([container.name, *endpoint.aliases, container.short_id]))
 
 
-GW_NETWORK = "docker_gwbridge"  # libnetwork joins it anonymously: no names there
-
-
 def wants_dns(network, container) -> bool:
+    # docker_gwbridge: libnetwork joins it anonymously, so no names there
     return (not network.predefined and network.name != GW_NETWORK
             and container.network_mode not in ("host", "none"))
 

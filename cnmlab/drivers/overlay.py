@@ -9,7 +9,7 @@ last one leaves) there is a namespace `1-<id10>@<host>` holding
 The engine plays libnetwork's gossip: when an endpoint joins on one host, every other host's
 vxlan0 gets a static FDB entry (MAC -> that host's VTEP) and a neighbour entry (IP -> MAC);
 when it leaves they are removed. No multicast, no flooding beyond those entries.
-The default route out of an overlay comes from docker_gwbridge (see Controller._sync_default_gw):
+The default route out of an overlay comes from docker_gwbridge (see Sandbox.sync_default_gw):
 overlay joins give no gateway, as in libnetwork.
 """
 

@@ -15,6 +15,7 @@ from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ..events import ContainerRemoved, HostAdded, HostRemoved, LabReset, LabRestored, StepDone
 from ..ipam import parse_address
 from ..names import new_id
+from ..network import GW_NETWORK  # an overlay replica's way to and from its host
 from ..osl.iptables import IptablesError
 from ..sandbox import PortBinding, parse_port
 from ..store import KEYS, LOADERS
@@ -37,7 +38,6 @@ LOADERS.setdefault("service", load)
 KEYS.setdefault("service", "id")
 
 SERVICE_LABEL = "com.docker.swarm.service.name"
-GW_NETWORK = "docker_gwbridge"  # an overlay replica's way to and from its host
 
 
 def _now() -> str:
