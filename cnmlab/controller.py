@@ -1,9 +1,13 @@
 """The controller: the one entry point to the lab's hosts, networks, endpoints and sandboxes.
 
-As in libnetwork, the controller owns IPAM and the store and drives the network drivers
-through the CNM lifecycle. Every change is a sequence of named steps; when a step fails the
-steps already done are undone in reverse (an ExitStack), so no half-made kernel or store state
-stays behind. The controller is not thread-safe: the engine calls it from one thread.
+As libnetwork's controller.go, it keeps the registry (hosts, networks, containers, endpoints,
+sandboxes, drivers, IPAM, the store) and the life cycle: it creates and removes hosts and
+networks, starts and stops containers, and restores the lab from the store. The objects do
+their own work: a `Sandbox` (sandbox.py) joins endpoints (endpoint.py), keeps the default route
+and docker_gwbridge and places the published ports. Every change is a sequence of named steps;
+when a step fails the steps already done are undone in reverse (an ExitStack), so no half-made
+kernel or store state stays behind. The controller is not thread-safe: the engine calls it from
+one thread.
 """
 
 from __future__ import annotations
@@ -13,8 +17,6 @@ import signal
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from pathlib import Path
 
 from . import container as lifecycle
@@ -25,6 +27,7 @@ from .endpoint import Endpoint
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
 from .events import (ContainerCreated, ContainerDied, ContainerRemoved, ContainerRestarted, ContainerStarted, Event,
                      HostAdded, HostRemoved, LabReset, LabRestored, NetworkCreated, NetworkRemoved, StepDone)
+from .hooks import Hooks
 from .host import Host
 from .ipam import Ipam, Pool, check_subnet, parse_address, parse_subnet
 from .kernel import Kernel
@@ -45,28 +48,6 @@ BRIDGE_DEFAULTS = {
     "com.docker.network.bridge.name": "docker0",
     "com.docker.network.driver.mtu": "1500",
 }
-
-
-@dataclass
-class Hooks:
-    """Features (embedded DNS, services, overlay control plane) extend the lifecycle here.
-
-    Each list holds callables run on the kernel thread, in order. A join hook that raises makes
-    the join fail and be rolled back; leave and sandbox-removed hooks must not raise.
-    """
-
-    sandbox_created: list[Callable] = field(default_factory=list)  # (container)
-    sandbox_removed: list[Callable] = field(default_factory=list)  # (container)
-    joined: list[Callable] = field(default_factory=list)  # (network, endpoint, container)
-    left: list[Callable] = field(default_factory=list)  # (network, endpoint, container, teardown)
-    removing_network: list[Callable] = field(default_factory=list)  # (network): raise a CnmError to refuse
-    network_removed: list[Callable] = field(default_factory=list)  # (network)
-    process_starting: list[Callable] = field(default_factory=list)  # (container): finish the sandbox for it
-
-    @staticmethod
-    def run(hooks: list[Callable], *args) -> None:
-        for hook in hooks:
-            hook(*args)
 
 
 class Controller:
@@ -317,10 +298,10 @@ class Controller:
                                     ipam_driver=ipam_driver)
 
     def new_network(self, name: str, driver: str, host: str | None = None, predefined: bool = False,
-                        subnet: str | None = None, gateway: str | None = None, ip_range: str | None = None,
-                        aux_addresses: dict[str, str] | None = None, internal: bool = False,
-                        attachable: bool = False, options: dict | None = None, labels: dict | None = None,
-                        ipam_driver: str = "default") -> Network:
+                    subnet: str | None = None, gateway: str | None = None, ip_range: str | None = None,
+                    aux_addresses: dict[str, str] | None = None, internal: bool = False,
+                    attachable: bool = False, options: dict | None = None, labels: dict | None = None,
+                    ipam_driver: str = "default") -> Network:
         """libnetwork's NewNetwork once the user's input is checked (create_network), or for the
         networks the lab makes itself (predefined ones, docker_gwbridge)."""
         drv = self.driver(driver)
@@ -348,16 +329,17 @@ class Controller:
         try:
             if caps.needs_ipam and ipam_driver != "null":
                 chosen = subnet or self._driver_default_subnet(drv, planner)
+                # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet.
                 pool = planner.plan(chosen, gateway, ip_range, aux_addresses,
-                                      predefined_bridge=predefined and driver == "bridge",
-                                      overlap_ok=self._overlap_ok(drv))
-                net.ipam = [self._ipam_config(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
+                                    predefined_bridge=predefined and driver == "bridge",
+                                    overlap_ok=[underlay.SUBNET] if drv.on_underlay else [])
+                net.ipam = [IpamConfig.of(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
                 if not caps.has_gateway and not gateway:
                     net.ipam[0].gateway = None
         finally:
             self.store.set_meta("ipam.cursor", str(self.ipam.cursor))  # failed creates advance it too
         with contextlib.ExitStack() as undo:
-            if hasattr(pool, "close"):
+            if pool is not None:
                 undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
             drv.create_network(net)
             undo.callback(drv.delete_network, net)
@@ -377,18 +359,6 @@ class Controller:
         free = self.ipam.first_free(pools)
         return str(free) if free else None
 
-    @staticmethod
-    def _overlap_ok(drv: Driver) -> list[IPv4Network]:
-        # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet.
-        return [underlay.SUBNET] if drv.on_underlay else []
-
-    @staticmethod
-    def _ipam_config(pool: Pool, subnet, gateway, ip_range, aux, predefined: bool) -> IpamConfig:
-        return IpamConfig(subnet=subnet or str(pool.subnet),
-                          gateway=str(pool.gateway) if pool.gateway else None,
-                          ip_range=ip_range, aux_addresses=dict(aux or {}),
-                          user_subnet=bool(subnet) or predefined, user_gateway=bool(gateway))
-
     def remove_network(self, ref: str) -> None:
         net = self.network(ref)
         if net.predefined:
@@ -406,7 +376,7 @@ class Controller:
         self.driver(net.driver).delete_network(net)
         pool = self.ipam.pools.get(net.id)
         self.ipam.release_pool(net.id)
-        if hasattr(pool, "close"):
+        if pool is not None:
             pool.close()  # a remote IPAM pool goes back to its plugin
         self.networks.pop(net.id, None)
         self.store.delete(net)
@@ -679,10 +649,7 @@ class Controller:
             self.emit(StepDone(where="lab", step=f"network {net.name} not restored: {exc.message}"))
             return
         if net.ipam and drv.capabilities.needs_ipam:
-            cfg = net.ipam[0]
-            self.ipam.take(net.id, Pool(parse_subnet(cfg.subnet), parse_subnet(cfg.ip_range or cfg.subnet),
-                                        parse_address(cfg.gateway) if cfg.gateway else None,
-                                        {int(parse_address(a)) for a in cfg.aux_addresses.values()}))
+            self.ipam.take(net.id, Pool.of(net.ipam[0]))
         drv.create_network(net)
         self.networks[net.id] = net
 

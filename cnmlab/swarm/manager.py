@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from ..dns.feature import EmbeddedDns
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ..events import ContainerRemoved, HostAdded, HostRemoved, LabReset, LabRestored, StepDone
 from ..ipam import parse_address
@@ -50,7 +51,7 @@ class ServiceManager:
     def __init__(self, engine) -> None:
         self.engine = engine
         self.ctl = engine.controller
-        self.dns = getattr(engine, "dns", None)
+        self.dns = engine.extensions.find(EmbeddedDns)  # None without the DNS feature: no service names
         self.services: dict[str, Service] = {}
         self._vip_chains: dict[str, set[str]] = {}  # sandbox -> ids of services whose VIP chain it has
         self._mesh: set[tuple[str, str]] = set()  # (host, service id) with mesh rules
