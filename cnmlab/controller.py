@@ -48,6 +48,7 @@ BRIDGE_DEFAULTS = {
     "com.docker.network.bridge.name": "docker0",
     "com.docker.network.driver.mtu": "1500",
 }
+PREDEFINED_NETWORKS = (("bridge", "bridge", BRIDGE_DEFAULTS), ("host", "host", {}), ("none", "null", {}))
 
 
 class Controller:
@@ -197,9 +198,8 @@ class Controller:
             self._build_host(host)
             undo.callback(self._unbuild_host, host)
             if not plain:
-                for net_name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
-                    net = self.new_network(net_name, driver, host=name, predefined=True,
-                                               options=dict(BRIDGE_DEFAULTS) if driver == "bridge" else {})
+                for net_name, driver, options in PREDEFINED_NETWORKS:  # every Docker host's own three
+                    net = self.new_network(net_name, driver, host=name, predefined=True, options=dict(options))
                     undo.callback(self._remove_network, net)
             self.store.put(host)
             undo.pop_all()
@@ -331,7 +331,7 @@ class Controller:
                 chosen = subnet or self._driver_default_subnet(drv, planner)
                 # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet.
                 pool = planner.plan(chosen, gateway, ip_range, aux_addresses,
-                                    predefined_bridge=predefined and driver == "bridge",
+                                    predefined_bridge=predefined and name == "bridge",  # 172.17.0.0/16
                                     overlap_ok=[underlay.SUBNET] if drv.on_underlay else [])
                 net.ipam = [IpamConfig.of(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
                 if not caps.has_gateway and not gateway:
