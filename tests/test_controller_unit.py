@@ -13,6 +13,7 @@ import ipaddress
 
 import pytest
 
+from cnmlab import docker_views
 from cnmlab.controller import GW_NETWORK, Controller
 from cnmlab.drivers import Capabilities, Driver, JoinInfo
 from cnmlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
@@ -142,6 +143,13 @@ def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
 
     class Lan(Fake):  # publishes nothing, as macvlan
         name = "lan"
+        on_underlay = True
+
+        def device(self, network):
+            return "eth0"
+
+        def inspect_network(self, network, data, verbose):
+            data["Parent"] = "eth0"
 
         def publish(self, network, endpoint, container, ports):
             Driver.publish(self, network, endpoint, container, ports)
@@ -525,3 +533,18 @@ def test_restore_runs_the_join_hooks_in_join_order_before_the_ports(rec, tmp_pat
     assert list(second.sandboxes) == [second.container("web").id]
     assert second.container("idle").state.status == "created" and "idle" not in second.kernel.sandboxes
     second.close()
+
+
+# -- the declared extension points (hooks.py, the driver contract) ------------------------------
+def test_inspect_shows_what_the_driver_and_the_features_add(ctl):
+    ctl.create_network("lan1", driver="lan")
+    c = ctl.run_container("web", network="lan1")
+    ctl.hooks.network_inspect.append(lambda ctl, net, data, verbose: data.update(Verbose=verbose))
+    ctl.hooks.container_inspect.append(lambda ctl, c, data: data.update(Feature=c.name))
+    lan = docker_views.network(ctl, ctl.network("lan1"), verbose=True)
+    assert (lan["Device"], lan["OnUnderlay"], lan["NetworkMode"], lan["Parent"], lan["Verbose"]) == \
+        ("eth0", True, "", "eth0", True)
+    none = docker_views.network(ctl, ctl.network("none"))
+    assert (none["NetworkMode"], none["OnUnderlay"], none["Verbose"]) == ("none", False, False)
+    assert "Parent" not in none
+    assert docker_views.container(ctl, c)["Feature"] == "web"
