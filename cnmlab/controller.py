@@ -2,9 +2,11 @@
 
 As libnetwork's controller.go, it keeps the registry (hosts, networks, containers, endpoints,
 sandboxes, drivers, IPAM, the store) and the life cycle: it creates and removes hosts and
-networks, starts and stops containers, and restores the lab from the store. The objects do
-their own work: a `Sandbox` (sandbox.py) joins endpoints (endpoint.py), keeps the default route
-and docker_gwbridge and places the published ports. Every change is a sequence of named steps;
+networks, starts and stops containers, and restores the lab from the store. It checks what is
+asked; the objects do their own work: a `Host` (host.py) plugs itself into the LAN and makes its
+predefined networks, a `Network` (network.py) plans its pool and has its driver make it, a
+`Sandbox` (sandbox.py) joins endpoints (endpoint.py), keeps the default route and
+docker_gwbridge and places the published ports. Every change is a sequence of named steps;
 when a step fails the steps already done are undone in reverse (an ExitStack), so no half-made
 kernel or store state stays behind. The controller is not thread-safe: the engine calls it from
 one thread.
@@ -26,29 +28,20 @@ from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
 from .events import (ContainerCreated, ContainerDied, ContainerRemoved, ContainerRestarted, ContainerStarted, Event,
-                     HostAdded, HostRemoved, LabReset, LabRestored, NetworkCreated, NetworkRemoved, StepDone)
+                     HostAdded, HostRemoved, LabReset, LabRestored, StepDone)
 from .hooks import Hooks
 from .host import Host
-from .ipam import Ipam, Pool, check_subnet, parse_address, parse_subnet
+from .ipam import Ipam, Pool, check_subnet
 from .kernel import Kernel
 from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name,
                     check_plugin_name, new_id, random_name)
-from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, IpamConfig, Network  # noqa: F401  (GW_*: public names)
+from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, Network  # noqa: F401  (GW_*: public names)
 from .osl.netns import Namespaces
 from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, Sandbox, State, parse_port
 from .builtin_services import BuiltinServices
 from .store import Store
 
 DEFAULT_HOST = "host1"
-BRIDGE_DEFAULTS = {
-    "com.docker.network.bridge.default_bridge": "true",
-    "com.docker.network.bridge.enable_icc": "true",
-    "com.docker.network.bridge.enable_ip_masquerade": "true",
-    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-    "com.docker.network.bridge.name": "docker0",
-    "com.docker.network.driver.mtu": "1500",
-}
-PREDEFINED_NETWORKS = (("bridge", "bridge", BRIDGE_DEFAULTS), ("host", "host", {}), ("none", "null", {}))
 
 
 class Controller:
@@ -67,7 +60,6 @@ class Controller:
         self.ipam = Ipam(reserved=[underlay.SUBNET], name_of=self._network_name)
         self._drivers: dict[str, Driver] = {}
         self._ipam_plugins: dict = {}  # remote IPAM drivers by name (drivers/remote_ipam.py)
-        self._host_setups: set[tuple[str, str]] = set()
         self._subscribers: list[Callable[[Event], None]] = []
         self.hooks = Hooks()
         self._runtimes: dict[str, lifecycle.Runtime] = {}  # container id -> main process, log, attached clients
@@ -120,11 +112,9 @@ class Controller:
             if container.network_mode != "host":
                 self.kernel.delete_sandbox(container.netns)
         for host in list(self.hosts.values()):
-            self.builtin_services.stop(host.netns)
-            self.kernel.unplug_host(host)
+            host.unplug(self)
         self.kernel.drop_switch()
-        for table in (self.hosts, self.networks, self.containers, self.endpoints, self._host_setups,
-                      self.sandboxes):
+        for table in (self.networks, self.containers, self.endpoints, self.sandboxes):
             table.clear()
         for drv in self.loaded_drivers():  # drivers with lab-wide state (overlay namespaces) drop it
             drv.reset()
@@ -139,7 +129,7 @@ class Controller:
         if drv is None:
             drv = self._drivers[name] = self._driver_class(name)(self.ctx)
             for host in self.docker_hosts():
-                self._setup_host(drv, host)
+                host.set_up(drv)
         return drv
 
     def _network_mode(self, net: Network) -> str | None:
@@ -178,31 +168,22 @@ class Controller:
             raise NotFound("the lab has no Docker host: add one with `cnmlab host add NAME`")
         return DEFAULT_HOST if DEFAULT_HOST in self.hosts else hosts[0].name
 
+    def docker_host(self, name: str | None = None) -> Host:
+        """A host that runs Docker (the default one when no name is given), not a plain machine."""
+        host = self.host(name or self.default_host())
+        if host.plain:
+            raise InvalidParameter(f"host {host.name} is a plain machine, not a Docker host")
+        return host
+
     def add_host(self, name: str, address: str | None = None, plain: bool = False) -> Host:
         check_host_name(name)
         if name in self.hosts:
             raise Conflict(f"host with name {name} already exists")
-        if any(c.name == name for c in self.containers.values()):
+        if name in self.containers.by_name:
             raise Conflict(f"name {name} is taken by a container: hosts and containers share the namespace list")
-        taken = [h.address for h in self.hosts.values()]
-        if address:
-            ip = parse_address(address)
-            if ip not in underlay.SUBNET or ip in (underlay.ROUTER, underlay.SUBNET.broadcast_address):
-                raise InvalidParameter(f"Invalid address {address}: the underlay LAN is {underlay.SUBNET} "
-                                       f"and {underlay.ROUTER} is its router")
-            if address in taken or self._underlay_address_in_use(address):
-                raise Conflict(f"Address already in use: {address} on the underlay")
-        host = Host(name=name, address=address or underlay.next_address(taken + self._underlay_addresses()),
-                    plain=plain)
-        with contextlib.ExitStack() as undo:
-            self._build_host(host)
-            undo.callback(self._unbuild_host, host)
-            if not plain:
-                for net_name, driver, options in PREDEFINED_NETWORKS:  # every Docker host's own three
-                    net = self.new_network(net_name, driver, host=name, predefined=True, options=dict(options))
-                    undo.callback(self._remove_network, net)
-            self.store.put(host)
-            undo.pop_all()
+        taken = underlay.addresses_in_use(self.hosts.values(), self.networks, self.endpoints.values())
+        host = Host(name=name, address=underlay.pick_address(address, taken), plain=plain)
+        host.build(self)
         self.emit(HostAdded(host=name, address=host.address))
         return host
 
@@ -211,46 +192,8 @@ class Controller:
         users = sorted(c.name for c in self.containers.values() if c.host == name)
         if users:
             raise Forbidden(f"host {name} has containers: {', '.join(users)}; remove them first")
-        for net in [n for n in self.networks.values() if n.host == name]:
-            self._remove_network(net)
-        self._unbuild_host(host)
-        self.store.delete(host)
+        host.remove(self)
         self.emit(HostRemoved(host=name))
-
-    def _build_host(self, host: Host) -> None:
-        self.kernel.plug_host(host)
-        self.hosts[host.name] = host
-        if not host.plain:
-            try:
-                self.driver("bridge")
-                for drv in self.loaded_drivers():
-                    self._setup_host(drv, host)
-            except BaseException:
-                self._unbuild_host(host)
-                raise
-
-    def _setup_host(self, drv: Driver, host: Host) -> None:
-        if (drv.name, host.name) not in self._host_setups:
-            drv.setup_host(host)
-            self._host_setups.add((drv.name, host.name))
-
-    def _unbuild_host(self, host: Host) -> None:
-        self.builtin_services.stop(host.netns)
-        self.kernel.unplug_host(host)
-        self.hosts.pop(host.name, None)
-        self._host_setups = {s for s in self._host_setups if s[1] != host.name}
-
-    def _underlay_addresses(self) -> list[str]:
-        """Addresses that other drivers (macvlan) hold on the underlay LAN."""
-        out = []
-        for ep in self.endpoints.values():
-            net = self.networks.get(ep.network_id)
-            if net and ep.ip and any(parse_subnet(c.subnet).subnet_of(underlay.SUBNET) for c in net.ipam):
-                out.append(ep.ip)
-        return out
-
-    def _underlay_address_in_use(self, address: str) -> bool:
-        return address in self._underlay_addresses()
 
     # -- networks ---------------------------------------------------------------
     def _network_name(self, network_id: str) -> str:
@@ -293,9 +236,8 @@ class Controller:
         if ip_range:
             check_subnet(ip_range, "ip-range")
         return self.new_network(name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
-                                    aux_addresses=aux_addresses, internal=internal, attachable=attachable,
-                                    options=options or {}, labels=labels or {}, host=host,
-                                    ipam_driver=ipam_driver)
+                                aux_addresses=aux_addresses, internal=internal, attachable=attachable,
+                                options=options or {}, labels=labels or {}, host=host, ipam_driver=ipam_driver)
 
     def new_network(self, name: str, driver: str, host: str | None = None, predefined: bool = False,
                     subnet: str | None = None, gateway: str | None = None, ip_range: str | None = None,
@@ -303,84 +245,33 @@ class Controller:
                     attachable: bool = False, options: dict | None = None, labels: dict | None = None,
                     ipam_driver: str = "default") -> Network:
         """libnetwork's NewNetwork once the user's input is checked (create_network), or for the
-        networks the lab makes itself (predefined ones, docker_gwbridge)."""
+        networks the lab makes itself (predefined ones, docker_gwbridge). The network plans its
+        pool and makes itself (network.py)."""
         drv = self.driver(driver)
-        caps = drv.capabilities
-        if caps.scope == "global":
-            host = None
-        else:
-            host = host or self.default_host()
-            if self.host(host).plain:
-                raise InvalidParameter(f"host {host} is a plain machine, not a Docker host")
-        planner = self.ipam
+        host = None if drv.capabilities.scope == "global" else self.docker_host(host).name
         if ipam_driver == "null" and (subnet or gateway or ip_range or aux_addresses):
             raise InvalidParameter("the null IPAM driver hands out no addresses: drop --subnet/--gateway/--ip-range")
+        planner = self.ipam
         if ipam_driver not in ("default", "null") and drv.ipam_driver is None:
             planner = self.ipam_plugin(ipam_driver)
-        net = Network(id=new_id(), name=name, driver=drv.name, scope=caps.scope, created=now(), host=host,
-                      internal=internal, attachable=attachable, options=dict(options or {}),
+        net = Network(id=new_id(), name=name, driver=drv.name, scope=drv.capabilities.scope, created=now(),
+                      host=host, internal=internal, attachable=attachable, options=dict(options or {}),
                       labels=dict(labels or {}), predefined=predefined, ipam_driver=ipam_driver)
-        unknown = [k for k in net.options if drv.option_keys and k not in drv.option_keys]
-        if unknown:
-            raise InvalidParameter(f"unknown option {unknown[0]} for the {drv.name} driver "
-                                   f"(known: {', '.join(drv.option_keys)})")
-        drv.validate(net)
-        pool = None
-        try:
-            if caps.needs_ipam and ipam_driver != "null":
-                chosen = subnet or self._driver_default_subnet(drv, planner)
-                # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet.
-                pool = planner.plan(chosen, gateway, ip_range, aux_addresses,
-                                    predefined_bridge=predefined and name == "bridge",  # 172.17.0.0/16
-                                    overlap_ok=[underlay.SUBNET] if drv.on_underlay else [])
-                net.ipam = [IpamConfig.of(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
-                if not caps.has_gateway and not gateway:
-                    net.ipam[0].gateway = None
-        finally:
-            self.store.set_meta("ipam.cursor", str(self.ipam.cursor))  # failed creates advance it too
-        with contextlib.ExitStack() as undo:
-            if pool is not None:
-                undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
-            drv.create_network(net)
-            undo.callback(drv.delete_network, net)
-            if pool is not None:
-                self.ipam.take(net.id, pool)
-            self.networks[net.id] = net
-            self.store.put(net)
-            undo.pop_all()
-        self.emit(NetworkCreated(network=name, id=net.id, driver=net.driver))
+        net.check_options(drv)
+        pool = net.allocate_pool(self, drv, planner, subnet, gateway, ip_range, aux_addresses)
+        net.create(self, drv, pool)
         return net
-
-    def _driver_default_subnet(self, drv: Driver, planner) -> str | None:
-        """A driver may have its own default pools (Windows' nat: a 172.x /20); the first free one."""
-        pools = drv.default_pools()
-        if pools is None or planner is not self.ipam:
-            return None
-        free = self.ipam.first_free(pools)
-        return str(free) if free else None
 
     def remove_network(self, ref: str) -> None:
         net = self.network(ref)
         if net.predefined:
             raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         self.hooks.run(self.hooks.removing_network, net)  # e.g. a service still uses it
-        names = sorted(self.containers[e.container_id].name for e in self.endpoints.values()
-                       if e.network_id == net.id)
+        names = sorted(self.containers[e.container_id].name for e in self.network_endpoints(net))
         if names:
             raise Forbidden(f"error while removing network: network {net.name} id {net.id} has active "
                             f"endpoints ({', '.join(names)})")
-        self._remove_network(net)
-
-    def _remove_network(self, net: Network) -> None:
-        self.hooks.run(self.hooks.network_removed, net)
-        self.driver(net.driver).delete_network(net)
-        pool = self.ipam.pools.get(net.id)
-        self.ipam.release_pool(net.id)
-        if pool is not None:
-            pool.close()  # a remote IPAM pool goes back to its plugin
-        self.networks.pop(net.id, None)
-        self.store.delete(net)
-        self.emit(NetworkRemoved(network=net.name, id=net.id))
+        net.delete(self)
 
     def prune_networks(self) -> list[str]:
         """Remove every unused user network; one a feature still claims is skipped, as Docker does."""
@@ -391,7 +282,7 @@ class Controller:
                 self.hooks.run(self.hooks.removing_network, net)
             except CnmError:
                 continue
-            self._remove_network(net)
+            net.delete(self)
             pruned.append(net.name)
         return pruned
 
@@ -627,7 +518,7 @@ class Controller:
         self.ipam.cursor = int(self.store.get_meta("ipam.cursor", "0") or 0)
         hosts = self.store.load("host")
         for host in hosts:
-            self._build_host(host)
+            host.plug(self)
         networks = self.store.load("network")
         for net in networks:
             self._restore_network(net)

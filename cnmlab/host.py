@@ -1,6 +1,23 @@
-"""A simulated Docker host: a namespace with an `eth0` on the lab's underlay switch."""
+"""A simulated Docker host: a namespace with an `eth0` on the lab's underlay switch.
 
+A Docker host (not `plain`) also has what dockerd makes when it starts: every loaded driver's
+per-host setup (the bridge driver's iptables chains, ...) and its three predefined networks
+(bridge, host, none). The controller keeps the hosts by name and checks what is asked
+(`Controller.add_host`); the host builds and removes itself. Its address on the LAN is
+underlay.py's to choose.
+"""
+
+from __future__ import annotations
+
+import contextlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .network import PREDEFINED_NETWORKS
+
+if TYPE_CHECKING:
+    from .controller import Controller
+    from .drivers import Driver
 
 
 @dataclass
@@ -12,6 +29,11 @@ class Host:
     mtu: int = 1500
     options: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The drivers that have set this host up in this engine run (not a field: not stored,
+        # a restored host is set up afresh).
+        self.drivers_set_up: set[str] = set()
+
     @property
     def netns(self) -> str:
         return self.name
@@ -19,3 +41,51 @@ class Host:
     @property
     def underlay_port(self) -> str:
         return f"u-{self.name}"
+
+    # -- the life cycle -------------------------------------------------------------
+    def build(self, ctl: Controller) -> None:
+        """`host add`: plug it in, then a Docker host's predefined networks; stored once whole.
+        All or nothing."""
+        with contextlib.ExitStack() as undo:
+            self.plug(ctl)
+            undo.callback(self.unplug, ctl)
+            if not self.plain:
+                for net_name, driver, options in PREDEFINED_NETWORKS:
+                    net = ctl.new_network(net_name, driver, host=self.name, predefined=True, options=dict(options))
+                    undo.callback(net.delete, ctl)
+            ctl.store.put(self)
+            undo.pop_all()
+
+    def remove(self, ctl: Controller) -> None:
+        """`host rm` once no container is left on it: its networks go, then the host."""
+        for net in [n for n in ctl.networks.values() if n.host == self.name]:
+            net.delete(ctl)
+        self.unplug(ctl)
+        ctl.store.delete(self)
+
+    def plug(self, ctl: Controller) -> None:
+        """Its namespace on the switch and, for a Docker host, every loaded driver's setup (the
+        bridge driver's always). Restore calls it for a stored host. All or nothing."""
+        ctl.kernel.plug_host(self)
+        ctl.hosts[self.name] = self
+        if self.plain:
+            return
+        try:
+            ctl.driver("bridge")  # loading a driver sets up every Docker host, this one included
+            for drv in ctl.loaded_drivers():
+                self.set_up(drv)
+        except BaseException:
+            self.unplug(ctl)
+            raise
+
+    def set_up(self, drv: Driver) -> None:
+        """The driver's per-host setup, once per engine run."""
+        if drv.name not in self.drivers_set_up:
+            drv.setup_host(self)
+            self.drivers_set_up.add(drv.name)
+
+    def unplug(self, ctl: Controller) -> None:
+        ctl.builtin_services.stop(self.netns)
+        ctl.kernel.unplug_host(self)
+        ctl.hosts.pop(self.name, None)
+        self.drivers_set_up.clear()

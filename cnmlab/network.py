@@ -1,14 +1,38 @@
-"""A CNM network: a group of endpoints that can talk to each other directly."""
+"""A CNM network: a group of endpoints that can talk to each other directly.
+
+As libnetwork's network.go, the network does its own work once the controller has checked what
+was asked (`Controller.new_network`): it plans its address pool (`allocate_pool`, libnetwork's
+ipamAllocate), has its driver make it and takes the pool (`create`, all or nothing), and at
+its end gives back all of that (`delete`). The controller keeps the networks by id.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .errors import InvalidParameter
+from .events import NetworkCreated, NetworkRemoved
+
 if TYPE_CHECKING:
-    from .ipam import Pool
+    from .controller import Controller
+    from .drivers import Driver
+    from .drivers.remote_ipam import RemoteIpam
+    from .ipam import Ipam, Pool
 
 PREDEFINED = ("bridge", "host", "none")
+# Every Docker host's own three networks, made when the host is added (host.py): name, driver,
+# options. The default bridge's options are the ones `docker network inspect bridge` shows.
+BRIDGE_DEFAULTS = {
+    "com.docker.network.bridge.default_bridge": "true",
+    "com.docker.network.bridge.enable_icc": "true",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+    "com.docker.network.bridge.name": "docker0",
+    "com.docker.network.driver.mtu": "1500",
+}
+PREDEFINED_NETWORKS = (("bridge", "bridge", BRIDGE_DEFAULTS), ("host", "host", {}), ("none", "null", {}))
 # A host's way out for sandboxes no network gives a gateway (libnetwork's default_gateway.go):
 # icc off, masquerade on. Joined and left by the sandbox (sandbox.py: sync_default_gw).
 GW_NETWORK = "docker_gwbridge"
@@ -64,3 +88,73 @@ class Network:
 
     def on_host(self, host: str) -> bool:
         return self.host is None or self.host == host
+
+    # -- the life cycle (libnetwork's network.go) ------------------------------------
+    def check_options(self, drv: Driver) -> None:
+        """Only the driver's own option keys (when it declares them), then the driver's own checks."""
+        unknown = [k for k in self.options if drv.option_keys and k not in drv.option_keys]
+        if unknown:
+            raise InvalidParameter(f"unknown option {unknown[0]} for the {drv.name} driver "
+                                   f"(known: {', '.join(drv.option_keys)})")
+        drv.validate(self)
+
+    def allocate_pool(self, ctl: Controller, drv: Driver, planner: Ipam | RemoteIpam, subnet: str | None,
+                      gateway: str | None, ip_range: str | None, aux: dict[str, str] | None) -> Pool | None:
+        """libnetwork's ipamAllocate: plan the pool (`--subnet`, the driver's own default pools or
+        the lab's next free one) and record it as inspect shows it. `create` takes it. None for
+        a driver without addresses or the null IPAM driver. `planner` is the lab's IPAM or a
+        remote IPAM plugin."""
+        caps = drv.capabilities
+        if not caps.needs_ipam or self.ipam_driver == "null":
+            return None
+        try:
+            chosen = subnet or _driver_default_subnet(drv, planner, ctl.ipam)
+            # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet,
+            # which the lab's IPAM otherwise keeps for the hosts (its reserved ranges).
+            pool = planner.plan(chosen, gateway, ip_range, aux,
+                                predefined_bridge=self.predefined and self.name == "bridge",  # 172.17.0.0/16
+                                overlap_ok=ctl.ipam.reserved if drv.on_underlay else [])
+        finally:
+            ctl.store.set_meta("ipam.cursor", str(ctl.ipam.cursor))  # failed creates advance it too
+        self.ipam = [IpamConfig.of(pool, subnet, gateway, ip_range, aux, self.predefined)]
+        if not caps.has_gateway and not gateway:
+            self.ipam[0].gateway = None
+        return pool
+
+    def create(self, ctl: Controller, drv: Driver, pool: Pool | None) -> None:
+        """The driver makes the network, IPAM takes its pool, the controller and the store keep
+        it: all or nothing."""
+        with contextlib.ExitStack() as undo:
+            if pool is not None:
+                undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
+            drv.create_network(self)
+            undo.callback(drv.delete_network, self)
+            if pool is not None:
+                ctl.ipam.take(self.id, pool)
+            ctl.networks[self.id] = self
+            ctl.store.put(self)
+            undo.pop_all()
+        ctl.emit(NetworkCreated(network=self.name, id=self.id, driver=self.driver))
+
+    def delete(self, ctl: Controller) -> None:
+        """libnetwork's network.delete, once nothing uses it (the controller checks): the features
+        let go, the driver removes it, its pool goes back."""
+        ctl.hooks.run(ctl.hooks.network_removed, self)
+        ctl.driver(self.driver).delete_network(self)
+        pool = ctl.ipam.pools.get(self.id)
+        ctl.ipam.release_pool(self.id)
+        if pool is not None:
+            pool.close()  # a remote IPAM pool goes back to its plugin
+        ctl.networks.pop(self.id, None)
+        ctl.store.delete(self)
+        ctl.emit(NetworkRemoved(network=self.name, id=self.id))
+
+
+def _driver_default_subnet(drv: Driver, planner: Ipam | RemoteIpam, lab_ipam: Ipam) -> str | None:
+    """A driver may have its own default pools (Windows' nat: a 172.x /20): the first free one.
+    Only the lab's IPAM uses them; a remote IPAM plugin picks its own."""
+    pools = drv.default_pools()
+    if pools is None or planner is not lab_ipam:
+        return None
+    free = lab_ipam.first_free(pools)
+    return str(free) if free else None

@@ -1,14 +1,26 @@
 """The lab's "physical" LAN: a switch namespace with a bridge, and every host's eth0 plugged in.
 
-The switch namespace also holds the LAN's router address (.1), the hosts' default gateway.
+The switch namespace also holds the LAN's router address (.1), the hosts' default gateway. The
+LAN's addresses belong to the hosts and to the endpoints of networks on the LAN's own subnet
+(macvlan); a new host takes the one asked for or the next free one (`pick_address`).
 """
 
-import contextlib
-from ipaddress import IPv4Address, IPv4Network
+from __future__ import annotations
 
-from .host import Host
+import contextlib
+from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING
+
+from .errors import Conflict, InvalidParameter
+from .ipam import parse_address, parse_subnet
 from .osl import links
 from .osl.netns import Namespaces
+
+if TYPE_CHECKING:
+    from .endpoint import Endpoint
+    from .host import Host
+    from .network import Network
 
 NAMESPACE = "underlay"
 SWITCH = "lab0"
@@ -32,6 +44,25 @@ def next_address(taken: list[str]) -> str:
         if candidate not in used:
             return str(candidate)
     raise RuntimeError("the underlay LAN is full")
+
+
+def addresses_in_use(hosts: Iterable[Host], networks: Mapping[str, Network],
+                     endpoints: Iterable[Endpoint]) -> list[str]:
+    """The hosts' addresses, and those other drivers' endpoints (macvlan) hold on the LAN."""
+    on_lan = {n.id for n in networks.values() if any(parse_subnet(c.subnet).subnet_of(SUBNET) for c in n.ipam)}
+    return [h.address for h in hosts] + [ep.ip for ep in endpoints if ep.ip and ep.network_id in on_lan]
+
+
+def pick_address(address: str | None, taken: list[str]) -> str:
+    """A new host's address: the one asked for if the LAN has it free, else the next free one."""
+    if not address:
+        return next_address(taken)
+    ip = parse_address(address)
+    if ip not in SUBNET or ip in (ROUTER, SUBNET.broadcast_address):
+        raise InvalidParameter(f"Invalid address {address}: the underlay LAN is {SUBNET} and {ROUTER} is its router")
+    if address in taken:
+        raise Conflict(f"Address already in use: {address} on the underlay")
+    return address
 
 
 def plug_host(ns: Namespaces, host: Host) -> None:

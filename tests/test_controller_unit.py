@@ -9,12 +9,15 @@ The kernel tests (test_bridge.py, test_overlay.py, ...) show the same on real na
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 import pytest
 
 from cnmlab import docker_views
 from cnmlab.controller import GW_NETWORK, Controller
+from cnmlab.events import HostAdded, HostRemoved, NetworkCreated, NetworkRemoved
+from cnmlab.network import BRIDGE_DEFAULTS
 from cnmlab.drivers import Capabilities, Driver, JoinInfo
 from cnmlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from cnmlab.store import Store
@@ -83,6 +86,7 @@ class Recorder:
         self.fail_join: set[str] = set()  # container names whose join raises
         self.fail_join_on: set[tuple[str, str]] = set()  # (container, network) joins that raise
         self.published: dict[str, tuple[str, str]] = {}  # container -> (network, endpoint ifname)
+        self.fail_create: set[tuple[str, str | None]] = set()  # (network, host) creates that raise
         self.drivers = make_drivers(self)
 
     def driver_class(self, name: str) -> type[Driver]:
@@ -93,7 +97,12 @@ class Recorder:
 
 def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
     class Fake(Driver):
+        def setup_host(self, host):
+            rec.calls.append((self.name, "setup_host", host.name))
+
         def create_network(self, network):
+            if (network.name, network.host) in rec.fail_create:
+                raise InvalidParameter(f"cannot create {network.name} on {network.host}")
             rec.calls.append((self.name, "create_network", network.name))
 
         def delete_network(self, network):
@@ -157,6 +166,7 @@ def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
     class Nat(Fake):  # its own default subnets, and lab-wide state to drop on reset
         name = "nat"
         resets = 0
+        option_keys = ("nat.mode",)
 
         def default_pools(self):
             return [ipaddress.IPv4Network("172.30.0.0/20"), ipaddress.IPv4Network("172.30.16.0/20")]
@@ -548,3 +558,133 @@ def test_inspect_shows_what_the_driver_and_the_features_add(ctl):
     assert (none["NetworkMode"], none["OnUnderlay"], none["Verbose"]) == ("none", False, False)
     assert "Parent" not in none
     assert docker_views.container(ctl, c)["Feature"] == "web"
+
+
+# -- simulated hosts (host.py, underlay.py) -------------------------------------------------
+def setups(rec: Recorder, host: str) -> list[str]:
+    return [c[0] for c in rec.calls if c[1:] == ("setup_host", host)]
+
+
+def said(events: list, kind: type) -> list[dict]:
+    """The events of one kind, without their time."""
+    return [{k: v for k, v in dataclasses.asdict(e).items() if k != "time"} for e in events if isinstance(e, kind)]
+
+
+def test_hosts_take_free_lan_addresses_and_their_own_predefined_networks(ctl, rec):
+    ctl.create_network("lan1", driver="lan", subnet="192.168.100.0/24")  # the LAN's own subnet
+    ctl.run_container("station", network="lan1", ip="192.168.100.12")
+    events = []
+    ctl.subscribe(events.append)
+    assert ctl.add_host("host2").address == "192.168.100.13"  # .11 is host1's, .12 the station's
+    for address, error, words in (("192.168.100.12", Conflict, "already in use"),
+                                  ("192.168.100.13", Conflict, "already in use"),
+                                  ("192.168.100.1", InvalidParameter, "is its router"),
+                                  ("192.168.100.255", InvalidParameter, "underlay LAN is"),
+                                  ("10.0.0.5", InvalidParameter, "underlay LAN is")):
+        with pytest.raises(error, match=words):
+            ctl.add_host("host3", address=address)
+    with pytest.raises(Conflict, match="taken by a container"):
+        ctl.add_host("station")
+    with pytest.raises(Conflict, match="already exists"):
+        ctl.add_host("host2")
+    assert "host3" not in ctl.hosts and said(events, HostAdded) == [{"host": "host2", "address": "192.168.100.13"}]
+    own = {n.name: n for n in ctl.networks.values() if n.host == "host2"}
+    assert sorted((n.name, n.driver) for n in own.values()) == [("bridge", "bridge"), ("host", "host"),
+                                                                ("none", "null")]
+    assert all(n.predefined for n in own.values()) and own["bridge"].options == BRIDGE_DEFAULTS
+    assert own["bridge"].ipam[0].subnet == "172.17.0.0/16"  # every host's default bridge, as Docker's
+    assert ctl.network("bridge", "host2") is own["bridge"] and ctl.network("bridge").host == "host1"
+    # every loaded driver set host2 up, once each
+    assert sorted(setups(rec, "host2")) == sorted(d.name for d in ctl.loaded_drivers())
+
+
+def test_a_plain_host_has_no_docker(ctl, rec):
+    router = ctl.add_host("router", plain=True)
+    assert router.address == "192.168.100.12" and setups(rec, "router") == []
+    assert not [n for n in ctl.networks.values() if n.host == "router"]
+    assert [h.name for h in ctl.docker_hosts()] == ["host1"] and ctl.default_host() == "host1"
+    for make in (lambda: ctl.create_network("x", host="router"), lambda: ctl.run_container("c1", host="router")):
+        with pytest.raises(InvalidParameter, match="router is a plain machine"):
+            make()
+    ctl.create_network("ov", driver="overlay")  # a driver loaded later sets up Docker hosts only
+    assert setups(rec, "router") == [] and setups(rec, "host1").count("overlay") == 1
+
+
+def test_removing_a_host_removes_its_networks_and_frees_its_address(ctl, rec):
+    ctl.add_host("host2")
+    ctl.create_network("local", host="host2", subnet="10.50.0.0/24")
+    ctl.run_container("web", host="host2", network="local")
+    with pytest.raises(Forbidden, match="host host2 has containers: web"):
+        ctl.remove_host("host2")
+    ctl.remove_container("web", force=True)
+    events, rec.calls[:] = [], []
+    ctl.subscribe(events.append)
+    ctl.kernel.calls.clear()
+    ctl.remove_host("host2")
+    assert "host2" not in ctl.hosts and [h.name for h in ctl.store.load("host")] == ["host1"]
+    assert not [n for n in ctl.networks.values() if n.host == "host2"]
+    assert sorted(c[2] for c in rec.calls if c[1] == "delete_network") == ["bridge", "host", "local", "none"]
+    assert ctl.kernel.calls == [("unplug_host", "host2")]
+    assert sorted(e["network"] for e in said(events, NetworkRemoved)) == ["bridge", "host", "local", "none"]
+    assert isinstance(events[-1], HostRemoved) and said(events, HostRemoved) == [{"host": "host2"}]
+    with pytest.raises(NotFound):
+        ctl.network("bridge", "host2")
+    again = ctl.add_host("host2")  # the same address, the subnet, and the drivers' setup again
+    assert again.address == "192.168.100.12" and setups(rec, "host2").count("bridge") == 1
+    assert ctl.create_network("local2", host="host2", subnet="10.50.0.0/24")
+
+
+def test_a_host_whose_predefined_network_fails_is_not_added(ctl, rec):
+    rec.fail_create.add(("none", "bad-host"))
+    ctl.kernel.calls.clear()
+    with pytest.raises(InvalidParameter, match="cannot create none on bad-host"):
+        ctl.add_host("bad-host")
+    assert "bad-host" not in ctl.hosts and [h.name for h in ctl.store.load("host")] == ["host1"]
+    assert not [n for n in ctl.networks.values() if n.host == "bad-host"]
+    assert [c for c in rec.calls if c[1] == "delete_network"] == [("host", "delete_network", "host"),
+                                                                   ("bridge", "delete_network", "bridge")]
+    assert ctl.kernel.calls == [("plug_host", "bad-host"), ("unplug_host", "bad-host")]
+    rec.fail_create.clear()
+    assert ctl.add_host("good-host").address == "192.168.100.12"
+
+
+def test_restored_hosts_are_set_up_again_once(rec, tmp_path):
+    store = Store(tmp_path / "lab.db")
+    first = controller(store, rec)
+    first.add_host("host2")
+    first.add_host("router", plain=True)
+    first.create_network("ov", driver="overlay")
+    first.close()
+    rec.calls.clear()
+    second = controller(store, rec)
+    assert [(h.name, h.address, h.plain) for h in second.hosts.values()] == [
+        ("host1", "192.168.100.11", False), ("host2", "192.168.100.12", False), ("router", "192.168.100.13", True)]
+    for name in ("host1", "host2"):
+        assert sorted(setups(rec, name)) == ["bridge", "host", "null", "overlay"]
+    assert setups(rec, "router") == []
+    assert second.add_host("host3").address == "192.168.100.14"
+    second.close()
+
+
+# -- networks (network.py) ---------------------------------------------------------------
+def test_a_network_makes_itself_and_gives_everything_back(ctl, rec):
+    events, order = [], []
+    ctl.subscribe(events.append)
+    net = ctl.create_network("n1", subnet="10.60.0.0/24", options={"com.docker.network.bridge.name": "br-n1"})
+    assert said(events, NetworkCreated) == [{"network": "n1", "id": net.id, "driver": "bridge"}]
+    assert ctl.store.load("network")[-1].id == net.id and net.id in ctl.ipam.pools
+    ctl.hooks.network_removed.append(lambda n: order.append(("hook", n.name)))
+    rec.calls.clear()
+    ctl.remove_network("n1")
+    assert order == [("hook", "n1")] and rec.calls == [("bridge", "delete_network", "n1")]
+    assert net.id not in ctl.ipam.pools and net.id not in ctl.networks 
+    assert said(events, NetworkRemoved) == [{"network": "n1", "id": net.id}]
+    assert all(n.id != net.id for n in ctl.store.load("network"))
+    assert ctl.create_network("n2", subnet="10.60.0.0/24")  # the subnet is free again
+    null = ctl.create_network("n3", ipam_driver="null")
+    assert null.ipam == [] and null.id not in ctl.ipam.pools
+    with pytest.raises(InvalidParameter, match="null IPAM driver"):
+        ctl.create_network("n4", ipam_driver="null", subnet="10.61.0.0/24")
+    with pytest.raises(InvalidParameter, match=r"unknown option bogus for the nat driver \(known: nat.mode\)"):
+        ctl.create_network("n5", driver="nat", options={"bogus": "1"})
+    assert [n.name for n in ctl.networks.values() if not n.predefined] == ["n2", "n3"]
