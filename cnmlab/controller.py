@@ -31,7 +31,7 @@ from .events import (ContainerCreated, ContainerDied, ContainerRemoved, Containe
                      HostAdded, HostRemoved, LabReset, LabRestored, StepDone)
 from .hooks import Hooks
 from .host import Host
-from .ipam import Ipam, Pool, check_subnet
+from .ipam import Ipam, check_subnet
 from .kernel import Kernel
 from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name,
                     check_plugin_name, new_id, random_name)
@@ -521,28 +521,12 @@ class Controller:
             host.plug(self)
         networks = self.store.load("network")
         for net in networks:
-            self._restore_network(net)
+            net.restore(self)
         endpoints = {e.id: e for e in self.store.load("endpoint")}
         containers = self.store.load("container")
         for c in containers:
             self._restore_container(c, endpoints)
         self.emit(LabRestored(hosts=len(hosts), networks=len(networks), containers=len(containers)))
-
-    def _restore_network(self, net: Network) -> None:
-        """A network whose remote driver or IPAM plugin ran in the old lab world cannot come back:
-        it is dropped, with a step event saying why."""
-        try:
-            drv = self.driver(net.driver)
-            if net.ipam_driver not in ("default", "null"):
-                raise NotFound(f"its IPAM plugin {net.ipam_driver} ran in the old lab world")
-        except CnmError as exc:
-            self.store.delete(net)
-            self.emit(StepDone(where="lab", step=f"network {net.name} not restored: {exc.message}"))
-            return
-        if net.ipam and drv.capabilities.needs_ipam:
-            self.ipam.take(net.id, Pool.of(net.ipam[0]))
-        drv.create_network(net)
-        self.networks[net.id] = net
 
     def _restore_container(self, c: Container, endpoints: dict[str, Endpoint]) -> None:
         """A running container comes back with its addresses and a new main process; a created or

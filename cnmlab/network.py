@@ -2,8 +2,9 @@
 
 As libnetwork's network.go, the network does its own work once the controller has checked what
 was asked (`Controller.new_network`): it plans its address pool (`allocate_pool`, libnetwork's
-ipamAllocate), has its driver make it and takes the pool (`create`, all or nothing), and at
-its end gives back all of that (`delete`). The controller keeps the networks by id.
+ipamAllocate), has its driver make it and takes the pool (`create`, all or nothing), comes
+back with the engine (`restore`), and at its end gives all of that back (`delete`). The
+controller keeps the networks by id.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import InvalidParameter
-from .events import NetworkCreated, NetworkRemoved
+from .errors import CnmError, InvalidParameter, NotFound
+from .events import NetworkCreated, NetworkRemoved, StepDone
+from .ipam import Pool
 
 if TYPE_CHECKING:
     from .controller import Controller
     from .drivers import Driver
     from .drivers.remote_ipam import RemoteIpam
-    from .ipam import Ipam, Pool
+    from .ipam import Ipam
 
 PREDEFINED = ("bridge", "host", "none")
 # Every Docker host's own three networks, made when the host is added (host.py): name, driver,
@@ -135,6 +137,23 @@ class Network:
             ctl.store.put(self)
             undo.pop_all()
         ctl.emit(NetworkCreated(network=self.name, id=self.id, driver=self.driver))
+
+    def restore(self, ctl: Controller) -> None:
+        """When the engine starts again: its stored pool, made again by its driver. One whose
+        remote driver or IPAM plugin ran in the old lab world cannot come back: it is dropped,
+        with a step event saying why."""
+        try:
+            drv = ctl.driver(self.driver)
+            if self.ipam_driver not in ("default", "null"):
+                raise NotFound(f"its IPAM plugin {self.ipam_driver} ran in the old lab world")
+        except CnmError as exc:
+            ctl.store.delete(self)
+            ctl.emit(StepDone(where="lab", step=f"network {self.name} not restored: {exc.message}"))
+            return
+        if self.ipam and drv.capabilities.needs_ipam:
+            ctl.ipam.take(self.id, Pool.of(self.ipam[0]))
+        drv.create_network(self)
+        ctl.networks[self.id] = self
 
     def delete(self, ctl: Controller) -> None:
         """libnetwork's network.delete, once nothing uses it (the controller checks): the features
