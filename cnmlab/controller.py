@@ -31,11 +31,11 @@ from .events import (ContainerCreated, ContainerDied, ContainerRemoved, Containe
                      HostAdded, HostRemoved, LabReset, LabRestored, StepDone)
 from .hooks import Hooks
 from .host import Host
-from .ipam import Ipam, check_subnet
+from .ipam import Ipam
 from .kernel import Kernel
 from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name,
                     check_plugin_name, new_id, random_name)
-from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, Network  # noqa: F401  (GW_*: public names)
+from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, IpamConfig, Network  # noqa: F401  (GW_*: public names)
 from .osl.netns import Namespaces
 from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, Sandbox, State, parse_port
 from .builtin_services import BuiltinServices
@@ -229,12 +229,7 @@ class Controller:
             raise Conflict(f"network with name {name} already exists")
         if ipv6:
             raise InvalidParameter("IPv6 networks are not supported in the lab (--ipv6): sandboxes keep IPv6 off")
-        if (gateway or ip_range or aux_addresses) and not subnet:
-            raise InvalidParameter("every ip-range, gateway or aux-address must have a corresponding subnet")
-        if subnet:
-            check_subnet(subnet)
-        if ip_range:
-            check_subnet(ip_range, "ip-range")
+        IpamConfig.check(subnet, gateway, ip_range, aux_addresses)
         return self.new_network(name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
                                 aux_addresses=aux_addresses, internal=internal, attachable=attachable,
                                 options=options or {}, labels=labels or {}, host=host, ipam_driver=ipam_driver)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .errors import CnmError, InvalidParameter, NotFound
 from .events import NetworkCreated, NetworkRemoved, StepDone
-from .ipam import Pool
+from .ipam import Pool, check_subnet
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -53,6 +53,17 @@ class IpamConfig:
     aux_addresses: dict[str, str] = field(default_factory=dict)
     user_subnet: bool = False  # given with --subnet: Docker then shows no Gateway key unless given
     user_gateway: bool = False
+
+    @staticmethod
+    def check(subnet: str | None, gateway: str | None, ip_range: str | None, aux: dict[str, str] | None) -> None:
+        """libnetwork's IpamConf.Validate: what `--subnet`, `--gateway`, `--ip-range` and
+        `--aux-address` ask makes sense on its own (whether the lab has it free is IPAM's)."""
+        if (gateway or ip_range or aux) and not subnet:
+            raise InvalidParameter("every ip-range, gateway or aux-address must have a corresponding subnet")
+        if subnet:
+            check_subnet(subnet)
+        if ip_range:
+            check_subnet(ip_range, "ip-range")
 
     @classmethod
     def of(cls, pool: Pool, subnet: str | None, gateway: str | None, ip_range: str | None,
