@@ -17,7 +17,6 @@ import pytest
 from cnmlab import docker_views
 from cnmlab.controller import GW_NETWORK, Controller
 from cnmlab.events import HostAdded, HostRemoved, NetworkCreated, NetworkRemoved
-from cnmlab.network import BRIDGE_DEFAULTS
 from cnmlab.drivers import Capabilities, Driver, JoinInfo
 from cnmlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from cnmlab.store import Store
@@ -591,7 +590,8 @@ def test_hosts_take_free_lan_addresses_and_their_own_predefined_networks(ctl, re
     own = {n.name: n for n in ctl.networks.values() if n.host == "host2"}
     assert sorted((n.name, n.driver) for n in own.values()) == [("bridge", "bridge"), ("host", "host"),
                                                                 ("none", "null")]
-    assert all(n.predefined for n in own.values()) and own["bridge"].options == BRIDGE_DEFAULTS
+    assert all(n.predefined for n in own.values()) and own["host"].options == own["none"].options == {}
+    assert own["bridge"].options["com.docker.network.bridge.name"] == "docker0"  # as on every Docker host
     assert own["bridge"].ipam[0].subnet == "172.17.0.0/16"  # every host's default bridge, as Docker's
     assert ctl.network("bridge", "host2") is own["bridge"] and ctl.network("bridge").host == "host1"
     # every loaded driver set host2 up, once each
