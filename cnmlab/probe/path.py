@@ -61,6 +61,9 @@ class Path:
     src_ip: str | None = None  # the request's source address, as the source's lookup chose it
     reply: list[Hop] | None = None  # the reply leg, walked back from the destination (None: the request's, reversed)
     reply_stop: str | None = None  # why the reply goes no further, where the kernel says so
+    nat: list[tuple[str, str, str, str]] = field(default_factory=list)  # (namespace, DNAT|MASQUERADE, before, after)
+    arrived_from: str | None = None  # the request's source address where it is delivered (after any MASQUERADE)
+    invalid_in: list[str] = field(default_factory=list)  # namespaces whose conntrack sees only the reply: INVALID
 
     def too_big(self, size: int) -> tuple[str, str, int, int] | None:
         """The first device on the way whose MTU a packet of `size` bytes (DF set) does not fit."""
@@ -255,24 +258,42 @@ class Walker:
         return path
 
     def _reply(self, path: Path, source, l4: str) -> None:
-        """The reply's own way back, walked from where the request ends: it may differ (an
-        asymmetric route) or be lost. Not where NAT rewrote the request (conntrack undoes it on
-        the way back, along the same hosts)."""
-        if path.ends_in is None or path.notes or not path.src_ip or path.ends_in == source.netns:
+        """The reply's own way back, walked by the kernel's lookups from where the request ends
+        to the address the request came from there: it may differ (an asymmetric route) or be
+        lost. Where NAT rewrote the request, conntrack undoes it on the reply (see _walk's `nat`).
+        The reply is ESTABLISHED where conntrack saw the request pass, and INVALID (ICMP, TCP)
+        where only the reply passes."""
+        reply_to = path.arrived_from or path.src_ip
+        if path.ends_in is None or not reply_to or path.ends_in == source.netns:
             return
-        back = self._walk(_At(path.ends_in), path.src_ip, l4, None)
+        back = self._walk(_At(path.ends_in), reply_to, l4, None, nat=path.nat)
         if back.ends_in == source.netns:
             path.reply = back.hops
         elif back.stop_key in ("no-route", "no-forwarding", "rp-filter", "routing-loop"):
             path.reply_stop = back.stop  # the kernel cannot send it back: captures keep the request's way
-        path.packets += [p for p in back.packets if p.iif is not None]
+        tracked = {p.namespace for p in path.packets} | {source.netns}
+        for p in back.packets:
+            if p.iif is None:
+                continue
+            if p.namespace in tracked:
+                p.ctstates = ("ESTABLISHED",)
+            elif l4 != "udp":  # conntrack starts no ICMP or TCP connection from an echo reply or a SYN-ACK
+                p.ctstates = ("INVALID",)
+                path.invalid_in.append(p.namespace)
+            path.packets.append(p)
 
-    def _walk(self, source, dst_ip: str, l4: str, dport: int | None) -> Path:
+    def _walk(self, source, dst_ip: str, l4: str, dport: int | None, nat: list | None = None) -> Path:
+        """`nat`: the request's rewrites, when this walks its reply: conntrack undoes a MASQUERADE
+        before the lookup (the reply's destination becomes the original source again) and a DNAT
+        after it (the reply's source becomes the address the request was sent to)."""
         path = Path()
         ns, iif, src_ip = source.netns, None, None
         owners = self.view.addresses()
         visited: set[tuple[str, str]] = set()
         for step in range(MAX_NAMESPACES):
+            for where, what, before, after in nat or ():
+                if where == ns and what == "MASQUERADE" and dst_ip == after and iif is not None:
+                    dst_ip = before
             if (ns, dst_ip) in visited:
                 return path.stopped("routing-loop", ns, f"the packet comes back to {ns}: a routing loop, where its "
                                     "TTL runs out (ICMP time exceeded)")
@@ -295,12 +316,20 @@ class Walker:
             src_ip = src_ip or route.prefsrc
             path.src_ip = path.src_ip or src_ip
             oif = route.oif or "?"
-            pkt = Packet(ns, iif, oif, src_ip or "", dst_ip, l4, dport)
+            pkt = Packet(ns, iif, oif, src_ip or "", dst_ip, l4, dport, self._ctstates(path))
             if iif is not None or self.kind(ns) == "host":
                 path.packets.append(pkt)
-            if iif is not None and self.kind(ns) == "host" and route.prefsrc and self.masquerades(pkt):
-                path.notes.append(f"MASQUERADE {src_ip} -> {route.prefsrc} in {ns}")
-                src_ip = route.prefsrc
+            if iif is not None and self.kind(ns) == "host" and self.masquerades(pkt):
+                # the address MASQUERADE picks: the one this host's own lookup would send from
+                # (an input lookup, with iif, answers no preferred source)
+                masq = route.prefsrc or self.view.route(ns, dst_ip).prefsrc
+                if masq:
+                    path.notes.append(f"MASQUERADE {src_ip} -> {masq} in {ns}")
+                    path.nat.append((ns, "MASQUERADE", src_ip or "", masq))
+                    src_ip = masq
+            for where, what, before, after in nat or ():
+                if where == ns and what == "DNAT" and src_ip == after:
+                    src_ip = before
             nexthop = route.gateway or dst_ip
             path.steps.append((ns, oif, nexthop))
             mine = self.side(ns, oif)
@@ -326,14 +355,15 @@ class Walker:
                                     "its ARP request goes unanswered")
             if self.bridged(meet):
                 path.packets.append(Packet(meet.namespace, meet.interface, meet.interface, src_ip or "", dst_ip,
-                                           l4, dport))
+                                           l4, dport, self._ctstates(path)))
             ns, iif = found
         return path
 
     def _delivered(self, path: Path, ns: str, iif, src_ip, dst_ip: str, l4: str, dport) -> Path:
         if self.kind(ns) == "host":
-            path.packets.append(Packet(ns, iif, None, src_ip or "", dst_ip, l4, dport))
+            path.packets.append(Packet(ns, iif, None, src_ip or "", dst_ip, l4, dport, self._ctstates(path)))
         path.ends_in = ns
+        path.arrived_from = src_ip
         return path
 
     def _dnat(self, path: Path, ns: str, iif: str | None, l4: str, dport, dst_ip: str) -> tuple[str, int] | None:
@@ -344,7 +374,13 @@ class Walker:
             return None
         _, ep, _, cport = target
         path.notes.append(f"DNAT {dst_ip}:{dport} -> {ep.ip}:{cport} in {ns}")
+        path.nat.append((ns, "DNAT", dst_ip, ep.ip))
         return ep.ip, cport
+
+    @staticmethod
+    def _ctstates(path: Path) -> tuple[str, ...]:
+        """conntrack's view of a request: NEW, and DNAT too once a DNAT rewrote it."""
+        return ("NEW", "DNAT") if any(what == "DNAT" for _, what, _, _ in path.nat) else ("NEW",)
 
     def _no_route(self, path: Path, ns: str, iif: str | None, src_ip, dst_ip: str, route) -> Path:
         # fib_validate_source fails a reverse path check with EXDEV (forwarding) or EINVAL (local)

@@ -22,6 +22,9 @@ LEGEND = {
     "forward-policy": ("a chain's policy is DROP and no rule accepted the packet (bridged frames pass iptables "
                        "when br_netfilter is on: a bridge a plugin made needs its own FORWARD accept rule)"),
     "rule": "an iptables rule dropped it",
+    "conntrack-invalid": ("conntrack marked the packet INVALID (it belongs to no connection conntrack saw start "
+                          "there, e.g. a reply whose request took another way) and a --ctstate INVALID rule "
+                          "dropped it"),
     "other-host": "a bridge network is local to its host: nothing routes to another host's bridge subnet",
     "macvlan-host": "macvlan: the parent's own host cannot talk to its macvlan children directly",
     "no-network": "no network: the sandbox has only loopback (network none), or the destination has no address",
@@ -47,10 +50,23 @@ SHORT = {
     "icc-disabled": "ICC disabled",
     "forward-policy": "FORWARD policy DROP",
     "rule": "iptables rule",
+    "conntrack-invalid": "conntrack INVALID",
 }
+REPLIES = {"icmp": "an ICMP echo reply", "tcp": "a TCP SYN-ACK"}
+
+
+def _drops_invalid(rule: Rule) -> bool:
+    words = rule.rule.split()
+    for option in ("--ctstate", "--state"):
+        if option in words:
+            i = words.index(option)
+            return "INVALID" in words[i + 1].split(",") and words[i - 1] != "!"
+    return False
 
 
 def rule_key(rule: Rule) -> str:
+    if _drops_invalid(rule):
+        return "conntrack-invalid"
     if rule.chain == "DOCKER-ISOLATION-STAGE-2":
         return "isolation"
     if rule.chain == "DOCKER-ISOLATION-STAGE-1":
@@ -76,6 +92,8 @@ def _macvlan_host(facts: dict) -> bool:
 
 def rule_reason(rule: Rule, path=None) -> str:
     """Why this rule (or policy) met the packet, in one line."""
+    if _drops_invalid(rule):
+        return _invalid_reason(rule, path)
     if not rule.rule.startswith("-P "):
         return f"dropped in {rule.namespace} by {rule.text()}"
     line = f"dropped in {rule.namespace} by the {rule.table}/{rule.chain} policy DROP: no rule accepted it"
@@ -84,6 +102,17 @@ def rule_reason(rule: Rule, path=None) -> str:
     if bridged:
         line += f"; bridged frames pass iptables: br_netfilter is on in {rule.namespace}"
     return line
+
+
+def _invalid_reason(rule: Rule, path=None) -> str:
+    ns = rule.namespace
+    if path is not None and ns in path.invalid_in:
+        l4 = next((p.proto for p in path.packets if p.namespace == ns), "icmp")
+        why = (f"{REPLIES.get(l4, 'a reply')} of a connection {ns} never saw start: the request took another way "
+               f"(an asymmetric path), and only the reply crosses {ns}")
+    else:
+        why = f"the packet fits no connection {ns}'s conntrack tracks"
+    return f"conntrack marked the packet INVALID in {ns} ({why}); dropped by {rule.text()}"
 
 
 def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, str]:
@@ -119,6 +148,8 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
         return outcome, rule_key(rule) if rule else "rule", probe.heard + rejected
     if rule is not None:
         key = rule_key(rule)
+        if key == "conntrack-invalid":
+            return "filtered", key, rule_reason(rule, path)
         if rule.rule.startswith("-P "):
             return "filtered", key, f"{SHORT[key]}: {rule_reason(rule, path)}"
         return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}"
