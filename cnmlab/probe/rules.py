@@ -37,6 +37,15 @@ class Rule:
         words = self.rule.split()
         return words[words.index("-j") + 1] if "-j" in words else ""
 
+    @property
+    def comment(self) -> str | None:
+        """The rule's `-m comment --comment`: whoever wrote the rule saying why it is there."""
+        try:
+            words = shlex.split(self.rule)
+        except ValueError:
+            return None
+        return words[words.index("--comment") + 1] if "--comment" in words[:-1] else None
+
     def text(self) -> str:
         return f"{self.table}/{self.chain}: {self.rule}"
 

@@ -26,7 +26,7 @@ LEGEND = {
                           "there, e.g. a reply whose request took another way) and a --ctstate INVALID rule "
                           "dropped it"),
     "other-host": "a bridge network is local to its host: nothing routes to another host's bridge subnet",
-    "macvlan-host": "macvlan: the parent's own host cannot talk to its macvlan children directly",
+    "macvlan-host": "macvlan (and ipvlan): the parent's own host cannot talk to its children directly",
     "no-network": "no network: the sandbox has only loopback (network none), or the destination has no address",
     "no-route": "no route: a namespace's route lookup found no route there (or a router answered unreachable)",
     "no-forwarding": "a namespace on the way does not forward (net.ipv4.ip_forward = 0): a container is not a router",
@@ -80,14 +80,15 @@ def rule_key(rule: Rule) -> str:
     return "rule"
 
 
-def _macvlan_host(facts: dict) -> bool:
-    """One side is a macvlan child, the other its own host or something the host routes: the
-    kernel never delivers between a macvlan parent and its children."""
+def _parent_isolated(facts: dict) -> bool:
+    """One side is a child of a parent interface whose driver declares it cut off from its own
+    host (macvlan, ipvlan), the other that host or something the host routes: the kernel never
+    delivers between a parent and its children."""
     if facts.get("src_host") != facts.get("dst_host") or facts.get("shared"):
         return False
-    mac_src = any(n["driver"] == "macvlan" for n in facts.get("src", []))
-    mac_dst = any(n["driver"] == "macvlan" for n in facts.get("dst", []))
-    return mac_src != mac_dst
+    child_src = any(n["parent_isolated"] for n in facts.get("src", []))
+    child_dst = any(n["parent_isolated"] for n in facts.get("dst", []))
+    return child_src != child_dst
 
 
 def rule_reason(rule: Rule, path=None) -> str:
@@ -142,6 +143,8 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
             return outcome, "ttl-exceeded", f"{probe.heard}: its TTL ran out on the way (a routing loop?)"
         if path.stop_key in ("no-route", "no-forwarding", "rp-filter") and rule is None:
             return outcome, path.stop_key, f"{probe.heard}: {path.stop}"
+        if _parent_isolated(facts) and rule is None:  # the source's own ARP for a child (or its parent) failed
+            return outcome, "macvlan-host", f"{probe.heard}: {LEGEND['macvlan-host']}"
         key = "other-host" if _other_host(facts) and not probe.heard.startswith(target.netns) else "no-route"
         return outcome, key, probe.heard + rejected
     if outcome == "filtered":
@@ -152,11 +155,12 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
             return "filtered", key, rule_reason(rule, path)
         if rule.rule.startswith("-P "):
             return "filtered", key, f"{SHORT[key]}: {rule_reason(rule, path)}"
-        return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}"
+        why = f" ({rule.comment})" if rule.comment else ""
+        return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}{why}"
     if probe.discarded:
         return "timeout", "local-discard", (f"no answer within {timeout:g} s: {target.netns}'s kernel discarded "
                                              f"{probe.discarded} outgoing packet(s) (is the machine's ARP table full?)")
-    if _macvlan_host(facts):
+    if _parent_isolated(facts):
         return "timeout", "macvlan-host", f"no answer within {timeout:g} s: {LEGEND['macvlan-host']}"
     if _other_host(facts):
         return "timeout", "other-host", f"no answer within {timeout:g} s: {LEGEND['other-host']}"
