@@ -171,10 +171,19 @@ def test_too_big_for_the_path_mtu_with_df_on_an_overlay(world):
     assert world.probe("o1", "o2", size=1450)["outcome"] == "reachable"
     p = world.probe("o1", "o2", size=1500)
     assert p["reason_key"] == "too-big", p
-    assert "1500 bytes with DF set do not fit eth0 in o1 (MTU 1450)" in p["reason"]
+    assert ("too big for the path MTU (1450 on the overlay) with DF set: 1500 bytes do not fit eth0 in o1 "
+            "(MTU 1450)") in p["reason"]
     p = world.probe("f1", "f2", size=1500, timeout=0.5)
     assert p["reason_key"] == "too-big", p
-    assert "do not fit eth0 in host1 (MTU 1500) inside VXLAN (1550 bytes on the wire)" in p["reason"]
+    assert ("too big for the path MTU (1450 on the overlay) with DF set: 1500 bytes do not fit eth0 in host1 "
+            "(MTU 1500) inside VXLAN (1550 bytes on the wire)") in p["reason"]
+    t = world.trace("f1", "f2", size=1500, timeout=0.3)
+    cause = p["reason"][p["reason"].index("too big"):]  # what the kernel said first differs once the PMTU is cached
+    assert t["reason_key"] == "too-big" and t["reason"].endswith(cause), t["reason"]
+    m = world.matrix(network="fat", size=1500, explain=True, timeout=0.3)
+    cell = next(c for c in m["cells"] if (c["from"], c["to"]) == ("f1", "f2@fat"))
+    assert cell["reason"] == "too-big" and "too big for the path MTU (1450 on the overlay)" in cell["detail"], cell
+    assert m["legend"]["too-big"].startswith("too big for the path MTU with DF set")
     with pytest.raises(Exception, match="--size applies to icmp and udp probes, not tcp"):
         world.probe("o1", "o2", proto="tcp", size=1500)
 

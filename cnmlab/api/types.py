@@ -351,6 +351,7 @@ class Matrix(Strict):
     explain: bool = False
     timeout: Seconds | None = None
     by: str = "endpoint"  # "container": one column per container, not per endpoint
+    size: int | None = None  # the IP packet's length (icmp, udp; DF set), to test every path's MTU
 
 
 # -- services ----------------------------------------------------------------------

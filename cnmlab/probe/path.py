@@ -64,6 +64,7 @@ class Path:
     nat: list[tuple[str, str, str, str]] = field(default_factory=list)  # (namespace, DNAT|MASQUERADE, before, after)
     arrived_from: str | None = None  # the request's source address where it is delivered (after any MASQUERADE)
     invalid_in: list[str] = field(default_factory=list)  # namespaces whose conntrack sees only the reply: INVALID
+    encapsulated: bool = False  # the path crosses a VXLAN device (an overlay)
 
     def too_big(self, size: int) -> tuple[str, str, int, int] | None:
         """The first device on the way whose MTU a packet of `size` bytes (DF set) does not fit."""
@@ -252,8 +253,11 @@ class Walker:
             lk = self.view.link(hop.namespace, hop.interface) if hop.kind != "unknown" else None
             if lk is None:
                 continue
-            path.mtus.append((hop.namespace, hop.interface, lk.mtu, overhead))
-            if lk.kind == "vxlan":  # beyond it the frame travels inside outer IP, UDP and VXLAN headers
+            # a VXLAN device carries the inner packet; beyond the first (up to the second, which
+            # decapsulates) the frame travels inside outer IP, UDP and VXLAN headers
+            path.mtus.append((hop.namespace, hop.interface, lk.mtu, 0 if lk.kind == "vxlan" else overhead))
+            if lk.kind == "vxlan":
+                path.encapsulated = True
                 overhead = 0 if overhead else VXLAN_OVERHEAD
         return path
 

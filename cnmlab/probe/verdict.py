@@ -36,8 +36,8 @@ LEGEND = {
     "routing-loop": "a routing loop: the routes send the packet back where it came from, until its TTL runs out",
     "unknown-device": "the path crosses a device of a kind cnmlab cannot follow: see the trace's captures",
     "reply-lost": "the request arrives, but the reply is lost on its own way back (an asymmetric path)",
-    "too-big": ("too big: the packet (DF set) is larger than a device's MTU on the way; an overlay's is 1450, "
-                "as VXLAN adds 50 bytes on the underlay's 1500"),
+    "too-big": ("too big for the path MTU with DF set: the packet is larger than a device's MTU on the way (1450 on "
+                "an overlay, as VXLAN adds 50 bytes on the underlay's 1500), and DF forbids fragmenting it"),
     "refused": "the packet arrived, but nothing answers on that port (TCP RST or ICMP port unreachable)",
     "timeout": "no answer, and no iptables rule on the path counted a drop",
     "local-discard": ("the source's kernel discarded packets before they left (IpOutDiscards), e.g. because the "
@@ -105,6 +105,17 @@ def rule_reason(rule: Rule, path=None) -> str:
     return line
 
 
+def too_big_reason(path, size: int) -> str:
+    """The one line for a packet larger than the path MTU with DF set; the path's MTU is the
+    smallest room on the way (an overlay's 1450: its VXLAN devices carry 50 bytes more)."""
+    ns, dev, mtu, extra = path.too_big(size)
+    room = min(m[2] - m[3] for m in path.mtus if m[2])
+    where = "on the overlay" if path.encapsulated else f"from {path.mtus[0][1]}"
+    inside = f" inside VXLAN ({size + extra} bytes on the wire)" if extra else ""
+    return (f"too big for the path MTU ({room} {where}) with DF set: {size} bytes do not fit {dev} in {ns} "
+            f"(MTU {mtu}){inside}")
+
+
 def _invalid_reason(rule: Rule, path=None) -> str:
     ns = rule.namespace
     if path is not None and ns in path.invalid_in:
@@ -126,11 +137,8 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
     size = getattr(probe, "size", None)
     tight = path.too_big(size) if size and outcome != "reachable" else None
     if tight is not None and rule is None:
-        ns, dev, mtu, extra = tight
-        inside = f" inside VXLAN ({size + extra} bytes on the wire)" if extra else ""
         heard = f"{probe.heard}: " if probe.heard else f"no answer within {timeout:g} s: "
-        return outcome or "timeout", "too-big", (f"{heard}{size} bytes with DF set do not fit {dev} in {ns} "
-                                                 f"(MTU {mtu}){inside}")
+        return outcome or "timeout", "too-big", heard + too_big_reason(path, size)
     if outcome == "reachable":
         key = "same-network" if target.shared_networks else "routed"
         rtt = f" in {probe.rtt_ms:.2f} ms" if probe.rtt_ms is not None else ""
