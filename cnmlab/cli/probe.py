@@ -144,7 +144,8 @@ def trace(args) -> int:
     print_table(grid)
     verdict = t["verdict"]
     if verdict == "dropped":
-        line = f"[red]dropped[/red] after hop {t['dropped_after']}"
+        where = f" after hop {t['dropped_after']}" if t.get("dropped_after") else " before the first hop"
+        line = f"[red]dropped[/red]{where}"
         if t.get("reason"):  # the engine's one explanation, as the TUI and the notebook show it
             line += f": {t['reason']}"
         elif t.get("rule"):

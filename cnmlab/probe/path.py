@@ -65,6 +65,7 @@ class Path:
     arrived_from: str | None = None  # the request's source address where it is delivered (after any MASQUERADE)
     invalid_in: list[str] = field(default_factory=list)  # namespaces whose conntrack sees only the reply: INVALID
     encapsulated: bool = False  # the path crosses a VXLAN device (an overlay)
+    misrouted: str | None = None  # the next hop's address is on another link than the lookup's egress
 
     def too_big(self, size: int) -> tuple[str, str, int, int] | None:
         """The first device on the way whose MTU a packet of `size` bytes (DF set) does not fit."""
@@ -273,7 +274,7 @@ class Walker:
         back = self._walk(_At(path.ends_in), reply_to, l4, None, nat=path.nat)
         if back.ends_in == source.netns:
             path.reply = back.hops
-        elif back.stop_key in ("no-route", "no-forwarding", "rp-filter", "routing-loop"):
+        elif back.stop_key in ("no-route", "no-forwarding", "rp-filter", "routing-loop") or back.misrouted:
             path.reply_stop = back.stop  # the kernel cannot send it back: captures keep the request's way
         tracked = {p.namespace for p in path.packets} | {source.netns}
         for p in back.packets:
@@ -351,9 +352,17 @@ class Walker:
                 mine[-1].direction = "in"
                 ns, iif = mine[-1].namespace, mine[-1].interface
                 continue
-            if found is None and any(o[0] != ns for o in owners.get(nexthop, [])):
+            elsewhere = [o for o in owners.get(nexthop, []) if o[0] != ns]
+            if found is None and elsewhere and any(h.kind == "unknown" for h in mine):
                 return path.stopped("unknown-device", ns, f"cnmlab cannot follow {ns}'s {oif} to {nexthop}: "
                                     "a device of a kind it does not know is on the way")
+            if found is None and elsewhere:
+                # every device of the link is known, and the address is on another link: the
+                # lookup sends the packet the wrong way (a subnet that shadows the LAN's route)
+                owner = elsewhere[0]
+                path.misrouted = (f"{nexthop} is {owner[0]}'s address (on its {owner[1]}), on another link than "
+                                  f"{ns}'s {oif}, where {ns}'s route to it leads")
+                return path.stopped("no-neighbour", ns, path.misrouted)
             if found is None:
                 return path.stopped("no-neighbour", ns, f"nothing on {ns}'s {oif} link has {nexthop}: "
                                     "its ARP request goes unanswered")

@@ -151,6 +151,8 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
             return outcome, "ttl-exceeded", f"{probe.heard}: its TTL ran out on the way (a routing loop?)"
         if path.stop_key in ("no-route", "no-forwarding", "rp-filter") and rule is None:
             return outcome, path.stop_key, f"{probe.heard}: {path.stop}"
+        if path.stop_key == "no-neighbour" and rule is None:  # the sender's own ARP went unanswered
+            return outcome, "neighbour", f"{probe.heard}: {path.stop}"
         if _parent_isolated(facts) and rule is None:  # the source's own ARP for a child (or its parent) failed
             return outcome, "macvlan-host", f"{probe.heard}: {LEGEND['macvlan-host']}"
         key = "other-host" if _other_host(facts) and not probe.heard.startswith(target.netns) else "no-route"
@@ -173,7 +175,8 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
     if _other_host(facts):
         return "timeout", "other-host", f"no answer within {timeout:g} s: {LEGEND['other-host']}"
     if getattr(probe, "neighbour", None):
-        return "timeout", "neighbour", f"no answer within {timeout:g} s: {probe.neighbour}"
+        where = f"; {path.misrouted}" if path.misrouted else ""
+        return "timeout", "neighbour", f"no answer within {timeout:g} s: {probe.neighbour}{where}"
     if path.stop_key is not None and path.stop_key != "no-neighbour":
         return "timeout", path.stop_key, f"no answer within {timeout:g} s: {path.stop}"
     if path.reply_stop:
