@@ -223,6 +223,28 @@ def reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | N
 
 
 @kind
+def talk_by_name(live: Live, a: str, b: str, proto: str = "icmp", port: int | None = None) -> Result:
+    """`a` and `b` reach each other by name, both ways: each one's own resolver finds the other's
+    name, and every address it returns is reachable. However the lab was fixed (another network,
+    the same one made again, a rule that lets the traffic through), this is what a client sees."""
+    said = []
+    for src, dst in ((a, b), (b, a)):
+        got = live.lookup(src, dst)
+        if not got:
+            return _no_dns(live, src) or _fail(f"{dst} does not resolve in {src}",
+                                               "names resolve only between containers on one user-defined network")
+        for ip in got:
+            res = live.probe(src, ip, proto, port)
+            if res["outcome"] == "timeout":
+                res = live.probe(src, ip, proto, port, timeout=RETRY_TIMEOUT)
+            if res["outcome"] != "reachable":
+                return _fail(f"{src} → {dst} ({ip}, as {src} resolves it) by {_traffic(proto, port)}: "
+                             f"{res['outcome']}: {res.get('reason', '')}", f"follow it: `cnmlab trace {src} {ip}`")
+        said.append(f"{src} → {dst} ({', '.join(got)})")
+    return _pass(f"by name, both ways, by {_traffic(proto, port)}: {'; '.join(said)}")
+
+
+@kind
 def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None,
                   because: str | None = None, outcome: str | None = None, dropped_by: str | None = None,
                   reason: str | None = None) -> Result:
