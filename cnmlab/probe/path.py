@@ -403,6 +403,10 @@ class Walker:
             return path.stopped("rp-filter", ns, f"{ns} drops it by reverse path filtering (rp_filter {mode} on "
                                 f"{iif}): its own route back to {src_ip} does not leave by {iif}")
         if iif is not None and self.view.sysctl(ns, "net.ipv4.ip_forward") == "0":
+            own = self.view.route(ns, dst_ip)  # would it know the way, if it forwarded?
+            if own.error or own.type in ("unreachable", "blackhole", "prohibit"):
+                return path.stopped("no-route", ns, f"{ns} has no route to {dst_ip} (table {own.table}: "
+                                    f"{own.error or own.type}), and does not forward (net.ipv4.ip_forward = 0)")
             what = "a container is not a router" if self.kind(ns) == "container" else "it is not a router"
             return path.stopped("no-forwarding", ns, f"{ns} does not forward packets (net.ipv4.ip_forward = 0): {what}")
         reason = f"{ns} has no route to {dst_ip} (table {route.table}: {route.error or route.type})"

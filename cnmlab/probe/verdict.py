@@ -173,7 +173,8 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
     if _parent_isolated(facts):
         return "timeout", "macvlan-host", f"no answer within {timeout:g} s: {LEGEND['macvlan-host']}"
     if _other_host(facts):
-        return "timeout", "other-host", f"no answer within {timeout:g} s: {LEGEND['other-host']}"
+        seen = f"; {path.stop}" if path.stop_key in ("no-route", "no-forwarding") else ""
+        return "timeout", "other-host", f"no answer within {timeout:g} s: {LEGEND['other-host']}{seen}"
     if getattr(probe, "neighbour", None):
         where = f"; {path.misrouted}" if path.misrouted else ""
         return "timeout", "neighbour", f"no answer within {timeout:g} s: {probe.neighbour}{where}"
