@@ -153,7 +153,7 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
             return outcome, path.stop_key, f"{probe.heard}: {path.stop}"
         if path.stop_key == "no-neighbour" and rule is None:  # the sender's own ARP went unanswered
             return outcome, "neighbour", f"{probe.heard}: {path.stop}"
-        if _parent_isolated(facts) and rule is None:  # the source's own ARP for a child (or its parent) failed
+        if _parent_isolated(facts) and rule is None and path.stop_key is None:  # its own ARP for a child failed
             return outcome, "macvlan-host", f"{probe.heard}: {LEGEND['macvlan-host']}"
         key = "other-host" if _other_host(facts) and not probe.heard.startswith(target.netns) else "no-route"
         return outcome, key, probe.heard + rejected
@@ -170,7 +170,7 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
     if probe.discarded:
         return "timeout", "local-discard", (f"no answer within {timeout:g} s: {target.netns}'s kernel discarded "
                                              f"{probe.discarded} outgoing packet(s) (is the machine's ARP table full?)")
-    if _parent_isolated(facts):
+    if _parent_isolated(facts) and path.stop_key is None:  # the kernel's lookups found a way: the link refuses it
         return "timeout", "macvlan-host", f"no answer within {timeout:g} s: {LEGEND['macvlan-host']}"
     if _other_host(facts):
         seen = f"; {path.stop}" if path.stop_key in ("no-route", "no-forwarding") else ""
