@@ -27,6 +27,8 @@ def test_challenge_is_broken_then_fixed(lab, lab_spec):
         runner.start(lab, lab_spec)
         before = runner.check(lab, lab_spec)
         assert before["failed"] == len(lab_spec.steps), json.dumps(before, indent=1)
+        cause = runner.cause(lab, lab_spec)  # what the last hint says is wrong, as the kernel shows it
+        assert all(c["ok"] for c in cause), json.dumps(cause, indent=1)
         for step in lab_spec.steps:
             runner.solve(lab, lab_spec, step)
         after = runner.check(lab, lab_spec)
