@@ -251,8 +251,8 @@ def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int
     """The lesson's cause, as the kernel shows it: `outcome` (filtered, timeout, no route, refused)
     the probe must have; `dropped_by`, the iptables chain whose rule or policy counted the drop;
     `reason`, the engine's reason key (e.g. no-route, neighbour); `because`, words its reason (or
-    the rule that dropped it) must contain; `size`, the packet's length with DF set (a path MTU's cause). A lab that names a
-    cause therefore fails when the kernel shows another."""
+    the rule that dropped it) must contain; `size`, the packet's length with DF set (a path MTU's
+    cause). A lab that names a cause therefore fails when the kernel shows another."""
     res = live.probe(src, dst, proto, port, size=size)
     what = f"{src} → {dst} ({res.get('dst_ip')}) by {_traffic(proto, port)}"
     said = f" ({res['reason']})" if res.get("reason") else ""

@@ -134,5 +134,6 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     done = time.perf_counter()
     timings = {"plan_ms": planned - started, "counters_before_ms": counted - planned, "probes_ms": sent - counted,
                "judge_ms": done - sent}
-    return {"proto": proto, "port": port, "network": network, "timeout": timeout, "by": by, "size": size, "containers": names,
+    return {"proto": proto, "port": port, "network": network, "timeout": timeout, "by": by, "size": size,
+            "containers": names,
             "columns": cols, "cells": cells, "legend": legend, "warnings": warnings, "timings": {k: round(v * 1000, 1) for k, v in timings.items()}}

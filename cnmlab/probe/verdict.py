@@ -110,7 +110,7 @@ def too_big_reason(path, size: int) -> str:
     smallest room on the way (an overlay's 1450: its VXLAN devices carry 50 bytes more)."""
     ns, dev, mtu, extra = path.too_big(size)
     room = min(m[2] - m[3] for m in path.mtus if m[2])
-    where = "on the overlay" if path.encapsulated else f"from {path.mtus[0][1]}"
+    where = "on the overlay" if path.encapsulated else "on the way"
     inside = f" inside VXLAN ({size + extra} bytes on the wire)" if extra else ""
     return (f"too big for the path MTU ({room} {where}) with DF set: {size} bytes do not fit {dev} in {ns} "
             f"(MTU {mtu}){inside}")
