@@ -361,10 +361,11 @@ class Controller:
         with contextlib.ExitStack() as undo:
             if hasattr(pool, "close"):
                 undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
+            if pool is not None:  # taken first: other work goes on while a plugin driver creates
+                self.ipam.take(net.id, pool)
+                undo.callback(self.ipam.release_pool, net.id)
             drv.create_network(net)
             undo.callback(drv.delete_network, net)
-            if pool is not None:
-                self.ipam.take(net.id, pool)
             self.networks[net.id] = net
             self.store.put(net)
             undo.pop_all()
