@@ -102,6 +102,20 @@ def test_reads_run_between_the_steps_of_a_long_change(kt):
     assert read.result(SETTLE) == "read"
 
 
+def test_a_change_queued_while_another_served_reads_runs_next(kt):
+    step = threading.Event()
+
+    def first():
+        step.wait(SETTLE)
+        kt.serve_reads()  # takes the queue in, the second change with it
+        return "first"
+
+    one = kt.submit(first, holds=frozenset({"a"}), reads_between=True)
+    two = kt.submit(lambda: "second", holds=frozenset({"b"}))
+    step.set()
+    assert (one.result(SETTLE), two.result(SETTLE)) == ("first", "second")
+
+
 def test_a_plugin_call_off_the_kernel_thread_runs_where_it_is(kt):
     assert kt.off_thread("plug", lambda: threading.current_thread().name) == threading.current_thread().name
 

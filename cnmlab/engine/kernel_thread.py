@@ -164,18 +164,24 @@ class KernelThread:
         self._switch(work, done)
 
     def _admit(self) -> None:
-        for work in list(self._waiting):
-            if work not in self._waiting:  # a read served meanwhile
-                continue
+        """Run waiting work, first come first served, skipping what a parked change (or work ahead
+        of it) holds; after each run look again from the start: the lab and the queue changed."""
+        while self._admit_one():
+            pass
+
+    def _admit_one(self) -> bool:
+        ahead: list[Holds] = [w.holds for w in self._parked]
+        for work in self._waiting:
             if work.refs is not READ:
                 work.holds = None if work.refs is None else frozenset(self.resolve(work.refs))
-                ahead = [w.holds for w in self._parked] + [
-                    w.holds for w in self._waiting[:self._waiting.index(work)] if w.refs is not READ]
                 if any(_overlap(work.holds, h) for h in ahead):
+                    ahead.append(work.holds)  # work behind it on the same objects keeps its place
                     continue
             self._waiting.remove(work)
             work.greenlet = greenlet.greenlet(self._run)
             self._switch(work, work)
+            return True
+        return False
 
     def _switch(self, work: _Work, value) -> None:
         self._running = work
