@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -88,9 +89,9 @@ class KernelThread:
         if work.holds is not None and work.refs is not READ:
             work.holds = work.holds | self.resolve(concerns)
         me = greenlet.getcurrent()
-        self._lane(lane).submit(fn).add_done_callback(lambda done: self._inbox.put((me, done)))
         work.parked = {i: park() for i, (park, _) in enumerate(self.on_park)}
         self._parked.add(work)
+        self._lane(lane).submit(fn).add_done_callback(lambda done: self._inbox.put((me, done)))
         self._running = None
         done: Future = me.parent.switch()  # back to the loop, until the lane has an answer
         return done.result()
@@ -131,9 +132,12 @@ class KernelThread:
             item = self._inbox.get()
             if item is None:
                 return
-            self._take(item)
-            self._drain_inbox(run=True)
-            self._admit()
+            try:
+                self._take(item)
+                self._drain_inbox(run=True)
+                self._admit()
+            except Exception:  # a cnmlab bug: say it, and keep the lab's one thread alive
+                traceback.print_exc()
 
     def _drain_inbox(self, run: bool = False) -> None:
         """Queue every new piece of work (and, from the loop, wake changes whose plugin answered)."""
