@@ -103,7 +103,9 @@ def test_plugin_that_hangs_delays_only_the_work_that_needs_it(faulty, lab):
     # and unrelated changes go on: a bridge network, a container on it, one on "other" removed
     made = lab.network_create("during")
     lab.run("during-c", network="during")
+    nameless = lab.run(None)["Id"]  # Docker's random name, on the default bridge
     lab.rm("bystander", force=True)
+    lab.rm(nameless, force=True)
     stored = _stored_names(store)  # acknowledged, so in the file, while the run's batch waits
     during_ip = ip_of(lab, "during-c", "during")
     still_hung = hung.is_alive()

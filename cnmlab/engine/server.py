@@ -152,7 +152,8 @@ class Engine:
         return self.kernel.submit(fn, *args, holds=holds, **kwargs).result()
 
     def _holds_of(self, refs) -> set[str]:
-        """Every name and id of the objects that names or ids mention (kernel thread). Predefined
+        """Every name and id of the objects that names or ids mention, and the host ports a container
+        asks for (checked free at its start, taken after its joins) (kernel thread). Predefined
         networks are left out: joining them never conflicts, and only a whole host removes them."""
         ctl, out = self.controller, set()
         for ref in refs:
@@ -165,7 +166,10 @@ class Engine:
             if found and all(getattr(obj, "predefined", False) for obj in found):
                 continue
             out.add(ref)
-            out.update(name for obj in found for name in (obj.id, obj.name))
+            for obj in found:
+                out.update((obj.id, obj.name))
+                out.update(f"port {obj.host} {p.host_port}/{p.proto}" for p in getattr(obj, "ports", ())
+                           if p.host_port and not p.ephemeral)
         return out
 
     def _park_store(self) -> bool:
@@ -270,14 +274,15 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 def _holds(route: Route, req: Request) -> Holds:
-    """What a request's work holds on the kernel thread: reads nothing; a change the objects its path,
-    `?name=` and body name; a change that names none (reset, prune) or may touch any (hosts) everything."""
+    """What a request's work holds on the kernel thread: a read nothing; a change the objects its
+    path, `?name=` and typed body name (a `run` without a name on the default bridge: none); a
+    change without a body that names nothing (reset, prune), or one that may touch any (hosts): everything."""
     if route.read or req.method in ("GET", "HEAD"):
         return READ
     if route.exclusive:
         return EVERYTHING
     refs = [*req.params.values(), *filter(None, [req.query.get("name")]), *types.refs(req.body)]
-    return frozenset(refs) if refs else EVERYTHING
+    return frozenset(refs) if refs or route.body is not None else EVERYTHING
 
 
 class _Handler(BaseHTTPRequestHandler):
