@@ -230,6 +230,7 @@ def _load_extensions(engine: Engine) -> None:
 STORE_CHECK_EVERY = 1.0  # seconds between looks at the store file
 # Seconds a client may take to send its request (and to take a reply chunk).
 READ_TIMEOUT = float(os.environ.get("CNMLAB_READ_TIMEOUT") or 10)
+LINGER, LINGER_BYTES = 2.0, 64 << 20  # what a refused request may still send before the engine hangs up
 CHECK_REPLIES = os.environ.get("CNMLAB_CHECK_REPLIES") == "1"  # each reply against its declared type (tests)
 MAX_CONNECTIONS = 128  # open connections, each a thread; events streams count too
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -321,7 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self._read_body()
         except CnmError as exc:  # the body was not read (whole): this connection cannot carry another request
             self.close_connection = True
-            return self._reply(exc.status, {"message": exc.message})
+            self._reply(exc.status, {"message": exc.message})
+            return self._linger()
         try:
             body = wire.decode(raw, route.body or Any)
         except CnmError as exc:
@@ -350,6 +352,20 @@ class _Handler(BaseHTTPRequestHandler):
         if route.status == 204 or result is None:
             return self._reply(204 if route.status == 204 else 200, None)
         self._reply(route.status, result)
+
+    def _linger(self) -> None:
+        """Closing with the client's bytes unread would reset the connection, and the client would
+        lose the answer it is sent (a 413): read them away first, for a bounded while."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER)
+            deadline, drained = time.monotonic() + LINGER, 0
+            while time.monotonic() < deadline and drained < LINGER_BYTES:
+                chunk = self.connection.recv(1 << 16)
+                if not chunk:
+                    break
+                drained += len(chunk)
 
     def _read_body(self) -> bytes:
         """The request body, at most wire.MAX_BODY bytes, by Content-Length or chunked."""
