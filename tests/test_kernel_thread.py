@@ -136,3 +136,15 @@ def test_reads_answer_in_the_middle_of_a_long_build(lab):
     assert done and len(lab.containers()) >= len(names)
     assert seen - {0, len(names)}, f"ps only ever saw {sorted(seen)} of the build's {len(names)} containers"
     lab.unapply(networks=[{"Name": "slow-net"}], containers=[{"Name": n} for n in names])
+
+
+def test_a_body_names_the_objects_it_touches():
+    from cnmlab.api import types
+
+    assert set(types.refs(types.ContainerCreate.of(network=["net-a", "net-b"], ports=["8080:80"]))) == {"net-a", "net-b"}
+    assert types.refs(types.ContainerCreate.of()) == []  # the default bridge, a random name: nothing held
+    assert types.refs(types.NetworkCreate.of("n1", driver="plug")) == ["n1"]
+    assert types.refs(types.NetworkConnect(container="c1")) == ["c1"]
+    topology = types.Topology(networks=[types.TopologyNetwork(name="tn")],
+                              containers=[types.TopologyContainer(name="tc", network=["tn", "x"])])
+    assert set(types.refs(topology)) == {"tn", "tc", "x"}
