@@ -12,8 +12,9 @@ A parked change holds the objects it works on: the names and ids its request men
 resolved to both) and those its plugin call concerns. Work that mentions one of them, or that
 declares no holds (it may touch anything: a reset, a prune, a host, a process's exit), waits
 until the holder is done; so does work behind it that shares a hold, so each object's changes
-keep their order. Reads (`READ`) never wait: they run whenever the thread is free, and a change
-that emits an event lets waiting reads run there, between two of its steps.
+keep their order. Reads (`READ`) never wait for a parked change: they run whenever the thread
+is free, and a client's request (`reads_between`) that emits an event lets waiting reads run
+there, between two of its steps. The engine's own follow-up work is seen whole.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class _Work:
 
 class KernelThread:
     def __init__(self, resolve: Callable[[Iterable[str]], set[str]] = set,
-                 on_park: list[Callable[[], Any]] | None = None):
+                 on_park: list[tuple[Callable[[], Any], Callable[[Any], None]]] | None = None):
         self.resolve = resolve  # names and ids -> every name and id of the objects they mention
         self.on_park = on_park if on_park is not None else []  # (park, wake) pairs, e.g. the store's batch
         self._inbox: queue.Queue = queue.Queue()
