@@ -339,12 +339,12 @@ class Controller:
         finally:
             self.store.set_meta("ipam.cursor", str(self.ipam.cursor))  # failed creates advance it too
         with contextlib.ExitStack() as undo:
-            if pool is not None:
+            if pool is not None:  # taken first: other work goes on while a plugin driver creates
                 undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
+                self.ipam.take(net.id, pool)
+                undo.callback(self.ipam.release_pool, net.id)
             drv.create_network(net)
             undo.callback(drv.delete_network, net)
-            if pool is not None:
-                self.ipam.take(net.id, pool)
             self.networks[net.id] = net
             self.store.put(net)
             undo.pop_all()
