@@ -408,10 +408,12 @@ class Client:
                                                               timeout=timeout, size=size))
 
     def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
-               explain: bool = False, timeout: float | None = None, by: str = "endpoint") -> dict:
-        """Every container to every endpoint (by="container": to every container), probed concurrently."""
+               explain: bool = False, timeout: float | None = None, by: str = "endpoint",
+               size: int | None = None) -> dict:
+        """Every container to every endpoint (by="container": to every container), probed concurrently.
+        `size`: every probe's IP length in bytes (icmp, udp; DF set), to test the paths' MTU."""
         return self.request("POST", "/lab/matrix", types.Matrix(proto=proto, port=port, network=network,
-                                                                explain=explain, timeout=timeout, by=by))
+                                                                explain=explain, timeout=timeout, by=by, size=size))
 
     def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
               timeout: float | None = None, size: int | None = None) -> dict:

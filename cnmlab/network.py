@@ -138,12 +138,12 @@ class Network:
         """The driver makes the network, IPAM takes its pool, the controller and the store keep
         it: all or nothing."""
         with contextlib.ExitStack() as undo:
-            if pool is not None:
+            if pool is not None:  # taken first: other work goes on while a plugin driver creates
                 undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
+                ctl.ipam.take(self.id, pool)
+                undo.callback(ctl.ipam.release_pool, self.id)
             drv.create_network(self)
             undo.callback(drv.delete_network, self)
-            if pool is not None:
-                ctl.ipam.take(self.id, pool)
             ctl.networks[self.id] = self
             ctl.store.put(self)
             undo.pop_all()

@@ -20,6 +20,7 @@ from ..api import types
 from ..errors import InvalidParameter
 from ..execs import Execs
 from ..logs import Record, parse_time
+from .kernel_thread import READ
 from .router import Request, router
 
 RAW = "application/vnd.docker.raw-stream"
@@ -37,7 +38,7 @@ def frame(stream: str, data: bytes, tty: bool) -> bytes:
 
 def _container(req: Request):
     ctl = req.engine.controller
-    return ctl, req.engine.call(ctl.container, req.params["id"])
+    return ctl, req.engine.call(ctl.container, req.params["id"], holds=READ)  # a look-up: waits for no change
 
 
 def _seconds(req: Request, name: str) -> float | None:
