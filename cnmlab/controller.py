@@ -36,7 +36,7 @@ from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, 
                     check_plugin_name, new_id, random_name)
 from .network import PREDEFINED, IpamConfig, Network
 from .osl.netns import Namespaces
-from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, State, parse_port
+from .sandbox import SHARED_PREFIX, Container, ContainerTable, EndpointConfig, PortBinding, State, parse_port
 from .builtin_services import BuiltinServices
 from .store import Store
 
@@ -136,7 +136,7 @@ class Controller:
             rt.notify(removed=True)
         self._runtimes.clear()
         for container in list(self.containers.values()):
-            if not container.running:
+            if not container.running or container.shares:
                 continue
             self.builtin_services.stop(container.netns)
             if container.network_mode != "host":
@@ -447,12 +447,14 @@ class Controller:
                          entrypoint: list[str] | None = None, env: list[str] | None = None,
                          hostname: str | None = None, tty: bool = False, open_stdin: bool = False,
                          stdin_once: bool = False, auto_remove: bool = False, mac: str | None = None,
-                         endpoint_configs: dict[str, dict] | None = None) -> Container:
+                         endpoint_configs: dict[str, dict] | None = None,
+                         restart_policy: tuple[str, int] | None = None) -> Container:
         """`docker create`: record the container (state `created`); `start_container` builds it.
 
         `network` names every network to join, in order (Docker 25+ joins them all); `ip`,
         `aliases` and `mac` are for the first, `endpoint_configs` ({name: {"ip", "aliases", "mac"}})
         for any of them."""
+        policy = lifecycle.check_restart_policy(restart_policy, auto_remove)
         name = name or random_name({c.name for c in self.containers.values()})
         check_container_name(name)
         existing = self.containers.by_name.get(name)
@@ -462,10 +464,14 @@ class Controller:
         if name in self.hosts or name in RESERVED_NAMESPACES:
             raise Conflict(f"name {name} is taken by a host of the lab: hosts and containers share the namespace list")
         names = [network] if isinstance(network, str) else list(dict.fromkeys(network or []))
+        shared = bool(names) and names[0].startswith(SHARED_PREFIX)  # container:NAME: no networks of its own
+        if shared:
+            host = lifecycle.check_shared_create(self, names, host, ports, hostname, mac, ip, aliases,
+                                                 endpoint_configs)
         host = host or self.default_host()
         if self.host(host).plain:
             raise InvalidParameter(f"host {host} is a plain machine, not a Docker host")
-        nets = [self.network(n, host) for n in names] or [self.network("bridge", host)]
+        nets = [] if shared else [self.network(n, host) for n in names] or [self.network("bridge", host)]
         if not names:
             ip = None  # `docker run --ip` without --network is silently ignored
         special = [n for n in nets if self._network_mode(n)]
@@ -473,7 +479,7 @@ class Controller:
             raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(names)}: "
                                    f"{special[0].name} network mode cannot be combined with other networks")
         bindings = [p if isinstance(p, PortBinding) else parse_port(p) for p in ports or []]
-        mode = self._network_mode(nets[0]) or nets[0].name
+        mode = names[0] if shared else self._network_mode(nets[0]) or nets[0].name
         if bindings and mode in ("host", "none"):
             raise InvalidParameter(f"ports cannot be published in {mode} network mode")
         configs = endpoint_configs or {}
@@ -489,7 +495,7 @@ class Controller:
                               labels=dict(labels or {}), networks=wanted, image=image or "", cmd=cmd,
                               entrypoint=entrypoint, env=list(env or []), hostname=hostname or cid[:12],
                               tty=tty, open_stdin=open_stdin, stdin_once=stdin_once, auto_remove=auto_remove,
-                              state=State())
+                              restart_policy=policy[0], restart_retries=policy[1], state=State())
         self.containers[cid] = container
         self.store.put(container)
         self.emit(ContainerCreated(container=name, id=cid, host=host))
@@ -512,23 +518,29 @@ class Controller:
             rt = self._runtimes[cid] = lifecycle.Runtime(lifecycle.log_path(self, cid))
         return rt
 
-    def start_container(self, ref: str) -> bool:
+    def start_container(self, ref: str, by_policy: bool = False) -> bool:
         """Build the sandbox, join the networks, publish the ports, start the main process.
         Kernel thread. False when it was running already (Docker answers 304)."""
         c = self.container(ref)
-        if c.running:
+        if c.running or (c.state.status == "restarting" and not by_policy):
             return False
         lifecycle.check_startable(self, c)
         rt = self.runtime(c.id)
         with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoints and the container
             self._check_ports_free(c.host, c.ports, besides=c)
-            self._build_sandbox(c, services=lifecycle.main_argv(c) is None)
-            undo.callback(self._teardown_sandbox, c)
-            for cfg in c.networks:
-                self._join(self.networks[cfg.network], c, ip=cfg.ip, aliases=cfg.aliases,
-                           from_connect=cfg.from_connect, mac=cfg.mac)
-            self._publish(c)
+            if c.shared_with is not None:
+                lifecycle.join_shared(self, c)
+                undo.callback(self._teardown_sandbox, c)
+            else:
+                self._build_sandbox(c, services=lifecycle.main_argv(c) is None)
+                undo.callback(self._teardown_sandbox, c)
+                for cfg in c.networks:
+                    self._join(self.networks[cfg.network], c, ip=cfg.ip, aliases=cfg.aliases,
+                               from_connect=cfg.from_connect, mac=cfg.mac)
+                self._publish(c)
             lifecycle.spawn_main(self, c, rt)
+            if not by_policy:  # a start by hand wakes the policy again
+                c.manually_stopped, c.restart_count = False, 0
             c.state.status = "running"
             c.state.started_at = now()
             c.state.exit_code = 0
@@ -547,6 +559,8 @@ class Controller:
         self._teardown_sandbox(c)
         rt.process = None
         c.state.status, c.state.exit_code, c.state.pid, c.state.finished_at = "exited", code, 0, now()
+        if lifecycle.restarts(c, code):
+            lifecycle.schedule_restart(self, c, rt)
         self.store.put(c)
         rt.output.publish(None)  # attached clients' streams end with the container
         self.emit(ContainerDied(container=c.name, id=c.id, exit_code=code))
@@ -600,6 +614,9 @@ class Controller:
 
     def _teardown_sandbox(self, container: Container) -> None:
         """Leave every network and drop the sandbox; the container's record stays."""
+        if container.shares:  # container:NAME: the sandbox is NAME's, and stays
+            container.shares = ""
+            return
         for ep_id in list(container.endpoints):
             ep = self.endpoints[ep_id]
             self._leave(self.networks[ep.network_id], container, ep, teardown=True)
@@ -616,6 +633,9 @@ class Controller:
 
     def remove_container(self, ref: str, force: bool = False) -> None:
         container = self.container(ref)
+        if container.state.status == "restarting" and not force:
+            raise Conflict(f"You cannot remove a restarting container {container.id}. Stop the container before "
+                           "attempting removal or force remove")
         if container.running and not force:
             raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
                            "attempting removal or force remove")
@@ -644,6 +664,8 @@ class Controller:
                 mac: str | None = None) -> Endpoint | None:
         """Join a running container now; a created or exited one joins at its next start (None)."""
         c = self.container(container)
+        if c.shared_with is not None:
+            raise InvalidParameter(lifecycle.SHARED_CONFLICT)
         net = self.network(network, c.host)
         if any(cfg.network == net.id for cfg in c.networks):
             raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")

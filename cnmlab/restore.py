@@ -66,6 +66,10 @@ def _restore_container(ctl: Controller, c, endpoints: dict) -> None:
                       for e in c.endpoints if e in endpoints and not _is_gw(ctl, endpoints[e])]
     if not c.running:
         ctl.containers[c.id] = c
+        lifecycle.restore_policy(ctl, c)  # e.g. `always`: started again once the lab is back
+        return
+    if c.shared_with is not None:
+        lifecycle.restore_shared(ctl, c)
         return
     ctl._build_sandbox(c, services=lifecycle.main_argv(c) is None)
     order, c.endpoints = c.endpoints, []

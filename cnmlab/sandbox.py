@@ -42,7 +42,7 @@ class EndpointConfig:
 class State:
     """Docker's `State`: what `docker inspect` and `docker ps` show of the main process."""
 
-    status: str = "created"  # created | running | exited
+    status: str = "created"  # created | running | restarting | exited
     pid: int = 0
     exit_code: int = 0
     error: str = ""
@@ -54,13 +54,16 @@ class State:
         return self.status == "running"
 
 
+SHARED_PREFIX = "container:"  # Docker's NetworkMode for sharing another container's sandbox
+
+
 @dataclass
 class Container:
     id: str
     name: str
     host: str
     created: str
-    network_mode: str = "bridge"  # the first network, or "host" / "none"
+    network_mode: str = "bridge"  # the first network, or "host" / "none", or "container:NAME"
     ports: list[PortBinding] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)  # endpoint ids in join order (while running)
     next_if: int = 0  # interface numbers are not reused after a disconnect, as in Docker
@@ -76,6 +79,11 @@ class Container:
     stdin_once: bool = False
     auto_remove: bool = False
     host_config: dict[str, list[str]] = field(default_factory=dict)  # Docker's Dns, DnsSearch, DnsOptions, ExtraHosts
+    shares: str = ""  # container:NAME mode, while running: the namespace of the sandbox it joined
+    restart_policy: str = "no"  # Docker's RestartPolicy: no | always | unless-stopped | on-failure
+    restart_retries: int = 0  # on-failure's MaximumRetryCount (0: no limit)
+    restart_count: int = 0  # restarts by the policy since the last start by hand
+    manually_stopped: bool = False  # stop or kill by hand: the policy rests until the next start
     state: State = field(default_factory=lambda: State(status="running"))  # a record from before states ran
 
     def __post_init__(self) -> None:
@@ -91,8 +99,16 @@ class Container:
 
     @property
     def netns(self) -> str:
-        """The sandbox key: host-mode containers share their host's namespace."""
+        """The sandbox key: host-mode containers share their host's namespace, container:NAME
+        ones the namespace of NAME's sandbox."""
+        if self.shares:
+            return self.shares
         return self.host if self.network_mode == "host" else self.name
+
+    @property
+    def shared_with(self) -> str | None:
+        """NAME of `container:NAME` (the container whose sandbox it joins), else None."""
+        return self.network_mode[len(SHARED_PREFIX):] if self.network_mode.startswith(SHARED_PREFIX) else None
 
     def take_ifname(self) -> str:
         name = f"eth{self.next_if}"

@@ -9,7 +9,7 @@ import datetime
 from ... import docker_views, image
 from ...api import types
 from ...errors import InvalidParameter, NotFound
-from ...sandbox import PortBinding
+from ...sandbox import SHARED_PREFIX, PortBinding
 from ..router import Request
 from . import images
 from .api import router
@@ -25,14 +25,14 @@ def create(req: Request) -> dict:
     host_cfg = spec.host_config or types.HostConfig()
     labels = spec.labels or {}
     networks, endpoints = spec.networks()
-    if (host_cfg.network_mode or "").startswith("container:"):
-        raise InvalidParameter("network mode container:NAME (sharing another container's network stack) is "
-                               "not supported in the lab; connect both containers to one network instead")
+    if (host_cfg.network_mode or "").startswith(SHARED_PREFIX):
+        _check_shared(spec, host_cfg)
     if len(networks) > 1 and req.api_version and tuple(map(int, req.api_version.split("."))) < (1, 44):
         raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(networks)}.")
     host = spec.host or labels.get(HOST_LABEL)
     for name in networks:
-        _known_network(ctl, name, host)
+        if not name.startswith(SHARED_PREFIX):
+            _known_network(ctl, name, host)
     args = spec.arguments(req.query.get("name"))
     args.update(host=host, ports=_port_bindings(spec, host_cfg))
     c = ctl.create_container(**args)
@@ -45,6 +45,20 @@ def create(req: Request) -> dict:
             cfg.links, cfg.driver_opts = endpoint_extras(asked)
     ctl.store.put(c)
     return {"Id": c.id, "Warnings": []}
+
+
+def _check_shared(spec: types.ContainerCreate, host_cfg: types.HostConfig) -> None:
+    """What Docker refuses with `container:NAME` besides what the core checks (hostname, MAC,
+    ports): the sandbox's names and resolver are NAME's."""
+    if host_cfg.links:
+        raise InvalidParameter("conflicting options: container type network can't be used with links. This would "
+                               "result in undefined behavior")
+    if host_cfg.dns:
+        raise InvalidParameter("conflicting options: dns and the network mode")
+    if host_cfg.extra_hosts:
+        raise InvalidParameter("conflicting options: custom host-to-IP mapping and the network mode")
+    if spec.exposed_ports and not host_cfg.port_bindings and not host_cfg.publish_all_ports:
+        raise InvalidParameter("conflicting options: port exposing and the container type network mode")
 
 
 def _known_network(ctl, name: str, host: str | None) -> None:
@@ -133,7 +147,8 @@ FILTERS = ("id", "name", "label", "status", "network", "ancestor", "exited", "be
 def listing(req: Request) -> list[dict]:
     ctl = req.engine.controller
     f = Filters(req.query.get("filters"), FILTERS)
-    chosen = [c for c in ctl.containers.values() if (req.flag("all") or c.running or "status" in f) and _matches(ctl, c, f)]
+    chosen = [c for c in ctl.containers.values()
+              if (req.flag("all") or c.running or c.state.status == "restarting" or "status" in f) and _matches(ctl, c, f)]
     rows = [summary(ctl, c) for c in sorted(chosen, key=lambda c: c.created, reverse=True)]  # newest first
     limit = int(req.query.get("limit") or -1)
     return rows[:limit] if limit > 0 else rows
