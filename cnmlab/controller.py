@@ -117,7 +117,7 @@ class Controller:
 
     def close(self) -> None:
         """The engine stops: main processes end with it; running containers start again with the next."""
-        for rt in self._runtimes.values():
+        for rt in list(self._runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
             if rt.process is not None:
                 rt.process.on_exit = lambda code: None
                 rt.process.signal(signal.SIGKILL)
@@ -127,7 +127,7 @@ class Controller:
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
         self.kernel.settle()  # unmounts of removed containers still running: done before we start
-        for rt in self._runtimes.values():
+        for rt in list(self._runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
             if rt.process is not None:
                 rt.process.on_exit = lambda code: None
                 rt.process.signal(signal.SIGKILL)
