@@ -507,7 +507,8 @@ class Controller:
         try:
             self.start_container(c.id)
         except BaseException:
-            self.remove_container(c.id, force=True)
+            if c.id in self.containers:
+                self.remove_container(c.id, force=True)
             raise
         return c
 
@@ -524,6 +525,14 @@ class Controller:
         c = self.container(ref)
         if c.running or (c.state.status == "restarting" and not by_policy):
             return False
+        try:
+            return self._start(c, by_policy)
+        except BaseException:
+            if c.auto_remove and c.id in self.containers:  # as dockerd: a failed start removes an AutoRemove one
+                self.remove_container(c.id, force=True)
+            raise
+
+    def _start(self, c: Container, by_policy: bool) -> bool:
         lifecycle.check_startable(self, c)
         rt = self.runtime(c.id)
         with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoints and the container
