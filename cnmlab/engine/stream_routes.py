@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import socket
 import struct
 import threading
 
 from ..api import types
+from ..container import parse_signal
 from ..errors import InvalidParameter
 from ..execs import Execs
 from ..logs import Record, parse_time
@@ -26,6 +28,7 @@ from .router import Request, router
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 STREAM_IDS = {"stdin": 0, "stdout": 1, "stderr": 2}
+KILL_WAIT = 10.0  # s: how long `kill` (SIGKILL) waits for the exit, as dockerd's Kill
 
 
 def attach(engine) -> None:
@@ -69,9 +72,16 @@ def restart(req: Request):
     ctl.restart_container(c.id, _seconds(req, "t"))
 
 
-@router.route("POST", "/containers/{id}/kill", status=204)
+@router.route("POST", "/containers/{id}/kill", kernel=False, status=204)
 def kill(req: Request):
-    req.engine.controller.kill_container(req.params["id"], req.query.get("signal") or "SIGKILL")
+    """As dockerd's: SIGKILL is answered once the container has exited (its exit is handled on
+    the kernel thread, so this waits on the caller's)."""
+    ctl, c = _container(req)
+    rt = ctl.runtime(c.id)
+    seen, sig = rt.exits, req.query.get("signal") or "SIGKILL"
+    req.engine.call(ctl.kill_container, c.id, sig)
+    if parse_signal(sig) == signal.SIGKILL:
+        rt.wait_for(lambda: rt.exits > seen or rt.removed or not c.running, KILL_WAIT)
 
 
 @router.route("POST", "/containers/{id}/wait", kernel=False, streaming=True)
