@@ -155,14 +155,25 @@ def spawn_main(ctl: Controller, c: Container, rt: Runtime) -> None:
                                f"create failed: runc create failed: unable to start container process: "
                                f"{c.state.error}: unknown")
     ctl.hooks.run(ctl.hooks.process_starting, c)  # e.g. the DNS rules a quick `getent` needs
+    check_working_dir(c.working_dir)
     proc = SandboxProcess(sandbox_argv(c.netns, uts_of(c), image.userland(c.image, argv)), env, tty=c.tty,
-                          stdin=c.open_stdin)
+                          stdin=c.open_stdin, cwd=c.working_dir)
     proc.on_output = lambda stream, data: _output(rt, c.tty, stream, data)
     proc.on_exit = lambda code: _exited(ctl, c.id, proc, code)
     proc.start()
     rt.started(proc)
     c.state.pid = proc.pid
     c.state.error = ""
+
+
+def check_working_dir(path: str) -> None:
+    """Docker makes a missing WorkingDir in the container's own file system; lab containers share
+    the machine's, which the lab does not change."""
+    if path and not os.path.isabs(path):
+        raise InvalidParameter(f"the working directory '{path}' is invalid, it needs to be an absolute path")
+    if path and not os.path.isdir(path):
+        raise InvalidParameter(f"working directory {path} does not exist: lab containers share the machine's file "
+                               "system (use a directory that exists, e.g. /tmp)")
 
 
 def uts_of(c: Container) -> str | None:
@@ -424,3 +435,11 @@ def restore_policy(ctl: Controller, c: Container) -> None:
     if restart_at_engine_start(c):
         c.state.status = "restarting"
         _restart_later(ctl, c, FIRST_DELAY)
+
+
+def update_restart_policy(ctl: Controller, c: Container, name: str, count: int) -> None:
+    """`docker update --restart` (kernel thread)."""
+    if c.auto_remove and name not in ("", "no"):
+        raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the container")
+    c.restart_policy, c.restart_retries = check_restart_policy((name, count), False)
+    ctl.store.put(c)

@@ -448,13 +448,15 @@ class Controller:
                          hostname: str | None = None, tty: bool = False, open_stdin: bool = False,
                          stdin_once: bool = False, auto_remove: bool = False, mac: str | None = None,
                          endpoint_configs: dict[str, dict] | None = None,
-                         restart_policy: tuple[str, int] | None = None) -> Container:
+                         restart_policy: tuple[str, int] | None = None, working_dir: str = "") -> Container:
         """`docker create`: record the container (state `created`); `start_container` builds it.
 
         `network` names every network to join, in order (Docker 25+ joins them all); `ip`,
         `aliases` and `mac` are for the first, `endpoint_configs` ({name: {"ip", "aliases", "mac"}})
         for any of them."""
         policy = lifecycle.check_restart_policy(restart_policy, auto_remove)
+        if working_dir and not working_dir.startswith("/"):
+            raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
         name = name or random_name({c.name for c in self.containers.values()})
         check_container_name(name)
         existing = self.containers.by_name.get(name)
@@ -495,7 +497,8 @@ class Controller:
                               labels=dict(labels or {}), networks=wanted, image=image or "", cmd=cmd,
                               entrypoint=entrypoint, env=list(env or []), hostname=hostname or cid[:12],
                               tty=tty, open_stdin=open_stdin, stdin_once=stdin_once, auto_remove=auto_remove,
-                              restart_policy=policy[0], restart_retries=policy[1], state=State())
+                              restart_policy=policy[0], restart_retries=policy[1], working_dir=working_dir,
+                              state=State())
         self.containers[cid] = container
         self.store.put(container)
         self.emit(ContainerCreated(container=name, id=cid, host=host))

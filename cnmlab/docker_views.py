@@ -128,7 +128,7 @@ def container(ctl: Controller, c: Container) -> dict:
         "Config": {"Hostname": c.hostname, "Labels": dict(c.labels), "Image": c.image,
                    "Cmd": c.cmd if c.cmd is not None else default_cmd(c.image), "Entrypoint": c.entrypoint,
                    "Env": [f"{k}={v}" for k, v in environment(c.env, c.hostname, c.tty).items() if k != "HOSTNAME"],
-                   "Tty": c.tty, "OpenStdin": c.open_stdin, "StdinOnce": c.stdin_once},
+                   "Tty": c.tty, "OpenStdin": c.open_stdin, "StdinOnce": c.stdin_once, "WorkingDir": c.working_dir},
         "HostConfig": {"NetworkMode": c.network_mode, "AutoRemove": c.auto_remove, "PortBindings": bindings,
                        "RestartPolicy": {"Name": c.restart_policy, "MaximumRetryCount": c.restart_retries}},
         "RestartCount": c.restart_count,

@@ -74,6 +74,7 @@ class Container:
     entrypoint: list[str] | None = None
     env: list[str] = field(default_factory=list)
     hostname: str = ""
+    working_dir: str = ""  # Docker's Config.WorkingDir ("": /)
     tty: bool = False
     open_stdin: bool = False
     stdin_once: bool = False

@@ -206,6 +206,23 @@ def test_network_mode_container_shares_the_sandbox(docker):
     docker("network", "rm", "net-pod")
 
 
+def test_update_top_workdir_and_what_shared_files_rule_out(docker):
+    docker("run", "-d", "--name", "topped", "-w", "/tmp", "alpine", "sh", "-c", "sleep 600 & sleep 601")
+    rows = docker("top", "topped").stdout.splitlines()
+    assert rows[0].split()[:3] == ["UID", "PID", "PPID"] and sorted(r.split()[-1] for r in rows[1:]) == ["600", "601"]
+    assert docker("exec", "topped", "pwd").stdout == "/tmp\n"
+    assert docker("update", "--restart", "unless-stopped", "topped").stdout.strip() == "topped"
+    assert docker("inspect", "-f", "{{.HostConfig.RestartPolicy.Name}} {{.Config.WorkingDir}}", "topped"
+                  ).stdout.strip() == "unless-stopped /tmp"
+    for args, text in ((("rename", "topped", "t2"), "name is its sandbox's namespace name"),
+                       (("pause", "topped"), "the lab has no cgroup freezer"),
+                       (("diff", "topped"), "share the machine's file system"),
+                       (("run", "--rm", "-w", "/no/such/dir", "alpine", "pwd"), "working directory /no/such/dir does not exist")):
+        refused = docker(*args, check=False)
+        assert refused.returncode != 0 and text in refused.stderr, refused.stderr
+    docker("rm", "-f", "topped")
+
+
 def test_what_the_lab_lacks_answers_as_docker_without_it(docker):
     leave = docker("swarm", "leave", "--force", check=False)
     assert leave.returncode == 1 and leave.stderr.strip() == "Error response from daemon: This node is not part of a swarm"

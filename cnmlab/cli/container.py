@@ -21,7 +21,7 @@ from .render import print_json, table
 # Docker flags cnmlab's own CLI does not take (True: the flag takes a value).
 DOCKER_ONLY = {"--dns": True, "--dns-search": True, "--dns-option": True, "--add-host": True, "--link": True,
                "--mac-address": True, "-v": True, "--volume": True, "--mount": True,
-               "-w": True, "--workdir": True, "-u": True, "--user": True, "--cpus": True, "-m": True,
+               "-u": True, "--user": True, "--cpus": True, "-m": True,
                "--memory": True, "--privileged": False, "--cap-add": True, "--cap-drop": True,
                "--expose": True, "--pull": True, "--platform": True, "--init": False, "--env-file": True,
                "--health-cmd": True, "--log-driver": True, "--sig-proxy": True, "--detach-keys": True,
@@ -84,6 +84,8 @@ def _register(sub) -> None:
         r.add_argument("-e", "--env", action="append", metavar="KEY=VALUE")
         r.add_argument("--entrypoint")
         r.add_argument("-h", "--hostname")
+        r.add_argument("-w", "--workdir", help="the main process's working directory (one that exists: the lab "
+                       "shares the machine's files)")
         r.add_argument("-i", "--interactive", action="store_true")
         r.add_argument("-t", "--tty", action="store_true")
         r.add_argument("--rm", action="store_true", help="remove the container when it exits")
@@ -165,7 +167,7 @@ def _config(args) -> dict:
         network=args.network, ip=args.ip, aliases=args.alias, ports=ports, host=args.host,
         labels=key_values(args.label, "label"), image=image, cmd=cmd or None, env=list(args.env or []),
         entrypoint=[args.entrypoint] if args.entrypoint else None, hostname=args.hostname, tty=args.tty,
-        stdin=args.interactive, auto_remove=args.rm, restart=args.restart))
+        stdin=args.interactive, auto_remove=args.rm, restart=args.restart, working_dir=args.workdir or ""))
 
 
 def create(args) -> int:

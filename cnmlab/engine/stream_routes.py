@@ -201,7 +201,8 @@ def exec_create(req: Request):
     detach_keys.parse(spec.detach_keys)  # a bad sequence is a 400 now, as Docker's
     ex = req.engine.execs.create(req.params["id"], spec.argv, tty=spec.tty, stdin=spec.attach_stdin,
                                  stdout=spec.attach_stdout, stderr=spec.attach_stderr, env=list(spec.env or []),
-                                 user=spec.user, privileged=spec.privileged, detach_keys=spec.detach_keys)
+                                 user=spec.user, privileged=spec.privileged, detach_keys=spec.detach_keys,
+                                 working_dir=spec.working_dir)
     return {"Id": ex.id}
 
 

@@ -5,10 +5,13 @@ restart, wait, logs, attach, exec) is the core's, served by engine/stream_routes
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
 
+from ... import container as lifecycle
 from ... import docker_views, image
 from ...api import types
-from ...errors import InvalidParameter, NotFound
+from ...errors import Conflict, InvalidParameter, NotFound
 from ...sandbox import SHARED_PREFIX, PortBinding
 from ..router import Request
 from . import images
@@ -178,3 +181,56 @@ def prune(req: Request) -> dict:
         ctl.remove_container(c.id)
         deleted.append(c.id)
     return {"ContainersDeleted": deleted, "SpaceReclaimed": 0}
+
+
+# -- update and top ------------------------------------------------------------------
+@router.route("POST", "/containers/{id}/update", body=types.ContainerUpdate)
+def update(req: Request) -> dict:
+    ctl = req.engine.controller
+    c = ctl.container(req.params["id"])
+    spec: types.ContainerUpdate = req.body or types.ContainerUpdate()
+    if spec.restart_policy is not None:
+        lifecycle.update_restart_policy(ctl, c, spec.restart_policy.name, spec.restart_policy.maximum_retry_count)
+    return {"Warnings": []}
+
+
+@router.route("GET", "/containers/{id}/top", kernel=False)
+def top(req: Request) -> dict:
+    """`docker top`: the main process and what it started (the lab shares the machine's PID
+    namespace, so this is `ps` filtered to them; the test services that stand in have none)."""
+    ctl = req.engine.controller
+    c = req.engine.call(ctl.container, req.params["id"])
+    if not c.running:
+        raise Conflict(f"Container {c.id} is not running")
+    args = (req.query.get("ps_args") or "-ef").split()
+    done = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=10)
+    if done.returncode != 0:
+        raise InvalidParameter(f"ps: {done.stderr.strip() or 'failed'}")
+    lines = done.stdout.splitlines()
+    titles = lines[0].split() if lines else []
+    if "PID" not in titles:
+        raise InvalidParameter("Couldn't find PID field in ps output")
+    at, ours = titles.index("PID"), _family(c.state.pid)
+    rows = [line.split(None, len(titles) - 1) for line in lines[1:]]
+    return {"Titles": titles, "Processes": [r for r in rows if len(r) > at and r[at].isdigit() and int(r[at]) in ours]}
+
+
+def _family(pid: int) -> set[int]:
+    """pid and its descendants, from /proc."""
+    if not pid:
+        return set()
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    family, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        family.add(p)
+        todo.extend(children.get(p, []))
+    return family
