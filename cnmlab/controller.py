@@ -136,7 +136,7 @@ class Controller:
             rt.notify(removed=True)
         self._runtimes.clear()
         for container in list(self.containers.values()):
-            if not container.running or container.shares:
+            if not container.running:
                 continue
             self.builtin_services.stop(container.netns)
             if container.network_mode != "host":
@@ -627,11 +627,12 @@ class Controller:
     def _teardown_sandbox(self, container: Container) -> None:
         """Leave every network and drop the sandbox; the container's record stays."""
         if container.shares:  # container:NAME: the sandbox is NAME's, and stays
-            container.shares = ""
+            lifecycle.leave_shared(self, container)
             return
+        stays = lifecycle.shared_by_others(self, container)  # its namespace outlives it: links go one by one
         for ep_id in list(container.endpoints):
             ep = self.endpoints[ep_id]
-            self._leave(self.networks[ep.network_id], container, ep, teardown=True)
+            self._leave(self.networks[ep.network_id], container, ep, teardown=True, namespace_stays=stays)
         self.hooks.run(self.hooks.sandbox_removed, container)
         if container.network_mode != "host":
             self.builtin_services.stop(container.netns)
@@ -794,11 +795,11 @@ class Controller:
         with contextlib.suppress(ValueError):
             c.endpoints.remove(ep.id)
 
-    def _leave(self, net: Network, c: Container, ep: Endpoint, teardown: bool) -> None:
+    def _leave(self, net: Network, c: Container, ep: Endpoint, teardown: bool, namespace_stays: bool = False) -> None:
         drv = self.driver(net.driver)
         port_policy.revoke_if_on(self, c, ep)
         self.hooks.run(self.hooks.left, net, ep, c, teardown)
-        drv.leave(net, ep, c, teardown=teardown)
+        drv.leave(net, ep, c, teardown=teardown and not namespace_stays)
         drv.delete_endpoint(net, ep)
         if ep.ip and net.id in self.ipam.pools:
             self.ipam.pool(net.id).release(parse_address(ep.ip))

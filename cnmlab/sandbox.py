@@ -80,7 +80,7 @@ class Container:
     stdin_once: bool = False
     auto_remove: bool = False
     host_config: dict[str, list[str]] = field(default_factory=dict)  # Docker's Dns, DnsSearch, DnsOptions, ExtraHosts
-    shares: str = ""  # container:NAME mode, while running: the namespace of the sandbox it joined
+    shares: str = ""  # container:NAME mode, while running: the id of the container whose sandbox it joined
     restart_policy: str = "no"  # Docker's RestartPolicy: no | always | unless-stopped | on-failure
     restart_retries: int = 0  # on-failure's MaximumRetryCount (0: no limit)
     restart_count: int = 0  # restarts by the policy since the last start by hand
@@ -100,10 +100,8 @@ class Container:
 
     @property
     def netns(self) -> str:
-        """The sandbox key: host-mode containers share their host's namespace, container:NAME
-        ones the namespace of NAME's sandbox."""
-        if self.shares:
-            return self.shares
+        """The sandbox key: host-mode containers share their host's namespace (container:NAME ones
+        have their own name for NAME's namespace)."""
         return self.host if self.network_mode == "host" else self.name
 
     @property

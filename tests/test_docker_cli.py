@@ -187,6 +187,8 @@ def test_network_mode_container_shares_the_sandbox(docker):
     ports = docker("run", "--network", "container:pod", "-p", "81:80", "alpine", check=False)
     assert "conflicting options: port publishing and the container type network mode" in ports.stderr
     docker("stop", "-t", "1", "pod")
+    links = [line.split(": ")[1] for line in docker("exec", "side", "ip", "-o", "link").stdout.splitlines()]
+    assert links == ["lo"], "the sidecar runs on with only lo, as in Docker"
     late = docker("run", "--rm", "--network", "container:pod", "alpine", "true", check=False)
     assert late.returncode == 125 and "cannot join network of a non running container: pod" in late.stderr
     docker("start", "pod")

@@ -293,11 +293,13 @@ def test_restore_after_an_engine_restart(lab):
     for name, policy in (("stubborn", "always"), ("polite", "unless-stopped")):
         lab.run(name, network=types.ContainerCreate.of(image="alpine", cmd=["sleep", "600"], restart=policy))
         lab.stop(name, timeout=1)
+    lab.run("sidekick", network="container:keeper", image="alpine", cmd=["sleep", "600"])
     address, old_pid = ip_of(lab, "keeper", "net-l"), state(lab, "keeper")["Pid"]
     lab.stop_engine()
     fresh = Client()
     until(lambda: state(fresh, "stubborn")["Running"], "`always` starts again with the engine, stopped or not")
     assert state(fresh, "polite")["Status"] == "exited"  # unless-stopped: it was stopped
+    assert f"inet {address}/" in fresh.exec("sidekick", ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout
     st = state(fresh, "keeper")
     assert st["Running"] and st["Pid"] not in (0, old_pid) and ip_of(fresh, "keeper", "net-l") == address
     assert (state(fresh, "quitter")["Status"], state(fresh, "quitter")["ExitCode"]) == ("exited", 2)
