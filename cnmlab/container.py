@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import signal as signals
 import threading
 import time
@@ -318,58 +317,14 @@ def networked_container(ctl: Controller, c: Container) -> Container:
     return target
 
 
-def join_shared(ctl: Controller, c: Container) -> None:
-    """Start in NAME's sandbox: its interfaces, addresses, routes, `localhost`, resolv.conf and
-    hostname. Nothing is built (NAME's services already answer there); the namespace gets this
-    container's name too, so its processes keep it when NAME stops, as in Docker, and NAME's
-    next start makes a new one that this container joins at its own next start."""
-    target = networked_container(ctl, c)
-    c.hostname = target.hostname
-    ctl.kernel.share_sandbox(c.netns, target.netns, c.hostname)
-    _copy_etc(target.netns, c.netns)
-    c.shares = target.id
-
-
-def shared_by_others(ctl: Controller, c: Container) -> bool:
-    """Whether running container:NAME containers hold `c`'s namespace (it outlives `c`'s sandbox)."""
-    return any(other.shares == c.id for other in ctl.containers.values())
-
-
-def leave_shared(ctl: Controller, c: Container) -> None:
-    """The container stops: its name for the namespace goes (NAME's sandbox stays)."""
-    c.shares = ""
-    ctl.kernel.delete_sandbox(c.netns, background=True)
-    if os.path.ismount(ETC_NETNS):
-        shutil.rmtree(os.path.join(ETC_NETNS, c.netns), ignore_errors=True)
-
-
-ETC_NETNS = "/etc/netns"  # the world's private view, bind-mounted over /etc by `ip netns exec`
-
-
-def _copy_etc(source: str, name: str) -> None:
-    """resolv.conf and hosts are NAME's (Docker points the container at NAME's files)."""
-    if not os.path.ismount(ETC_NETNS) or not os.path.isdir(os.path.join(ETC_NETNS, source)):
-        return
-    shutil.copytree(os.path.join(ETC_NETNS, source), os.path.join(ETC_NETNS, name), dirs_exist_ok=True)
-
-
-def restore_shared(ctl: Controller, c: Container) -> None:
-    """The engine starts again: a running container:NAME joins NAME's sandbox again (NAME was
-    made first, so it is back already); when NAME is not running it stays exited."""
+def stays_exited(ctl: Controller, c: Container, exc: CnmError) -> None:
+    """The engine starts again and a running container:NAME cannot join NAME (not running)."""
     from .clock import now
     from .events import StepDone
 
-    ctl.containers[c.id] = c
-    try:
-        join_shared(ctl, c)
-        spawn_main(ctl, c, ctl.runtime(c.id))
-        c.state.started_at = now()
-    except CnmError as exc:
-        if c.shares:
-            leave_shared(ctl, c)
-        c.state.status, c.state.pid, c.state.finished_at = "exited", 0, now()
-        ctl.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
+    c.state.status, c.state.pid, c.state.finished_at = "exited", 0, now()
     ctl.store.put(c)
+    ctl.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
 
 
 # -- restart policies: Docker's restart manager ------------------------------------------------

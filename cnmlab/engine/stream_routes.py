@@ -32,7 +32,7 @@ KILL_WAIT = 10.0  # s: how long `kill` (SIGKILL) waits for the exit, as dockerd'
 
 
 def attach(engine) -> None:
-    engine.execs = Execs(engine.controller)
+    engine.extensions.provide(Execs(engine.controller))
 
 
 def frame(stream: str, data: bytes, tty: bool) -> bytes:
@@ -199,7 +199,7 @@ def _close_write(req: Request) -> None:
 def exec_create(req: Request):
     spec: types.ExecCreate = req.body or types.ExecCreate()
     detach_keys.parse(spec.detach_keys)  # a bad sequence is a 400 now, as Docker's
-    ex = req.engine.execs.create(req.params["id"], spec.argv, tty=spec.tty, stdin=spec.attach_stdin,
+    ex = req.engine.extensions.get(Execs).create(req.params["id"], spec.argv, tty=spec.tty, stdin=spec.attach_stdin,
                                  stdout=spec.attach_stdout, stderr=spec.attach_stderr, env=list(spec.env or []),
                                  user=spec.user, privileged=spec.privileged, detach_keys=spec.detach_keys,
                                  working_dir=spec.working_dir)
@@ -208,7 +208,7 @@ def exec_create(req: Request):
 
 @router.route("POST", "/exec/{id}/start", kernel=False, streaming=True, body=types.ExecStart)
 def exec_start(req: Request):
-    execs = req.engine.execs
+    execs = req.engine.extensions.get(Execs)
     ex = execs.get(req.params["id"])
     spec: types.ExecStart = req.body or types.ExecStart()
     req.engine.call(execs.start, ex.id, spec.detach)
@@ -229,12 +229,12 @@ def exec_start(req: Request):
 
 @router.route("GET", "/exec/{id}/json", kernel=False)
 def exec_inspect(req: Request):
-    return req.engine.execs.get(req.params["id"]).inspect()
+    return req.engine.extensions.get(Execs).get(req.params["id"]).inspect()
 
 
 @router.route("POST", "/exec/{id}/resize", kernel=False)
 def exec_resize(req: Request):
-    ex = req.engine.execs.get(req.params["id"])
+    ex = req.engine.extensions.get(Execs).get(req.params["id"])
     if ex.process is not None:
         ex.process.resize(*_size(req))
     return None
