@@ -194,16 +194,23 @@ def _exited(ctl: Controller, cid: str, proc: SandboxProcess, code: int) -> None:
     rt = ctl.runtime(cid)
     rt.log.flush()
     try:
-        ctl.submit(ctl.main_exited, cid, proc, code)
+        ctl.submit(ctl.main_exited, cid, proc, code, holds=_holds(ctl, cid))
     except RuntimeError:  # the engine is shutting down: the container comes back at the next start
         pass
+
+
+def _holds(ctl: Controller, cid: str) -> list[str] | None:
+    try:
+        return ctl.container(cid).holds()
+    except CnmError:  # gone meanwhile: whatever its exit touches, it waits for every parked change
+        return None
 
 
 # -- stop, kill, wait (callers' threads) -------------------------------------------------------
 def stop(ctl: Controller, c: Container, timeout: float | None) -> bool:
     rt = ctl.runtime(c.id)
     if c.state.status == "restarting":
-        ctl.submit(cancel_restart, ctl, c).result()
+        ctl.submit(cancel_restart, ctl, c, holds=c.holds()).result()
         ctl.emit(ContainerStopped(container=c.name, id=c.id))
         return True
     if not c.running:
@@ -212,7 +219,7 @@ def stop(ctl: Controller, c: Container, timeout: float | None) -> bool:
     seen = rt.exits
     proc = rt.process
     if proc is None:  # the test services stand in: they stop at once, as a well-behaved server does
-        ctl.submit(ctl.main_exited, c.id, None, 0).result()
+        ctl.submit(ctl.main_exited, c.id, None, 0, holds=c.holds()).result()
     else:
         proc.signal(signals.SIGTERM)
         if proc.wait(STOP_TIMEOUT if timeout is None else max(timeout, 0)) is None:
@@ -376,7 +383,7 @@ def _restart_later(ctl: Controller, c: Container, delay: float) -> None:
 
     def due() -> None:
         try:
-            ctl.submit(restart_by_policy, ctl, c.id, count)
+            ctl.submit(restart_by_policy, ctl, c.id, count, holds=c.holds())
         except RuntimeError:  # the engine is shutting down: the policy acts again at its next start
             pass
 

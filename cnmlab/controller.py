@@ -563,7 +563,7 @@ class Controller:
         """Stop (if running), then start again. Blocks: call it off the kernel thread."""
         c = self.container(ref)
         lifecycle.stop(self, c, timeout)
-        self.submit(self.start_container, c.id).result()
+        self.submit(self.start_container, c.id, holds=c.holds()).result()
         self.emit(ContainerRestarted(container=c.name, id=c.id))
 
     def wait_container(self, ref: str, condition: str = "not-running", timeout: float | None = None,
@@ -713,12 +713,12 @@ class Controller:
             c.state.started_at = now()
         except CnmError as exc:  # its command is gone from the machine: it stays, exited
             self.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
-            self.submit(self.main_exited, c.id, None, 127)
+            self.submit(self.main_exited, c.id, None, 127, holds=c.holds())
         self.store.put(c)
 
 
-def _run_here(fn, *args, **kwargs) -> Future:
-    """Without an engine the caller's thread is the kernel thread: run the work now."""
+def _run_here(fn, *args, holds=None, **kwargs) -> Future:
+    """Without an engine the caller's thread is the kernel thread: run the work now (nothing to hold)."""
     done: Future = Future()
     try:
         done.set_result(fn(*args, **kwargs))

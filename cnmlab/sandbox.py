@@ -115,6 +115,13 @@ class Container:
     def short_id(self) -> str:
         return self.id[:12]
 
+    def holds(self) -> list[str]:
+        """What a change to this container touches, for the engine's kernel thread: itself, its
+        networks and a sandbox it shares. A change parked on a plugin holding none of them (a hung
+        Join elsewhere) does not hold up its stop, exit or restart."""
+        shared = [self.network_mode.partition(":")[2], self.shares] if self.network_mode.startswith("container:") else []
+        return [self.id, *(n.network for n in self.networks), *filter(None, shared)]
+
     @property
     def running(self) -> bool:
         return self.state.running

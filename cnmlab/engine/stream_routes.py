@@ -80,7 +80,7 @@ def kill(req: Request):
     ctl, c = _container(req)
     rt = ctl.runtime(c.id)
     seen, sig = rt.exits, req.query.get("signal") or "SIGKILL"
-    req.engine.call(ctl.kill_container, c.id, sig)
+    req.engine.call(ctl.kill_container, c.id, sig, holds=c.holds())
     if parse_signal(sig) == signal.SIGKILL:
         rt.wait_for(lambda: rt.exits > seen or rt.removed or not c.running, KILL_WAIT)
 
@@ -212,7 +212,7 @@ def exec_start(req: Request):
     execs = req.engine.extensions.get(Execs)
     ex = execs.get(req.params["id"])
     spec: types.ExecStart = req.body or types.ExecStart()
-    req.engine.call(execs.start, ex.id, spec.detach)
+    req.engine.call(execs.start, ex.id, spec.detach, holds=[ex.container_id])
     if spec.detach:
         req.start_stream("application/json")
         return

@@ -13,6 +13,7 @@ from ... import docker_views, image
 from ...api import types
 from ...errors import Conflict, InvalidParameter, NotFound
 from ...sandbox import SHARED_PREFIX, PortBinding
+from ..kernel_thread import READ
 from ..router import Request
 from . import images
 from .api import router
@@ -199,7 +200,7 @@ def top(req: Request) -> dict:
     """`docker top`: the main process and what it started (the lab shares the machine's PID
     namespace, so this is `ps` filtered to them; the test services that stand in have none)."""
     ctl = req.engine.controller
-    c = req.engine.call(ctl.container, req.params["id"])
+    c = req.engine.call(ctl.container, req.params["id"], holds=READ)
     if not c.running:
         raise Conflict(f"Container {c.id} is not running")
     args = (req.query.get("ps_args") or "-ef").split()
