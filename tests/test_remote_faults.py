@@ -100,9 +100,11 @@ def test_plugin_that_hangs_delays_only_the_work_that_needs_it(faulty, lab):
     names = [c["Names"][0] for c in lab.containers()]
     nets = {n["Name"] for n in lab.networks()}
     seen = lab.inspect("bystander")["Name"]
-    # and unrelated changes go on: a bridge network, a container on it, one on "other" removed
+    # and unrelated changes go on: a bridge network, a container on it stopped and started, one on "other" removed
     made = lab.network_create("during")
     lab.run("during-c", network="during")
+    lab.stop("during-c")  # a process's exit and a start by hand hold only their container and networks
+    lab.start("during-c")
     nameless = lab.run(None)["Id"]  # Docker's random name, on the default bridge
     lab.rm("bystander", force=True)
     lab.rm(nameless, force=True)

@@ -95,7 +95,7 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     size = single.check_size(size, (proto or "icmp").lower())
     started = time.perf_counter()
     by = by or "endpoint"
-    names, cols, pairs = engine.call(plan, engine.controller, proto, port, network, by)
+    names, cols, pairs = engine.call(plan, engine.controller, proto, port, network, by, holds=single.LOOKUP)
     planned = time.perf_counter()
     proto, port = targets.check_proto(proto, port)
     hosts = list(dict.fromkeys(h for _, _, t in pairs if not isinstance(t, str) for h in t.path.hosts))
