@@ -154,8 +154,16 @@ class PortBinding(Body):
     host_port: str = ""
 
 
+class RestartPolicy(Body):
+    """Docker's HostConfig.RestartPolicy: no, always, unless-stopped, on-failure (MaximumRetryCount)."""
+
+    name: str = ""
+    maximum_retry_count: int = 0
+
+
 class HostConfig(Body):
     network_mode: str = ""
+    restart_policy: RestartPolicy | None = None
     port_bindings: dict[str, list[PortBinding] | None] | None = None
     publish_all_ports: bool = False
     auto_remove: bool = False
@@ -186,6 +194,7 @@ class ContainerCreate(Body):
     entrypoint: Command = None
     env: list[str] | None = None
     hostname: str = ""
+    working_dir: str = ""
     mac_address: str | None = None  # before API 1.44: the first network's MAC
     exposed_ports: dict[str, Any] | None = None
     tty: bool = False
@@ -201,7 +210,7 @@ class ContainerCreate(Body):
            ports: list[str | dict] | None = None, host: str | None = None, labels: dict[str, str] | None = None,
            image: str | None = None, cmd: list[str] | None = None, env: list[str] | None = None, tty: bool = False,
            stdin: bool = False, auto_remove: bool = False, entrypoint: list[str] | None = None,
-           hostname: str | None = None) -> ContainerCreate:
+           hostname: str | None = None, restart: str | None = None, working_dir: str = "") -> ContainerCreate:
         """The body for `docker run`'s flags: `network` may name several (all are joined); `ip` and
         `aliases` are for the first; `ports` are `-p` texts (checked here, as the Docker CLI checks
         them before asking the daemon) or {"HostIp", "HostPort", "ContainerPort", "Proto"} dicts."""
@@ -218,11 +227,20 @@ class ContainerCreate(Body):
             endpoints[networks[0]] = EndpointSettings.of(ip, aliases)
         elif aliases:  # aliases without a network go to the default bridge, which refuses them
             endpoints["bridge"] = EndpointSettings.of(None, aliases)
+        policy = None
+        if restart:  # `--restart NAME[:N]`, as the docker CLI sends it
+            from ..errors import InvalidParameter
+
+            name, _, count = restart.partition(":")
+            if count and not count.isdigit():
+                raise InvalidParameter(f"invalid restart policy format: maximum retry count must be an integer: {count}")
+            policy = RestartPolicy(name=name, maximum_retry_count=int(count or 0))
         return cls(host_config=HostConfig(network_mode=networks[0] if networks else "default", port_bindings=bindings,
-                                          auto_remove=auto_remove),
+                                          auto_remove=auto_remove, restart_policy=policy),
                    networking_config=NetworkingConfig(endpoints_config=endpoints) if endpoints else None,
                    host=host or None, labels=labels or {}, image=image or "", cmd=cmd, entrypoint=entrypoint,
-                   env=list(env or []), tty=tty, open_stdin=stdin, stdin_once=stdin, hostname=hostname or "")
+                   env=list(env or []), tty=tty, open_stdin=stdin, stdin_once=stdin, hostname=hostname or "",
+                   working_dir=working_dir or "")
 
     def networks(self) -> tuple[list[str], dict[str, EndpointSettings]]:
         """The networks to join in order (NetworkMode, then the other EndpointsConfig entries) and
@@ -249,8 +267,17 @@ class ContainerCreate(Body):
         return dict(name=name or self.name or None, network=networks, endpoint_configs=configs, ports=ports,
                     host=self.host, labels=self.labels or {}, image=self.image, cmd=argv(self.cmd),
                     entrypoint=argv(self.entrypoint), env=list(self.env or []), hostname=self.hostname or None,
-                    tty=self.tty, open_stdin=self.open_stdin, stdin_once=self.stdin_once,
-                    auto_remove=host_cfg.auto_remove, mac=self.mac_address or None)
+                    tty=self.tty, open_stdin=self.open_stdin, stdin_once=self.stdin_once, working_dir=self.working_dir,
+                    auto_remove=host_cfg.auto_remove, mac=self.mac_address or None,
+                    restart_policy=(host_cfg.restart_policy.name, host_cfg.restart_policy.maximum_retry_count)
+                    if host_cfg.restart_policy else None)
+
+
+class ContainerUpdate(Body):
+    """`POST /containers/{id}/update` (`docker update`): the lab keeps the restart policy; it sets
+    no resource limits, so those fields are accepted and left alone."""
+
+    restart_policy: RestartPolicy | None = None
 
 
 class ExecCreate(Body):
