@@ -8,9 +8,14 @@
 - When the main process exits, the container is `exited` with its exit code, and its ports,
   endpoints (their addresses go back to IPAM) and sandbox are released, as Docker releases them.
 - stop sends SIGTERM, then SIGKILL after the timeout; kill sends one signal; restart is stop then
-  start; wait blocks until the container is not running (or next exits, or is removed).
+  start; wait blocks until the container is not running (or next exits, or is removed); its
+  restart policy may start it again (restart.py).
+- connect and disconnect change the networks it joins at every start, and, while it runs, its
+  sandbox's; restore brings it back when the engine starts again.
 
-Changes run on the kernel thread. stop, restart and wait block until the process has gone, so
+As moby's daemon does (create.go, start.go, monitor.go, delete.go), these functions do the work
+on the container they are given; the controller keeps the containers and the runtimes and looks
+a container up for its callers. Changes run on the kernel thread. stop, restart and wait block until the process has gone, so
 they run on the caller's thread (an HTTP thread) and hand their changes to the kernel thread
 through `ctl.submit`. A `Runtime` holds what only a running engine has: the main process, the log
 and the attached clients.
@@ -18,6 +23,7 @@ and the attached clients.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal as signals
@@ -25,15 +31,21 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from . import image
-from .errors import CnmError, Conflict, InvalidParameter, NotFound
-from .events import ContainerDied, ContainerKilled, ContainerStarted, ContainerStopped
+from . import image, ports, restart
+from .clock import now
+from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
+from .events import (ContainerCreated, ContainerDied, ContainerKilled, ContainerRemoved, ContainerStarted,
+                     ContainerStopped, StepDone)
 from .logs import LogFile
+from .names import RESERVED_NAMESPACES, check_container_name, new_id, random_name
+from .network import GW_NETWORK
 from .process import SandboxProcess, sandbox_argv
+from .sandbox import SHARED_PREFIX, Container, EndpointConfig, PortBinding, Sandbox, State, parse_port
 
 if TYPE_CHECKING:
     from .controller import Controller
-    from .sandbox import Container
+    from .endpoint import Endpoint
+    from .network import Network
 
 STOP_TIMEOUT = 10  # seconds, Docker's default for `docker stop`
 CONDITIONS = ("not-running", "next-exit", "removed")
@@ -105,6 +117,18 @@ class Runtime:
             if eof:
                 process.close_stdin()
 
+    def drop_process(self) -> None:
+        """The engine stops or wipes the lab: the main process ends with no exit to report."""
+        if self.process is not None:
+            self.process.on_exit = lambda code: None
+            self.process.signal(signals.SIGKILL)
+
+    def end(self) -> None:
+        """The container is gone: attached clients' streams end, the log goes, waiters learn it."""
+        self.output.publish(None)
+        self.log.remove()
+        self.notify(removed=True)
+
     def notify(self, exited: bool = False, removed: bool = False) -> None:
         with self.changed:
             self.exits += exited
@@ -137,7 +161,117 @@ def main_argv(c: Container) -> list[str] | None:
     return image.command(c.image, c.entrypoint, c.cmd)
 
 
+# -- create ---------------------------------------------------------------------------------
+def create(ctl: Controller, name: str | None = None, network: str | list[str] | None = None,
+           ip: str | None = None, aliases: list[str] | None = None,
+           ports: list[str | PortBinding] | None = None, host: str | None = None,
+           labels: dict[str, str] | None = None, image: str = "", cmd: list[str] | None = None,
+           entrypoint: list[str] | None = None, env: list[str] | None = None,
+           hostname: str | None = None, tty: bool = False, open_stdin: bool = False,
+           stdin_once: bool = False, auto_remove: bool = False, mac: str | None = None,
+           endpoint_configs: dict[str, dict] | None = None,
+           restart_policy: tuple[str, int] | None = None, working_dir: str = "") -> Container:
+    """`docker create` (moby's daemon.create): check the request and record the container (state
+    `created`); `start` builds it.
+
+    `network` names every network to join, in order (Docker 25+ joins them all); `ip`,
+    `aliases` and `mac` are for the first, `endpoint_configs` ({name: {"ip", "aliases", "mac"}})
+    for any of them."""
+    policy = restart.check_restart_policy(restart_policy, auto_remove)
+    if working_dir and not working_dir.startswith("/"):
+        raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
+    name = name or random_name({c.name for c in ctl.containers.values()})
+    check_container_name(name)
+    existing = ctl.containers.by_name.get(name)
+    if existing is not None:
+        raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
+                       f'"{existing.id}". You have to remove (or rename) that container to be able to reuse that name.')
+    if name in ctl.hosts or name in RESERVED_NAMESPACES:
+        raise Conflict(f"name {name} is taken by a host of the lab: hosts and containers share the namespace list")
+    names = [network] if isinstance(network, str) else list(dict.fromkeys(network or []))
+    shared = bool(names) and names[0].startswith(SHARED_PREFIX)  # container:NAME: no networks of its own
+    if shared:
+        host = check_shared_create(ctl, names, host, ports, hostname, mac, ip, aliases, endpoint_configs)
+    host = ctl.docker_host(host).name
+    nets = [] if shared else [ctl.network(n, host) for n in names] or [ctl.network("bridge", host)]
+    if not names:
+        ip = None  # `docker run --ip` without --network is silently ignored
+    special = [n for n in nets if network_mode(ctl, n)]
+    if special and len(nets) > 1:
+        raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(names)}: "
+                               f"{special[0].name} network mode cannot be combined with other networks")
+    bindings = [p if isinstance(p, PortBinding) else parse_port(p) for p in ports or []]
+    mode = names[0] if shared else network_mode(ctl, nets[0]) or nets[0].name
+    if bindings and mode in ("host", "none"):
+        raise InvalidParameter(f"ports cannot be published in {mode} network mode")
+    configs = endpoint_configs or {}
+    wanted = []
+    for i, net in enumerate(nets):
+        cfg = configs.get(names[i] if names else net.name) or configs.get(net.name) or {}
+        first = i == 0
+        wanted.append(EndpointConfig(network=net.id, ip=cfg.get("ip") or (ip if first else None),
+                                     aliases=list(cfg.get("aliases") or (aliases if first else None) or []),
+                                     mac=cfg.get("mac") or (mac if first else None)))
+    cid = new_id()
+    c = Container(id=cid, name=name, host=host, created=now(), network_mode=mode, ports=bindings,
+                  labels=dict(labels or {}), networks=wanted, image=image or "", cmd=cmd,
+                  entrypoint=entrypoint, env=list(env or []), hostname=hostname or cid[:12],
+                  tty=tty, open_stdin=open_stdin, stdin_once=stdin_once, auto_remove=auto_remove,
+                  restart_policy=policy[0], restart_retries=policy[1], working_dir=working_dir,
+                  state=State())
+    ctl.containers[cid] = c
+    ctl.store.put(c)
+    ctl.emit(ContainerCreated(container=name, id=cid, host=host))
+    return c
+
+
+def network_mode(ctl: Controller, net: Network) -> str | None:
+    """"host" or "none" when the network is a whole network mode (its driver says so)."""
+    return ctl.driver(net.driver).capabilities.network_mode
+
+
 # -- start ----------------------------------------------------------------------------------
+def start(ctl: Controller, c: Container, by_policy: bool = False) -> bool:
+    """Build the sandbox (or join NAME's, `container:NAME`), join the networks, publish the
+    ports, start the main process, all or nothing (kernel thread). False when it was running
+    already (Docker answers 304); `by_policy`: the restart policy starts it."""
+    if c.running or (c.state.status == "restarting" and not by_policy):
+        return False
+    try:
+        _start(ctl, c, by_policy)
+    except BaseException:
+        if c.auto_remove and c.id in ctl.containers:  # as dockerd: a failed start removes an AutoRemove one
+            remove(ctl, c, force=True)
+        raise
+    return True
+
+
+def _start(ctl: Controller, c: Container, by_policy: bool) -> None:
+    check_startable(ctl, c)
+    rt = ctl.runtime(c.id)
+    with ctl.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoints and the container
+        ports.check_free(ctl.containers.values(), c.host, c.ports, besides=c)
+        sb = Sandbox(ctl, c)
+        if c.shared_with is not None:
+            sb.share(networked_container(ctl, c))
+        else:
+            sb.build(services=main_argv(c) is None)
+        undo.callback(sb.delete)
+        for cfg in c.networks:
+            sb.join(ctl.networks[cfg.network], ip=cfg.ip, aliases=cfg.aliases, from_connect=cfg.from_connect,
+                    mac=cfg.mac)
+        sb.place_ports()
+        spawn_main(ctl, c, rt)
+        if not by_policy:  # a start by hand wakes the policy again
+            c.manually_stopped, c.restart_count = False, 0
+        c.state.status = "running"
+        c.state.started_at = now()
+        c.state.exit_code = 0
+        ctl.store.put(c)
+        undo.pop_all()
+    ctl.emit(ContainerStarted(container=c.name, id=c.id, pid=c.state.pid))
+
+
 def spawn_main(ctl: Controller, c: Container, rt: Runtime) -> None:
     """Start the main process (kernel thread). A command that is not there fails the start as
     Docker's does (exit code 127, the container stays as it was)."""
@@ -206,11 +340,132 @@ def _holds(ctl: Controller, cid: str) -> list[str] | None:
         return None
 
 
+# -- exit and removal (kernel thread) ----------------------------------------------------------
+def exited(ctl: Controller, c: Container, rt: Runtime, code: int) -> None:
+    """The main process ended with `code`: release what the container held, as Docker does (its
+    ports, endpoints and sandbox); its policy may start it again."""
+    sb = ctl.sandboxes[c.id]
+    sb.unpublish_ports()
+    sb.delete()
+    rt.process = None
+    c.state.status, c.state.exit_code, c.state.pid, c.state.finished_at = "exited", code, 0, now()
+    if restart.restarts(c, code):
+        restart.schedule_restart(ctl, c, rt)
+    ctl.store.put(c)
+    rt.output.publish(None)  # attached clients' streams end with the container
+    ctl.emit(ContainerDied(container=c.name, id=c.id, exit_code=code))
+    rt.notify(exited=True)
+    if c.auto_remove:
+        remove(ctl, c, force=True)
+
+
+def remove(ctl: Controller, c: Container, force: bool = False) -> None:
+    if c.state.status == "restarting" and not force:
+        raise Conflict(f"You cannot remove a restarting container {c.id}. Stop the container before "
+                       "attempting removal or force remove")
+    if c.running and not force:
+        raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before "
+                       "attempting removal or force remove")
+    rt = ctl.drop_runtime(c.id)
+    if rt is not None and rt.process is not None:
+        rt.process.signal(signals.SIGKILL)  # its exit finds the container gone and changes nothing
+    with ctl.store.batch():  # one commit for the endpoints and the container
+        sb = ctl.sandboxes.get(c.id)
+        if sb is not None:
+            sb.unpublish_ports()
+            sb.delete()
+        ctl.containers.pop(c.id, None)
+        ctl.store.delete(c)
+    if rt is not None:
+        rt.end()
+    ctl.emit(ContainerRemoved(container=c.name, id=c.id))
+
+
+# -- networks: connect and disconnect ----------------------------------------------------------
+def connect(ctl: Controller, c: Container, network: str, ip: str | None = None, aliases: list[str] | None = None,
+            mac: str | None = None) -> Endpoint | None:
+    """Join a running container now; a created or exited one joins at its next start (None)."""
+    if c.shared_with is not None:
+        raise InvalidParameter(SHARED_CONFLICT)
+    net = ctl.network(network, c.host)
+    if any(cfg.network == net.id for cfg in c.networks):
+        raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
+    cfg = EndpointConfig(network=net.id, ip=ip, aliases=list(aliases or []), from_connect=True, mac=mac)
+    ep = None
+    if c.running:
+        ep = ctl.sandboxes[c.id].join(net, ip=ip, aliases=aliases, from_connect=True, mac=mac)
+    elif network_mode(ctl, net) or c.network_mode in ("host", "none"):
+        raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
+                        "network mode, which cannot be combined with other networks")
+    elif net.host is not None and net.host != c.host:
+        raise InvalidParameter(f"network {net.name} is local to host {net.host}; container {c.name} is on {c.host}")
+    c.networks.append(cfg)
+    ctl.store.put(c)
+    return ep
+
+
+def disconnect(ctl: Controller, c: Container, network: str) -> None:
+    net = ctl.network(network, c.host)
+    if c.network_mode in ("host", "none") or network_mode(ctl, net):
+        raise Forbidden(f"container cannot be disconnected from {c.network_mode} network or connected to it")
+    kept = [cfg for cfg in c.networks if cfg.network != net.id]
+    if not c.running:
+        if len(kept) == len(c.networks):
+            raise Forbidden(f"container {c.id} is not connected to network {net.name}")
+        c.networks = kept
+        ctl.store.put(c)
+        return
+    c.networks = kept
+    sb = ctl.sandboxes[c.id]
+    ep = sb.endpoint_on(net)
+    if ep is None:
+        raise Forbidden(f"container {c.name} is not connected to network {net.name}")
+    if c.endpoints and c.endpoints[0] == ep.id:
+        sb.unpublish_ports()
+        c.ports = []
+    ep.leave(sb, net, teardown=False)
+    ctl.store.put(c)
+
+
+# -- restore (the engine starts again) -----------------------------------------------------------
+def restore(ctl: Controller, c: Container, endpoints: dict[str, Endpoint]) -> None:
+    """A running container comes back with its addresses and a new main process; a created or
+    exited one is only its record again (its log stays), unless its policy starts it."""
+    if not c.networks:  # a record from before containers kept their networks: its endpoints say
+        c.networks = [EndpointConfig(network=ep.network_id, ip=ep.requested_ip, aliases=list(ep.aliases),
+                                     from_connect=ep.from_connect)
+                      for ep in (endpoints[e] for e in c.endpoints if e in endpoints)
+                      if getattr(ctl.networks.get(ep.network_id), "name", None) != GW_NETWORK]
+    ctl.containers[c.id] = c
+    if not c.running:
+        restart.restore_policy(ctl, c)  # e.g. `always`: started again once the lab is back
+        return
+    sb = Sandbox(ctl, c)
+    if c.shared_with is not None:  # NAME was made first, so it is back already
+        c.shares = ""
+        try:
+            sb.share(networked_container(ctl, c))
+        except CnmError as exc:
+            stays_exited(ctl, c, exc)
+            return
+    else:
+        sb.build(services=main_argv(c) is None)
+        order, c.endpoints = c.endpoints, []
+        sb.restore([endpoints.get(e) for e in order])
+    try:
+        spawn_main(ctl, c, ctl.runtime(c.id))
+        c.state.started_at = now()
+    except CnmError as exc:  # its command is gone from the machine: it stays, exited
+        ctl.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
+        ctl.submit(ctl.main_exited, c.id, None, 127, holds=c.holds())
+    ctl.store.put(c)
+
+
 # -- stop, kill, wait (callers' threads) -------------------------------------------------------
 def stop(ctl: Controller, c: Container, timeout: float | None) -> bool:
     rt = ctl.runtime(c.id)
     if c.state.status == "restarting":
-        ctl.submit(cancel_restart, ctl, c, holds=c.holds()).result()
+        ctl.submit(restart.cancel_restart, ctl, c, holds=c.holds()).result()
         ctl.emit(ContainerStopped(container=c.name, id=c.id))
         return True
     if not c.running:
@@ -234,7 +489,7 @@ def kill(ctl: Controller, c: Container, sig: str | int | None) -> None:
     """Send a signal (kernel thread). The stand-in ends on any signal that ends a process by default."""
     number = parse_signal(sig)
     if c.state.status == "restarting":  # Docker: the restart manager is told to give up
-        cancel_restart(ctl, c)
+        restart.cancel_restart(ctl, c)
         return
     if not c.running:
         raise Conflict(f"Cannot kill container: {c.name}: Container {c.id} is not running")
@@ -326,112 +581,6 @@ def networked_container(ctl: Controller, c: Container) -> Container:
 
 def stays_exited(ctl: Controller, c: Container, exc: CnmError) -> None:
     """The engine starts again and a running container:NAME cannot join NAME (not running)."""
-    from .clock import now
-    from .events import StepDone
-
     c.state.status, c.state.pid, c.state.finished_at = "exited", 0, now()
     ctl.store.put(c)
     ctl.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
-
-
-# -- restart policies: Docker's restart manager ------------------------------------------------
-POLICIES = ("no", "always", "unless-stopped", "on-failure")
-FIRST_DELAY, MAX_DELAY, STEADY = 0.1, 60.0, 10.0  # s: the delay doubles per restart, and starts over
-# at FIRST_DELAY once a run lasted STEADY seconds
-
-
-def check_restart_policy(policy: tuple[str, int] | None, auto_remove: bool) -> tuple[str, int]:
-    """Docker's checks of HostConfig.RestartPolicy; ("no", 0) when none is asked."""
-    name, count = policy or ("", 0)
-    if name in ("", "no", "always", "unless-stopped"):
-        if count:
-            raise InvalidParameter(f"maximum retry count cannot be used with restart policy '{name}'")
-    elif name == "on-failure":
-        if count < 0:
-            raise InvalidParameter("maximum retry count cannot be negative")
-    else:
-        raise InvalidParameter(f"invalid restart policy '{name}' (one of {', '.join(POLICIES)}[:N])")
-    if auto_remove and name not in ("", "no"):
-        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
-    return name or "no", count
-
-
-def restarts(c: Container, code: int) -> bool:
-    """Whether the policy starts the container again after its main process exited with `code`.
-    A stop or kill by hand rests every policy until the next start by hand."""
-    if c.manually_stopped:
-        return False
-    if c.restart_policy in ("always", "unless-stopped"):
-        return True
-    if c.restart_policy == "on-failure":
-        return code != 0 and (not c.restart_retries or c.restart_count < c.restart_retries)
-    return False
-
-
-def schedule_restart(ctl: Controller, c: Container, rt: Runtime) -> None:
-    """The container is `restarting`: after the delay, the kernel thread starts it again, unless
-    it was stopped, killed, started or removed meanwhile (kernel thread)."""
-    ran = time.monotonic() - rt.started_mono
-    rt.delay = FIRST_DELAY if not rt.delay or ran >= STEADY else min(rt.delay * 2, MAX_DELAY)
-    c.restart_count += 1
-    c.state.status = "restarting"
-    _restart_later(ctl, c, rt.delay)
-
-
-def _restart_later(ctl: Controller, c: Container, delay: float) -> None:
-    count = c.restart_count
-
-    def due() -> None:
-        try:
-            ctl.submit(restart_by_policy, ctl, c.id, count, holds=c.holds())
-        except RuntimeError:  # the engine is shutting down: the policy acts again at its next start
-            pass
-
-    timer = threading.Timer(delay, due)
-    timer.daemon = True
-    timer.start()
-
-
-def restart_by_policy(ctl: Controller, cid: str, count: int) -> None:
-    c = ctl.containers.get(cid)
-    if c is None or c.state.status != "restarting" or c.restart_count != count:
-        return
-    try:
-        ctl.start_container(cid, by_policy=True)
-    except CnmError as exc:  # e.g. its network is gone: it stays exited, saying why
-        c.state.status, c.state.error = "exited", exc.message
-        ctl.store.put(c)
-
-
-def cancel_restart(ctl: Controller, c: Container) -> None:
-    """stop or kill while the policy waits to restart: the container stays exited (kernel thread)."""
-    c.manually_stopped = True
-    c.state.status = "exited"
-    ctl.store.put(c)
-
-
-def restart_at_engine_start(c: Container) -> bool:
-    """An exited container the policy starts when the engine starts (dockerd's restore):
-    `always` even after a stop by hand, `unless-stopped` unless so stopped, `on-failure` after a
-    failure with retries left."""
-    if c.state.status == "restarting" or c.restart_policy == "always":
-        return True
-    if c.restart_policy == "unless-stopped":
-        return not c.manually_stopped
-    return c.restart_policy == "on-failure" and c.state.exit_code != 0 and \
-        (not c.restart_retries or c.restart_count < c.restart_retries)
-
-
-def restore_policy(ctl: Controller, c: Container) -> None:
-    """The engine starts again with this container not running: its policy may start it."""
-    if restart_at_engine_start(c):
-        c.state.status = "restarting"
-        _restart_later(ctl, c, FIRST_DELAY)
-
-
-def update_restart_policy(ctl: Controller, c: Container, name: str, count: int) -> None:
-    """`docker update --restart` (kernel thread)."""
-    if c.auto_remove and name not in ("", "no"):
-        raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the container")
-    c.restart_policy, c.restart_retries = check_restart_policy((name, count), False)
-    ctl.store.put(c)

@@ -14,30 +14,26 @@ one thread.
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
 from . import container as lifecycle
-from . import ports, underlay
-from .clock import now
+from . import underlay
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
+from .clock import now
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
-from .events import (ContainerCreated, ContainerDied, ContainerRemoved, ContainerRestarted, ContainerStarted, Event,
-                     HostAdded, HostRemoved, LabReset, LabRestored, StepDone)
+from .events import ContainerRestarted, Event, HostAdded, HostRemoved, LabReset, LabRestored
 from .hooks import Hooks
 from .host import Host
 from .ipam import Ipam
 from .kernel import Kernel
-from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name,
-                    check_plugin_name, new_id, random_name)
+from .names import check_host_name, check_network_name, check_plugin_name, new_id
 from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, IpamConfig, Network  # noqa: F401  (GW_*: public names)
 from .osl.netns import Namespaces
-from .sandbox import SHARED_PREFIX, Container, ContainerTable, EndpointConfig, PortBinding, Sandbox, State, parse_port
+from .sandbox import Container, ContainerTable, Sandbox
 from .builtin_services import BuiltinServices
 from .store import Store
 
@@ -88,9 +84,7 @@ class Controller:
     def close(self) -> None:
         """The engine stops: main processes end with it; running containers start again with the next."""
         for rt in list(self._runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
-            if rt.process is not None:
-                rt.process.on_exit = lambda code: None
-                rt.process.signal(signal.SIGKILL)
+            rt.drop_process()
         self.builtin_services.close()
         self.kernel.close()
 
@@ -98,12 +92,8 @@ class Controller:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
         self.kernel.settle()  # unmounts of removed containers still running: done before we start
         for rt in list(self._runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
-            if rt.process is not None:
-                rt.process.on_exit = lambda code: None
-                rt.process.signal(signal.SIGKILL)
-            rt.output.publish(None)
-            rt.log.remove()
-            rt.notify(removed=True)
+            rt.drop_process()
+            rt.end()
         self._runtimes.clear()
         for container in list(self.containers.values()):
             if not container.running:
@@ -131,10 +121,6 @@ class Controller:
             for host in self.docker_hosts():
                 host.set_up(drv)
         return drv
-
-    def _network_mode(self, net: Network) -> str | None:
-        """"host" or "none" when the network is a whole network mode (its driver says so)."""
-        return self.driver(net.driver).capabilities.network_mode
 
     def loaded_drivers(self) -> list[Driver]:
         return list(self._drivers.values())
@@ -284,7 +270,7 @@ class Controller:
     def network_endpoints(self, net: Network) -> list[Endpoint]:
         return [e for e in self.endpoints.values() if e.network_id == net.id]
 
-    # -- containers -------------------------------------------------------------
+    # -- containers: the life cycle is container.py's -------------------------------
     def container(self, ref: str) -> Container:
         found = self.containers.by_name.get(ref) or self.containers.get(ref)
         if found is not None:
@@ -294,73 +280,22 @@ class Controller:
             return matches[0]
         raise NotFound(f"No such container: {ref}")
 
-    def create_container(self, name: str | None = None, network: str | list[str] | None = None,
-                         ip: str | None = None, aliases: list[str] | None = None,
-                         ports: list[str | PortBinding] | None = None, host: str | None = None,
-                         labels: dict[str, str] | None = None, image: str = "", cmd: list[str] | None = None,
-                         entrypoint: list[str] | None = None, env: list[str] | None = None,
-                         hostname: str | None = None, tty: bool = False, open_stdin: bool = False,
-                         stdin_once: bool = False, auto_remove: bool = False, mac: str | None = None,
-                         endpoint_configs: dict[str, dict] | None = None,
-                         restart_policy: tuple[str, int] | None = None, working_dir: str = "") -> Container:
-        """`docker create`: record the container (state `created`); `start_container` builds it.
+    def runtime(self, cid: str) -> lifecycle.Runtime:
+        rt = self._runtimes.get(cid)
+        if rt is None:
+            rt = self._runtimes[cid] = lifecycle.Runtime(lifecycle.log_path(self, cid))
+        return rt
 
-        `network` names every network to join, in order (Docker 25+ joins them all); `ip`,
-        `aliases` and `mac` are for the first, `endpoint_configs` ({name: {"ip", "aliases", "mac"}})
-        for any of them."""
-        policy = lifecycle.check_restart_policy(restart_policy, auto_remove)
-        if working_dir and not working_dir.startswith("/"):
-            raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
-        name = name or random_name({c.name for c in self.containers.values()})
-        check_container_name(name)
-        existing = self.containers.by_name.get(name)
-        if existing is not None:
-            raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
-                           f'"{existing.id}". You have to remove (or rename) that container to be able to reuse that name.')
-        if name in self.hosts or name in RESERVED_NAMESPACES:
-            raise Conflict(f"name {name} is taken by a host of the lab: hosts and containers share the namespace list")
-        names = [network] if isinstance(network, str) else list(dict.fromkeys(network or []))
-        shared = bool(names) and names[0].startswith(SHARED_PREFIX)  # container:NAME: no networks of its own
-        if shared:
-            host = lifecycle.check_shared_create(self, names, host, ports, hostname, mac, ip, aliases,
-                                                 endpoint_configs)
-        host = host or self.default_host()
-        if self.host(host).plain:
-            raise InvalidParameter(f"host {host} is a plain machine, not a Docker host")
-        nets = [] if shared else [self.network(n, host) for n in names] or [self.network("bridge", host)]
-        if not names:
-            ip = None  # `docker run --ip` without --network is silently ignored
-        special = [n for n in nets if self._network_mode(n)]
-        if special and len(nets) > 1:
-            raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(names)}: "
-                                   f"{special[0].name} network mode cannot be combined with other networks")
-        bindings = [p if isinstance(p, PortBinding) else parse_port(p) for p in ports or []]
-        mode = names[0] if shared else self._network_mode(nets[0]) or nets[0].name
-        if bindings and mode in ("host", "none"):
-            raise InvalidParameter(f"ports cannot be published in {mode} network mode")
-        configs = endpoint_configs or {}
-        wanted = []
-        for i, net in enumerate(nets):
-            cfg = configs.get(names[i] if names else net.name) or configs.get(net.name) or {}
-            first = i == 0
-            wanted.append(EndpointConfig(network=net.id, ip=cfg.get("ip") or (ip if first else None),
-                                         aliases=list(cfg.get("aliases") or (aliases if first else None) or []),
-                                         mac=cfg.get("mac") or (mac if first else None)))
-        cid = new_id()
-        container = Container(id=cid, name=name, host=host, created=now(), network_mode=mode, ports=bindings,
-                              labels=dict(labels or {}), networks=wanted, image=image or "", cmd=cmd,
-                              entrypoint=entrypoint, env=list(env or []), hostname=hostname or cid[:12],
-                              tty=tty, open_stdin=open_stdin, stdin_once=stdin_once, auto_remove=auto_remove,
-                              restart_policy=policy[0], restart_retries=policy[1], working_dir=working_dir,
-                              state=State())
-        self.containers[cid] = container
-        self.store.put(container)
-        self.emit(ContainerCreated(container=name, id=cid, host=host))
-        return container
+    def drop_runtime(self, cid: str) -> lifecycle.Runtime | None:
+        return self._runtimes.pop(cid, None)
 
-    def run_container(self, name: str | None = None, **kwargs) -> Container:
+    def create_container(self, name: str | None = None, **request) -> Container:
+        """`docker create`: record the container (`container.create` names what it takes)."""
+        return lifecycle.create(self, name, **request)
+
+    def run_container(self, name: str | None = None, **request) -> Container:
         """`docker run -d`: create and start, all or nothing (a failed start removes it again)."""
-        c = self.create_container(name, **kwargs)
+        c = self.create_container(name, **request)
         try:
             self.start_container(c.id)
         except BaseException:
@@ -369,52 +304,9 @@ class Controller:
             raise
         return c
 
-    # -- the life cycle (container.py) ------------------------------------------
-    def runtime(self, cid: str) -> lifecycle.Runtime:
-        rt = self._runtimes.get(cid)
-        if rt is None:
-            rt = self._runtimes[cid] = lifecycle.Runtime(lifecycle.log_path(self, cid))
-        return rt
-
     def start_container(self, ref: str, by_policy: bool = False) -> bool:
-        """Build the sandbox (or join NAME's, `container:NAME`), join the networks, publish the
-        ports, start the main process. Kernel thread. False when it was running already (Docker
-        answers 304); `by_policy`: the restart policy starts it."""
-        c = self.container(ref)
-        if c.running or (c.state.status == "restarting" and not by_policy):
-            return False
-        try:
-            return self._start(c, by_policy)
-        except BaseException:
-            if c.auto_remove and c.id in self.containers:  # as dockerd: a failed start removes an AutoRemove one
-                self.remove_container(c.id, force=True)
-            raise
-
-    def _start(self, c: Container, by_policy: bool) -> bool:
-        lifecycle.check_startable(self, c)
-        rt = self.runtime(c.id)
-        with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoints and the container
-            ports.check_free(self.containers.values(), c.host, c.ports, besides=c)
-            sb = Sandbox(self, c)
-            if c.shared_with is not None:
-                sb.share(lifecycle.networked_container(self, c))
-            else:
-                sb.build(services=lifecycle.main_argv(c) is None)
-            undo.callback(sb.delete)
-            for cfg in c.networks:
-                sb.join(self.networks[cfg.network], ip=cfg.ip, aliases=cfg.aliases, from_connect=cfg.from_connect,
-                        mac=cfg.mac)
-            sb.place_ports()
-            lifecycle.spawn_main(self, c, rt)
-            if not by_policy:  # a start by hand wakes the policy again
-                c.manually_stopped, c.restart_count = False, 0
-            c.state.status = "running"
-            c.state.started_at = now()
-            c.state.exit_code = 0
-            self.store.put(c)
-            undo.pop_all()
-        self.emit(ContainerStarted(container=c.name, id=c.id, pid=c.state.pid))
-        return True
+        """Kernel thread. False when it was running already (Docker answers 304)."""
+        return lifecycle.start(self, self.container(ref), by_policy)
 
     def main_exited(self, cid: str, proc, code: int) -> None:
         """The main process `proc` ended with `code` (kernel thread): release what the container held."""
@@ -422,19 +314,7 @@ class Controller:
         rt = self._runtimes.get(cid)
         if c is None or rt is None or not c.running or rt.process is not proc:
             return  # an old process of a container that has started again since, or is gone
-        sb = self.sandboxes[cid]
-        sb.unpublish_ports()
-        sb.delete()
-        rt.process = None
-        c.state.status, c.state.exit_code, c.state.pid, c.state.finished_at = "exited", code, 0, now()
-        if lifecycle.restarts(c, code):
-            lifecycle.schedule_restart(self, c, rt)
-        self.store.put(c)
-        rt.output.publish(None)  # attached clients' streams end with the container
-        self.emit(ContainerDied(container=c.name, id=c.id, exit_code=code))
-        rt.notify(exited=True)
-        if c.auto_remove:
-            self.remove_container(c.id, force=True)
+        lifecycle.exited(self, c, rt, code)
 
     def stop_container(self, ref: str, timeout: float | None = None) -> bool:
         """SIGTERM, then SIGKILL after `timeout` s (default 10). Blocks: call it off the kernel
@@ -460,76 +340,15 @@ class Controller:
         return lifecycle.wait(self, self.container(ref), condition, timeout, ready)
 
     def remove_container(self, ref: str, force: bool = False) -> None:
-        container = self.container(ref)
-        if container.state.status == "restarting" and not force:
-            raise Conflict(f"You cannot remove a restarting container {container.id}. Stop the container before "
-                           "attempting removal or force remove")
-        if container.running and not force:
-            raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
-                           "attempting removal or force remove")
-        rt = self._runtimes.pop(container.id, None)
-        if rt is not None and rt.process is not None:
-            rt.process.signal(signal.SIGKILL)  # its exit finds the container gone and changes nothing
-        with self.store.batch():  # one commit for the endpoints and the container
-            sb = self.sandboxes.get(container.id)
-            if sb is not None:
-                sb.unpublish_ports()
-                sb.delete()
-            self.containers.pop(container.id, None)
-            self.store.delete(container)
-        if rt is not None:
-            rt.output.publish(None)
-            rt.log.remove()
-            rt.notify(removed=True)
-        self.emit(ContainerRemoved(container=container.name, id=container.id))
+        lifecycle.remove(self, self.container(ref), force)
 
-    # -- endpoints: connect and disconnect -------------------------------------
     def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None,
                 mac: str | None = None) -> Endpoint | None:
         """Join a running container now; a created or exited one joins at its next start (None)."""
-        c = self.container(container)
-        if c.shared_with is not None:
-            raise InvalidParameter(lifecycle.SHARED_CONFLICT)
-        net = self.network(network, c.host)
-        if any(cfg.network == net.id for cfg in c.networks):
-            raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
-        cfg = EndpointConfig(network=net.id, ip=ip, aliases=list(aliases or []), from_connect=True, mac=mac)
-        if not c.running:
-            if self._network_mode(net) or c.network_mode in ("host", "none"):
-                raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
-                                "network mode, which cannot be combined with other networks")
-            if net.host is not None and net.host != c.host:
-                raise InvalidParameter(f"network {net.name} is local to host {net.host}; container {c.name} is on {c.host}")
-            c.networks.append(cfg)
-            self.store.put(c)
-            return None
-        ep = self.sandboxes[c.id].join(net, ip=ip, aliases=aliases, from_connect=True, mac=mac)
-        c.networks.append(cfg)
-        self.store.put(c)
-        return ep
+        return lifecycle.connect(self, self.container(container), network, ip=ip, aliases=aliases, mac=mac)
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
-        c = self.container(container)
-        net = self.network(network, c.host)
-        if c.network_mode in ("host", "none") or self._network_mode(net):
-            raise Forbidden(f"container cannot be disconnected from {c.network_mode} network or connected to it")
-        if not c.running:
-            kept = [cfg for cfg in c.networks if cfg.network != net.id]
-            if len(kept) == len(c.networks):
-                raise Forbidden(f"container {c.id} is not connected to network {net.name}")
-            c.networks = kept
-            self.store.put(c)
-            return
-        c.networks = [cfg for cfg in c.networks if cfg.network != net.id]
-        sb = self.sandboxes[c.id]
-        ep = sb.endpoint_on(net)
-        if ep is None:
-            raise Forbidden(f"container {c.name} is not connected to network {net.name}")
-        if c.endpoints and c.endpoints[0] == ep.id:
-            sb.unpublish_ports()
-            c.ports = []
-        ep.leave(sb, net, teardown=False)
-        self.store.put(c)
+        lifecycle.disconnect(self, self.container(container), network)
 
     def gateway_endpoint(self, c: Container) -> Endpoint | None:
         """The endpoint giving a running container its default route (sandbox.py)."""
@@ -551,40 +370,8 @@ class Controller:
         endpoints = {e.id: e for e in self.store.load("endpoint")}
         containers = self.store.load("container")
         for c in containers:
-            self._restore_container(c, endpoints)
+            lifecycle.restore(self, c, endpoints)
         self.emit(LabRestored(hosts=len(hosts), networks=len(networks), containers=len(containers)))
-
-    def _restore_container(self, c: Container, endpoints: dict[str, Endpoint]) -> None:
-        """A running container comes back with its addresses and a new main process; a created or
-        exited one is only its record again (its log stays)."""
-        if not c.networks:  # a record from before containers kept their networks: its endpoints say
-            c.networks = [EndpointConfig(network=ep.network_id, ip=ep.requested_ip, aliases=list(ep.aliases),
-                                         from_connect=ep.from_connect)
-                          for ep in (endpoints[e] for e in c.endpoints if e in endpoints)
-                          if getattr(self.networks.get(ep.network_id), "name", None) != GW_NETWORK]
-        self.containers[c.id] = c
-        if not c.running:
-            lifecycle.restore_policy(self, c)  # e.g. `always`: started again once the lab is back
-            return
-        sb = Sandbox(self, c)
-        if c.shared_with is not None:  # NAME was made first, so it is back already
-            c.shares = ""
-            try:
-                sb.share(lifecycle.networked_container(self, c))
-            except CnmError as exc:
-                lifecycle.stays_exited(self, c, exc)
-                return
-        else:
-            sb.build(services=lifecycle.main_argv(c) is None)
-            order, c.endpoints = c.endpoints, []
-            sb.restore([endpoints.get(e) for e in order])
-        try:
-            lifecycle.spawn_main(self, c, self.runtime(c.id))
-            c.state.started_at = now()
-        except CnmError as exc:  # its command is gone from the machine: it stays, exited
-            self.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
-            self.submit(self.main_exited, c.id, None, 127, holds=c.holds())
-        self.store.put(c)
 
 
 def _run_here(fn, *args, holds=None, **kwargs) -> Future:

@@ -688,3 +688,55 @@ def test_a_network_makes_itself_and_gives_everything_back(ctl, rec):
     with pytest.raises(InvalidParameter, match=r"unknown option bogus for the nat driver \(known: nat.mode\)"):
         ctl.create_network("n5", driver="nat", options={"bogus": "1"})
     assert [n.name for n in ctl.networks.values() if not n.predefined] == ["n2", "n3"]
+
+
+# -- the container life cycle (container.py) -------------------------------------------------
+def test_a_stopped_container_keeps_its_networks_for_the_next_start(ctl, rec):
+    ctl.create_network("a-net")
+    ctl.create_network("b-net")
+    ctl.add_host("host2")
+    ctl.create_network("far", host="host2")
+    c = ctl.create_container("web", network="b-net", ports=["8080:80"])
+    assert c.state.status == "created" and c.id not in ctl.sandboxes and not ctl.endpoints
+    assert ctl.connect("a-net", "web") is None  # recorded, joined at the start
+    with pytest.raises(Conflict, match="already exists in network a-net"):
+        ctl.connect("a-net", "web")
+    with pytest.raises(InvalidParameter, match="local to host host2"):
+        ctl.connect("far", "web")
+    with pytest.raises(Forbidden, match="network mode"):
+        ctl.connect("host", "web")
+    ctl.disconnect("b-net", "web")
+    with pytest.raises(Forbidden, match="not connected to network b-net"):
+        ctl.disconnect("b-net", "web")
+    assert [cfg.network for cfg in ctl.store.load("container")[0].networks] == [ctl.network("a-net").id]
+    assert ctl.start_container("web") and not ctl.start_container("web")  # the second: already running
+    assert networks_of(ctl, c) == ["a-net"] and rec.published["web"] == ("a-net", "eth0")
+
+
+def test_removing_a_container_ends_its_runtime_and_frees_what_it_held(ctl, rec):
+    ctl.create_network("net")
+    c = ctl.run_container("web", network="net", ports=["8080:80"])
+    rt = ctl.runtime(c.id)
+    with pytest.raises(Conflict, match="cannot remove a running container"):
+        ctl.remove_container("web")
+    ctl.remove_container("web", force=True)
+    assert rt.removed and "web" not in ctl.containers.by_name and not ctl.endpoints and not ctl.sandboxes
+    assert "web" not in rec.published and "web" not in ctl.kernel.sandboxes and not ctl.store.load("container")
+    ctl.run_container("again", network="net", ports=["8080:80"])  # the port and address are free
+
+
+def test_an_auto_remove_container_goes_when_its_main_process_ends(ctl, rec):
+    c = ctl.run_container("once", auto_remove=True)
+    ctl.main_exited(c.id, None, 0)
+    assert "once" not in ctl.containers.by_name and not ctl.store.load("container")
+    kept = ctl.run_container("kept")
+    ctl.main_exited(kept.id, None, 3)
+    assert (kept.state.status, kept.state.exit_code) == ("exited", 3) and kept.id not in ctl.sandboxes
+    ctl.main_exited(kept.id, None, 5)  # an old exit of a container not running: nothing changes
+    assert kept.state.exit_code == 3
+
+
+def test_reset_ends_every_runtime(ctl, rec):
+    rt = ctl.runtime(ctl.run_container("web").id)
+    ctl.reset()
+    assert rt.removed and not ctl.containers

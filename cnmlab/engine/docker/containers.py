@@ -8,8 +8,7 @@ import datetime
 import os
 import subprocess
 
-from ... import container as lifecycle
-from ... import docker_views, image
+from ... import docker_views, image, restart
 from ...api import types
 from ...errors import Conflict, InvalidParameter, NotFound
 from ...sandbox import SHARED_PREFIX, PortBinding
@@ -191,7 +190,7 @@ def update(req: Request) -> dict:
     c = ctl.container(req.params["id"])
     spec: types.ContainerUpdate = req.body or types.ContainerUpdate()
     if spec.restart_policy is not None:
-        lifecycle.update_restart_policy(ctl, c, spec.restart_policy.name, spec.restart_policy.maximum_retry_count)
+        restart.update_restart_policy(ctl, c, spec.restart_policy.name, spec.restart_policy.maximum_retry_count)
     return {"Warnings": []}
 
 
