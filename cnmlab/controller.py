@@ -3,7 +3,7 @@
 As libnetwork's controller.go, it keeps the registry (hosts, networks, containers, endpoints,
 sandboxes, drivers, IPAM, the store) and the life cycle: it creates and removes hosts and
 networks, starts and stops containers, and restores the lab from the store. It checks what is
-asked; the objects do their own work: a `Host` (host.py) plugs itself into the LAN and makes its
+asked; the objects do their own work (a container's life cycle is container.py's): a `Host` (host.py) plugs itself into the LAN and makes its
 predefined networks, a `Network` (network.py) plans its pool and has its driver make it, a
 `Sandbox` (sandbox.py) joins endpoints (endpoint.py), keeps the default route and
 docker_gwbridge and places the published ports. Every change is a sequence of named steps;
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from . import container as lifecycle
 from . import underlay
+from .clock import now
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
-from .clock import now
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
 from .events import ContainerRestarted, Event, HostAdded, HostRemoved, LabReset, LabRestored
 from .hooks import Hooks
@@ -305,7 +305,8 @@ class Controller:
         return c
 
     def start_container(self, ref: str, by_policy: bool = False) -> bool:
-        """Kernel thread. False when it was running already (Docker answers 304)."""
+        """Build and start it (`container.start`), kernel thread. False when it was running
+        already (Docker answers 304)."""
         return lifecycle.start(self, self.container(ref), by_policy)
 
     def main_exited(self, cid: str, proc, code: int) -> None:

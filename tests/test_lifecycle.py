@@ -343,3 +343,11 @@ def test_docker_cli_streams_and_terminals(lab, tmp_path):
         assert "25 90" in screen() and lab.inspect("box")["Config"]["Hostname"] in screen()
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True)
+
+
+def test_detach_keys_are_ascii_as_dockers_are():
+    from cnmlab.engine import detach_keys
+
+    assert detach_keys.parse("a,ctrl-q,DEL") == b"a\x11\x7f"
+    with pytest.raises(CnmError, match=r"Invalid detach keys \(Ā\)"):  # two bytes in UTF-8: Go's len says 2
+        detach_keys.parse("Ā")

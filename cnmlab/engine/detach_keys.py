@@ -20,7 +20,7 @@ def parse(text: str | None) -> bytes:
     text = text or DEFAULT
     out = bytearray()
     for key in text.split(","):
-        if len(key) == 1:
+        if len(key.encode()) == 1:  # one byte, as Go's len counts: an ASCII character
             out.append(ord(key))
         elif key in CONTROLS:
             out.append(CONTROLS.index(key))
