@@ -108,6 +108,9 @@ class Controller:
             table.clear()
         for drv in self.loaded_drivers():  # drivers with lab-wide state (overlay namespaces) drop it
             drv.reset()
+        # and load again on demand, as a fresh engine does: a driver loaded before the reset would
+        # otherwise set up every new host (its chains) where a restored engine would not
+        self._drivers.clear()
         self.ipam = Ipam(reserved=[underlay.SUBNET], name_of=self._network_name)
         self.store.clear()
         self.emit(LabReset())

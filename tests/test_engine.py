@@ -53,6 +53,25 @@ def test_status_json_and_socket_mode(engine, cli):
     assert os.stat(data["socket"]).st_mode & 0o777 == 0o600
 
 
+def _kill_9(client) -> None:
+    pid = client.status()["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.05)
+
+
+def test_reset_forgets_the_drivers_the_last_lab_used(lab):
+    """After a reset the lab is a fresh engine's: a driver the last lab loaded (nat adds per-host
+    chains) sets up no new host, so a restart restores the very same rules."""
+    lab.network_create("was-nat", driver="nat")
+    lab.reset()
+    before = in_world(lab, "host1", "iptables", "-S").stdout
+    _kill_9(lab)
+    assert in_world(lab, "host1", "iptables", "-S").stdout == before
+    assert "HNS" not in before
+
+
 def test_restore_after_kill_9_is_exact(lab):
     build(lab)
     before = snapshot(lab)
