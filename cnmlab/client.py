@@ -326,9 +326,14 @@ class Client:
             entrypoint: list[str] | None = None, hostname: str | None = None) -> dict:
         """`docker run -d`: create and start; a start that fails removes the container again.
         (`name` None: Docker's way, a random adjective_scientist name.)"""
-        made = self.create(name, network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels,
-                           image=image, cmd=cmd, env=env, tty=tty, stdin=stdin, auto_remove=auto_remove,
-                           entrypoint=entrypoint, hostname=hostname)
+        body = types.ContainerCreate.of(
+            network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels, image=image, cmd=cmd,
+            env=env, tty=tty, stdin=stdin, auto_remove=auto_remove, entrypoint=entrypoint, hostname=hostname)
+        # One request: the engine creates and starts in one turn (an engine from before that
+        # answers without `Started`, and the container is started the Docker way).
+        made = self.request("POST", "/containers/create", body, query={"name": name, "start": 1})
+        if made.pop("Started", False):
+            return made
         try:
             self.start(made["Id"])
         except CnmError:

@@ -154,6 +154,8 @@ class Engine:
     # -- events -----------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
         self.readers.events += 1
+        if not self._subscribers:  # a container makes ~7 events: no JSON for nobody
+            return
         line = (json.dumps(event.to_json()) + "\n").encode()
         with self._sub_lock:
             for q in self._subscribers:
