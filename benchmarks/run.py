@@ -11,6 +11,7 @@ the median of several runs. Prints rich tables and writes JSON (benchmarks/resul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -20,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from . import engine as eng
@@ -271,6 +273,8 @@ def render(results: dict) -> None:
                 continue
             t.add_row(f"{section}: {key}", f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(t)
+    for section, text in (results.get("errors") or {}).items():
+        console.print(f"[red]section {section} failed:[/red] {text.strip().splitlines()[-1]}")
     t = Table(title="Targets")
     for col in ("measure", "target", "value", "met"):
         t.add_column(col)
@@ -289,26 +293,36 @@ def main(argv: list[str] | None = None) -> int:
                      "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                      "machine": machine(), "ns": args.ns}
     load_start = os.getloadavg()
-    client, base = eng.private_engine()
-    try:
-        if "build" in args.sections:
-            bench_build(args, client, results)
-        if any(s in args.sections for s in ("api", "probe", "dns", "tui")):
-            bench_extras(args, client, results)
-        if "rss" in args.sections:
-            bench_rss(args, client, results)
-    finally:
-        client.stop_engine()
-        shutil.rmtree(base, ignore_errors=True)
-    results["loadavg"] = {"start": load_start, "end": os.getloadavg()}  # other work on the machine skews figures
-    results["targets"] = targets(results)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
+
+    def save() -> None:
+        """Write what is measured so far: a section that fails (or a killed run) loses only itself."""
+        results["loadavg"] = {"start": load_start, "end": os.getloadavg()}  # other work on the machine skews figures
+        results["targets"] = targets(results)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+
+    client, base = eng.private_engine()
+    steps = [("build", bench_build), ("api,probe,dns,tui", bench_extras), ("rss", bench_rss)]
+    try:
+        for names, step in steps:
+            if not any(s in args.sections for s in names.split(",")):
+                continue
+            try:
+                step(args, client, results)
+            except Exception as exc:  # noqa: BLE001 - recorded in the JSON; the other sections still run
+                log(f"section {names} failed: {type(exc).__name__}: {exc}")
+                results.setdefault("errors", {})[names] = traceback.format_exc()[-2000:]
+            save()
+    finally:
+        with contextlib.suppress(Exception):
+            client.stop_engine()
+        shutil.rmtree(base, ignore_errors=True)
+        save()
     if not args.no_table:
         render(results)
     log(f"results written to {path}")
-    return 0
+    return 1 if results.get("errors") else 0
 
 
 if __name__ == "__main__":
