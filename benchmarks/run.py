@@ -25,12 +25,12 @@ import traceback
 from pathlib import Path
 
 from . import engine as eng
-from . import tui
+from . import cli, tui
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_JSON = ROOT / "results" / "latest.json"
 EXTRAS_N = 20
-SECTIONS = ("build", "api", "probe", "dns", "tui", "rss")
+SECTIONS = ("build", "api", "cli", "probe", "dns", "tui", "rss")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -158,6 +158,9 @@ def bench_extras(args, client, results: dict) -> None:
     if "api" in args.sections:
         log("engine API latency")
         results["api"] = eng.api_latency(client, repeat)
+    if "cli" in args.sections:
+        log("CLI wall time (a process per command)")
+        results["cli"] = cli.wall(15 if not args.quick else 5)
     if "probe" in args.sections:
         log("probes, traced probe, 20x20 matrix")
         results["probe"] = eng.probes(client, 20 if not args.quick else 5)
@@ -228,6 +231,9 @@ def targets(results: dict) -> list[dict]:
     add("20x20 matrix (s)", "< 3", m and round(m / 1000, 3), m and m < 3000)
     t = probe.get("trace_ms")
     add("traced probe (ms)", "< 50", t and round(t, 1), t and t < 50)
+    for name in ("network_ls", "ps", "inspect"):
+        ms = results.get("cli", {}).get(f"{name}_ms")
+        add(f"`cnmlab {name.replace('_', ' ')}` wall (ms)", "<= 90", ms and round(ms, 1), ms and ms <= 90)
     f = results.get("tui", {}).get("first_frame_ms")
     add("TUI first frame (s)", "<= 0.35", f and round(f / 1000, 3), f and f <= 350)
     rss = results.get("rss", {})
@@ -267,7 +273,7 @@ def render(results: dict) -> None:
     t = Table(title="Other measures (medians)")
     t.add_column("measure")
     t.add_column("value", justify="right")
-    for section in ("api", "probe", "dns", "tui", "rss"):
+    for section in ("api", "cli", "probe", "dns", "tui", "rss"):
         for key, value in (results.get(section) or {}).items():
             if isinstance(value, list):
                 continue
@@ -303,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps(results, indent=2) + "\n")
 
     client, base = eng.private_engine()
-    steps = [("build", bench_build), ("api,probe,dns,tui", bench_extras), ("rss", bench_rss)]
+    steps = [("build", bench_build), ("api,cli,probe,dns,tui", bench_extras), ("rss", bench_rss)]
     try:
         for names, step in steps:
             if not any(s in args.sections for s in names.split(",")):

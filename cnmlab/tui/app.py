@@ -90,7 +90,9 @@ class CnmlabApp(App):
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         self.set_status("connecting to the engine…")
-        self.boot()
+        # After the first frame: the boot thread's imports and engine calls would hold the GIL
+        # while the first layout and render run, and the user sees nothing until they end.
+        self.call_after_refresh(self.boot)
 
     def set_status(self, text: str) -> None:
         self.status_text = text
