@@ -15,7 +15,7 @@ import os
 import socket
 from concurrent.futures import Future
 
-from ..osl import iptables, iptables_pool, netns, nftables
+from ..osl import iptables, iptables_pool, netns, nftables, writer
 
 ADDRESS = "127.0.0.11"
 ETC_NETNS = "/etc/netns"
@@ -77,7 +77,7 @@ def nat_rules(udp_port: int, tcp_port: int) -> dict[str, list[str]]:
 
 def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> Future:
     """Start writing the nat chains and return at once: in-process over nf_tables where `iptables`
-    is iptables-nft, on the writer thread (osl/nftables.write_soon), else one iptables-restore on
+    is iptables-nft, on the writer thread (osl/writer.py), else one iptables-restore on
     the background pool. The future is done when the rules are in place (or holds why they are not)."""
     if not nftables.iptables_is_nft():
         return iptables_pool.start(sandbox, nat_rules(udp_port, tcp_port))
@@ -88,7 +88,7 @@ def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> Future:
         except OSError:  # let iptables-restore try, and say why if it fails too
             iptables.restore(sandbox, nat_rules(udp_port, tcp_port))
 
-    return nftables.write_soon(sandbox, write)
+    return writer.submit(sandbox, write)
 
 
 def private_etc() -> bool:

@@ -19,9 +19,6 @@ import shutil
 import socket
 import struct
 import subprocess
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from ipaddress import IPv4Address
 
 from . import netns
@@ -222,41 +219,6 @@ def write_dns_rules(ns: str, address: str, udp_port: int, tcp_port: int) -> None
     """Write the embedded DNS nat chains into namespace `ns`; OSError if the kernel refuses."""
     with netns.entered(ns):
         send_batch(dns_messages(address, udp_port, tcp_port))
-
-
-# -- in the background ----------------------------------------------------------------------
-# Most of a sandbox's nat batch is kernel time (registering NAT and conntrack in the fresh
-# namespace, ~0.3 ms), spent without the GIL: a thread of its own does it on the other core
-# while the kernel thread goes on with the join, the reply, or a batch's next containers.
-_writer: ThreadPoolExecutor | None = None
-_inflight: dict[str, Future] = {}  # namespace -> its write, until done
-_here = threading.local()
-
-
-def write_soon(ns: str, write: Callable[[], None]) -> Future:
-    """Run `write` (rules into namespace `ns`) on the writer thread; return its future. Any later
-    iptables command in `ns` (osl/iptables.run_in) waits for it first, so rules keep their order."""
-    global _writer
-    if _writer is None:
-        _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nft-writer")
-
-    def run() -> None:
-        _here.writing = True
-        try:
-            write()
-        finally:
-            _here.writing = False
-
-    job = _inflight[ns] = _writer.submit(run)
-    job.add_done_callback(lambda done: _inflight.pop(ns, None) if _inflight.get(ns) is done else None)
-    return job
-
-
-def settle(ns: str | None) -> None:
-    """Wait for the background write into `ns`, if one is in flight (not from the writer itself)."""
-    job = _inflight.get(ns) if ns is not None else None
-    if job is not None and not getattr(_here, "writing", False):
-        job.exception()  # waits; its caller learns of a failure from the future it was given
 
 
 @functools.cache
