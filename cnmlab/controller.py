@@ -1,9 +1,13 @@
 """The controller: the one entry point to the lab's hosts, networks, endpoints and sandboxes.
 
-As in libnetwork, the controller owns IPAM and the store and drives the network drivers
-through the CNM lifecycle. Every change is a sequence of named steps; when a step fails the
-steps already done are undone in reverse (an ExitStack), so no half-made kernel or store state
-stays behind. The controller is not thread-safe: the engine calls it from one thread.
+As libnetwork's controller.go, it keeps the registry (hosts, networks, containers, endpoints,
+sandboxes, drivers, IPAM, the store) and the life cycle: it creates and removes hosts and
+networks, starts and stops containers, and restores the lab from the store. The objects do
+their own work: a `Sandbox` (sandbox.py) joins endpoints (endpoint.py), keeps the default route
+and docker_gwbridge and places the published ports. Every change is a sequence of named steps;
+when a step fails the steps already done are undone in reverse (an ExitStack), so no half-made
+kernel or store state stays behind. The controller is not thread-safe: the engine calls it from
+one thread.
 """
 
 from __future__ import annotations
@@ -13,30 +17,25 @@ import signal
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from pathlib import Path
 
 from . import container as lifecycle
-from . import gateway as gateway_policy
-from . import ports as port_policy
-from . import underlay
+from . import ports, underlay
 from .clock import now
 from .drivers import Driver, DriverContext, installed, load_class
 from .endpoint import Endpoint
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
-from .events import (ContainerCreated, ContainerDied, ContainerRemoved, ContainerRestarted, ContainerStarted,
-                     EndpointJoined, EndpointLeft, Event, HostAdded, HostRemoved, LabReset, NetworkCreated,
-                     NetworkRemoved)
-from .gateway import GW_NETWORK, GW_OPTIONS  # noqa: F401  (public names of the controller)
+from .events import (ContainerCreated, ContainerDied, ContainerRemoved, ContainerRestarted, ContainerStarted, Event,
+                     HostAdded, HostRemoved, LabReset, LabRestored, NetworkCreated, NetworkRemoved, StepDone)
+from .hooks import Hooks
 from .host import Host
 from .ipam import Ipam, Pool, check_subnet, parse_address, parse_subnet
 from .kernel import Kernel
-from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_mac, check_network_name,
+from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, check_network_name,
                     check_plugin_name, new_id, random_name)
-from .network import PREDEFINED, IpamConfig, Network
+from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, IpamConfig, Network  # noqa: F401  (GW_*: public names)
 from .osl.netns import Namespaces
-from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, State, parse_port
+from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, Sandbox, State, parse_port
 from .builtin_services import BuiltinServices
 from .store import Store
 
@@ -49,28 +48,7 @@ BRIDGE_DEFAULTS = {
     "com.docker.network.bridge.name": "docker0",
     "com.docker.network.driver.mtu": "1500",
 }
-
-
-@dataclass
-class Hooks:
-    """Features (embedded DNS, services, overlay control plane) extend the lifecycle here.
-
-    Each list holds callables run on the kernel thread, in order. A join hook that raises makes
-    the join fail and be rolled back; leave and sandbox-removed hooks must not raise.
-    """
-
-    sandbox_created: list[Callable] = field(default_factory=list)  # (container)
-    sandbox_removed: list[Callable] = field(default_factory=list)  # (container)
-    joined: list[Callable] = field(default_factory=list)  # (network, endpoint, container)
-    left: list[Callable] = field(default_factory=list)  # (network, endpoint, container, teardown)
-    removing_network: list[Callable] = field(default_factory=list)  # (network): raise a CnmError to refuse
-    network_removed: list[Callable] = field(default_factory=list)  # (network)
-    process_starting: list[Callable] = field(default_factory=list)  # (container): finish the sandbox for it
-
-    @staticmethod
-    def run(hooks: list[Callable], *args) -> None:
-        for hook in hooks:
-            hook(*args)
+PREDEFINED_NETWORKS = (("bridge", "bridge", BRIDGE_DEFAULTS), ("host", "host", {}), ("none", "null", {}))
 
 
 class Controller:
@@ -85,11 +63,11 @@ class Controller:
         self.networks: dict[str, Network] = {}
         self.containers = ContainerTable()
         self.endpoints: dict[str, Endpoint] = {}
+        self.sandboxes: dict[str, Sandbox] = {}  # container id -> its network stack, while it runs
         self.ipam = Ipam(reserved=[underlay.SUBNET], name_of=self._network_name)
         self._drivers: dict[str, Driver] = {}
         self._ipam_plugins: dict = {}  # remote IPAM drivers by name (drivers/remote_ipam.py)
         self._host_setups: set[tuple[str, str]] = set()
-        self._ports_on: dict[str, str] = {}  # container id -> endpoint id its ports are programmed on
         self._subscribers: list[Callable[[Event], None]] = []
         self.hooks = Hooks()
         self._runtimes: dict[str, lifecycle.Runtime] = {}  # container id -> main process, log, attached clients
@@ -146,7 +124,7 @@ class Controller:
             self.kernel.unplug_host(host)
         self.kernel.drop_switch()
         for table in (self.hosts, self.networks, self.containers, self.endpoints, self._host_setups,
-                      self._ports_on):
+                      self.sandboxes):
             table.clear()
         for drv in self.loaded_drivers():  # drivers with lab-wide state (overlay namespaces) drop it
             drv.reset()
@@ -220,9 +198,8 @@ class Controller:
             self._build_host(host)
             undo.callback(self._unbuild_host, host)
             if not plain:
-                for net_name, driver in (("bridge", "bridge"), ("host", "host"), ("none", "null")):
-                    net = self._create_network(net_name, driver, host=name, predefined=True,
-                                               options=dict(BRIDGE_DEFAULTS) if driver == "bridge" else {})
+                for net_name, driver, options in PREDEFINED_NETWORKS:  # every Docker host's own three
+                    net = self.new_network(net_name, driver, host=name, predefined=True, options=dict(options))
                     undo.callback(self._remove_network, net)
             self.store.put(host)
             undo.pop_all()
@@ -315,16 +292,18 @@ class Controller:
             check_subnet(subnet)
         if ip_range:
             check_subnet(ip_range, "ip-range")
-        return self._create_network(name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
+        return self.new_network(name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
                                     aux_addresses=aux_addresses, internal=internal, attachable=attachable,
                                     options=options or {}, labels=labels or {}, host=host,
                                     ipam_driver=ipam_driver)
 
-    def _create_network(self, name: str, driver: str, host: str | None = None, predefined: bool = False,
-                        subnet: str | None = None, gateway: str | None = None, ip_range: str | None = None,
-                        aux_addresses: dict[str, str] | None = None, internal: bool = False,
-                        attachable: bool = False, options: dict | None = None, labels: dict | None = None,
-                        ipam_driver: str = "default") -> Network:
+    def new_network(self, name: str, driver: str, host: str | None = None, predefined: bool = False,
+                    subnet: str | None = None, gateway: str | None = None, ip_range: str | None = None,
+                    aux_addresses: dict[str, str] | None = None, internal: bool = False,
+                    attachable: bool = False, options: dict | None = None, labels: dict | None = None,
+                    ipam_driver: str = "default") -> Network:
+        """libnetwork's NewNetwork once the user's input is checked (create_network), or for the
+        networks the lab makes itself (predefined ones, docker_gwbridge)."""
         drv = self.driver(driver)
         caps = drv.capabilities
         if caps.scope == "global":
@@ -350,16 +329,17 @@ class Controller:
         try:
             if caps.needs_ipam and ipam_driver != "null":
                 chosen = subnet or self._driver_default_subnet(drv, planner)
+                # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet.
                 pool = planner.plan(chosen, gateway, ip_range, aux_addresses,
-                                      predefined_bridge=predefined and driver == "bridge",
-                                      overlap_ok=self._overlap_ok(drv))
-                net.ipam = [self._ipam_config(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
+                                    predefined_bridge=predefined and name == "bridge",  # 172.17.0.0/16
+                                    overlap_ok=[underlay.SUBNET] if drv.on_underlay else [])
+                net.ipam = [IpamConfig.of(pool, subnet, gateway, ip_range, aux_addresses, predefined)]
                 if not caps.has_gateway and not gateway:
                     net.ipam[0].gateway = None
         finally:
             self.store.set_meta("ipam.cursor", str(self.ipam.cursor))  # failed creates advance it too
         with contextlib.ExitStack() as undo:
-            if hasattr(pool, "close"):
+            if pool is not None:
                 undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
             drv.create_network(net)
             undo.callback(drv.delete_network, net)
@@ -379,18 +359,6 @@ class Controller:
         free = self.ipam.first_free(pools)
         return str(free) if free else None
 
-    @staticmethod
-    def _overlap_ok(drv: Driver) -> list[IPv4Network]:
-        # A driver on the "physical" LAN (macvlan) takes addresses from the LAN's own subnet.
-        return [underlay.SUBNET] if drv.on_underlay else []
-
-    @staticmethod
-    def _ipam_config(pool: Pool, subnet, gateway, ip_range, aux, predefined: bool) -> IpamConfig:
-        return IpamConfig(subnet=subnet or str(pool.subnet),
-                          gateway=str(pool.gateway) if pool.gateway else None,
-                          ip_range=ip_range, aux_addresses=dict(aux or {}),
-                          user_subnet=bool(subnet) or predefined, user_gateway=bool(gateway))
-
     def remove_network(self, ref: str) -> None:
         net = self.network(ref)
         if net.predefined:
@@ -408,7 +376,7 @@ class Controller:
         self.driver(net.driver).delete_network(net)
         pool = self.ipam.pools.get(net.id)
         self.ipam.release_pool(net.id)
-        if hasattr(pool, "close"):
+        if pool is not None:
             pool.close()  # a remote IPAM pool goes back to its plugin
         self.networks.pop(net.id, None)
         self.store.delete(net)
@@ -521,13 +489,14 @@ class Controller:
         lifecycle.check_startable(self, c)
         rt = self.runtime(c.id)
         with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoints and the container
-            self._check_ports_free(c.host, c.ports, besides=c)
-            self._build_sandbox(c, services=lifecycle.main_argv(c) is None)
-            undo.callback(self._teardown_sandbox, c)
+            ports.check_free(self.containers.values(), c.host, c.ports, besides=c)
+            sb = Sandbox(self, c)
+            sb.build(services=lifecycle.main_argv(c) is None)
+            undo.callback(sb.delete)
             for cfg in c.networks:
-                self._join(self.networks[cfg.network], c, ip=cfg.ip, aliases=cfg.aliases,
-                           from_connect=cfg.from_connect, mac=cfg.mac)
-            self._publish(c)
+                sb.join(self.networks[cfg.network], ip=cfg.ip, aliases=cfg.aliases, from_connect=cfg.from_connect,
+                        mac=cfg.mac)
+            sb.place_ports()
             lifecycle.spawn_main(self, c, rt)
             c.state.status = "running"
             c.state.started_at = now()
@@ -543,8 +512,9 @@ class Controller:
         rt = self._runtimes.get(cid)
         if c is None or rt is None or not c.running or rt.process is not proc:
             return  # an old process of a container that has started again since, or is gone
-        self._unpublish(c)
-        self._teardown_sandbox(c)
+        sb = self.sandboxes[cid]
+        sb.unpublish_ports()
+        sb.delete()
         rt.process = None
         c.state.status, c.state.exit_code, c.state.pid, c.state.finished_at = "exited", code, 0, now()
         self.store.put(c)
@@ -577,43 +547,6 @@ class Controller:
         Call it off the kernel thread."""
         return lifecycle.wait(self, self.container(ref), condition, timeout, ready)
 
-    def _check_ports_free(self, host: str, bindings: list[PortBinding], besides: Container | None = None) -> None:
-        port_policy.check_free(self, host, bindings, besides)
-
-    def _build_sandbox(self, container: Container, services: bool = True) -> None:
-        if container.network_mode != "host":
-            self.kernel.create_sandbox(container.netns, container.hostname)
-        self.containers[container.id] = container
-        try:
-            if services:
-                self.builtin_services.start(container.netns, container.name)
-        except OSError:
-            if container.network_mode != "host":
-                self.kernel.delete_sandbox(container.netns)
-                raise
-            # host mode: the host's namespace serves its first host-mode container's services
-        try:
-            self.hooks.run(self.hooks.sandbox_created, container)
-        except BaseException:
-            self._teardown_sandbox(container)
-            raise
-
-    def _teardown_sandbox(self, container: Container) -> None:
-        """Leave every network and drop the sandbox; the container's record stays."""
-        for ep_id in list(container.endpoints):
-            ep = self.endpoints[ep_id]
-            self._leave(self.networks[ep.network_id], container, ep, teardown=True)
-        self.hooks.run(self.hooks.sandbox_removed, container)
-        if container.network_mode != "host":
-            self.builtin_services.stop(container.netns)
-            self.kernel.delete_sandbox(container.netns, background=True)  # unmounts finish off the request path
-        container.next_if = 0
-
-    def _unbuild_sandbox(self, container: Container) -> None:
-        if container.running:
-            self._teardown_sandbox(container)
-        self.containers.pop(container.id, None)
-
     def remove_container(self, ref: str, force: bool = False) -> None:
         container = self.container(ref)
         if container.running and not force:
@@ -623,21 +556,17 @@ class Controller:
         if rt is not None and rt.process is not None:
             rt.process.signal(signal.SIGKILL)  # its exit finds the container gone and changes nothing
         with self.store.batch():  # one commit for the endpoints and the container
-            if container.running:
-                self._unpublish(container)
-            self._unbuild_sandbox(container)
+            sb = self.sandboxes.get(container.id)
+            if sb is not None:
+                sb.unpublish_ports()
+                sb.delete()
+            self.containers.pop(container.id, None)
             self.store.delete(container)
         if rt is not None:
             rt.output.publish(None)
             rt.log.remove()
             rt.notify(removed=True)
         self.emit(ContainerRemoved(container=container.name, id=container.id))
-
-    def _publish(self, container: Container) -> None:
-        port_policy.place(self, container)
-
-    def _unpublish(self, container: Container) -> None:
-        port_policy.unpublish(self, container)
 
     # -- endpoints: connect and disconnect -------------------------------------
     def connect(self, network: str, container: str, ip: str | None = None, aliases: list[str] | None = None,
@@ -657,7 +586,7 @@ class Controller:
             c.networks.append(cfg)
             self.store.put(c)
             return None
-        ep = self._join(net, c, ip=ip, aliases=aliases or [], from_connect=True, mac=mac)
+        ep = self.sandboxes[c.id].join(net, ip=ip, aliases=aliases, from_connect=True, mac=mac)
         c.networks.append(cfg)
         self.store.put(c)
         return ep
@@ -675,124 +604,77 @@ class Controller:
             self.store.put(c)
             return
         c.networks = [cfg for cfg in c.networks if cfg.network != net.id]
-        ep = self.endpoint_of(c, net)
+        sb = self.sandboxes[c.id]
+        ep = sb.endpoint_on(net)
         if ep is None:
             raise Forbidden(f"container {c.name} is not connected to network {net.name}")
         if c.endpoints and c.endpoints[0] == ep.id:
-            self._unpublish(c)
+            sb.unpublish_ports()
             c.ports = []
-        self._leave(net, c, ep, teardown=False)
+        ep.leave(sb, net, teardown=False)
         self.store.put(c)
 
-    def endpoint_of(self, container: Container, net: Network) -> Endpoint | None:
-        for ep_id in container.endpoints:
-            if self.endpoints[ep_id].network_id == net.id:
-                return self.endpoints[ep_id]
-        return None
-
-    def _join(self, net: Network, c: Container, ip: str | None, aliases: list[str], from_connect: bool,
-              mac: str | None = None) -> Endpoint:
-        drv = self.driver(net.driver)
-        if from_connect and (drv.capabilities.network_mode or c.network_mode in ("host", "none")):
-            raise Forbidden(f"container cannot be connected to network {net.name}: it is in {c.network_mode} "
-                            "network mode, which cannot be combined with other networks")
-        if aliases and net.predefined:  # Docker's runconfig.ErrUnsupportedNetworkAndAlias
-            raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
-        if self.endpoint_of(c, net) is not None:
-            raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
-        if net.host is not None and net.host != c.host:
-            raise InvalidParameter(f"network {net.name} is local to host {net.host}; container {c.name} is on {c.host}")
-        ep = Endpoint(id=new_id(), network_id=net.id, container_id=c.id, aliases=list(aliases),
-                      requested_ip=ip, from_connect=from_connect, mac=check_mac(mac) if mac else "")
-        with contextlib.ExitStack() as undo:
-            if drv.capabilities.needs_ipam and net.id in self.ipam.pools:  # not with --ipam-driver null
-                self._assign_address(net, ep, ip)
-                undo.callback(self.ipam.pool(net.id).release, parse_address(ep.ip))
-            if not drv.capabilities.network_mode:  # host and none make no interface
-                saved = c.next_if
-                ep.ifname = c.take_ifname()
-                undo.callback(setattr, c, "next_if", saved)
-            drv.create_endpoint(net, ep)
-            undo.callback(drv.delete_endpoint, net, ep)
-            info = drv.join(net, ep, c)
-            undo.callback(drv.leave, net, ep, c)
-            if info.gateway is None:
-                ep.gateway = None
-            if info.disable_gateway_service:  # libnetwork: then no docker_gwbridge for this endpoint
-                ep.state["disable_gateway_service"] = True
-            undo.callback(self._refresh_gateway, c)  # runs once the endpoint is forgotten again
-            self.endpoints[ep.id] = ep
-            c.endpoints.append(ep.id)
-            undo.callback(self._forget_endpoint, c, ep)
-            self._refresh_gateway(c)
-            self.hooks.run(self.hooks.joined, net, ep, c)
-            undo.callback(self.hooks.run, self.hooks.left, net, ep, c, False)
-            if net.name != GW_NETWORK:
-                self._sync_default_gw(c, from_connect=from_connect)
-                undo.callback(self._sync_default_gw, c, ep)
-            if from_connect:  # a new gateway endpoint takes the published ports
-                port_policy.place(self, c, moving=True)
-            self.store.put(ep)
-            if from_connect:
-                self.store.put(c)
-            undo.pop_all()
-        self.emit(EndpointJoined(container=c.name, network=net.name, interface=ep.ifname, address=ep.address))
-        return ep
-
-    def _assign_address(self, net: Network, ep: Endpoint, ip: str | None) -> None:
-        pool = self.ipam.pool(net.id)
-        cfg = net.ipam[0]
-        if ip:
-            if net.predefined:
-                raise InvalidParameter("user specified IP address is supported on user defined networks only")
-            if not cfg.user_subnet:
-                raise InvalidParameter("user specified IP address is supported only when connecting to networks "
-                                       "with user configured subnets")
-            addr = parse_address(ip)
-            pool.claim(addr)
-        else:
-            addr = pool.allocate(f"{net.name} ({net.short_id})")
-        ep.address = f"{addr}/{pool.subnet.prefixlen}"
-        ep.gateway = cfg.gateway
-
-    def _forget_endpoint(self, c: Container, ep: Endpoint) -> None:
-        self.endpoints.pop(ep.id, None)
-        with contextlib.suppress(ValueError):
-            c.endpoints.remove(ep.id)
-
-    def _leave(self, net: Network, c: Container, ep: Endpoint, teardown: bool) -> None:
-        drv = self.driver(net.driver)
-        port_policy.revoke_if_on(self, c, ep)
-        self.hooks.run(self.hooks.left, net, ep, c, teardown)
-        drv.leave(net, ep, c, teardown=teardown)
-        drv.delete_endpoint(net, ep)
-        if ep.ip and net.id in self.ipam.pools:
-            self.ipam.pool(net.id).release(parse_address(ep.ip))
-        self._forget_endpoint(c, ep)
-        self.store.delete(ep)
-        if not teardown:
-            self._refresh_gateway(c)
-            if net.name != GW_NETWORK:
-                self._sync_default_gw(c)
-            port_policy.place(self, c, moving=True)  # the ports follow the gateway endpoint
-        self.emit(EndpointLeft(container=c.name, network=net.name, interface=ep.ifname))
-
-    # -- default gateway and docker_gwbridge (gateway.py) ---------------------
     def gateway_endpoint(self, c: Container) -> Endpoint | None:
-        return gateway_policy.gateway_endpoint(self, c)
+        """The endpoint giving a running container its default route (sandbox.py)."""
+        sb = self.sandboxes.get(c.id)
+        return sb.gateway_endpoint() if sb else None
 
-    def _sync_default_gw(self, c: Container, ignore: Endpoint | None = None, from_connect: bool = False) -> None:
-        gateway_policy.sync_default_gw(self, c, ignore, from_connect)
-
-    def _refresh_gateway(self, c: Container) -> None:
-        gateway_policy.refresh_default_route(self, c)
-
-    # -- restore (restore.py) ---------------------------------------------------
+    # -- restore --------------------------------------------------------------------
     def restore(self) -> None:
-        """Rebuild every host, network, container, address and port from the store."""
-        from .restore import restore
+        """Rebuild the lab from the store when the engine starts again: hosts, then networks with
+        their IPAM pools, then every container with its endpoints in join order, its default
+        route and its published ports."""
+        self.ipam.cursor = int(self.store.get_meta("ipam.cursor", "0") or 0)
+        hosts = self.store.load("host")
+        for host in hosts:
+            self._build_host(host)
+        networks = self.store.load("network")
+        for net in networks:
+            self._restore_network(net)
+        endpoints = {e.id: e for e in self.store.load("endpoint")}
+        containers = self.store.load("container")
+        for c in containers:
+            self._restore_container(c, endpoints)
+        self.emit(LabRestored(hosts=len(hosts), networks=len(networks), containers=len(containers)))
 
-        restore(self)
+    def _restore_network(self, net: Network) -> None:
+        """A network whose remote driver or IPAM plugin ran in the old lab world cannot come back:
+        it is dropped, with a step event saying why."""
+        try:
+            drv = self.driver(net.driver)
+            if net.ipam_driver not in ("default", "null"):
+                raise NotFound(f"its IPAM plugin {net.ipam_driver} ran in the old lab world")
+        except CnmError as exc:
+            self.store.delete(net)
+            self.emit(StepDone(where="lab", step=f"network {net.name} not restored: {exc.message}"))
+            return
+        if net.ipam and drv.capabilities.needs_ipam:
+            self.ipam.take(net.id, Pool.of(net.ipam[0]))
+        drv.create_network(net)
+        self.networks[net.id] = net
+
+    def _restore_container(self, c: Container, endpoints: dict[str, Endpoint]) -> None:
+        """A running container comes back with its addresses and a new main process; a created or
+        exited one is only its record again (its log stays)."""
+        if not c.networks:  # a record from before containers kept their networks: its endpoints say
+            c.networks = [EndpointConfig(network=ep.network_id, ip=ep.requested_ip, aliases=list(ep.aliases),
+                                         from_connect=ep.from_connect)
+                          for ep in (endpoints[e] for e in c.endpoints if e in endpoints)
+                          if getattr(self.networks.get(ep.network_id), "name", None) != GW_NETWORK]
+        self.containers[c.id] = c
+        if not c.running:
+            return
+        sb = Sandbox(self, c)
+        sb.build(services=lifecycle.main_argv(c) is None)
+        order, c.endpoints = c.endpoints, []
+        sb.restore([endpoints.get(e) for e in order])
+        try:
+            lifecycle.spawn_main(self, c, self.runtime(c.id))
+            c.state.started_at = now()
+        except CnmError as exc:  # its command is gone from the machine: it stays, exited
+            self.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
+            self.submit(self.main_exited, c.id, None, 127)
+        self.store.put(c)
 
 
 def _run_here(fn, *args, **kwargs) -> Future:

@@ -65,13 +65,14 @@ def network(ctl: Controller, net: Network, verbose: bool = False) -> dict:
         "Labels": dict(net.labels),
         "Host": net.host,  # cnmlab: the simulated Docker host of a local-scope network
     }
-    for hook in NETWORK_HOOKS:
-        hook(ctl, net, data, verbose)
+    drv = ctl.driver(net.driver)
+    # cnmlab: what the driver knows, so no client tests a driver's name
+    data["NetworkMode"] = drv.capabilities.network_mode or ""  # "host"/"none": no data plane of its own
+    data["OnUnderlay"] = drv.on_underlay  # its containers sit on the LAN itself (macvlan, ipvlan, ...)
+    data["Device"] = drv.device(net)  # the bridge or parent interface behind it
+    drv.inspect_network(net, data, verbose)
+    ctl.hooks.run(ctl.hooks.network_inspect, ctl, net, data, verbose)  # features: DNS names, services
     return data
-
-
-# Features (DNS, services, overlay) add their fields here: hook(ctl, net, data, verbose).
-NETWORK_HOOKS: list = []
 
 
 def container(ctl: Controller, c: Container) -> dict:
@@ -145,13 +146,8 @@ def container(ctl: Controller, c: Container) -> dict:
         },
         "Host": c.host,
     }
-    for hook in CONTAINER_HOOKS:
-        hook(ctl, c, data)
+    ctl.hooks.run(ctl.hooks.container_inspect, ctl, c, data)  # features: DNS adds DNSNames
     return data
-
-
-# Features add their fields to `docker inspect` here: hook(ctl, container, data).
-CONTAINER_HOOKS: list = []
 
 
 def state(c: Container) -> dict:

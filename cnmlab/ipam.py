@@ -6,12 +6,18 @@
 - Addresses: the lowest free one, reused as soon as it is released.
 """
 
+from __future__ import annotations
+
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING
 
 from .errors import Conflict, InvalidParameter
+
+if TYPE_CHECKING:
+    from .network import IpamConfig
 
 DEFAULT_BRIDGE_POOL = IPv4Network("172.17.0.0/16")
 
@@ -86,6 +92,13 @@ class Pool:
     used: set[int] = field(default_factory=set)
     _low: int = 0
 
+    @classmethod
+    def of(cls, cfg: IpamConfig) -> Pool:
+        """A stored network's pool again (restore): its subnet, range, gateway and aux addresses."""
+        return cls(parse_subnet(cfg.subnet), parse_subnet(cfg.ip_range or cfg.subnet),
+                   parse_address(cfg.gateway) if cfg.gateway else None,
+                   {int(parse_address(a)) for a in cfg.aux_addresses.values()})
+
     def __post_init__(self) -> None:
         self.reserved |= {int(self.subnet.network_address), int(self.subnet.broadcast_address)}
         if self.gateway is not None:
@@ -116,6 +129,10 @@ class Pool:
         self.used.discard(value)
         if int(self.ip_range.network_address) <= value < self._low:
             self._low = value
+
+    def close(self) -> None:
+        """The network is gone. A pool of the lab's own IPAM has nothing to give back; a remote
+        IPAM plugin's pool (drivers/remote_ipam.RemotePool) releases its addresses and itself."""
 
 
 class Ipam:

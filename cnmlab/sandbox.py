@@ -1,5 +1,10 @@
 """A container and its CNM sandbox (its network stack): a named namespace with its own hostname.
 
+`Sandbox` is libnetwork's sandbox.go: it builds and deletes the namespace, joins and leaves
+endpoints (endpoint.py does each join), picks the endpoint that gives the default route
+(`updateGateway`), joins `docker_gwbridge` when no network gives one, and programs the published
+ports on that gateway endpoint, moving them when it changes.
+
 A container lives Docker's life cycle (container.py): `created` (only this record), `running`
 (the sandbox exists, its endpoints are joined and its main process runs) and `exited` (the
 sandbox and endpoints are gone again, the exit code stays). What it asked for when it was made
@@ -7,7 +12,20 @@ sandbox and endpoints are gone again, the exit code stays). What it asked for wh
 the same networks again.
 """
 
+from __future__ import annotations
+
+import contextlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import endpoint as endpoints
+from .errors import InvalidParameter
+from .network import GW_NETWORK, GW_OPTIONS
+
+if TYPE_CHECKING:
+    from .controller import Controller
+    from .endpoint import Endpoint
+    from .network import Network
 
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Docker's StartedAt/FinishedAt before the first start/exit
 
@@ -105,8 +123,6 @@ def parse_port(spec: str) -> PortBinding:
     host port)."""
     from ipaddress import IPv4Address
 
-    from .errors import InvalidParameter
-
     usage = "use [IP:]HOSTPORT:PORT[/tcp|udp] or PORT"
     text, _, proto = spec.partition("/")
     proto = proto or "tcp"
@@ -159,3 +175,176 @@ class ContainerTable(dict):
     def clear(self) -> None:
         self.by_name.clear()
         super().clear()
+
+
+class Sandbox:
+    """A running container's network stack, and the decisions libnetwork's sandbox makes for it.
+
+    The controller keeps one per running container (`ctl.sandboxes`); the container record keeps
+    the endpoint ids in join order. `ports_on` is the endpoint its published ports are
+    programmed on in the kernel (None: nowhere).
+    """
+
+    def __init__(self, ctl: Controller, container: Container) -> None:
+        self.ctl = ctl
+        self.container = container
+        self.ports_on: str | None = None
+
+    # -- the namespace ------------------------------------------------------------
+    def build(self, services: bool = True) -> None:
+        """The namespace (a host-mode container uses its host's), the test services, the hooks."""
+        ctl, c = self.ctl, self.container
+        if c.network_mode != "host":
+            ctl.kernel.create_sandbox(c.netns, c.hostname)
+        ctl.sandboxes[c.id] = self
+        try:
+            if services:
+                ctl.builtin_services.start(c.netns, c.name)
+        except OSError:
+            if c.network_mode != "host":
+                ctl.sandboxes.pop(c.id, None)
+                ctl.kernel.delete_sandbox(c.netns)
+                raise
+            # host mode: the host's namespace serves its first host-mode container's services
+        try:
+            ctl.hooks.run(ctl.hooks.sandbox_created, c)
+        except BaseException:
+            self.delete()
+            raise
+
+    def delete(self) -> None:
+        """Leave every network and drop the namespace; the container's record stays."""
+        ctl, c = self.ctl, self.container
+        for ep in self.endpoints():
+            ep.leave(self, ctl.networks[ep.network_id], teardown=True)
+        ctl.hooks.run(ctl.hooks.sandbox_removed, c)
+        if c.network_mode != "host":
+            ctl.builtin_services.stop(c.netns)
+            ctl.kernel.delete_sandbox(c.netns, background=True)  # unmounts finish off the request path
+        c.next_if = 0
+        ctl.sandboxes.pop(c.id, None)
+
+    # -- endpoints ------------------------------------------------------------------
+    def endpoints(self) -> list[Endpoint]:
+        return [self.ctl.endpoints[e] for e in self.container.endpoints]
+
+    def endpoint_on(self, net: Network) -> Endpoint | None:
+        return next((ep for ep in self.endpoints() if ep.network_id == net.id), None)
+
+    def join(self, net: Network, ip: str | None = None, aliases: list[str] | None = None,
+             from_connect: bool = False, mac: str | None = None) -> Endpoint:
+        return endpoints.join(self, net, ip=ip, aliases=aliases, from_connect=from_connect, mac=mac)
+
+    def add(self, ep: Endpoint) -> None:
+        self.ctl.endpoints[ep.id] = ep
+        self.container.endpoints.append(ep.id)
+
+    def forget(self, ep: Endpoint) -> None:
+        self.ctl.endpoints.pop(ep.id, None)
+        with contextlib.suppress(ValueError):
+            self.container.endpoints.remove(ep.id)
+
+    def restore(self, saved: list[Endpoint | None]) -> None:
+        """The endpoints of the last engine run, in join order; one whose network did not come
+        back is dropped. Then the default route and the ports, once."""
+        ctl = self.ctl
+        for ep in saved:
+            if ep is None:
+                continue
+            if ep.network_id not in ctl.networks:
+                ctl.store.delete(ep)
+                continue
+            ep.rejoin(self, ctl.networks[ep.network_id])
+        self.update_gateway()
+        self.place_ports()
+
+    # -- the default gateway (libnetwork's getGatewayEndpoint, updateGateway, setupDefaultGW) ---
+    def gateway_endpoint(self) -> Endpoint | None:
+        """The endpoint that gives the default route: Docker prefers non-internal, then any network
+        before docker_gwbridge, then name order."""
+        nets = self.ctl.networks
+        candidates = [ep for ep in self.endpoints() if ep.gateway]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda e: (nets[e.network_id].internal, nets[e.network_id].name == GW_NETWORK,
+                                              nets[e.network_id].name))
+
+    def update_gateway(self) -> None:
+        """Point the default route at the gateway endpoint (or remove it when there is none)."""
+        if self.container.network_mode == "host":
+            return
+        ep = self.gateway_endpoint()
+        self.ctl.kernel.set_default_route(self.container.netns, ep.gateway if ep else None,
+                                          ep.ifname if ep else None)
+
+    def needs_default_gw(self, ignore: Endpoint | None = None) -> bool:
+        """Some endpoint wants a way out (not internal, not host/none) and none gives a gateway."""
+        need = False
+        for ep in self.endpoints():
+            net = self.ctl.networks[ep.network_id]
+            if (ep is ignore or net.name == GW_NETWORK or net.internal
+                    or self.ctl.driver(net.driver).capabilities.network_mode):
+                continue
+            if ep.state.get("disable_gateway_service"):  # the driver said so in its Join reply
+                continue
+            if ep.gateway:
+                return False
+            need = True
+        return need
+
+    def sync_default_gw(self, ignore: Endpoint | None = None, from_connect: bool = False) -> None:
+        """Join docker_gwbridge when the sandbox needs a default gateway, leave it when not."""
+        c = self.container
+        if c.network_mode == "host":
+            return
+        gw_net = self._gw_network()
+        gw_ep = self.endpoint_on(gw_net) if gw_net else None
+        need = self.needs_default_gw(ignore)
+        if need and gw_ep is None:
+            net = gw_net or self.ctl.new_network(GW_NETWORK, "bridge", host=c.host, options=dict(GW_OPTIONS))
+            self.join(net, from_connect=from_connect)
+        elif not need and gw_ep is not None:
+            gw_ep.leave(self, gw_net, teardown=False)  # its published ports move on (place_ports)
+
+    def _gw_network(self) -> Network | None:
+        return next((n for n in self.ctl.networks.values()
+                     if n.name == GW_NETWORK and n.host == self.container.host), None)
+
+    # -- published ports (libnetwork's ProgramExternalConnectivity on the gateway endpoint) ------
+    def port_endpoint(self) -> Endpoint | None:
+        """The gateway endpoint carries `-p`: the first network's, docker_gwbridge for an overlay
+        container, or any network that later takes the default route over."""
+        if not self.container.endpoints:
+            return None
+        return self.gateway_endpoint() or self.ctl.endpoints[self.container.endpoints[0]]
+
+    def place_ports(self, moving: bool = False) -> None:
+        """Program the ports on the endpoint that should carry them, revoking them where they were."""
+        c = self.container
+        ep = self.port_endpoint() if c.ports else None
+        if ep is not None and self.ports_on == ep.id:
+            return
+        self.unpublish_ports()
+        if ep is None:
+            return
+        net = self.ctl.networks[ep.network_id]
+        try:
+            self.ctl.driver(net.driver).publish(net, ep, c, c.ports)
+        except InvalidParameter:
+            if not moving:
+                raise
+            c.ports = []  # the new gateway's driver publishes nothing (macvlan): as Docker, they go
+            return
+        self.ports_on = ep.id
+
+    def unpublish_ports(self) -> None:
+        ep_id, self.ports_on = self.ports_on, None
+        ep = self.ctl.endpoints.get(ep_id) if ep_id else None
+        if ep is not None:
+            net = self.ctl.networks[ep.network_id]
+            self.ctl.driver(net.driver).unpublish(net, ep, self.container, self.container.ports)
+
+    def revoke_ports_if_on(self, ep: Endpoint) -> None:
+        """Before `ep` goes: its ports are revoked there (place_ports puts them on the next gateway)."""
+        if self.ports_on == ep.id:
+            self.unpublish_ports()

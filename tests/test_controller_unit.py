@@ -13,6 +13,7 @@ import ipaddress
 
 import pytest
 
+from cnmlab import docker_views
 from cnmlab.controller import GW_NETWORK, Controller
 from cnmlab.drivers import Capabilities, Driver, JoinInfo
 from cnmlab.errors import Conflict, Forbidden, InvalidParameter, NotFound
@@ -80,6 +81,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
         self.fail_join: set[str] = set()  # container names whose join raises
+        self.fail_join_on: set[tuple[str, str]] = set()  # (container, network) joins that raise
         self.published: dict[str, tuple[str, str]] = {}  # container -> (network, endpoint ifname)
         self.drivers = make_drivers(self)
 
@@ -104,7 +106,7 @@ def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
             rec.calls.append((self.name, "delete_endpoint", network.name))
 
         def join(self, network, endpoint, container):
-            if container.name in rec.fail_join:
+            if container.name in rec.fail_join or (container.name, network.name) in rec.fail_join_on:
                 raise InvalidParameter(f"join of {container.name} refused")
             rec.calls.append((self.name, "join", network.name, container.name, endpoint.ifname))
             return JoinInfo(gateway=endpoint.gateway)
@@ -141,6 +143,13 @@ def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
 
     class Lan(Fake):  # publishes nothing, as macvlan
         name = "lan"
+        on_underlay = True
+
+        def device(self, network):
+            return "eth0"
+
+        def inspect_network(self, network, data, verbose):
+            data["Parent"] = "eth0"
 
         def publish(self, network, endpoint, container, ports):
             Driver.publish(self, network, endpoint, container, ports)
@@ -155,7 +164,14 @@ def make_drivers(rec: Recorder) -> dict[str, type[Driver]]:
         def reset(self):
             type(self).resets += 1
 
-    return {d.name: d for d in (Bridge, Overlay, Host, Null, Lan, Nat)}
+    class Routed(Fake):  # no gateway, and no docker_gwbridge either (ipvlan l3's Join reply)
+        name = "routed"
+
+        def join(self, network, endpoint, container):
+            super().join(network, endpoint, container)
+            return JoinInfo(gateway=None, disable_gateway_service=True)
+
+    return {d.name: d for d in (Bridge, Overlay, Host, Null, Lan, Nat, Routed)}
 
 
 @pytest.fixture
@@ -436,3 +452,99 @@ def test_host_and_none_networks_are_network_modes(ctl, rec):
     ctl.create_network("net")
     with pytest.raises(Forbidden, match="network mode"):
         ctl.connect("net", "nm")
+
+
+# -- the sandbox's own decisions (sandbox.py), and the endpoint's join (endpoint.py) ---------------
+def networks_of(ctl: Controller, c) -> list[str]:
+    return [ctl.networks[ctl.endpoints[e].network_id].name for e in c.endpoints]
+
+
+def test_without_a_gateway_the_ports_go_on_the_first_endpoint(ctl, rec):
+    ctl.create_network("l3", driver="routed")
+    c = ctl.run_container("web", network="l3", ports=["8080:80"])
+    sb = ctl.sandboxes[c.id]
+    assert sb.gateway_endpoint() is None and ctl.gateway_endpoint(c) is None
+    assert networks_of(ctl, c) == ["l3"]  # the driver said: no docker_gwbridge
+    assert route(ctl, "web") == (None, None)
+    assert sb.port_endpoint().id == c.endpoints[0] == sb.ports_on
+    assert rec.published["web"] == ("l3", "eth0")
+
+
+def test_disconnecting_the_first_network_drops_the_ports(ctl, rec):
+    ctl.create_network("a-net")
+    ctl.create_network("b-net")
+    c = ctl.run_container("web", network="b-net", ports=["8080:80"])
+    ctl.connect("a-net", "web")
+    assert rec.published["web"] == ("a-net", "eth1")  # name order: a-net is the gateway now
+    ctl.disconnect("b-net", "web")  # its first network: Docker forgets the ports with it
+    assert "web" not in rec.published and c.ports == [] and ctl.sandboxes[c.id].ports_on is None
+    assert route(ctl, "web") == (gateway_of(ctl, "a-net"), "eth1")
+
+
+def test_a_stopped_container_has_no_sandbox_and_starts_with_its_ports_again(ctl, rec):
+    ctl.create_network("ov", driver="overlay")
+    c = ctl.run_container("svc", network="ov", ports=["8080:80"])
+    used = {ctl.endpoints[e].address for e in c.endpoints}
+    ctl.main_exited(c.id, None, 0)  # the stand-in services stop: as `docker stop` does
+    assert c.state.status == "exited" and c.id not in ctl.sandboxes and not c.endpoints
+    assert "svc" not in ctl.kernel.sandboxes and "svc" not in rec.published and not ctl.endpoints
+    assert ctl.start_container("svc")
+    assert networks_of(ctl, c) == ["ov", GW_NETWORK] and rec.published["svc"] == (GW_NETWORK, "eth1")
+    assert {ctl.endpoints[e].address for e in c.endpoints} == used  # the same lowest free addresses
+
+
+def test_a_failed_docker_gwbridge_join_undoes_the_whole_start(ctl, rec):
+    ctl.create_network("ov", driver="overlay")
+    ctl.run_container("first", network="ov")  # makes docker_gwbridge
+    rec.fail_join_on.add(("svc", GW_NETWORK))
+    with pytest.raises(InvalidParameter, match="refused"):
+        ctl.run_container("svc", network="ov", ports=["8080:80"])
+    assert "svc" not in ctl.containers.by_name and "svc" not in ctl.kernel.sandboxes
+    assert len(ctl.sandboxes) == 1 and len(ctl.endpoints) == 2  # first's two endpoints only
+    assert ("overlay", "leave", "ov", "svc") in rec.calls and ("overlay", "delete_endpoint", "ov") in rec.calls
+    rec.fail_join_on.clear()
+    svc = ctl.run_container("svc", network="ov", ports=["8080:80"])  # its addresses and port are free again
+    first = ctl.container("first")
+    assert [ctl.endpoints[e].ifname for e in svc.endpoints] == ["eth0", "eth1"]
+    assert {ctl.endpoints[e].address for e in svc.endpoints}.isdisjoint(
+        ctl.endpoints[e].address for e in first.endpoints)
+
+
+def test_restore_runs_the_join_hooks_in_join_order_before_the_ports(rec, tmp_path):
+    store = Store(tmp_path / "lab.db")
+    first = controller(store, rec)
+    first.create_network("a-net")
+    first.create_network("b-net")
+    first.run_container("web", network="b-net", ports=["8080:80"])
+    first.connect("a-net", "web")
+    first.create_container("idle", network="a-net")  # created, never started: no sandbox to restore
+    first.close()
+
+    rec.calls.clear()
+    second = Controller(store, builtin_services=FakeServices(), kernel=FakeKernel(), driver_class=rec.driver_class)
+    second.hooks.joined.append(lambda net, ep, c: rec.calls.append(("hook", "joined", net.name, c.name)))
+    second.hooks.sandbox_created.append(lambda c: rec.calls.append(("hook", "sandbox_created", c.name)))
+    second.start()
+    steps = [c for c in rec.calls if c[0] == "hook" or c[1] in ("join", "publish")]
+    assert steps == [("hook", "sandbox_created", "web"),
+                     ("bridge", "join", "b-net", "web", "eth0"), ("hook", "joined", "b-net", "web"),
+                     ("bridge", "join", "a-net", "web", "eth1"), ("hook", "joined", "a-net", "web"),
+                     ("bridge", "publish", "a-net", "web")]  # once, on the gateway endpoint
+    assert list(second.sandboxes) == [second.container("web").id]
+    assert second.container("idle").state.status == "created" and "idle" not in second.kernel.sandboxes
+    second.close()
+
+
+# -- the declared extension points (hooks.py, the driver contract) ------------------------------
+def test_inspect_shows_what_the_driver_and_the_features_add(ctl):
+    ctl.create_network("lan1", driver="lan")
+    c = ctl.run_container("web", network="lan1")
+    ctl.hooks.network_inspect.append(lambda ctl, net, data, verbose: data.update(Verbose=verbose))
+    ctl.hooks.container_inspect.append(lambda ctl, c, data: data.update(Feature=c.name))
+    lan = docker_views.network(ctl, ctl.network("lan1"), verbose=True)
+    assert (lan["Device"], lan["OnUnderlay"], lan["NetworkMode"], lan["Parent"], lan["Verbose"]) == \
+        ("eth0", True, "", "eth0", True)
+    none = docker_views.network(ctl, ctl.network("none"))
+    assert (none["NetworkMode"], none["OnUnderlay"], none["Verbose"]) == ("none", False, False)
+    assert "Parent" not in none
+    assert docker_views.container(ctl, c)["Feature"] == "web"

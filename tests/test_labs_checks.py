@@ -290,7 +290,7 @@ def test_without_the_engines_probe_checks_send_real_pings_and_connects(live):
     """An engine without /lab/probe: reachability is measured with ping and a TCP connect run in
     the source sandbox; udp needs the probe and says so."""
     bare = Live(live.client)
-    bare.features["probe"] = "this cnmlab does not offer test packets (cnmlab probe) yet"
+    bare.requirements["probe"] = "this cnmlab does not offer test packets (cnmlab probe) yet"
     assert checks.evaluate(bare, "reachable", {"src": "aa", "dst": "cc"}).ok is True
     assert checks.evaluate(bare, "reachable", {"src": "aa", "dst": "cc", "proto": "tcp", "port": 80}).ok is True
     refused = checks.evaluate(bare, "reachable", {"src": "aa", "dst": "cc", "proto": "tcp", "port": 81})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cnmlab.cli import build_parser
-from cnmlab.labs import LabError, find, load_all
+from cnmlab.labs import LabSpecError, find, load_all
 from cnmlab.labs.runner import cli_line
 from cnmlab.labs.spec import parse
 
@@ -37,9 +37,9 @@ def test_find_by_number_name_slug_and_path():
     lab = LABS[0]
     assert find("1") == find("01") == find(lab.name) == find(lab.slug) == lab
     assert find(str(lab.path)).title == lab.title
-    with pytest.raises(LabError, match=r"no lab 42: the labs are 1 \(cnm-building-blocks\)"):
+    with pytest.raises(LabSpecError, match=r"no lab 42: the labs are 1 \(cnm-building-blocks\)"):
         find("42")
-    with pytest.raises(LabError, match="has steps 1..5, not 9"):
+    with pytest.raises(LabSpecError, match="has steps 1..5, not 9"):
         lab.step(9)
 
 
@@ -107,7 +107,7 @@ def broken(**change) -> dict:
     ("just text", "expected a mapping"),
 ])
 def test_a_broken_definition_names_its_problem(data, message):
-    with pytest.raises(LabError) as err:
+    with pytest.raises(LabSpecError) as err:
         parse(data, source="bad.yaml")
     assert message in err.value.message
     assert "\n" not in err.value.message and err.value.message.startswith("bad.yaml")
@@ -116,7 +116,7 @@ def test_a_broken_definition_names_its_problem(data, message):
 def test_unreadable_yaml_is_one_line(tmp_path: Path):
     path = tmp_path / "07-bad.yaml"
     path.write_text("number: [unclosed\n")
-    with pytest.raises(LabError, match="07-bad.yaml: cannot read the lab") as err:
+    with pytest.raises(LabSpecError, match="07-bad.yaml: cannot read the lab") as err:
         find(str(path))
     assert "\n" not in err.value.message
 

@@ -82,7 +82,8 @@ def two_host_state():
              options={"com.docker.network.bridge.name": "docker0"}),
         _net("net-a", "na", subnet="172.18.0.0/16", members=["aa", "bb"]),
         _net("ov", "ov", driver="overlay", host=None, scope="global", subnet="10.0.9.0/24", members=["bb", "cc"]),
-        _net("mv", "mv", driver="macvlan", subnet="192.168.100.0/24", members=["mm"], options={"parent": "eth0"}),
+        {**_net("mv", "mv", driver="macvlan", subnet="192.168.100.0/24", members=["mm"], options={"parent": "eth0"}),
+         "OnUnderlay": True},
     ]
     containers = [_ctr("aa", "host1", ["net-a"]), _ctr("bb", "host1", ["net-a", "ov"]), _ctr("mm", "host1", ["mv"]),
                   _ctr("cc", "host2", ["ov"]), _ctr("solo", "host2", ["bridge"])]

@@ -50,6 +50,9 @@ class NetworkView(Reply):
     options: dict[str, str] | None = None
     labels: dict[str, str] | None = None
     containers: dict[str, NetworkMember] | None = None
+    network_mode: str = ""  # cnmlab: "host"/"none" for a network that is a network mode
+    on_underlay: bool = False  # cnmlab: its containers sit on the LAN itself (macvlan, ipvlan, ...)
+    device: str = ""  # cnmlab: the bridge or parent interface behind it
 
     @property
     def configs(self) -> list[types.IPAMConfig]:

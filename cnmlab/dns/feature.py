@@ -13,9 +13,9 @@ import threading
 from collections import deque
 from concurrent.futures import Future
 
-from .. import docker_views
-from ..engine.router import Request, router
+from ..api.router import Request, router
 from ..events import LabReset, StepDone
+from ..network import GW_NETWORK
 from . import sandbox as dns_sandbox
 from .names import NameTable
 from .server import DnsServer
@@ -28,10 +28,8 @@ def dns_names(container, endpoint) -> list[str]:
     return list(dict.fromkeys([container.name, *endpoint.aliases, container.short_id]))
 
 
-GW_NETWORK = "docker_gwbridge"  # libnetwork joins it anonymously: no names there
-
-
 def wants_dns(network, container) -> bool:
+    # docker_gwbridge: libnetwork joins it anonymously, so no names there
     return (not network.predefined and network.name != GW_NETWORK
             and container.network_mode not in ("host", "none"))
 
@@ -165,20 +163,18 @@ def container_dns_names(ctl, c, data: dict) -> None:
 
 def attach(engine) -> None:
     ctl = engine.controller
-    dns = EmbeddedDns(engine)
-    engine.dns = dns  # the services feature adds its names through it
+    dns = engine.extensions.provide(EmbeddedDns(engine))  # the services feature adds its names through it
     ctl.hooks.joined.append(dns.joined)
     ctl.hooks.left.append(dns.left)
     ctl.hooks.sandbox_created.append(dns.sandbox_created)
     ctl.hooks.sandbox_removed.append(dns.sandbox_removed)
     ctl.hooks.process_starting.append(dns.process_starting)
     ctl.subscribe(dns.on_event)
-    docker_views.NETWORK_HOOKS.append(network_dns_names)
-    if container_dns_names not in docker_views.CONTAINER_HOOKS:  # module-level: once per process
-        docker_views.CONTAINER_HOOKS.append(container_dns_names)
+    ctl.hooks.network_inspect.append(network_dns_names)
+    ctl.hooks.container_inspect.append(container_dns_names)
 
 
 @router.route("GET", "/dns")
 def dns_view(req: Request):
     """The resolvers (ports per sandbox), every user network's names, and the latest queries."""
-    return req.engine.dns.view()
+    return req.engine.extensions.get(EmbeddedDns).view()

@@ -92,6 +92,13 @@ class Driver(ABC):
         per-host `1-<id>@<host>`), so `cnmlab shell` can name and enter them."""
         return []
 
+    def inspect_network(self, network: Network, data: dict, verbose: bool) -> None:
+        """Add the driver's own fields to `docker network inspect` (overlay: Peers)."""
+
+    def device(self, network: Network) -> str:
+        """The Linux device behind the network (a bridge, a parent interface), for diagrams."""
+        return ""
+
     # -- hosts ------------------------------------------------------------------
     def setup_host(self, host: Host) -> None:
         """Called once for every Docker host when it is added (or restored)."""

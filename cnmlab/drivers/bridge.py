@@ -71,6 +71,9 @@ class BridgeDriver(Driver):
     capabilities = Capabilities(scope="local")
     option_keys = (NAME, ICC, MASQ, HOST_BINDING, DEFAULT_BRIDGE, MTU, OPT + "inhibit_ipv4")
 
+    def device(self, network) -> str:
+        return network.state.get("bridge", "")
+
     # -- hosts ------------------------------------------------------------------
     def setup_host(self, host) -> None:
         iptables.restore(host.netns, BASE_RULES)

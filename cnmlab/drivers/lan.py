@@ -17,7 +17,7 @@ from .vswitch import INTERFACE, LAN_IF, NETWORKNAME, OUTBOUNDNAT, OUTBOUNDNAT_EX
 
 
 class LanSwitchDriver(VSwitchDriver):
-    on_underlay = True  # the IPAM lets the subnet overlap the LAN (Controller._overlap_ok)
+    on_underlay = True  # the IPAM lets the subnet overlap the LAN (Controller.new_network)
     options = (NETWORKNAME, INTERFACE)
 
     def validate(self, network) -> None:

@@ -9,7 +9,7 @@ last one leaves) there is a namespace `1-<id10>@<host>` holding
 The engine plays libnetwork's gossip: when an endpoint joins on one host, every other host's
 vxlan0 gets a static FDB entry (MAC -> that host's VTEP) and a neighbour entry (IP -> MAC);
 when it leaves they are removed. No multicast, no flooding beyond those entries.
-The default route out of an overlay comes from docker_gwbridge (see Controller._sync_default_gw):
+The default route out of an overlay comes from docker_gwbridge (see Sandbox.sync_default_gw):
 overlay joins give no gateway, as in libnetwork.
 """
 
@@ -215,22 +215,10 @@ class OverlayDriver(Driver):
             links.delete(self.ctx.ns.ipr(sandbox_name(network.id, peer.host)), endpoint.host_ifname)
 
 
-def _inspect_peers(ctl, net, data, verbose) -> None:
-    """`docker network inspect` of an overlay lists its Peers: the hosts where it is built."""
-    if net.driver != OverlayDriver.name:
-        return
-    drv = ctl.driver(OverlayDriver.name)
-    hosts = [h for h in drv.hosts_of(net.id) if h in ctl.hosts]
-    data["Peers"] = [{"Name": h, "IP": ctl.hosts[h].address} for h in hosts]
-    if verbose:  # cnmlab: what the control plane wrote, read back from each host's vxlan0
-        data["ControlPlane"] = {h: drv.control_plane(net.id, h) for h in hosts}
-
-
-def _register_inspect() -> None:
-    from .. import docker_views
-
-    if _inspect_peers not in docker_views.NETWORK_HOOKS:
-        docker_views.NETWORK_HOOKS.append(_inspect_peers)
-
-
-_register_inspect()
+    def inspect_network(self, network, data: dict, verbose: bool) -> None:
+        """`docker network inspect` of an overlay lists its Peers: the hosts where it is built."""
+        lab = {h.name: h for h in self.ctx.hosts()}
+        hosts = [h for h in self.hosts_of(network.id) if h in lab]
+        data["Peers"] = [{"Name": h, "IP": lab[h].address} for h in hosts]
+        if verbose:  # cnmlab: what the control plane wrote, read back from each host's vxlan0
+            data["ControlPlane"] = {h: self.control_plane(network.id, h) for h in hosts}

@@ -106,11 +106,14 @@ class ParentedDriver(Driver):
     """What macvlan and ipvlan share: a local network on a parent interface of the host's LAN."""
 
     capabilities = Capabilities(scope="local")
-    on_underlay = True  # the IPAM lets the subnet overlap the LAN (Controller._overlap_ok)
+    on_underlay = True  # the IPAM lets the subnet overlap the LAN (Controller.new_network)
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.parents = Parents(ctx, self.name)
+
+    def device(self, network) -> str:
+        return network.state.get("parent", "")
 
     def reset(self) -> None:
         self.parents.reset()

@@ -53,6 +53,9 @@ class VSwitchDriver(Driver):
     not_here: dict[str, str] = {}  # windowsshim options Windows takes, but not for this driver
     not_emulated: dict[str, str] = NOT_EMULATED  # options of this driver the lab cannot reproduce
 
+    def device(self, network) -> str:
+        return network.state.get("switch", "")
+
     # -- networks ---------------------------------------------------------------
     def validate(self, network) -> None:
         for key in network.options:

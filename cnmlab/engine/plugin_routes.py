@@ -19,20 +19,20 @@ MAX_WAIT = 60.0  # seconds a plugin may take to show its socket
 
 
 def attach(engine) -> None:
-    engine.plugin_runner = Runner()
+    runner = engine.extensions.provide(Runner())
 
     def on_event(event) -> None:
         # The namespaces a plugin served are gone: its interfaces would land nowhere.
         if isinstance(event, LabReset):
-            engine.plugin_runner.stop_all()
+            runner.stop_all()
         elif isinstance(event, HostRemoved):
-            engine.plugin_runner.stop_all(event.host)
+            runner.stop_all(event.host)
 
     engine.controller.subscribe(on_event)
 
 
 def _runner(req: Request) -> Runner:
-    return req.engine.plugin_runner
+    return req.engine.extensions.get(Runner)
 
 
 @router.route("GET", "/plugins", kernel=False)

@@ -24,7 +24,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .. import engine_log, paths
@@ -36,6 +36,9 @@ from . import routes  # noqa: F401  (registers the core routes)
 from .docker import api as docker_api  # Docker's Engine API beside the lab routes (importing registers it)
 from .readers import Readers
 from .router import Reply, Request
+
+if TYPE_CHECKING:
+    from .extensions import Extensions
 
 
 
@@ -53,6 +56,7 @@ class Engine:
         self._sub_lock = threading.Lock()
         self._stopping = threading.Event()
         self.kernel = None
+        self.extensions: Extensions | None = None  # what the features provide (extensions.py), once attached
         self.server = None
 
     # -- life cycle -------------------------------------------------------------
@@ -197,6 +201,7 @@ def _load_extensions(engine: Engine) -> None:
     """Feature modules (probes, DNS, overlay control plane ...) hook into the engine here."""
     from . import extensions
 
+    engine.extensions = extensions.Extensions()
     extensions.load(engine)
 
 

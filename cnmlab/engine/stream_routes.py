@@ -28,7 +28,7 @@ STREAM_IDS = {"stdin": 0, "stdout": 1, "stderr": 2}
 
 
 def attach(engine) -> None:
-    engine.execs = Execs(engine.controller)
+    engine.extensions.provide(Execs(engine.controller))
 
 
 def frame(stream: str, data: bytes, tty: bool) -> bytes:
@@ -177,7 +177,7 @@ def _close_write(req: Request) -> None:
 @router.route("POST", "/containers/{id}/exec", status=201, body=types.ExecCreate)
 def exec_create(req: Request):
     spec: types.ExecCreate = req.body or types.ExecCreate()
-    ex = req.engine.execs.create(req.params["id"], spec.argv, tty=spec.tty, stdin=spec.attach_stdin,
+    ex = req.engine.extensions.get(Execs).create(req.params["id"], spec.argv, tty=spec.tty, stdin=spec.attach_stdin,
                                  stdout=spec.attach_stdout, stderr=spec.attach_stderr, env=list(spec.env or []),
                                  user=spec.user, privileged=spec.privileged)
     return {"Id": ex.id}
@@ -185,7 +185,7 @@ def exec_create(req: Request):
 
 @router.route("POST", "/exec/{id}/start", kernel=False, streaming=True, body=types.ExecStart)
 def exec_start(req: Request):
-    execs = req.engine.execs
+    execs = req.engine.extensions.get(Execs)
     ex = execs.get(req.params["id"])
     spec: types.ExecStart = req.body or types.ExecStart()
     req.engine.call(execs.start, ex.id, spec.detach)
@@ -205,12 +205,12 @@ def exec_start(req: Request):
 
 @router.route("GET", "/exec/{id}/json", kernel=False)
 def exec_inspect(req: Request):
-    return req.engine.execs.get(req.params["id"]).inspect()
+    return req.engine.extensions.get(Execs).get(req.params["id"]).inspect()
 
 
 @router.route("POST", "/exec/{id}/resize", kernel=False)
 def exec_resize(req: Request):
-    ex = req.engine.execs.get(req.params["id"])
+    ex = req.engine.extensions.get(Execs).get(req.params["id"])
     if ex.process is not None:
         ex.process.resize(*_size(req))
     return None

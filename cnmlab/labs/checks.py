@@ -1,6 +1,6 @@
 """The check kinds a lab step may name, evaluated against the LIVE lab through the client.
 
-Each check returns a `Result`: ok, a message saying what is (or is wrong), and a hint naming the
+Each check returns a `CheckResult`: ok, a message saying what is (or is wrong), and a hint naming the
 command that would fix it. `ok=None` means the check could not be evaluated here (a part of
 cnmlab or of the kernel is missing) and says which.
 """
@@ -18,7 +18,7 @@ from .live import RETRY_TIMEOUT, Live, Missing
 
 
 @dataclass(frozen=True)
-class Result:
+class CheckResult:
     ok: bool | None
     message: str
     hint: str = ""
@@ -28,34 +28,34 @@ class Result:
         return {"ok": self.ok, "message": self.message, "hint": self.hint}
 
 
-KINDS: dict[str, Callable[..., Result]] = {}
+KINDS: dict[str, Callable[..., CheckResult]] = {}
 
 
-def kind(fn: Callable[..., Result]) -> Callable[..., Result]:
+def kind(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
     KINDS[fn.__name__] = fn
     return fn
 
 
-def evaluate(live: Live, name: str, args: dict) -> Result:
+def evaluate(live: Live, name: str, args: dict) -> CheckResult:
     """Run one check; a missing object is a failed check with its hint, never a crash."""
     try:
         return KINDS[name](live, **args)
     except Missing as exc:
-        return Result(False, exc.message, exc.hint, exc.missing)
+        return CheckResult(False, exc.message, exc.hint, exc.missing)
     except CnmError as exc:
-        return Result(False, f"{name} could not run: {exc.message}")
+        return CheckResult(False, f"{name} could not run: {exc.message}")
 
 
-def _pass(message: str) -> Result:
-    return Result(True, message)
+def _pass(message: str) -> CheckResult:
+    return CheckResult(True, message)
 
 
-def _fail(message: str, hint: str = "") -> Result:
-    return Result(False, message, hint)
+def _fail(message: str, hint: str = "") -> CheckResult:
+    return CheckResult(False, message, hint)
 
 
-def _skip(message: str) -> Result:
-    return Result(None, message)
+def _skip(message: str) -> CheckResult:
+    return CheckResult(None, message)
 
 
 def _traffic(proto: str, port: int | None) -> str:
@@ -64,7 +64,7 @@ def _traffic(proto: str, port: int | None) -> str:
 
 # -- objects ------------------------------------------------------------------------
 @kind
-def exists(live: Live, container: str | None = None, network: str | None = None, host: str | None = None) -> Result:
+def exists(live: Live, container: str | None = None, network: str | None = None, host: str | None = None) -> CheckResult:
     if container:
         live.container(container)
     if network:
@@ -75,7 +75,7 @@ def exists(live: Live, container: str | None = None, network: str | None = None,
 
 
 @kind
-def absent(live: Live, container: str | None = None, network: str | None = None) -> Result:
+def absent(live: Live, container: str | None = None, network: str | None = None) -> CheckResult:
     if container and container in live.containers:
         return _fail(f"container {container} is still there", f"remove it: `cnmlab rm -f {container}`")
     if network and live.has_network(network):
@@ -84,7 +84,7 @@ def absent(live: Live, container: str | None = None, network: str | None = None)
 
 
 @kind
-def on_network(live: Live, container: str, network: str) -> Result:
+def on_network(live: Live, container: str, network: str) -> CheckResult:
     live.network(network)
     if network not in live.networks_of(container):
         return _fail(f"{container} has no endpoint on {network}", f"try `cnmlab network connect {network} {container}`")
@@ -93,7 +93,7 @@ def on_network(live: Live, container: str, network: str) -> Result:
 
 
 @kind
-def not_on_network(live: Live, container: str, network: str) -> Result:
+def not_on_network(live: Live, container: str, network: str) -> CheckResult:
     if network in live.networks_of(container):
         return _fail(f"{container} has an endpoint on {network}, and should not",
                      f"try `cnmlab network disconnect {network} {container}`")
@@ -101,7 +101,7 @@ def not_on_network(live: Live, container: str, network: str) -> Result:
 
 
 @kind
-def endpoints(live: Live, container: str, count: int) -> Result:
+def endpoints(live: Live, container: str, count: int) -> CheckResult:
     nets = live.networks_of(container)
     if len(nets) != count:
         return _fail(f"{container} has {len(nets)} endpoint(s) ({', '.join(nets) or 'none'}), not {count}",
@@ -111,7 +111,7 @@ def endpoints(live: Live, container: str, count: int) -> Result:
 
 
 @kind
-def driver_is(live: Live, network: str, driver: str) -> Result:
+def driver_is(live: Live, network: str, driver: str) -> CheckResult:
     actual = live.network(network).driver
     if actual != driver:
         return _fail(f"{network} uses the {actual} driver, not {driver}",
@@ -120,7 +120,7 @@ def driver_is(live: Live, network: str, driver: str) -> Result:
 
 
 @kind
-def network_is(live: Live, network: str, internal: bool | None = None, options: dict | None = None) -> Result:
+def network_is(live: Live, network: str, internal: bool | None = None, options: dict | None = None) -> CheckResult:
     net = live.network(network)
     if internal is not None and net.internal != internal:
         flag = "with --internal" if internal else "without --internal"
@@ -141,7 +141,7 @@ def _bridge_of(net: NetworkView) -> tuple[str, str]:
 
 
 @kind
-def bridge_exists(live: Live, network: str) -> Result:
+def bridge_exists(live: Live, network: str) -> CheckResult:
     """The network's Linux bridge is a real device in its host's namespace."""
     net = live.network(network)
     name, host = _bridge_of(net)
@@ -152,7 +152,7 @@ def bridge_exists(live: Live, network: str) -> Result:
 
 
 @kind
-def veth_on_bridge(live: Live, container: str, network: str) -> Result:
+def veth_on_bridge(live: Live, container: str, network: str) -> CheckResult:
     """The container's endpoint on a bridge network is a veth pair whose other end is a port of
     the network's bridge on the host (the kernel's own view: peer ifindex and master)."""
     ep = live.networks_of(container).get(network)
@@ -178,7 +178,7 @@ def veth_on_bridge(live: Live, container: str, network: str) -> Result:
 
 
 @kind
-def sysctl_is(live: Live, target: str, key: str, value: str) -> Result:
+def sysctl_is(live: Live, target: str, key: str, value: str) -> CheckResult:
     have = live.sysctl(target, key)
     if have != str(value):
         return _fail(f"{key} is {have} in {target}, not {value}",
@@ -187,7 +187,7 @@ def sysctl_is(live: Live, target: str, key: str, value: str) -> Result:
 
 
 @kind
-def command_succeeds(live: Live, target: str, argv: list, contains: str | None = None) -> Result:
+def command_succeeds(live: Live, target: str, argv: list, contains: str | None = None) -> CheckResult:
     run = live.client.exec(live.endpoint_ref(target), [str(a) for a in argv])
     line = f"`{' '.join(map(str, argv))}` in {target}"
     if run.returncode != 0:
@@ -210,7 +210,7 @@ def _why_not(live: Live, src: str, dst: str) -> str:
 
 
 @kind
-def reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> Result:
+def reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None) -> CheckResult:
     res = live.probe(src, dst, proto, port)
     if res["outcome"] == "timeout":
         res = live.probe(src, dst, proto, port, timeout=RETRY_TIMEOUT)
@@ -225,7 +225,7 @@ def reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | N
 @kind
 def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None,
                   because: str | None = None, outcome: str | None = None, dropped_by: str | None = None,
-                  reason: str | None = None) -> Result:
+                  reason: str | None = None) -> CheckResult:
     """The lesson's cause, as the kernel shows it: `outcome` (filtered, timeout, no route, refused)
     the probe must have; `dropped_by`, the iptables chain whose rule or policy counted the drop;
     `reason`, the engine's reason key (e.g. no-route, neighbour); `because`, words its reason
@@ -252,7 +252,7 @@ def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int
 
 
 @kind
-def full_size_reaches(live: Live, src: str, dst: str) -> Result:
+def full_size_reaches(live: Live, src: str, dst: str) -> CheckResult:
     """A packet as big as `src`'s interface towards `dst` allows (its MTU), with DF set, arrives:
     the path carries full-size packets (an overlay must leave room for VXLAN's 50 bytes)."""
     ip = live.address(dst, via=live.endpoint_ref(src))[0]
@@ -285,7 +285,7 @@ def _forwarded(live: Live, router: str) -> int | None:
 
 
 @kind
-def forwarded_by(live: Live, src: str, dst: str, router: str, proto: str = "icmp", port: int | None = None) -> Result:
+def forwarded_by(live: Live, src: str, dst: str, router: str, proto: str = "icmp", port: int | None = None) -> CheckResult:
     """`src` reaches `dst`, and `router`'s kernel forwarded the packets on the way (its
     ForwDatagrams counter moved by the request and the reply): the path really crosses it."""
     before = _forwarded(live, router)
@@ -304,7 +304,7 @@ def forwarded_by(live: Live, src: str, dst: str, router: str, proto: str = "icmp
 
 
 @kind
-def seen_by(live: Live, machine: str, src: str, address_of: str | None = None, mac_of: str | None = None) -> Result:
+def seen_by(live: Live, machine: str, src: str, address_of: str | None = None, mac_of: str | None = None) -> CheckResult:
     """A ping from `src`, captured on `machine`'s eth0: its source address is `address_of`'s
     (a host's or a container's) and its source MAC is `mac_of`'s."""
     seen = live.seen_by(machine, src)
@@ -330,7 +330,7 @@ def _expected(live: Live, to) -> set[str] | None:
     return {live.address(t)[0] for t in ([to] if isinstance(to, str) else to)}
 
 
-def _no_dns(live: Live, container: str) -> Result | None:
+def _no_dns(live: Live, container: str) -> CheckResult | None:
     """Why `container` cannot resolve at all, if that is the case: no embedded DNS for it."""
     if "127.0.0.11" in live.resolv_conf(container):
         return None
@@ -343,14 +343,14 @@ def _no_dns(live: Live, container: str) -> Result | None:
 
 
 @kind
-def embedded_dns(live: Live, container: str) -> Result:
+def embedded_dns(live: Live, container: str) -> CheckResult:
     """The container's resolver asks Docker's embedded DNS server at 127.0.0.11."""
     return _no_dns(live, container) or _pass(f"{container}'s resolv.conf names 127.0.0.11")
 
 
 @kind
 def resolves(live: Live, container: str, name: str, to: str | list | None = None,
-             includes: str | list | None = None) -> Result:
+             includes: str | list | None = None) -> CheckResult:
     """`to`: exactly these containers' (or addresses'); `includes`: at least these."""
     got = live.lookup(container, name)
     want, some = _expected(live, to), _expected(live, includes)
@@ -369,7 +369,7 @@ def resolves(live: Live, container: str, name: str, to: str | list | None = None
 
 
 @kind
-def not_resolves(live: Live, container: str, name: str) -> Result:
+def not_resolves(live: Live, container: str, name: str) -> CheckResult:
     got = live.lookup(container, name)
     if got:
         return _fail(f"{name} resolves to {', '.join(got)} in {container}, and should not",
@@ -377,7 +377,7 @@ def not_resolves(live: Live, container: str, name: str) -> Result:
     return _pass(f"{name} does not resolve in {container}")
 
 
-def _trace(live: Live, src: str, dst: str, proto: str, port: int | None) -> dict | Result:
+def _trace(live: Live, src: str, dst: str, proto: str, port: int | None) -> dict | CheckResult:
     why = live.missing("trace")
     if why:
         return _skip(why)
@@ -386,9 +386,9 @@ def _trace(live: Live, src: str, dst: str, proto: str, port: int | None) -> dict
 
 
 @kind
-def trace_dropped_by(live: Live, src: str, dst: str, chain: str, proto: str = "icmp", port: int | None = None) -> Result:
+def trace_dropped_by(live: Live, src: str, dst: str, chain: str, proto: str = "icmp", port: int | None = None) -> CheckResult:
     trace = _trace(live, src, dst, proto, port)
-    if isinstance(trace, Result):
+    if isinstance(trace, CheckResult):
         return trace
     rule = trace.get("rule") or {}
     where = f"{src} → {dst} by {_traffic(proto, port)}"
@@ -401,10 +401,10 @@ def trace_dropped_by(live: Live, src: str, dst: str, chain: str, proto: str = "i
 
 
 @kind
-def trace_encapsulated(live: Live, src: str, dst: str, network: str | None = None) -> Result:
+def trace_encapsulated(live: Live, src: str, dst: str, network: str | None = None) -> CheckResult:
     """The trace shows the packet inside VXLAN on the underlay (and the network's VNI)."""
     trace = _trace(live, src, dst, "icmp", None)
-    if isinstance(trace, Result):
+    if isinstance(trace, CheckResult):
         return trace
     outer = [h["outer"] for h in trace["hops"] if h.get("outer")]
     if not outer:
@@ -420,7 +420,7 @@ def trace_encapsulated(live: Live, src: str, dst: str, network: str | None = Non
 
 
 @kind
-def fdb_programmed(live: Live, container: str, network: str, on_host: str) -> Result:
+def fdb_programmed(live: Live, container: str, network: str, on_host: str) -> CheckResult:
     """`on_host`'s VXLAN forwarding database sends the container's MAC to the container's host."""
     ep = live.networks_of(container).get(network)
     if ep is None:
@@ -439,7 +439,7 @@ def fdb_programmed(live: Live, container: str, network: str, on_host: str) -> Re
 
 
 @kind
-def http_answers(live: Live, src: str, dst: str, port: int = 80, contains: str | None = None) -> Result:
+def http_answers(live: Live, src: str, dst: str, port: int = 80, contains: str | None = None) -> CheckResult:
     answers = live.http(src, dst, port)
     answer = answers[0] if answers else "no answer"
     if answer.startswith("ERROR") or answer == "no answer":
@@ -450,7 +450,7 @@ def http_answers(live: Live, src: str, dst: str, port: int = 80, contains: str |
 
 
 @kind
-def http_spread(live: Live, src: str, dst: str, port: int = 80, requests: int = 9, backends: int = 2) -> Result:
+def http_spread(live: Live, src: str, dst: str, port: int = 80, requests: int = 9, backends: int = 2) -> CheckResult:
     """`requests` HTTP connections reach at least `backends` different servers."""
     answers = live.http(src, dst, port, requests)
     errors = [a for a in answers if a.startswith("ERROR")]

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..api.views import ContainerView, EndpointView, HostView, LabView, NetworkView
 from ..client import Client
 from ..errors import CnmError
-from . import features
+from . import requirements
 
 # One TCP exchange (or N) from inside a sandbox, printed one answer a line. Plain sockets, not
 # urllib: urllib would obey the caller's proxy variables, which mean nothing inside the lab.
@@ -83,7 +83,7 @@ class Missing(Exception):
 class Live:
     def __init__(self, client: Client):
         self.client = client
-        self.features: dict[str, str | None] = {}
+        self.requirements: dict[str, str | None] = {}  # what requirements.missing found, by name
         self.refresh()
 
     def refresh(self) -> None:
@@ -93,7 +93,7 @@ class Live:
         self.hosts: dict[str, HostView] = {h.name: h for h in self.view.hosts}
 
     def missing(self, feature: str) -> str | None:
-        return features.missing(self.client, feature, self.features)
+        return requirements.missing(self.client, feature, self.requirements)
 
     # -- lookups ------------------------------------------------------------------
     def container(self, name: str) -> ContainerView:

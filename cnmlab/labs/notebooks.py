@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from .spec import Lab, labs_dir, load_all
+from .spec import LabSpec, labs_dir, load_all
 
 HEADER = """\
 Run the first cell: it resets the lab world and sets this lab up. The pane under it plays the
@@ -50,7 +50,7 @@ def _locked(grade_id: str) -> dict:
     return {"grade": False, "solution": False, "locked": True, "grade_id": grade_id}
 
 
-def _solution(lab: Lab, step) -> dict:
+def _solution(lab: LabSpec, step) -> dict:
     return _code(f"# Step {step.number}: build it here, with `lab` (its calls mirror the `cnmlab` command) "
                  "or in a terminal.\n"
                  "### BEGIN SOLUTION\n"
@@ -59,7 +59,7 @@ def _solution(lab: Lab, step) -> dict:
                  {"grade": False, "solution": True, "locked": False, "grade_id": f"step{step.number}-build"})
 
 
-def _test(lab: Lab, step) -> dict:
+def _test(lab: LabSpec, step) -> dict:
     """The step's autograded test: `cnmlab lab check N --step K --json`, the grader's source of truth."""
     graded = {"grade": True, "solution": False, "locked": True, "points": len(step.checks),
               "grade_id": f"step{step.number}-check"}
@@ -74,7 +74,7 @@ def _hints(step) -> str:
                    for i, h in enumerate(step.hints, 1))
 
 
-def build(lab: Lab) -> dict:
+def build(lab: LabSpec) -> dict:
     """The notebook of a lab, as nbformat 4 JSON (deterministic: cell ids derive from positions)."""
     cells = [
         _markdown(f"# Lab {lab.number}: {lab.title}\n\n"
@@ -104,11 +104,11 @@ def build(lab: Lab) -> dict:
         "nbformat": 4, "nbformat_minor": 5}
 
 
-def render(lab: Lab) -> str:
+def render(lab: LabSpec) -> str:
     return json.dumps(build(lab), indent=1, ensure_ascii=False) + "\n"
 
 
-def path_of(lab: Lab, directory: Path) -> Path:
+def path_of(lab: LabSpec, directory: Path) -> Path:
     return directory / f"{lab.name}.ipynb"
 
 

@@ -20,7 +20,7 @@ from ..client import Client
 from ..errors import CnmError, Conflict, KernelUnsupported
 from . import checks
 from .live import Live, Missing
-from .spec import Call, Lab, LabError, Step
+from .spec import Call, LabSpec, LabSpecError, Step
 
 # Solution calls that may meet their work already done (the student did it by hand).
 CREATES = {"network_create", "run", "connect", "host_add", "service_create", "plugin_run"}
@@ -41,22 +41,22 @@ class StepRecord:
                 "checks": self.checks}
 
 
-def lab_missing(client: Client, lab: Lab, live: Live | None = None) -> list[str]:
+def lab_missing(client: Client, lab: LabSpec, live: Live | None = None) -> list[str]:
     live = live or Live(client)
     return [why for f in lab.requires if (why := live.missing(f))]
 
 
-class Untrusted(LabError):
+class Untrusted(LabSpecError):
     """A lab file from outside cnmlab's own labs that the user has not agreed to run."""
 
 
-def require_trust(lab: Lab) -> None:
+def require_trust(lab: LabSpec) -> None:
     if not lab.trusted:
         raise Untrusted(f"{lab.path or 'this lab'} is not one of cnmlab's own labs: its setup, solutions and checks "
                         "run commands as root in the lab world; read them and pass --trust to run it")
 
 
-def commands(lab: Lab) -> list[str]:
+def commands(lab: LabSpec) -> list[str]:
     """What a lab will run, as the commands a student would type: its setup, every step's
     solution, and the commands its checks run."""
     lines = [f"setup: {cli_line(call)}" for call in lab.setup]
@@ -68,24 +68,24 @@ def commands(lab: Lab) -> list[str]:
     return lines
 
 
-def start(client: Client, lab: Lab) -> list[str]:
+def start(client: Client, lab: LabSpec) -> list[str]:
     """Reset the lab world and make the lab's starting point; refuse a lab this cnmlab cannot play."""
     require_trust(lab)
     missing = lab_missing(client, lab)
     if missing:
-        raise LabError(f"lab {lab.number} needs what this cnmlab lacks: {'; '.join(missing)}")
+        raise LabSpecError(f"lab {lab.number} needs what this cnmlab lacks: {'; '.join(missing)}")
     client.reset()
     return [apply_call(client, Live(client), call) for call in lab.setup]
 
 
-def solve(client: Client, lab: Lab, step: Step) -> list[str]:
+def solve(client: Client, lab: LabSpec, step: Step) -> list[str]:
     """Apply the step's solution; lines say what each call did. A kernel_optional step whose
     feature the kernel lacks raises KernelUnsupported (and nothing is left half made)."""
     require_trust(lab)
     live = Live(client)
     missing = [why for f in lab.requires + step.requires if (why := live.missing(f))]
     if missing:
-        raise LabError(f"step {step.number} needs what this cnmlab lacks: {'; '.join(missing)}")
+        raise LabSpecError(f"step {step.number} needs what this cnmlab lacks: {'; '.join(missing)}")
     return [apply_call(client, live, call) for call in step.solution]
 
 
@@ -94,7 +94,7 @@ def apply_call(client: Client, live: Live, call: Call) -> str:
     try:
         args = live.fill(call.args)
     except Missing as exc:
-        raise LabError(f"`{line}`: {exc.message}") from None
+        raise LabSpecError(f"`{line}`: {exc.message}") from None
     try:
         result = getattr(client, call.call)(**args)
     except Conflict as exc:
@@ -102,11 +102,11 @@ def apply_call(client: Client, live: Live, call: Call) -> str:
             return f"{cli_line(Call(call.call, args))}  # already done: {exc.message}"
         raise
     if call.call == "exec" and result.returncode != 0:
-        raise LabError(f"`{cli_line(Call(call.call, args))}` failed: {(result.stderr or result.stdout).strip()}")
+        raise LabSpecError(f"`{cli_line(Call(call.call, args))}` failed: {(result.stderr or result.stdout).strip()}")
     return cli_line(Call(call.call, args))
 
 
-def check(client: Client, lab: Lab, numbers: list[int] | None = None) -> dict:
+def check(client: Client, lab: LabSpec, numbers: list[int] | None = None) -> dict:
     """The grading record of the live lab, for every step (or the ones named)."""
     require_trust(lab)
     live = Live(client)
@@ -123,7 +123,7 @@ def check(client: Client, lab: Lab, numbers: list[int] | None = None) -> dict:
             **counts, "total": len(records), "steps": [r.to_json() for r in records]}
 
 
-def check_step(client: Client, lab: Lab, step: Step, live: Live | None = None,
+def check_step(client: Client, lab: LabSpec, step: Step, live: Live | None = None,
                lab_why: list[str] | None = None) -> StepRecord:
     require_trust(lab)
     live = live or Live(client)
@@ -135,9 +135,9 @@ def check_step(client: Client, lab: Lab, step: Step, live: Live | None = None,
     results = []
     for spec in step.checks:
         need = [w for f in spec.requires if (w := live.missing(f))]
-        res = checks.Result(None, "; ".join(need)) if need else _evaluate(live, spec)
+        res = checks.CheckResult(None, "; ".join(need)) if need else _evaluate(live, spec)
         if res.ok is False:
-            res = checks.Result(False, res.message, _hint(lab, spec, res))
+            res = checks.CheckResult(False, res.message, _hint(lab, spec, res))
         results.append({**spec.to_json(), **res.to_json(), "before_next": spec.before_next})
     record = StepRecord(step.number, step.title, _status(results), checks=results)
     if record.status == "failed" and step.kernel_optional:
@@ -151,12 +151,12 @@ def check_step(client: Client, lab: Lab, step: Step, live: Live | None = None,
     return record
 
 
-def _evaluate(live: Live, spec) -> checks.Result:
+def _evaluate(live: Live, spec) -> checks.CheckResult:
     """A check with its placeholders ({ip:web@app} ...) filled from the live lab."""
     try:
         args = live.fill(spec.args)
     except Missing as exc:
-        return checks.Result(False, exc.message, exc.hint, exc.missing)
+        return checks.CheckResult(False, exc.message, exc.hint, exc.missing)
     return checks.evaluate(live, spec.kind, args)
 
 
@@ -170,7 +170,7 @@ def distinct(results: list[dict]) -> list[dict]:
     return out
 
 
-def _hint(lab: Lab, spec, res: checks.Result) -> str:
+def _hint(lab: LabSpec, spec, res: checks.CheckResult) -> str:
     """A missing object: the lab's own command that makes it (with the right flags); a check that
     ran and failed: the lab author's hint when there is one, else the check's."""
     if res.missing:
@@ -179,7 +179,7 @@ def _hint(lab: Lab, spec, res: checks.Result) -> str:
     return spec.hint or res.hint
 
 
-def creator(lab: Lab, kind: str, name: str) -> str | None:
+def creator(lab: LabSpec, kind: str, name: str) -> str | None:
     """The command in the lab's setup or solutions that creates the container/network/host."""
     call_of = {"container": "run", "network": "network_create", "host": "host_add"}[kind]
     for call in lab.setup + tuple(c for s in lab.steps for c in s.solution):

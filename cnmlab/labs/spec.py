@@ -37,12 +37,13 @@ from ..errors import InvalidParameter
 # The client calls a solution may make (Client method names), and the CLI line each teaches.
 CALLS = ("host_add", "host_rm", "network_create", "network_rm", "connect", "disconnect", "run", "rm",
          "exec", "service_create", "service_scale", "service_rm", "plugin_run", "plugin_stop")
-# Features a lab, step or check may need; each is detected on the live engine (labs.features).
-FEATURE_RE = re.compile(r"^(probe|trace|services|plugins|driver:[\w.-]+)$")
+# What a lab, step or check may require (`requires:`); each is detected on the live engine
+# (labs/requirements.py).
+REQUIREMENT_RE = re.compile(r"^(probe|trace|services|plugins|driver:[\w.-]+)$")
 CHECK_KEYS = {"hint", "before_next", "requires"}
 
 
-class LabError(InvalidParameter):
+class LabSpecError(InvalidParameter):
     """A lab definition that does not validate, or a lab that cannot be found."""
 
 
@@ -87,7 +88,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Lab:
+class LabSpec:
     number: int
     slug: str
     title: str
@@ -109,7 +110,7 @@ class Lab:
 
     def step(self, number: int) -> Step:
         if not 1 <= number <= len(self.steps):
-            raise LabError(f"lab {self.number} has steps 1..{len(self.steps)}, not {number}")
+            raise LabSpecError(f"lab {self.number} has steps 1..{len(self.steps)}, not {number}")
         return self.steps[number - 1]
 
 
@@ -129,16 +130,16 @@ def is_trusted(path: Path) -> bool:
     return path.resolve().parent in trusted_dirs()
 
 
-def load_all(directory: Path | None = None) -> list[Lab]:
+def load_all(directory: Path | None = None) -> list[LabSpec]:
     directory = directory or labs_dir()
     labs = [load(p) for p in sorted(directory.glob("[0-9][0-9]-*.yaml"))]
     numbers = [lab.number for lab in labs]
     if len(set(numbers)) != len(numbers):
-        raise LabError(f"two labs in {directory} share a number: {numbers}")
+        raise LabSpecError(f"two labs in {directory} share a number: {numbers}")
     return labs
 
 
-def find(ref: str | int, directory: Path | None = None) -> Lab:
+def find(ref: str | int, directory: Path | None = None) -> LabSpec:
     """A lab by number ("1", "01"), name ("01-cnm-building-blocks"), slug, or a path to a file."""
     text = str(ref)
     if text.endswith((".yaml", ".yml")) and Path(text).exists():
@@ -148,54 +149,54 @@ def find(ref: str | int, directory: Path | None = None) -> Lab:
         if text.isdigit() and int(text) == lab.number or text in (lab.name, lab.slug):
             return lab
     known = ", ".join(f"{lab.number} ({lab.slug})" for lab in labs)
-    raise LabError(f"no lab {text}: the labs are {known}")
+    raise LabSpecError(f"no lab {text}: the labs are {known}")
 
 
-def load(path: Path) -> Lab:
+def load(path: Path) -> LabSpec:
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise LabError(f"{path.name}: cannot read the lab: {' '.join(str(exc).split())}") from None
+        raise LabSpecError(f"{path.name}: cannot read the lab: {' '.join(str(exc).split())}") from None
     return dataclasses.replace(parse(data, source=path.name, path=path), trusted=is_trusted(path))
 
 
-def parse(data, source: str = "lab", path: Path | None = None) -> Lab:
+def parse(data, source: str = "lab", path: Path | None = None) -> LabSpec:
     where = source
     d = _mapping(data, where, required={"number", "slug", "title", "steps"},
                  optional={"intro", "setup", "requires", "challenge", "symptom"})
     number, slug = d["number"], d["slug"]
     if not isinstance(number, int) or number < 0:
-        raise LabError(f"{where}: number must be a non-negative integer")
+        raise LabSpecError(f"{where}: number must be a non-negative integer")
     if not isinstance(slug, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
-        raise LabError(f"{where}: slug must be lower-case words joined by '-'")
+        raise LabSpecError(f"{where}: slug must be lower-case words joined by '-'")
     if not isinstance(d["steps"], list) or not d["steps"]:
-        raise LabError(f"{where}: a lab needs at least one step")
+        raise LabSpecError(f"{where}: a lab needs at least one step")
     steps = tuple(_step(s, i + 1, f"{where} step {i + 1}") for i, s in enumerate(d["steps"]))
     challenge = d.get("challenge", False)
     if not isinstance(challenge, bool):
-        raise LabError(f"{where}: challenge must be true or false")
-    lab = Lab(number=number, slug=slug, title=_text(d["title"], f"{where}: title"),
+        raise LabSpecError(f"{where}: challenge must be true or false")
+    lab = LabSpec(number=number, slug=slug, title=_text(d["title"], f"{where}: title"),
               intro=_text(d.get("intro", ""), f"{where}: intro"), steps=steps,
               setup=_calls(d.get("setup", []), f"{where} setup"),
-              requires=_features(d.get("requires", []), where), path=path, challenge=challenge,
+              requires=_requirements(d.get("requires", []), where), path=path, challenge=challenge,
               symptom=_text(d.get("symptom", ""), f"{where}: symptom"))
     if challenge:
         _check_challenge(lab, where)
     return lab
 
 
-def _check_challenge(lab: Lab, where: str) -> None:
+def _check_challenge(lab: LabSpec, where: str) -> None:
     """A troubleshooting lab starts broken, says what is wrong, and grades the fix step by step."""
     if not lab.symptom:
-        raise LabError(f"{where}: a challenge lab needs a symptom (what the learner is told is wrong)")
+        raise LabSpecError(f"{where}: a challenge lab needs a symptom (what the learner is told is wrong)")
     if not lab.setup:
-        raise LabError(f"{where}: a challenge lab needs a setup that builds the broken lab")
+        raise LabSpecError(f"{where}: a challenge lab needs a setup that builds the broken lab")
     for step in lab.steps:
         if len(step.hints) < 3:
-            raise LabError(f"{where} step {step.number}: a challenge step needs at least 3 hints "
+            raise LabSpecError(f"{where} step {step.number}: a challenge step needs at least 3 hints "
                            "(the symptom, the tool, the cause)")
         if not step.checks or not step.solution:
-            raise LabError(f"{where} step {step.number}: a challenge step needs checks and a solution (the fix)")
+            raise LabSpecError(f"{where} step {step.number}: a challenge step needs checks and a solution (the fix)")
 
 
 def _step(data, number: int, where: str) -> Step:
@@ -203,27 +204,27 @@ def _step(data, number: int, where: str) -> Step:
                  optional={"solution", "checks", "requires", "kernel_optional", "skipped_text", "hints"})
     checks = d.get("checks", [])
     if not isinstance(checks, list):
-        raise LabError(f"{where}: checks must be a list")
+        raise LabSpecError(f"{where}: checks must be a list")
     kernel_optional = d.get("kernel_optional")
     if kernel_optional is not None and not d.get("skipped_text"):
-        raise LabError(f"{where}: a kernel_optional step needs skipped_text explaining what would happen")
+        raise LabSpecError(f"{where}: a kernel_optional step needs skipped_text explaining what would happen")
     return Step(number=number, title=_text(d["title"], f"{where}: title"), text=_text(d["text"], f"{where}: text"),
                 solution=_calls(d.get("solution", []), f"{where} solution"),
                 checks=tuple(_check(c, f"{where} check {i + 1}") for i, c in enumerate(checks)),
-                requires=_features(d.get("requires", []), where), kernel_optional=kernel_optional,
+                requires=_requirements(d.get("requires", []), where), kernel_optional=kernel_optional,
                 skipped_text=_text(d.get("skipped_text", ""), f"{where}: skipped_text"),
                 hints=_hints(d.get("hints", []), where))
 
 
 def _hints(data, where: str) -> tuple[str, ...]:
     if not isinstance(data, list) or not all(isinstance(h, str) and h.strip() for h in data):
-        raise LabError(f"{where}: hints must be a list of texts")
+        raise LabSpecError(f"{where}: hints must be a list of texts")
     return tuple(h.strip() for h in data)
 
 
 def _calls(data, where: str) -> tuple[Call, ...]:
     if not isinstance(data, list):
-        raise LabError(f"{where}: must be a list of calls")
+        raise LabSpecError(f"{where}: must be a list of calls")
     from ..client import Client
 
     out = []
@@ -232,9 +233,9 @@ def _calls(data, where: str) -> tuple[Call, ...]:
         d = _mapping(item, here, required={"call"}, optional={"args"})
         name, args = d["call"], d.get("args") or {}
         if name not in CALLS:
-            raise LabError(f"{here}: unknown call {name!r}; a solution may call {', '.join(CALLS)}")
+            raise LabSpecError(f"{here}: unknown call {name!r}; a solution may call {', '.join(CALLS)}")
         if not isinstance(args, dict):
-            raise LabError(f"{here}: args must be a mapping")
+            raise LabSpecError(f"{here}: args must be a mapping")
         method = getattr(Client, name, None)  # None: a part of cnmlab not here yet (the step requires it)
         if method is not None:
             _bind(method, args, f"{here} ({name})", skip_self=True)
@@ -246,22 +247,22 @@ def _check(data, where: str) -> CheckSpec:
     from .checks import KINDS
 
     if not isinstance(data, dict):
-        raise LabError(f"{where}: a check is a mapping like {{reachable: {{src: a, dst: b}}}}")
+        raise LabSpecError(f"{where}: a check is a mapping like {{reachable: {{src: a, dst: b}}}}")
     kinds = [k for k in data if k not in CHECK_KEYS]
     if len(kinds) != 1:
-        raise LabError(f"{where}: name exactly one check kind, got {kinds or 'none'}")
+        raise LabSpecError(f"{where}: name exactly one check kind, got {kinds or 'none'}")
     kind = kinds[0]
     if kind not in KINDS:
-        raise LabError(f"{where}: unknown check {kind!r}; the kinds are {', '.join(sorted(KINDS))}")
+        raise LabSpecError(f"{where}: unknown check {kind!r}; the kinds are {', '.join(sorted(KINDS))}")
     args = data[kind] or {}
     if not isinstance(args, dict):
-        raise LabError(f"{where}: the arguments of {kind} must be a mapping")
+        raise LabSpecError(f"{where}: the arguments of {kind} must be a mapping")
     _bind(KINDS[kind], args, f"{where} ({kind})", skip_self=True)
     hint = data.get("hint")
     if hint is not None and not isinstance(hint, str):
-        raise LabError(f"{where}: hint must be text")
+        raise LabSpecError(f"{where}: hint must be text")
     return CheckSpec(kind, dict(args), hint=hint, before_next=bool(data.get("before_next", False)),
-                     requires=_features(data.get("requires", []), where))
+                     requires=_requirements(data.get("requires", []), where))
 
 
 def _bind(fn, args: dict, where: str, skip_self: bool) -> None:
@@ -272,29 +273,29 @@ def _bind(fn, args: dict, where: str, skip_self: bool) -> None:
         inspect.Signature(params).bind(**args)
     except TypeError as exc:
         names = ", ".join(p.name for p in params)
-        raise LabError(f"{where}: {exc} (arguments: {names})") from None
+        raise LabSpecError(f"{where}: {exc} (arguments: {names})") from None
 
 
-def _features(data, where: str) -> tuple[str, ...]:
+def _requirements(data, where: str) -> tuple[str, ...]:
     items = [data] if isinstance(data, str) else data
-    if not isinstance(items, list) or not all(isinstance(f, str) and FEATURE_RE.match(f) for f in items):
-        raise LabError(f"{where}: requires names features: probe, trace, services, plugins, driver:NAME")
+    if not isinstance(items, list) or not all(isinstance(f, str) and REQUIREMENT_RE.match(f) for f in items):
+        raise LabSpecError(f"{where}: requires names features: probe, trace, services, plugins, driver:NAME")
     return tuple(items)
 
 
 def _mapping(data, where: str, required: set[str], optional: set[str]) -> dict:
     if not isinstance(data, dict):
-        raise LabError(f"{where}: expected a mapping")
+        raise LabSpecError(f"{where}: expected a mapping")
     missing = sorted(required - data.keys())
     if missing:
-        raise LabError(f"{where}: missing {', '.join(missing)}")
+        raise LabSpecError(f"{where}: missing {', '.join(missing)}")
     unknown = sorted(data.keys() - required - optional)
     if unknown:
-        raise LabError(f"{where}: unknown key {', '.join(unknown)}")
+        raise LabSpecError(f"{where}: unknown key {', '.join(unknown)}")
     return data
 
 
 def _text(value, where: str) -> str:
     if not isinstance(value, str):
-        raise LabError(f"{where} must be text")
+        raise LabSpecError(f"{where} must be text")
     return value.strip()

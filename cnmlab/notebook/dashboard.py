@@ -136,7 +136,9 @@ class Dashboard(w.VBox):
         self.add_class("cnm-dashboard")
         try:
             drivers = [d["Name"] for d in self.lab.client.drivers()]
-            self.net_driver.options = [d for d in drivers if d not in ("host", "null")] or ["bridge"]
+            # host and null make network modes, not networks: the engine says which drivers do
+            modes = {n["Driver"] for n in self.lab.client.networks() if n.get("NetworkMode")}
+            self.net_driver.options = [d for d in drivers if d not in modes] or ["bridge"]
         except Exception:  # the menu keeps "bridge"; the create call reports the real problem
             pass
         # The views read through a client that never starts an engine: after `cnmlab engine stop`

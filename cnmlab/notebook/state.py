@@ -27,20 +27,16 @@ class NetworkInfo:
     subnet: str = ""
     device: str = ""  # the Linux device behind it (bridge name, macvlan parent), when known
     internal: bool = False
+    on_underlay: bool = False  # its containers sit directly on the LAN the host's NIC is plugged into
+    network_mode: str = ""  # "host"/"none": the network is a network mode, with no data plane of its own
 
     @property
     def spans_hosts(self) -> bool:
         return self.host is None
 
     @property
-    def on_underlay(self) -> bool:
-        """Macvlan and ipvlan children (and Windows' transparent and l2bridge containers) sit
-        directly on the LAN the host's NIC is plugged into."""
-        return self.driver in ("macvlan", "ipvlan", "transparent", "l2bridge")
-
-    @property
     def has_data_plane(self) -> bool:
-        return self.driver not in ("host", "null")
+        return not self.network_mode
 
 
 @dataclass(frozen=True)
@@ -106,8 +102,6 @@ class LabState:
 
 def _network(n: NetworkView) -> NetworkInfo:
     options = n.option
-    device = options.get("com.docker.network.bridge.name") or options.get("parent", "")
-    if not device and n.driver == "bridge":
-        device = "br-" + n.id[:12]
+    device = n.device or options.get("com.docker.network.bridge.name") or options.get("parent", "")
     host = n.host if n.scope == "local" else None
-    return NetworkInfo(n.id, n.name, n.driver, host, n.subnet, device, n.internal)
+    return NetworkInfo(n.id, n.name, n.driver, host, n.subnet, device, n.internal, n.on_underlay, n.network_mode)

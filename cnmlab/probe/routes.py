@@ -7,7 +7,7 @@ keep serving lab changes meanwhile. Controller state is read through engine.call
 from __future__ import annotations
 
 from ..api import types
-from ..engine.router import Request, router
+from ..api.router import Request, router
 
 
 @router.route("POST", "/lab/probe", kernel=False, body=types.Probe)

@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-from .. import docker_views
 from ..api import types
-from ..engine.router import Request, router
+from ..api.router import Request, router
 from . import lb
 from .manager import ServiceManager
 
@@ -50,11 +49,11 @@ def view(mgr: ServiceManager, svc) -> dict:
     }
 
 
-def network_services(ctl, net, data: dict, verbose: bool) -> None:
+def network_services(mgr: ServiceManager, net, data: dict, verbose: bool) -> None:
     """network inspect -v: "Services" with each VIP and its tasks (Docker's verbose shape)."""
-    mgr = getattr(ctl, "_service_manager", None)
-    if not verbose or mgr is None:
+    if not verbose:
         return
+    ctl = mgr.ctl
     out = {}
     for svc in mgr.on_network(net.id):
         tasks = []
@@ -72,16 +71,14 @@ def network_services(ctl, net, data: dict, verbose: bool) -> None:
 
 def attach(engine) -> None:
     ctl = engine.controller
-    mgr = ServiceManager(engine)
-    engine.services = mgr
-    ctl._service_manager = mgr  # for the inspect hook, which gets the controller only
+    mgr = engine.extensions.provide(ServiceManager(engine))
     ctl.hooks.joined.append(mgr.joined)
     ctl.hooks.left.append(mgr.left)
     ctl.hooks.sandbox_created.append(mgr.sandbox_created)
     ctl.hooks.sandbox_removed.append(mgr.sandbox_removed)
     ctl.hooks.network_removed.append(mgr.network_removed)
     ctl.subscribe(mgr.on_event)
-    docker_views.NETWORK_HOOKS.append(network_services)
+    ctl.hooks.network_inspect.append(lambda ctl, net, data, verbose: network_services(mgr, net, data, verbose))
     # Docker asks the swarm first: `network rm` names the service even while its replicas still
     # have endpoints, and `network prune` skips a service's network rather than failing.
     ctl.hooks.removing_network.append(mgr.refuse_if_in_use)
@@ -89,13 +86,13 @@ def attach(engine) -> None:
 
 @router.route("GET", "/services")
 def services(req: Request):
-    mgr = req.engine.services
+    mgr = req.engine.extensions.get(ServiceManager)
     return [view(mgr, s) for s in mgr.services.values()]
 
 
 @router.route("POST", "/services/create", status=201, body=types.ServiceCreate)
 def service_create(req: Request):
-    mgr = req.engine.services
+    mgr = req.engine.extensions.get(ServiceManager)
     spec: types.ServiceCreate = req.body
     svc = mgr.create(spec.name, spec.network, replicas=spec.replicas, ports=list(spec.ports or []),
                      endpoint_mode=spec.endpoint_mode or "vip", host=spec.host)
@@ -104,16 +101,16 @@ def service_create(req: Request):
 
 @router.route("GET", "/services/{id}")
 def service_get(req: Request):
-    mgr = req.engine.services
+    mgr = req.engine.extensions.get(ServiceManager)
     return view(mgr, mgr.service(req.params["id"]))
 
 
 @router.route("POST", "/services/{id}/update", body=types.ServiceScale)
 def service_update(req: Request):
-    mgr = req.engine.services
+    mgr = req.engine.extensions.get(ServiceManager)
     return view(mgr, mgr.scale(req.params["id"], req.body.replicas))
 
 
 @router.route("DELETE", "/services/{id}", status=204)
 def service_delete(req: Request):
-    req.engine.services.remove(req.params["id"])
+    req.engine.extensions.get(ServiceManager).remove(req.params["id"])

@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from ..dns.feature import EmbeddedDns
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ..events import ContainerRemoved, HostAdded, HostRemoved, LabReset, LabRestored, StepDone
 from ..ipam import parse_address
 from ..names import new_id
+from ..network import GW_NETWORK  # an overlay replica's way to and from its host
 from ..osl.iptables import IptablesError
 from ..sandbox import PortBinding, parse_port
 from ..store import KEYS, LOADERS
@@ -37,7 +39,6 @@ LOADERS.setdefault("service", load)
 KEYS.setdefault("service", "id")
 
 SERVICE_LABEL = "com.docker.swarm.service.name"
-GW_NETWORK = "docker_gwbridge"  # an overlay replica's way to and from its host
 
 
 def _now() -> str:
@@ -50,7 +51,7 @@ class ServiceManager:
     def __init__(self, engine) -> None:
         self.engine = engine
         self.ctl = engine.controller
-        self.dns = getattr(engine, "dns", None)
+        self.dns = engine.extensions.find(EmbeddedDns)  # None without the DNS feature: no service names
         self.services: dict[str, Service] = {}
         self._vip_chains: dict[str, set[str]] = {}  # sandbox -> ids of services whose VIP chain it has
         self._mesh: set[tuple[str, str]] = set()  # (host, service id) with mesh rules

@@ -31,7 +31,7 @@ from .picture import Selection
 from .topology import TopologyScreen, TopologyTree
 
 if TYPE_CHECKING:  # loaded with the first lab and the first event, after the first frame
-    from .model import Lab
+    from .model import LabModel
 
 QUIET_EVENTS = ("StepDone",)  # narration only: the lab did not change
 
@@ -52,7 +52,7 @@ def _lazy(module: str, name: str):
     return make
 
 
-def load_lab(client: Client) -> Lab:
+def load_lab(client: Client) -> LabModel:
     from .model import lab_from_json
 
     return lab_from_json(client.hosts(), client.networks(), client.containers())
@@ -80,11 +80,11 @@ class CnmlabApp(App):
         super().__init__()
         self.starter = starter
         self.client = client or Client()
-        self.lab: Lab | None = None
+        self.lab: LabModel | None = None
         self.selection: Selection | None = None
         self.drivers: list[str] = ["bridge"]
         self.event_history: deque = deque(maxlen=2000)
-        self.lab_changed: Signal[Lab] = Signal(self, "lab-changed")
+        self.lab_changed: Signal[LabModel] = Signal(self, "lab-changed")
         self.lab_event: Signal[object] = Signal(self, "lab-event")
         self.ready = False
         self._reload_timer = None
@@ -124,7 +124,7 @@ class CnmlabApp(App):
             return
         self.call_from_thread(self.booted, lab, drivers, built)
 
-    def booted(self, lab: Lab, drivers: list[str], built: bool) -> None:
+    def booted(self, lab: LabModel, drivers: list[str], built: bool) -> None:
         self.drivers = drivers or ["bridge"]
         self.ready = True
         self.set_lab(lab)
@@ -136,7 +136,7 @@ class CnmlabApp(App):
         self.notify(f"{message}\nPress ctrl+r to try again.", title="cannot start", severity="error", timeout=30)
 
     # -- the lab model -------------------------------------------------------------
-    def set_lab(self, lab: Lab) -> None:
+    def set_lab(self, lab: LabModel) -> None:
         self.lab = lab
         self.lab_changed.publish(lab)
 

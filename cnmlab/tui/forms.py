@@ -23,7 +23,7 @@ from ..ipam import check_subnet
 from ..names import CONTAINER_NAME, NETWORK_NAME, check_host_name
 from ..sandbox import parse_port
 from .calls import readable
-from .model import Lab
+from .model import LabModel
 from .picture import Selection
 
 
@@ -49,9 +49,9 @@ class FormScreen(ModalScreen[str | None]):
     HEADING = ""
     SUBMIT = "OK"
 
-    def __init__(self, lab: Lab | None, selection: Selection | None = None):
+    def __init__(self, lab: LabModel | None, selection: Selection | None = None):
         super().__init__()
-        self.lab = lab or Lab()
+        self.lab = lab or LabModel()
         self.selection = selection
 
     def compose(self) -> ComposeResult:
@@ -134,7 +134,7 @@ class CreateNetworkForm(FormScreen):
     HEADING = "Create network"
     SUBMIT = "Create"
 
-    def __init__(self, lab: Lab | None, drivers: list[str], selection: Selection | None = None):
+    def __init__(self, lab: LabModel | None, drivers: list[str], selection: Selection | None = None):
         super().__init__(lab, selection)
         self.drivers = drivers or ["bridge"]
 
@@ -343,7 +343,7 @@ class ConfirmRemove(FormScreen):
 
     SUBMIT = "Remove"
 
-    def __init__(self, lab: Lab | None, selection: Selection):
+    def __init__(self, lab: LabModel | None, selection: Selection):
         super().__init__(lab, selection)
         self.HEADING = f"Remove {selection.kind}"
 

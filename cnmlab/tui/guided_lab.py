@@ -4,7 +4,7 @@ s shows the solution (applies it), R resets the lab. `cnmlab lab play N` opens i
 from __future__ import annotations
 
 from ..client import Client
-from ..labs import Lab, runner
+from ..labs import LabSpec, runner
 from .app import CnmlabApp
 from .guide import GuideStep
 
@@ -42,7 +42,7 @@ def pane_text(markdown: str) -> str:
     return "\n".join(out)
 
 
-def guide_steps(lab: Lab) -> list[GuideStep]:
+def guide_steps(lab: LabSpec) -> list[GuideStep]:
     def check(step):
         def run(client: Client) -> tuple[bool, str]:
             record = runner.check_step(client, lab, step)
@@ -59,7 +59,7 @@ def guide_steps(lab: Lab) -> list[GuideStep]:
                       solve=solve(step), hints=step.hints) for step in lab.steps]
 
 
-def show_lab(app: CnmlabApp, lab: Lab):
+def show_lab(app: CnmlabApp, lab: LabSpec):
     def reset(client: Client) -> str:
         runner.start(client, lab)
         return f"lab {lab.number} set up again"
@@ -74,7 +74,7 @@ def show_lab(app: CnmlabApp, lab: Lab):
 class GuidedApp(CnmlabApp):
     """The cnmlab app opened on a guided lab (started beforehand with runner.start)."""
 
-    def __init__(self, lab: Lab, client: Client | None = None):
+    def __init__(self, lab: LabSpec, client: Client | None = None):
         super().__init__(starter=False, client=client)
         self.guided_lab = lab
 

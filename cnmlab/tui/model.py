@@ -53,7 +53,7 @@ class ContainerView:
 
 
 @dataclass(frozen=True)
-class Lab:
+class LabModel:
     hosts: tuple[HostView, ...] = ()
     networks: tuple[NetworkView, ...] = ()
     containers: tuple[ContainerView, ...] = ()
@@ -89,12 +89,12 @@ class Lab:
         return not self.containers and all(n.predefined for n in self.networks)
 
 
-def lab_from_json(hosts: list[dict], networks: list[dict], containers: list[dict]) -> Lab:
+def lab_from_json(hosts: list[dict], networks: list[dict], containers: list[dict]) -> LabModel:
     """Build the model from `GET /hosts`, `GET /networks` and `GET /containers/json`."""
     return lab_from_view(LabView.from_json(hosts, networks, containers))
 
 
-def lab_from_view(view: LabView) -> Lab:
+def lab_from_view(view: LabView) -> LabModel:
     host_views = tuple(HostView(h.name, h.address, h.plain) for h in view.hosts)
     net_views = tuple(
         NetworkView(id=n.id, name=n.name, driver=n.driver, scope=n.scope,
@@ -109,7 +109,7 @@ def lab_from_view(view: LabView) -> Lab:
                                     interface=ep.interface, ip=ep.ip_address, mac=ep.mac_address))
         eps.sort(key=lambda e: _iface_order(e.interface))
         ctr_views.append(ContainerView(c.id, c.name, c.host or "", tuple(eps)))
-    return Lab(host_views, net_views, tuple(ctr_views))
+    return LabModel(host_views, net_views, tuple(ctr_views))
 
 
 def _iface_order(ifname: str) -> tuple[str, int]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 if TYPE_CHECKING:  # the model (msgspec, the API's views) loads with the first lab, after the first frame
-    from .model import ContainerView, Lab
+    from .model import ContainerView, LabModel
 
 NETWORK_COLORS = ("cyan", "magenta", "green", "yellow", "bright_blue", "red", "bright_cyan", "bright_magenta")
 EMPTY = "No sandboxes yet. Press r to run a container, n to create a network."
@@ -59,12 +59,12 @@ class _Canvas:
         return out
 
 
-def network_color(lab: Lab, network_id: str) -> str:
+def network_color(lab: LabModel, network_id: str) -> str:
     ids = [n.id for n in lab.drawn_networks()]
     return NETWORK_COLORS[ids.index(network_id) % len(NETWORK_COLORS)] if network_id in ids else "white"
 
 
-def draw_cnm(lab: Lab, selected: Selection | None = None, width: int | None = None) -> Text:
+def draw_cnm(lab: LabModel, selected: Selection | None = None, width: int | None = None) -> Text:
     """The picture; networks' driver and subnet go right of their bars when `width` leaves room,
     else in a key under the picture (a network's details are what a student reads it for)."""
     room = width  # (the name `width` is reused for each box below)
@@ -141,7 +141,7 @@ def _details(net) -> str:
     return f"{net.driver} {net.subnet}{extra}".strip()
 
 
-def describe(lab: Lab, container: ContainerView) -> str:
+def describe(lab: LabModel, container: ContainerView) -> str:
     """One line for a sandbox: which networks its endpoints plug into."""
     parts = [f"{ep.network} ({ep.interface} {ep.ip})" for ep in container.endpoints]
     return f"{container.name} on {container.host}: " + (", ".join(parts) or "no endpoints")

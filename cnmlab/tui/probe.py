@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from .calls import readable
 from .fields import ScreenField, keep_focus_off_fields
-from .model import Lab
+from .model import LabModel
 from .trace import TraceView, trace_summary
 
 PROTOCOLS = ("icmp", "tcp", "udp")
@@ -48,7 +48,7 @@ def probe_text(result: dict) -> Text:
         ("why: ", "dim"), result.get("reason") or "", rule_line(result.get("rule")))
 
 
-def destinations(lab: Lab) -> list[str]:
+def destinations(lab: LabModel) -> list[str]:
     """What a destination can be, in the order worth suggesting: containers, hosts, then addresses."""
     names = [c.name for c in lab.containers] + [h.name for h in lab.hosts]
     addresses = [ep.ip for c in lab.containers for ep in c.endpoints if ep.ip] + \
@@ -119,7 +119,7 @@ class ProbeScreen(Screen):
         if self.app.lab is not None:
             self.show_lab(self.app.lab)
 
-    def show_lab(self, lab: Lab) -> None:
+    def show_lab(self, lab: LabModel) -> None:
         names = [c.name for c in lab.containers]
         src = self.query_one("#src", Select)
         current = src.value

@@ -19,10 +19,10 @@ from .guide import LabGuide
 from .picture import Selection, draw_cnm, network_color
 
 if TYPE_CHECKING:
-    from .model import Lab
+    from .model import LabModel
 
 
-def still_there(lab: Lab, sel: Selection | None) -> bool:
+def still_there(lab: LabModel, sel: Selection | None) -> bool:
     if sel is None:
         return False
     if sel.kind == "host":
@@ -41,7 +41,7 @@ class TopologyTree(Tree[Selection]):
         self.show_root = False
         self.guide_depth = 2
 
-    def show_lab(self, lab: Lab) -> None:
+    def show_lab(self, lab: LabModel) -> None:
         keep = self.cursor_node.data if self.cursor_node else None
         self.clear()
         for host in lab.hosts:
@@ -78,7 +78,7 @@ class TopologyTree(Tree[Selection]):
 class CnmPicture(Static):
     """The chapter's figure, live: sandbox boxes with endpoint dots, networks as bars."""
 
-    def show_lab(self, lab: Lab, selected: Selection | None) -> None:
+    def show_lab(self, lab: LabModel, selected: Selection | None) -> None:
         room = self.parent.scrollable_content_region.width if self.parent else 0
         self.update(draw_cnm(lab, selected, width=room or None))
 
@@ -148,7 +148,7 @@ class TopologyScreen(Screen):
             self.show_lab(self.app.lab)
         self.query_one(TopologyTree).focus()
 
-    def show_lab(self, lab: Lab) -> None:
+    def show_lab(self, lab: LabModel) -> None:
         tree = self.query_one(TopologyTree)
         tree.show_lab(lab)
         tree.border_subtitle = (f"{len(lab.hosts)} host(s), {len(lab.networks)} networks, "

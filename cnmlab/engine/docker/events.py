@@ -106,8 +106,8 @@ def _message(event, kind: str, action: str, actor: str, attributes: dict) -> dic
 
 
 def attach(engine) -> None:
-    engine.docker_events = Recorder(engine.controller)
-    engine.controller.subscribe(engine.docker_events.on_event)
+    recorder = engine.extensions.provide(Recorder(engine.controller))
+    engine.controller.subscribe(recorder.on_event)
 
 
 # -- the route --------------------------------------------------------------------
@@ -146,7 +146,7 @@ def _wanted(message: dict, f: Filters) -> bool:
 
 @router.route("GET", "/events", kernel=False, streaming=True)
 def stream(req: Request) -> None:
-    recorder: Recorder = req.engine.docker_events
+    recorder = req.engine.extensions.get(Recorder)
     f = Filters(req.query.get("filters"), FILTERS)
     since, until = _when(req.query.get("since"), "since"), _when(req.query.get("until"), "until")
     q: queue.Queue = queue.Queue()
