@@ -345,8 +345,12 @@ class Client:
             network=network, ip=ip, aliases=aliases, ports=ports, host=host, labels=labels, image=image, cmd=cmd,
             env=env, tty=tty, stdin=stdin, auto_remove=auto_remove, entrypoint=entrypoint, hostname=hostname)
         # One request: the engine creates and starts in one turn (an engine from before that
-        # answers without `Started`, and the container is started the Docker way).
-        made = self.request("POST", "/containers/create", body, query={"name": name, "start": 1})
+        # answers without `Started`, and the container is started the Docker way). Not with host
+        # ports: a start of its own holds them on the kernel thread, so two starts asking for one
+        # port keep their order (engine/server.py:_holds_of); a container yet to be made holds none.
+        hc = body.host_config
+        publishes = hc is not None and (bool(hc.port_bindings) or hc.publish_all_ports)
+        made = self.request("POST", "/containers/create", body, query={"name": name, "start": None if publishes else 1})
         if made.pop("Started", False):
             return made
         try:
@@ -428,10 +432,12 @@ class Client:
                                                               timeout=timeout, size=size))
 
     def matrix(self, proto: str = "icmp", port: int | None = None, network: str | None = None,
-               explain: bool = False, timeout: float | None = None, by: str = "endpoint") -> dict:
-        """Every container to every endpoint (by="container": to every container), probed concurrently."""
+               explain: bool = False, timeout: float | None = None, by: str = "endpoint",
+               size: int | None = None) -> dict:
+        """Every container to every endpoint (by="container": to every container), probed concurrently.
+        `size`: every probe's IP length in bytes (icmp, udp; DF set), to test the paths' MTU."""
         return self.request("POST", "/lab/matrix", types.Matrix(proto=proto, port=port, network=network,
-                                                                explain=explain, timeout=timeout, by=by))
+                                                                explain=explain, timeout=timeout, by=by, size=size))
 
     def trace(self, src: str, dst: str, proto: str = "icmp", port: int | None = None,
               timeout: float | None = None, size: int | None = None) -> dict:

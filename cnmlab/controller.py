@@ -35,7 +35,7 @@ from .names import (RESERVED_NAMESPACES, check_container_name, check_host_name, 
                     check_plugin_name, new_id, random_name)
 from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, IpamConfig, Network  # noqa: F401  (GW_*: public names)
 from .osl.netns import Namespaces
-from .sandbox import Container, ContainerTable, EndpointConfig, PortBinding, Sandbox, State, parse_port
+from .sandbox import SHARED_PREFIX, Container, ContainerTable, EndpointConfig, PortBinding, Sandbox, State, parse_port
 from .builtin_services import BuiltinServices
 from .store import Store
 
@@ -95,7 +95,7 @@ class Controller:
 
     def close(self) -> None:
         """The engine stops: main processes end with it; running containers start again with the next."""
-        for rt in self._runtimes.values():
+        for rt in list(self._runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
             if rt.process is not None:
                 rt.process.on_exit = lambda code: None
                 rt.process.signal(signal.SIGKILL)
@@ -105,7 +105,7 @@ class Controller:
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
         self.kernel.settle()  # unmounts of removed containers still running: done before we start
-        for rt in self._runtimes.values():
+        for rt in list(self._runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
             if rt.process is not None:
                 rt.process.on_exit = lambda code: None
                 rt.process.signal(signal.SIGKILL)
@@ -339,12 +339,12 @@ class Controller:
         finally:
             self.store.set_meta("ipam.cursor", str(self.ipam.cursor))  # failed creates advance it too
         with contextlib.ExitStack() as undo:
-            if pool is not None:
+            if pool is not None:  # taken first: other work goes on while a plugin driver creates
                 undo.callback(pool.close)  # a remote IPAM pool goes back to its plugin
+                self.ipam.take(net.id, pool)
+                undo.callback(self.ipam.release_pool, net.id)
             drv.create_network(net)
             undo.callback(drv.delete_network, net)
-            if pool is not None:
-                self.ipam.take(net.id, pool)
             self.networks[net.id] = net
             self.store.put(net)
             undo.pop_all()
@@ -415,12 +415,16 @@ class Controller:
                          entrypoint: list[str] | None = None, env: list[str] | None = None,
                          hostname: str | None = None, tty: bool = False, open_stdin: bool = False,
                          stdin_once: bool = False, auto_remove: bool = False, mac: str | None = None,
-                         endpoint_configs: dict[str, dict] | None = None) -> Container:
+                         endpoint_configs: dict[str, dict] | None = None,
+                         restart_policy: tuple[str, int] | None = None, working_dir: str = "") -> Container:
         """`docker create`: record the container (state `created`); `start_container` builds it.
 
         `network` names every network to join, in order (Docker 25+ joins them all); `ip`,
         `aliases` and `mac` are for the first, `endpoint_configs` ({name: {"ip", "aliases", "mac"}})
         for any of them."""
+        policy = lifecycle.check_restart_policy(restart_policy, auto_remove)
+        if working_dir and not working_dir.startswith("/"):
+            raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
         name = name or random_name({c.name for c in self.containers.values()})
         check_container_name(name)
         existing = self.containers.by_name.get(name)
@@ -430,10 +434,14 @@ class Controller:
         if name in self.hosts or name in RESERVED_NAMESPACES:
             raise Conflict(f"name {name} is taken by a host of the lab: hosts and containers share the namespace list")
         names = [network] if isinstance(network, str) else list(dict.fromkeys(network or []))
+        shared = bool(names) and names[0].startswith(SHARED_PREFIX)  # container:NAME: no networks of its own
+        if shared:
+            host = lifecycle.check_shared_create(self, names, host, ports, hostname, mac, ip, aliases,
+                                                 endpoint_configs)
         host = host or self.default_host()
         if self.host(host).plain:
             raise InvalidParameter(f"host {host} is a plain machine, not a Docker host")
-        nets = [self.network(n, host) for n in names] or [self.network("bridge", host)]
+        nets = [] if shared else [self.network(n, host) for n in names] or [self.network("bridge", host)]
         if not names:
             ip = None  # `docker run --ip` without --network is silently ignored
         special = [n for n in nets if self._network_mode(n)]
@@ -441,7 +449,7 @@ class Controller:
             raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(names)}: "
                                    f"{special[0].name} network mode cannot be combined with other networks")
         bindings = [p if isinstance(p, PortBinding) else parse_port(p) for p in ports or []]
-        mode = self._network_mode(nets[0]) or nets[0].name
+        mode = names[0] if shared else self._network_mode(nets[0]) or nets[0].name
         if bindings and mode in ("host", "none"):
             raise InvalidParameter(f"ports cannot be published in {mode} network mode")
         configs = endpoint_configs or {}
@@ -457,6 +465,7 @@ class Controller:
                               labels=dict(labels or {}), networks=wanted, image=image or "", cmd=cmd,
                               entrypoint=entrypoint, env=list(env or []), hostname=hostname or cid[:12],
                               tty=tty, open_stdin=open_stdin, stdin_once=stdin_once, auto_remove=auto_remove,
+                              restart_policy=policy[0], restart_retries=policy[1], working_dir=working_dir,
                               state=State())
         self.containers[cid] = container
         self.store.put(container)
@@ -469,7 +478,8 @@ class Controller:
         try:
             self.start_container(c.id)
         except BaseException:
-            self.remove_container(c.id, force=True)
+            if c.id in self.containers:
+                self.remove_container(c.id, force=True)
             raise
         return c
 
@@ -480,24 +490,38 @@ class Controller:
             rt = self._runtimes[cid] = lifecycle.Runtime(lifecycle.log_path(self, cid))
         return rt
 
-    def start_container(self, ref: str) -> bool:
-        """Build the sandbox, join the networks, publish the ports, start the main process.
-        Kernel thread. False when it was running already (Docker answers 304)."""
+    def start_container(self, ref: str, by_policy: bool = False) -> bool:
+        """Build the sandbox (or join NAME's, `container:NAME`), join the networks, publish the
+        ports, start the main process. Kernel thread. False when it was running already (Docker
+        answers 304); `by_policy`: the restart policy starts it."""
         c = self.container(ref)
-        if c.running:
+        if c.running or (c.state.status == "restarting" and not by_policy):
             return False
+        try:
+            return self._start(c, by_policy)
+        except BaseException:
+            if c.auto_remove and c.id in self.containers:  # as dockerd: a failed start removes an AutoRemove one
+                self.remove_container(c.id, force=True)
+            raise
+
+    def _start(self, c: Container, by_policy: bool) -> bool:
         lifecycle.check_startable(self, c)
         rt = self.runtime(c.id)
         with self.store.batch(), contextlib.ExitStack() as undo:  # one commit for the endpoints and the container
             ports.check_free(self.containers.values(), c.host, c.ports, besides=c)
             sb = Sandbox(self, c)
-            sb.build(services=lifecycle.main_argv(c) is None)
+            if c.shared_with is not None:
+                sb.share(lifecycle.networked_container(self, c))
+            else:
+                sb.build(services=lifecycle.main_argv(c) is None)
             undo.callback(sb.delete)
             for cfg in c.networks:
                 sb.join(self.networks[cfg.network], ip=cfg.ip, aliases=cfg.aliases, from_connect=cfg.from_connect,
                         mac=cfg.mac)
             sb.place_ports()
             lifecycle.spawn_main(self, c, rt)
+            if not by_policy:  # a start by hand wakes the policy again
+                c.manually_stopped, c.restart_count = False, 0
             c.state.status = "running"
             c.state.started_at = now()
             c.state.exit_code = 0
@@ -517,6 +541,8 @@ class Controller:
         sb.delete()
         rt.process = None
         c.state.status, c.state.exit_code, c.state.pid, c.state.finished_at = "exited", code, 0, now()
+        if lifecycle.restarts(c, code):
+            lifecycle.schedule_restart(self, c, rt)
         self.store.put(c)
         rt.output.publish(None)  # attached clients' streams end with the container
         self.emit(ContainerDied(container=c.name, id=c.id, exit_code=code))
@@ -537,7 +563,7 @@ class Controller:
         """Stop (if running), then start again. Blocks: call it off the kernel thread."""
         c = self.container(ref)
         lifecycle.stop(self, c, timeout)
-        self.submit(self.start_container, c.id).result()
+        self.submit(self.start_container, c.id, holds=c.holds()).result()
         self.emit(ContainerRestarted(container=c.name, id=c.id))
 
     def wait_container(self, ref: str, condition: str = "not-running", timeout: float | None = None,
@@ -549,6 +575,9 @@ class Controller:
 
     def remove_container(self, ref: str, force: bool = False) -> None:
         container = self.container(ref)
+        if container.state.status == "restarting" and not force:
+            raise Conflict(f"You cannot remove a restarting container {container.id}. Stop the container before "
+                           "attempting removal or force remove")
         if container.running and not force:
             raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
                            "attempting removal or force remove")
@@ -573,6 +602,8 @@ class Controller:
                 mac: str | None = None) -> Endpoint | None:
         """Join a running container now; a created or exited one joins at its next start (None)."""
         c = self.container(container)
+        if c.shared_with is not None:
+            raise InvalidParameter(lifecycle.SHARED_CONFLICT)
         net = self.network(network, c.host)
         if any(cfg.network == net.id for cfg in c.networks):
             raise Conflict(f"endpoint with name {c.name} already exists in network {net.name}")
@@ -663,22 +694,31 @@ class Controller:
                           if getattr(self.networks.get(ep.network_id), "name", None) != GW_NETWORK]
         self.containers[c.id] = c
         if not c.running:
+            lifecycle.restore_policy(self, c)  # e.g. `always`: started again once the lab is back
             return
         sb = Sandbox(self, c)
-        sb.build(services=lifecycle.main_argv(c) is None)
-        order, c.endpoints = c.endpoints, []
-        sb.restore([endpoints.get(e) for e in order])
+        if c.shared_with is not None:  # NAME was made first, so it is back already
+            c.shares = ""
+            try:
+                sb.share(lifecycle.networked_container(self, c))
+            except CnmError as exc:
+                lifecycle.stays_exited(self, c, exc)
+                return
+        else:
+            sb.build(services=lifecycle.main_argv(c) is None)
+            order, c.endpoints = c.endpoints, []
+            sb.restore([endpoints.get(e) for e in order])
         try:
             lifecycle.spawn_main(self, c, self.runtime(c.id))
             c.state.started_at = now()
         except CnmError as exc:  # its command is gone from the machine: it stays, exited
             self.emit(StepDone(where=c.name, step=f"container {c.name} not restarted: {exc.message}"))
-            self.submit(self.main_exited, c.id, None, 127)
+            self.submit(self.main_exited, c.id, None, 127, holds=c.holds())
         self.store.put(c)
 
 
-def _run_here(fn, *args, **kwargs) -> Future:
-    """Without an engine the caller's thread is the kernel thread: run the work now."""
+def _run_here(fn, *args, holds=None, **kwargs) -> Future:
+    """Without an engine the caller's thread is the kernel thread: run the work now (nothing to hold)."""
     done: Future = Future()
     try:
         done.set_result(fn(*args, **kwargs))

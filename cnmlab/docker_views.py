@@ -129,12 +129,14 @@ def container(ctl: Controller, c: Container) -> dict:
         "Config": {"Hostname": c.hostname, "Labels": dict(c.labels), "Image": c.image,
                    "Cmd": c.cmd if c.cmd is not None else default_cmd(c.image), "Entrypoint": c.entrypoint,
                    "Env": [f"{k}={v}" for k, v in environment(c.env, c.hostname, c.tty).items() if k != "HOSTNAME"],
-                   "Tty": c.tty, "OpenStdin": c.open_stdin, "StdinOnce": c.stdin_once},
-        "HostConfig": {"NetworkMode": c.network_mode, "AutoRemove": c.auto_remove, "PortBindings": bindings},
+                   "Tty": c.tty, "OpenStdin": c.open_stdin, "StdinOnce": c.stdin_once, "WorkingDir": c.working_dir},
+        "HostConfig": {"NetworkMode": c.network_mode, "AutoRemove": c.auto_remove, "PortBindings": bindings,
+                       "RestartPolicy": {"Name": c.restart_policy, "MaximumRetryCount": c.restart_retries}},
+        "RestartCount": c.restart_count,
         "NetworkSettings": {
-            "SandboxID": c.id if c.running else "",
+            "SandboxID": c.id if c.running and not c.shares else "",  # container:NAME: Docker shows none
             "SandboxKey": f"/run/netns/{c.netns}" if c.running else "",
-            "UtsKey": f"/run/uts/{c.netns}" if c.network_mode != "host" and c.running else "",  # cnmlab: the hostname
+            "UtsKey": f"/run/uts/{c.netns}" if c.netns != c.host and c.running else "",  # cnmlab: the hostname
             "Ports": ports if c.running else {},
             "Gateway": bridge_ep.gateway if bridge_ep else "",
             "IPAddress": bridge_ep.ip if bridge_ep else "",
@@ -152,7 +154,8 @@ def container(ctl: Controller, c: Container) -> dict:
 
 def state(c: Container) -> dict:
     st = c.state
-    return {"Status": st.status, "Running": st.running, "Paused": False, "Restarting": False,
+    restarting = st.status == "restarting"  # Docker: still Running while its policy restarts it
+    return {"Status": st.status, "Running": st.running or restarting, "Paused": False, "Restarting": restarting,
             "OOMKilled": False, "Dead": False, "Pid": st.pid, "ExitCode": st.exit_code, "Error": st.error,
             "StartedAt": st.started_at, "FinishedAt": st.finished_at}
 
@@ -163,6 +166,8 @@ def status_text(c: Container) -> str:
         return "Up"
     if c.state.status == "created":
         return "Created"
+    if c.state.status == "restarting":
+        return f"Restarting ({c.state.exit_code})"
     return f"Exited ({c.state.exit_code})"
 
 

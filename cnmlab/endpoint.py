@@ -59,14 +59,15 @@ class Endpoint:
         self.address = f"{addr}/{pool.subnet.prefixlen}"
         self.gateway = cfg.gateway
 
-    def leave(self, sb: Sandbox, net: Network, teardown: bool) -> None:
+    def leave(self, sb: Sandbox, net: Network, teardown: bool, namespace_stays: bool = False) -> None:
         """libnetwork's sbLeave + Delete. `teardown`: the whole sandbox goes, so the gateway, the
-        docker_gwbridge endpoint and the ports need no update."""
+        docker_gwbridge endpoint and the ports need no update; `namespace_stays`: but its
+        namespace lives on (container:NAME containers hold it), so the driver removes the link."""
         ctl, c = sb.ctl, sb.container
         drv = ctl.driver(net.driver)
         sb.revoke_ports_if_on(self)
         ctl.hooks.run(ctl.hooks.left, net, self, c, teardown)
-        drv.leave(net, self, c, teardown=teardown)
+        drv.leave(net, self, c, teardown=teardown and not namespace_stays)
         drv.delete_endpoint(net, self)
         if self.ip and net.id in ctl.ipam.pools:
             ctl.ipam.pool(net.id).release(parse_address(self.ip))

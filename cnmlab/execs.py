@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 
 from . import image
-from .container import uts_of
+from .container import check_working_dir, uts_of
 from .errors import Conflict, InvalidParameter, NotFound
 from .events import ContainerDied, ContainerRemoved, LabReset
 from .names import new_id
@@ -32,6 +32,8 @@ class ExecInstance:
     env: list[str] = field(default_factory=list)
     user: str = ""
     privileged: bool = False
+    detach_keys: str = ""  # "" : Docker's default, ctrl-p ctrl-q
+    working_dir: str = ""  # "": the container's
     process: SandboxProcess | None = None
     exit_code: int | None = None
     output: queue.Queue = field(default_factory=queue.Queue)  # (stream, bytes), then None
@@ -43,7 +45,7 @@ class ExecInstance:
     def inspect(self) -> dict:
         return {"ID": self.id, "Running": self.running, "ExitCode": self.exit_code, "ContainerID": self.container_id,
                 "OpenStdin": self.stdin, "OpenStdout": self.stdout, "OpenStderr": self.stderr, "CanRemove": False,
-                "DetachKeys": "", "Pid": self.process.pid if self.process else 0,
+                "DetachKeys": self.detach_keys, "Pid": self.process.pid if self.process else 0,
                 "ProcessConfig": {"tty": self.tty, "entrypoint": self.argv[0], "arguments": self.argv[1:],
                                   "privileged": self.privileged, "user": self.user}}
 
@@ -58,14 +60,16 @@ class Execs:
         ctl.subscribe(self._on_event)
 
     def create(self, ref: str, argv: list[str], tty: bool = False, stdin: bool = False, stdout: bool = True,
-               stderr: bool = True, env: list[str] | None = None, user: str = "", privileged: bool = False) -> ExecInstance:
+               stderr: bool = True, env: list[str] | None = None, user: str = "", privileged: bool = False,
+               detach_keys: str = "", working_dir: str = "") -> ExecInstance:
         c = self.ctl.container(ref)
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
         if not argv or not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             raise InvalidParameter("No exec command specified")
         ex = ExecInstance(id=new_id(), container_id=c.id, argv=list(argv), tty=tty, stdin=stdin, stdout=stdout,
-                          stderr=stderr, env=list(env or []), user=user, privileged=privileged)
+                          stderr=stderr, env=list(env or []), user=user, privileged=privileged,
+                          detach_keys=detach_keys, working_dir=working_dir)
         with self._lock:
             self._by_id[ex.id] = ex
         return ex
@@ -90,8 +94,9 @@ class Execs:
             ex.exit_code = 126
             raise InvalidParameter(f'OCI runtime exec failed: exec failed: unable to start container process: '
                                    f'exec: "{ex.argv[0]}": executable file not found in $PATH: unknown')
+        check_working_dir(ex.working_dir or c.working_dir)
         proc = SandboxProcess(sandbox_argv(c.netns, uts_of(c), image.userland(c.image, ex.argv)), env, tty=ex.tty,
-                              stdin=ex.stdin)
+                              stdin=ex.stdin, cwd=ex.working_dir or c.working_dir)
         proc.on_output = (lambda stream, data: None) if detach else (lambda stream, data: ex.output.put((stream, data)))
         proc.on_exit = lambda code: self._exited(ex, code)
         ex.process = proc

@@ -143,7 +143,10 @@ class Ipam:
         self.cursor = cursor
         self.name_of = name_of or (lambda network_id: network_id[:12])  # for errors: a network's name
         self.defaults = default_pools()
-        self.reserved = list(reserved or [])  # e.g. the underlay LAN
+        # Routes the hosts have that are not Docker's address space (the underlay LAN): pools the
+        # IPAM picks avoid them; a subnet the user gives may overlap them, as Docker allows (its
+        # route then shadows part of the LAN: lab 17)
+        self.reserved = list(reserved or [])
         self.pools: dict[str, Pool] = {}  # network id -> pool
 
     def plan(self, subnet: str | None, gateway: str | None, ip_range: str | None,
@@ -155,7 +158,7 @@ class Ipam:
             net = DEFAULT_BRIDGE_POOL
         elif subnet:
             net = parse_subnet(subnet)
-            self._check_free(net, overlap_ok or [])
+            self._check_free(net, (overlap_ok or []) + self.reserved)
         else:
             net = self._next_default()
         gw = None
@@ -212,9 +215,6 @@ class Ipam:
         for network_id, pool in self.pools.items():
             if net.overlaps(pool.subnet):
                 return f"network {self.name_of(network_id)} ({pool.subnet})"
-        for taken in self.reserved:
-            if net.overlaps(taken):
-                return f"the lab's underlay LAN ({taken})"
         return f"the default bridge's pool ({DEFAULT_BRIDGE_POOL})"
 
     def _next_default(self) -> IPv4Network:

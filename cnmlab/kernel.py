@@ -33,6 +33,15 @@ class Kernel:
     def unplug_host(self, host: Host) -> None:
         underlay.unplug_host(self.ns, host)
 
+    def share_sandbox(self, name: str, of: str, hostname: str) -> None:
+        """Namespace `of` under a second name, with a UTS namespace of its own holding `hostname`."""
+        netns.bind(name, of)
+        try:
+            netns.create_uts(name, hostname)
+        except BaseException:
+            self.ns.delete(name)
+            raise
+
     def create_sandbox(self, name: str, hostname: str) -> None:
         """A network namespace with its own UTS namespace (the hostname), both or neither."""
         self.ns.create(name, handle=False)  # pyroute2's handle opens on first use

@@ -141,8 +141,14 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-# Called with True before a plugin call and False after it (on the thread that makes the call).
-WAITING: list = []
+def _here(lane: str, exchange, concerns=()):
+    return exchange()
+
+
+# How a call's HTTP exchange is run: the engine sets its kernel thread's `off_thread`, which hands
+# it to the plugin's own lane so that a plugin that does not answer holds up only the work that
+# needs it (engine/kernel_thread.py). `concerns` names the lab objects the call is about.
+off_thread = _here
 
 
 class PluginClient:
@@ -157,15 +163,9 @@ class PluginClient:
     def name(self) -> str:
         return self.plugin.name
 
-    def call(self, method: str, body: dict | None = None) -> dict:
+    def call(self, method: str, body: dict | None = None, concerns: tuple[str, ...] = ()) -> dict:
         path = "/" + method
-        for hook in WAITING:  # the engine serves reads from a snapshot while a plugin keeps us waiting
-            hook(True)
-        try:
-            raw, status = self._post(path, body)
-        finally:
-            for hook in WAITING:
-                hook(False)
+        raw, status = off_thread(self.name, lambda: self._post(path, body), concerns)
         if status == 404:
             raise PluginNotImplemented(f"plugin {self.name} does not implement {path}")
         try:

@@ -49,8 +49,9 @@ def exit_code(returncode: int) -> int:
 class SandboxProcess:
     def __init__(self, argv: list[str], env: dict[str, str], tty: bool = False, stdin: bool = False,
                  on_output: Callable[[str, bytes], None] | None = None,
-                 on_exit: Callable[[int], None] | None = None):
+                 on_exit: Callable[[int], None] | None = None, cwd: str = "/"):
         self.argv = argv
+        self.cwd = cwd or "/"
         self.env = env
         self.tty = tty
         self.wants_stdin = stdin
@@ -73,7 +74,7 @@ class SandboxProcess:
             self._master = master
             try:
                 self.proc = subprocess.Popen(self.argv, stdin=slave, stdout=slave, stderr=slave, env=self.env,
-                                             cwd="/", start_new_session=True, preexec_fn=_as_terminal_child)
+                                             cwd=self.cwd, start_new_session=True, preexec_fn=_as_terminal_child)
             except BaseException:
                 os.close(master)
                 raise
@@ -82,7 +83,7 @@ class SandboxProcess:
             self._pump("stdout", master)
         else:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE if self.wants_stdin else subprocess.DEVNULL,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, cwd="/",
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
                                          start_new_session=True, preexec_fn=_child)
             self._pump("stdout", self.proc.stdout.fileno())
             self._pump("stderr", self.proc.stderr.fileno())

@@ -15,6 +15,8 @@ the same networks again.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from .endpoint import Endpoint
     from .network import Network
 
+ETC_NETNS = "/etc/netns"  # the world's private view, bind-mounted over /etc by `ip netns exec`
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Docker's StartedAt/FinishedAt before the first start/exit
 
 
@@ -60,7 +63,7 @@ class EndpointConfig:
 class State:
     """Docker's `State`: what `docker inspect` and `docker ps` show of the main process."""
 
-    status: str = "created"  # created | running | exited
+    status: str = "created"  # created | running | restarting | exited
     pid: int = 0
     exit_code: int = 0
     error: str = ""
@@ -72,13 +75,16 @@ class State:
         return self.status == "running"
 
 
+SHARED_PREFIX = "container:"  # Docker's NetworkMode for sharing another container's sandbox
+
+
 @dataclass
 class Container:
     id: str
     name: str
     host: str
     created: str
-    network_mode: str = "bridge"  # the first network, or "host" / "none"
+    network_mode: str = "bridge"  # the first network, or "host" / "none", or "container:NAME"
     ports: list[PortBinding] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)  # endpoint ids in join order (while running)
     next_if: int = 0  # interface numbers are not reused after a disconnect, as in Docker
@@ -89,11 +95,17 @@ class Container:
     entrypoint: list[str] | None = None
     env: list[str] = field(default_factory=list)
     hostname: str = ""
+    working_dir: str = ""  # Docker's Config.WorkingDir ("": /)
     tty: bool = False
     open_stdin: bool = False
     stdin_once: bool = False
     auto_remove: bool = False
     host_config: dict[str, list[str]] = field(default_factory=dict)  # Docker's Dns, DnsSearch, DnsOptions, ExtraHosts
+    shares: str = ""  # container:NAME mode, while running: the id of the container whose sandbox it joined
+    restart_policy: str = "no"  # Docker's RestartPolicy: no | always | unless-stopped | on-failure
+    restart_retries: int = 0  # on-failure's MaximumRetryCount (0: no limit)
+    restart_count: int = 0  # restarts by the policy since the last start by hand
+    manually_stopped: bool = False  # stop or kill by hand: the policy rests until the next start
     state: State = field(default_factory=lambda: State(status="running"))  # a record from before states ran
 
     def __post_init__(self) -> None:
@@ -103,14 +115,27 @@ class Container:
     def short_id(self) -> str:
         return self.id[:12]
 
+    def holds(self) -> list[str]:
+        """What a change to this container touches, for the engine's kernel thread: itself, its
+        networks and a sandbox it shares. A change parked on a plugin holding none of them (a hung
+        Join elsewhere) does not hold up its stop, exit or restart."""
+        shared = [self.network_mode.partition(":")[2], self.shares] if self.network_mode.startswith("container:") else []
+        return [self.id, *(n.network for n in self.networks), *filter(None, shared)]
+
     @property
     def running(self) -> bool:
         return self.state.running
 
     @property
     def netns(self) -> str:
-        """The sandbox key: host-mode containers share their host's namespace."""
+        """The sandbox key: host-mode containers share their host's namespace (container:NAME ones
+        have their own name for NAME's namespace)."""
         return self.host if self.network_mode == "host" else self.name
+
+    @property
+    def shared_with(self) -> str | None:
+        """NAME of `container:NAME` (the container whose sandbox it joins), else None."""
+        return self.network_mode[len(SHARED_PREFIX):] if self.network_mode.startswith(SHARED_PREFIX) else None
 
     def take_ifname(self) -> str:
         name = f"eth{self.next_if}"
@@ -212,11 +237,34 @@ class Sandbox:
             self.delete()
             raise
 
+    def share(self, target: Container) -> None:
+        """`container:NAME`: no namespace of its own, NAME's under this container's name too (a
+        second bind mount, so the processes here keep it after NAME stops, as in Docker), with a
+        UTS namespace holding NAME's hostname and NAME's resolv.conf and hosts. Nothing else is
+        built: NAME's services already answer there."""
+        ctl, c = self.ctl, self.container
+        c.hostname = target.hostname
+        ctl.kernel.share_sandbox(c.netns, target.netns, c.hostname)
+        if os.path.ismount(ETC_NETNS) and os.path.isdir(os.path.join(ETC_NETNS, target.netns)):
+            shutil.copytree(os.path.join(ETC_NETNS, target.netns), os.path.join(ETC_NETNS, c.netns),
+                            dirs_exist_ok=True)
+        c.shares = target.id
+        ctl.sandboxes[c.id] = self
+
     def delete(self) -> None:
         """Leave every network and drop the namespace; the container's record stays."""
         ctl, c = self.ctl, self.container
+        if c.shares:  # container:NAME: only this name for NAME's namespace goes
+            c.shares = ""
+            ctl.kernel.delete_sandbox(c.netns, background=True)
+            if os.path.ismount(ETC_NETNS):
+                shutil.rmtree(os.path.join(ETC_NETNS, c.netns), ignore_errors=True)
+            ctl.sandboxes.pop(c.id, None)
+            return
+        # sharers keep the namespace alive: the drivers take their links out one by one
+        stays = any(other.shares == c.id for other in ctl.containers.values())
         for ep in self.endpoints():
-            ep.leave(self, ctl.networks[ep.network_id], teardown=True)
+            ep.leave(self, ctl.networks[ep.network_id], teardown=True, namespace_stays=stays)
         ctl.hooks.run(ctl.hooks.sandbox_removed, c)
         if c.network_mode != "host":
             ctl.builtin_services.stop(c.netns)

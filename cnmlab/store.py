@@ -106,6 +106,21 @@ class Store:
             with self._lock:
                 self._db.execute("COMMIT")
 
+    def pause_batch(self) -> bool:
+        """Commit what the open batch wrote so far: its change waits (on a plugin) while others write.
+        True when there was one; `resume_batch` opens it again when the change goes on."""
+        if not self._in_batch:
+            return False
+        with self._lock:
+            self._db.execute("COMMIT")
+        self._in_batch = False
+        return True
+
+    def resume_batch(self) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+        self._in_batch = True
+
     def put(self, obj: Host | Network | Container | Endpoint) -> None:
         kind = type(obj).__name__.lower()
         key = getattr(obj, KEYS[kind])

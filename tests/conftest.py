@@ -25,6 +25,7 @@ def pytest_sessionstart(session):
     os.environ["CNMLAB_RUNTIME_DIR"] = str(base / "run")
     os.environ["CNMLAB_STATE_DIR"] = str(base / "state")
     os.environ["CNMLAB_PLUGIN_TIMEOUT"] = "2"  # a hung remote plugin fails a call in 2 s, not 10
+    os.environ["CNMLAB_CHECK_REPLIES"] = "1"  # the engine checks every reply against its declared type
     os.environ["CNMLAB_READ_TIMEOUT"] = "2"  # a stalled client is dropped after 2 s, not 10
 
 

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from cnmlab.api import types, wire
+from cnmlab.errors import CnmError
 
 pytestmark = pytest.mark.kernel
 
@@ -112,6 +113,9 @@ def test_bodies_are_capped_in_size_and_depth(edge):
                                 + b'{"Name": "big", "Labels": {"k": "')
     assert status == 413 and json.loads(reply)["message"] == f"the request body is 10000000 bytes; the limit is " \
         f"{wire.MAX_BODY}"
+    with pytest.raises(CnmError) as refused:  # the whole 10 MB sent: the client still reads the answer
+        edge.network_create("big", labels={"k": "v" * 10_000_000})
+    assert refused.value.message.startswith("the request body is 100000")
     deep = b'{"Name": "deep", "Labels": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     status, reply = post(edge, "/networks/create", deep)
     assert status == 400 and reply["message"] == "Labels: expected an object or null, got an array"

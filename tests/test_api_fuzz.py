@@ -1,5 +1,6 @@
 """API fuzzing from the engine's own OpenAPI document: bodies generated from each route's schema
 (and plain JSON of any shape) never get a 500. A 500 would be a cnmlab bug; bad input is a 4xx.
+Every reply, a success or a refusal, fits the shape the document declares for it.
 
 CNMLAB_LONG_TESTS=1 runs ten times as many examples.
 """
@@ -7,11 +8,12 @@ CNMLAB_LONG_TESTS=1 runs ten times as many examples.
 import json
 import os
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from test_api_edge import post
+from test_api_edge import post, raw_request
 
 pytestmark = pytest.mark.kernel
 
@@ -88,6 +90,44 @@ def test_no_generated_body_gets_a_500(fuzz_lab):
             assert status < 500, (url, body, reply)
             if status >= 400:
                 assert isinstance(reply["message"], str) and reply["message"], (url, body, reply)
+            assert_fits(doc, path, "post", status, reply)
 
         fuzz()
     assert fuzz_lab.running()
+
+
+def reply_schema(doc: dict, path: str, method: str, status: int) -> dict | None:
+    responses = doc["paths"][path][method]["responses"]
+    found = responses.get(str(status)) if status < 400 else responses["default"]
+    content = (found or {}).get("content", {}).get("application/json")
+    return content["schema"] if content else None
+
+
+def assert_fits(doc: dict, path: str, method: str, status: int, reply) -> None:
+    """The reply is what the document says this route answers (with the document's own components)."""
+    schema = reply_schema(doc, path, method, status)
+    if schema is not None and reply is not None:
+        jsonschema.validate(reply, {**schema, "components": doc["components"]})
+
+
+def test_every_read_fits_its_declared_reply(fuzz_lab):
+    """ps, ls, inspect and status answer the shapes the document declares; a route that declares
+    none is not a lab route (Docker's, streams, plain text)."""
+    doc = fuzz_lab.request("GET", "/openapi.json")
+    declared = [(path, ops["get"]) for path, ops in sorted(doc["paths"].items())
+                if "get" in ops and reply_schema(doc, path, "get", 200)]
+    assert {"/networks", "/networks/{id}", "/containers/json", "/containers/{id}/json", "/hosts", "/hosts/{name}",
+            "/engine/status"} <= {path for path, _ in declared}
+    params = {**PARAMS, "id": "fz-net", "name": "host1"}
+    for path, _op in declared:
+        url = path.format(**{**params, "id": "fz-c" if path.startswith("/containers") else "fz-net"})
+        reply = fuzz_lab.request("GET", url)
+        assert reply, url
+        assert_fits(doc, path, "get", 200, reply)
+    # a refusal fits the Error shape
+    status, raw = raw_request(fuzz_lab, b"GET /networks/no-such-net HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 404
+    assert_fits(doc, "/networks/{id}", "get", status, json.loads(raw))
+    # and the schema is strict enough to catch a misfit
+    with pytest.raises(jsonschema.ValidationError):
+        assert_fits(doc, "/networks/{id}", "get", 200, {**fuzz_lab.request("GET", "/networks/fz-net"), "Id": 7})

@@ -171,10 +171,19 @@ def test_too_big_for_the_path_mtu_with_df_on_an_overlay(world):
     assert world.probe("o1", "o2", size=1450)["outcome"] == "reachable"
     p = world.probe("o1", "o2", size=1500)
     assert p["reason_key"] == "too-big", p
-    assert "1500 bytes with DF set do not fit eth0 in o1 (MTU 1450)" in p["reason"]
+    assert ("too big for the path MTU (1450 on the overlay) with DF set: 1500 bytes do not fit eth0 in o1 "
+            "(MTU 1450)") in p["reason"]
     p = world.probe("f1", "f2", size=1500, timeout=0.5)
     assert p["reason_key"] == "too-big", p
-    assert "do not fit eth0 in host1 (MTU 1500) inside VXLAN (1550 bytes on the wire)" in p["reason"]
+    assert ("too big for the path MTU (1450 on the overlay) with DF set: 1500 bytes do not fit eth0 in host1 "
+            "(MTU 1500) inside VXLAN (1550 bytes on the wire)") in p["reason"]
+    t = world.trace("f1", "f2", size=1500, timeout=0.3)
+    cause = p["reason"][p["reason"].index("too big"):]  # what the kernel said first differs once the PMTU is cached
+    assert t["reason_key"] == "too-big" and t["reason"].endswith(cause), t["reason"]
+    m = world.matrix(network="fat", size=1500, explain=True, timeout=0.3)
+    cell = next(c for c in m["cells"] if (c["from"], c["to"]) == ("f1", "f2@fat"))
+    assert cell["reason"] == "too-big" and "too big for the path MTU (1450 on the overlay)" in cell["detail"], cell
+    assert m["legend"]["too-big"].startswith("too big for the path MTU with DF set")
     with pytest.raises(Exception, match="--size applies to icmp and udp probes, not tcp"):
         world.probe("o1", "o2", proto="tcp", size=1500)
 
@@ -202,3 +211,51 @@ def test_the_reply_takes_its_own_way_and_a_lost_reply_is_named(world):
         sh(world, "bb", f"ip route del blackhole {ip(world, 'aa', 'net-a')}/32 || true")
         sh(world, "aa", "ip route del 10.71.2.0/24")
         world.disconnect("net-b", "rr")
+
+
+def test_conntrack_invalid_on_an_asymmetric_path(world):
+    """aa pings bb directly over net-a, but bb sends its replies to aa through the router rr,
+    whose firewall drops what conntrack marks INVALID: rr sees only the replies (an ICMP echo
+    reply, a TCP SYN-ACK), never the request that would start their connection."""
+    aa = ip(world, "aa", "net-a")
+    sh(world, "rr", "sysctl -qw net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0 && "
+       "iptables -I FORWARD -m conntrack --ctstate INVALID -j DROP")
+    sh(world, "bb", f"ip route add {aa}/32 via {ip(world, 'rr', 'net-a')}")
+    try:
+        for proto in ("icmp", "tcp"):
+            p = world.probe("aa", ip(world, "bb", "net-a"), proto=proto, timeout=0.5)
+            assert p["outcome"] == "filtered" and p["reason_key"] == "conntrack-invalid", p
+            assert p["rule"] == {"namespace": "rr", "table": "filter", "chain": "FORWARD",
+                                 "rule": "-m conntrack --ctstate INVALID -j DROP"}
+            reply = "an ICMP echo reply" if proto == "icmp" else "a TCP SYN-ACK"
+            assert p["reason"] == (f"conntrack marked the packet INVALID in rr ({reply} of a connection rr never saw "
+                                   "start: the request took another way (an asymmetric path), and only the reply "
+                                   "crosses rr); dropped by filter/FORWARD: -m conntrack --ctstate INVALID -j DROP")
+        t = world.trace("aa", ip(world, "bb", "net-a"), timeout=0.3)
+        assert t["reason_key"] == "conntrack-invalid" and t["reason"].startswith("conntrack marked the packet INVALID")
+        assert [h["namespace"] for h in t["hops"] if h["leg"] == "reply" and h["seen"]][:2] == ["bb", "host1"]
+    finally:
+        sh(world, "bb", f"ip route del {aa}/32")
+        sh(world, "rr", "iptables -D FORWARD -m conntrack --ctstate INVALID -j DROP")
+    assert world.probe("aa", "bb")["outcome"] == "reachable"
+
+
+def test_the_reply_after_nat_is_the_kernels_own_way(world):
+    """aa's ping to the LAN machine lan1 leaves host1 MASQUERADEd to host1's address; lan1 sends
+    its reply for host1 through lan2 (a LAN machine that forwards). The reply leg is walked by
+    the kernel's lookups from lan1, through lan2, then host1 undoes the MASQUERADE towards aa:
+    not the request's hops reversed."""
+    world.host_add("lan1", address="192.168.100.61", plain=True)
+    world.host_add("lan2", address="192.168.100.62", plain=True)
+    sh(world, "lan2", "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 "
+       "net.ipv4.conf.eth0.send_redirects=0")
+    sh(world, "lan1", "ip route add 192.168.100.11/32 via 192.168.100.62")
+    t = world.trace("aa", "lan1", timeout=0.5)
+    assert t["verdict"] == "replied", t
+    request = [h["namespace"] for h in t["hops"] if h["leg"] == "request"]
+    reply = [(h["namespace"], h["interface"], h["seen"]) for h in t["hops"] if h["leg"] == "reply"]
+    assert "lan2" not in request and ("lan2", "eth0", True) in reply, reply
+    assert reply[0][:2] == ("lan1", "eth0") and reply[-1] == ("aa", "eth0", True)
+    assert all(seen for _, _, seen in reply), reply
+    nat = [h["nat"] for h in t["hops"] if h["leg"] == "reply" and h["nat"]]
+    assert nat == [f"reverse MASQUERADE: destination 192.168.100.11 -> {ip(world, 'aa', 'net-a')}"], nat

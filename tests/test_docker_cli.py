@@ -169,6 +169,62 @@ def test_dns_settings_and_extra_hosts_reach_the_sandbox(docker):
     docker("network", "rm", "net-dns")
 
 
+def test_network_mode_container_shares_the_sandbox(docker):
+    """`--network container:web`: the same interfaces, addresses and localhost; Docker's refusals."""
+    docker("network", "create", "--subnet", "10.77.6.0/24", "net-pod")
+    docker("run", "-d", "--name", "pod", "--network", "net-pod", "nginx")  # the test services serve HTTP on 80
+    docker("run", "-d", "--name", "side", "--network", "container:pod", "alpine", "sleep", "600")
+    assert "inet 10.77.6.2/24" in docker("exec", "side", "ip", "-4", "addr", "show", "eth0").stdout
+    assert docker("exec", "side", "wget", "-qO-", "http://localhost/").stdout.startswith("pod ")  # pod's server
+    assert docker("exec", "side", "hostname").stdout == docker("exec", "pod", "hostname").stdout
+    assert docker("inspect", "-f", "{{.HostConfig.NetworkMode}} {{json .NetworkSettings.Networks}}", "side"
+                  ).stdout.strip() == "container:pod {}"
+    assert list(json.loads(docker("network", "inspect", "net-pod").stdout)[0]["Containers"]) == \
+        [docker("inspect", "-f", "{{.Id}}", "pod").stdout.strip()]  # no endpoint of its own
+    refused = docker("network", "connect", "net-pod", "side", check=False)
+    assert refused.stderr.strip() == ("Error response from daemon: container sharing network namespace with another "
+                                      "container or host cannot be connected to any other network")
+    ports = docker("run", "--network", "container:pod", "-p", "81:80", "alpine", check=False)
+    assert "conflicting options: port publishing and the container type network mode" in ports.stderr
+    docker("stop", "-t", "1", "pod")
+    links = [line.split(": ")[1] for line in docker("exec", "side", "ip", "-o", "link").stdout.splitlines()]
+    assert links == ["lo"], "the sidecar runs on with only lo, as in Docker"
+    late = docker("run", "--rm", "--network", "container:pod", "alpine", "true", check=False)
+    assert late.returncode == 125 and "cannot join network of a non running container: pod" in late.stderr
+    docker("start", "pod")
+    docker("restart", "-t", "1", "side")  # it joins pod's new sandbox
+    assert "inet 10.77.6.2/24" in docker("exec", "side", "ip", "-4", "addr", "show", "eth0").stdout
+
+    # restart policies: on-failure:2 starts a failing command twice more, then leaves it exited
+    docker("run", "-d", "--name", "flaky", "--network", "net-pod", "--restart", "on-failure:2", "alpine",
+           "sh", "-c", "exit 3")
+    deadline = time.monotonic() + 20
+    while docker("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "flaky").stdout.strip() != "exited 2":
+        assert time.monotonic() < deadline, docker("inspect", "flaky").stdout
+        time.sleep(0.1)
+    assert docker("inspect", "-f", "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+                  "flaky").stdout.strip() == "on-failure 2"
+    docker("rm", "-f", "side", "pod", "flaky")
+    docker("network", "rm", "net-pod")
+
+
+def test_update_top_workdir_and_what_shared_files_rule_out(docker):
+    docker("run", "-d", "--name", "topped", "-w", "/tmp", "alpine", "sh", "-c", "sleep 600 & sleep 601")
+    rows = docker("top", "topped").stdout.splitlines()
+    assert rows[0].split()[:3] == ["UID", "PID", "PPID"] and sorted(r.split()[-1] for r in rows[1:]) == ["600", "601"]
+    assert docker("exec", "topped", "pwd").stdout == "/tmp\n"
+    assert docker("update", "--restart", "unless-stopped", "topped").stdout.strip() == "topped"
+    assert docker("inspect", "-f", "{{.HostConfig.RestartPolicy.Name}} {{.Config.WorkingDir}}", "topped"
+                  ).stdout.strip() == "unless-stopped /tmp"
+    for args, text in ((("rename", "topped", "t2"), "name is its sandbox's namespace name"),
+                       (("pause", "topped"), "the lab has no cgroup freezer"),
+                       (("diff", "topped"), "share the machine's file system"),
+                       (("run", "--rm", "-w", "/no/such/dir", "alpine", "pwd"), "working directory /no/such/dir does not exist")):
+        refused = docker(*args, check=False)
+        assert refused.returncode != 0 and text in refused.stderr, refused.stderr
+    docker("rm", "-f", "topped")
+
+
 def test_what_the_lab_lacks_answers_as_docker_without_it(docker):
     leave = docker("swarm", "leave", "--force", check=False)
     assert leave.returncode == 1 and leave.stderr.strip() == "Error response from daemon: This node is not part of a swarm"

@@ -151,6 +151,34 @@ def test_containers_with_aliases_fixed_addresses_and_docker_shapes(clients):
     assert "No such container: py1" in str(missing.value)
 
 
+def test_shared_sandbox_restart_policy_and_detach_keys(clients):
+    api, high = clients
+    web = high.containers.run("nginx", name="py-web", detach=True)
+    side = high.containers.run("alpine", "sleep 600", name="py-side", detach=True, network_mode=f"container:{web.id}",
+                               restart_policy={"Name": "unless-stopped"})
+    assert side.exec_run(["wget", "-qO-", "http://localhost/"]).output.startswith(b"py-web ")
+    side.reload()
+    assert side.attrs["HostConfig"]["NetworkMode"] == f"container:{web.id}"
+    assert side.attrs["NetworkSettings"]["Networks"] == {}
+    assert side.attrs["HostConfig"]["RestartPolicy"] == {"Name": "unless-stopped", "MaximumRetryCount": 0}
+    refused = pytest.raises(docker.errors.APIError, api.connect_container_to_network, "py-side", "bridge")
+    assert refused.value.status_code == 400 and "container sharing network namespace" in str(refused.value)
+
+    # detach keys on a hijacked attach: the stream ends, the container runs on
+    sock = api.attach_socket("py-side", params={"stdin": 1, "stream": 1, "detachKeys": "ctrl-a"})
+    sock._sock.sendall(b"\x01")
+    sock._sock.settimeout(10)
+    assert sock._sock.recv(100) == b""
+    sock.close()
+    side.reload()
+    assert side.status == "running"
+    side.kill()  # by hand: unless-stopped rests
+    side.reload()
+    assert side.status == "exited" and side.attrs["RestartCount"] == 0
+    side.remove()
+    web.remove(force=True)
+
+
 def test_a_label_places_networks_and_containers_on_another_host(clients):
     api, high = clients
     Client().host_add("host2")
@@ -163,9 +191,9 @@ def test_a_label_places_networks_and_containers_on_another_host(clients):
     wrong = pytest.raises(docker.errors.APIError, high.containers.run, "alpine", name="py-near", detach=True,
                           network="py-h2")
     assert wrong.value.status_code == 400 and "is local to host host2" in str(wrong.value)
-    shared = pytest.raises(docker.errors.APIError, high.containers.run, "alpine", detach=True,
-                           network_mode="container:py-far")
-    assert shared.value.status_code == 400 and "container:NAME" in str(shared.value)
+    shared = high.containers.run("alpine", "sleep 600", detach=True, network_mode="container:py-far")
+    assert shared.attrs["Host"] == "host2"  # a sandbox is shared on its own host
+    shared.remove(force=True)
     c.remove(force=True)
     api.remove_container("py-near", force=True)  # Docker leaves a failed run's container created
     high.networks.get("py-h2").remove()

@@ -91,3 +91,12 @@ def test_every_default_pool_exhausted():
         take(ipam, f"n{i}")
     with pytest.raises(Conflict, match="could not find an available, non-overlapping IPv4 address pool"):
         take(ipam, "last")
+
+
+def test_a_given_subnet_may_overlap_the_lan_as_docker_allows():
+    """Docker's address space does not hold the hosts' own routes: a pool it picks avoids the LAN,
+    a subnet the user gives may overlap it (and its route then shadows part of the LAN)."""
+    ipam = Ipam(reserved=[IPv4Network("192.168.100.0/24")])
+    assert str(take(ipam, "x", subnet="192.168.100.0/26").subnet) == "192.168.100.0/26"
+    with pytest.raises(Conflict, match="overlaps network"):
+        take(ipam, "y", subnet="192.168.100.0/24")

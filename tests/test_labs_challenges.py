@@ -27,6 +27,8 @@ def test_challenge_is_broken_then_fixed(lab, lab_spec):
         runner.start(lab, lab_spec)
         before = runner.check(lab, lab_spec)
         assert before["failed"] == len(lab_spec.steps), json.dumps(before, indent=1)
+        cause = runner.cause(lab, lab_spec)  # what the last hint says is wrong, as the kernel shows it
+        assert all(c["ok"] for c in cause), json.dumps(cause, indent=1)
         for step in lab_spec.steps:
             runner.solve(lab, lab_spec, step)
         after = runner.check(lab, lab_spec)
@@ -36,4 +38,19 @@ def test_challenge_is_broken_then_fixed(lab, lab_spec):
             for plugin in lab.plugins()["Remote"]:
                 if plugin["Pid"]:
                     lab.plugin_stop(plugin["Name"], force=True)
+        lab.reset()
+
+
+def test_the_icc_lab_grades_the_fix_not_the_command(lab):
+    """Lab 12 fixed another way than its solution: a DOCKER-USER rule that accepts the bridge's
+    own traffic (FORWARD consults DOCKER-USER before the ICC drop). The check passes: it asks each
+    container's resolver for the other's name and probes what it returns."""
+    spec = next(s for s in CHALLENGES if s.number == 12)
+    try:
+        runner.start(lab, spec)
+        bridge = "br-" + lab.network_inspect("quiet")["Id"][:12]
+        lab.exec("host1", ["iptables", "-I", "DOCKER-USER", "-i", bridge, "-o", bridge, "-j", "ACCEPT"])
+        after = runner.check(lab, spec)
+        assert after["passed"] == 1, json.dumps(after, indent=1)
+    finally:
         lab.reset()

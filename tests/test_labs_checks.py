@@ -180,6 +180,15 @@ def not_reachable_(live):
     assert "for reason internal" in r.message
 
 
+@case("talk_by_name")
+def talk_by_name_(live):
+    passes(live, "talk_by_name", a="aa", b="cc")
+    r = fails(live, "talk_by_name", a="aa", b="bb")
+    assert r.message == "bb does not resolve in aa", r.message
+    r = fails(live, "talk_by_name", a="dd", b="aa")
+    assert r.message == "dd is only on the default bridge, which has no embedded DNS"
+
+
 @case("full_size_reaches")
 def full_size_reaches_(live):
     passes(live, "full_size_reaches", src="aa", dst="cc@net-a")  # one bridge: 1500 bytes fit all the way

@@ -162,7 +162,7 @@ def test_lab_ls_lists_the_labs(cli):
     out = cli("lab", "ls", "--json")
     listed = json.loads(out.stdout)
     assert [lab["number"] for lab in listed if not lab["challenge"]][:7] == [1, 2, 3, 4, 5, 6, 7]
-    assert [lab["number"] for lab in listed if lab["challenge"]] == list(range(8, 17))
+    assert [lab["number"] for lab in listed if lab["challenge"]] == list(range(8, 18))
     text = cli("lab", "ls").stdout
     assert "cnm-building-blocks" in text and "troubleshoot: " in text
 

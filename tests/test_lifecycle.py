@@ -11,7 +11,9 @@ import time
 
 import pytest
 
+from cnmlab.api import types
 from cnmlab.client import Client
+from cnmlab.errors import CnmError
 from conftest import in_world, ip_of
 
 pytestmark = pytest.mark.kernel
@@ -49,8 +51,7 @@ def api(client, method, path, body=None, upgrade=False) -> socket.socket:
     sock.settimeout(20)
     data = json.dumps(body).encode() if body is not None else b""
     head = f"{method} {path} HTTP/1.1\r\nHost: lab\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
-    if upgrade:
-        head += "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+    head += "Connection: Upgrade\r\nUpgrade: tcp\r\n" if upgrade else "Connection: close\r\n"  # read_all reads to EOF
     sock.sendall(head.encode() + b"\r\n" + data)
     return sock
 
@@ -104,7 +105,8 @@ def test_create_start_exit_and_restart_take_addresses_afresh(lab):
     lab.stop("first")  # SIGTERM ends sleep: 128+15
     st = state(lab, "first")
     assert (st["Status"], st["ExitCode"], st["Pid"]) == ("exited", 143, 0) and st["FinishedAt"] != "0001-01-01T00:00:00Z"
-    assert "first" not in netns_names(lab), "the sandbox goes with the main process"
+    until(lambda: "first" not in netns_names(lab), "the sandbox goes with the main process (its unmount is "
+          "the reaper's, off the request)")
     lab.run("second", network="net-l")  # takes the address first gave back
     assert ip_of(lab, "second", "net-l") == "10.77.40.2"
     lab.start("first")
@@ -120,7 +122,7 @@ def test_create_start_exit_and_restart_take_addresses_afresh(lab):
         lab.rm("second", force=False)
     lab.rm("second", force=True)
     lab.rm("first", force=False)
-    assert netns_names(lab) == before
+    until(lambda: netns_names(lab) == before, "every sandbox unmounted (the reaper's work)")
 
 
 def test_exit_code_logs_and_their_selection(lab, cli):
@@ -154,6 +156,40 @@ def test_attach_before_start_with_stdin(lab):
     assert frames(read_all(sock)) == [(1, b"hello through attach\n")]
     assert lab.wait("catter") == 0
     lab.rm("catter")
+
+
+def test_detach_keys_end_the_attach_and_leave_the_container_running(lab):
+    lab.run("holder", image="alpine", cmd=["cat"], stdin=True)
+    for query, keys in (("", b"\x10\x11"), ("&detachKeys=ctrl-x,x", b"\x18x")):  # Docker's default, then chosen
+        sock = api(lab, "POST", f"/containers/holder/attach?stream=1&stdin=1&stdout=1{query}", upgrade=True)
+        assert read_head(sock).startswith("HTTP/1.1 101")
+        sock.sendall(b"\x10echo\n")  # a lone ctrl-p goes on to the process with what follows it
+        assert sock.recv(8 + 6) == struct.pack(">BxxxL", 1, 6) + b"\x10echo\n"
+        sock.sendall(keys + b"dropped\n")
+        assert read_all(sock) == b""  # the stream ends; nothing after the keys reached cat
+        assert state(lab, "holder")["Running"]
+    bad = api(lab, "POST", "/containers/holder/attach?stream=1&stdin=1&detachKeys=ctrl-1", upgrade=True)
+    assert read_head(bad).startswith("HTTP/1.1 400") and "Invalid detach keys (ctrl-1) provided" in read_all(bad).decode()
+    lab.rm("holder")
+
+
+def test_restart_policies(lab):
+    flaky = types.ContainerCreate.of(image="alpine", cmd=["sh", "-c", "exit 3"], restart="on-failure:2")
+    lab.run("flaky", network=flaky)
+    until(lambda: (state(lab, "flaky")["Status"], lab.inspect("flaky")["RestartCount"]) == ("exited", 2),
+          "on-failure:2 gave up after two restarts", seconds=20)
+    assert state(lab, "flaky")["ExitCode"] == 3
+    lab.run("loop", network=types.ContainerCreate.of(image="alpine", cmd=["sleep", "0.2"], restart="always"))
+    until(lambda: lab.inspect("loop")["RestartCount"] >= 2, "always restarts a command that ends well")
+    lab.stop("loop", timeout=1)  # a stop by hand rests the policy
+    assert state(lab, "loop")["Status"] == "exited" and not state(lab, "loop")["Restarting"]
+    lab.start("loop")
+    assert lab.inspect("loop")["RestartCount"] == 0  # a start by hand counts afresh
+    lab.rm("loop")
+    with pytest.raises(CnmError, match="invalid restart policy 'sometimes'"):
+        lab.create("bad", network=types.ContainerCreate.of(restart="sometimes"))
+    with pytest.raises(CnmError, match="can't create 'AutoRemove' container with restart policy"):
+        lab.create("bad", network=types.ContainerCreate.of(restart="always", auto_remove=True))
 
 
 def test_exec_with_and_without_a_tty_over_the_socket(lab):
@@ -254,9 +290,16 @@ def test_restore_after_an_engine_restart(lab):
     lab.run("quitter", image="alpine", cmd=["sh", "-c", "echo bye; exit 2"])
     lab.wait("quitter")
     lab.create("waiter", image="alpine")
+    for name, policy in (("stubborn", "always"), ("polite", "unless-stopped")):
+        lab.run(name, network=types.ContainerCreate.of(image="alpine", cmd=["sleep", "600"], restart=policy))
+        lab.stop(name, timeout=1)
+    lab.run("sidekick", network="container:keeper", image="alpine", cmd=["sleep", "600"])
     address, old_pid = ip_of(lab, "keeper", "net-l"), state(lab, "keeper")["Pid"]
     lab.stop_engine()
     fresh = Client()
+    until(lambda: state(fresh, "stubborn")["Running"], "`always` starts again with the engine, stopped or not")
+    assert state(fresh, "polite")["Status"] == "exited"  # unless-stopped: it was stopped
+    assert f"inet {address}/" in fresh.exec("sidekick", ["ip", "-o", "-4", "addr", "show", "eth0"]).stdout
     st = state(fresh, "keeper")
     assert st["Running"] and st["Pid"] not in (0, old_pid) and ip_of(fresh, "keeper", "net-l") == address
     assert (state(fresh, "quitter")["Status"], state(fresh, "quitter")["ExitCode"]) == ("exited", 2)

@@ -225,6 +225,14 @@ def test_diagram_matches_the_live_lab(lab):
                   if w.get("data-network") == nb.network_inspect("net-b").id}
     assert wires_to_b == {e.id for e in state.endpoints if e.network == "net-b"}
 
+    lab.create("later", image="alpine")  # stopped sandboxes are drawn with their state
+    lab.run("quitter", image="alpine", cmd=["sh", "-c", "exit 3"])
+    lab.wait("quitter")
+    sandboxes = {g.get("data-container"): g for g in groups(ET.fromstring(nb.diagram().svg), "sandbox")}
+    assert (sandboxes["later"].get("data-state"), sandboxes["quitter"].get("data-state")) == ("created", "exited")
+    assert "exited (3)" in ET.tostring(sandboxes["quitter"], encoding="unicode")
+    assert sandboxes["aa"].get("data-state") == "running"
+
 
 @kernel
 def test_api_results_and_one_error_type(lab):

@@ -83,31 +83,77 @@ def test_reply_missing_required_field(faulty, lab):
     lab.network_rm("mnet")
 
 
-def test_plugin_that_hangs_times_out_and_reads_answer_meanwhile(faulty, lab):
+def test_plugin_that_hangs_delays_only_the_work_that_needs_it(faulty, lab):
+    """While a plugin keeps a `run` waiting (its Join), reads answer and unrelated changes are made
+    and stored; the hung run fails at the plugin's timeout, naming it, and leaves nothing behind."""
     name, log = faulty("hang")
     lab.network_create("hnet", driver=name, subnet="10.71.0.0/24")
     lab.network_create("other")
     lab.run("bystander", network="other")
+    store = lab.request("GET", "/engine/status")["store"]
     failed = []
     hung = threading.Thread(target=lambda: _expect_error(lambda: lab.run("aa", network="hnet"), failed))
     hung.start()
     while "Join" not in calls(log):  # the plugin has the Join and will not answer it
         time.sleep(0.02)
-    # ps, ls and inspect answer while the kernel thread still waits on the plugin
+    # ps, ls and inspect answer while the plugin holds the run
     names = [c["Names"][0] for c in lab.containers()]
     nets = {n["Name"] for n in lab.networks()}
     seen = lab.inspect("bystander")["Name"]
+    # and unrelated changes go on: a bridge network, a container on it stopped and started, one on "other" removed
+    made = lab.network_create("during")
+    lab.run("during-c", network="during")
+    lab.stop("during-c")  # a process's exit and a start by hand hold only their container and networks
+    lab.start("during-c")
+    nameless = lab.run(None)["Id"]  # Docker's random name, on the default bridge
+    lab.rm("bystander", force=True)
+    lab.rm(nameless, force=True)
+    stored = _stored_names(store)  # acknowledged, so in the file, while the run's batch waits
+    during_ip = ip_of(lab, "during-c", "during")
     still_hung = hung.is_alive()
     hung.join()
-    assert still_hung, "the reads waited for the plugin's timeout"
+    assert still_hung, "an unrelated change waited for the hung plugin's timeout"
     assert "/bystander" in names and {"hnet", "other"} <= nets and seen == "/bystander"
+    assert {"during", "during-c"} <= stored and "bystander" not in stored
     (err,) = failed
     assert f"plugin {name} did not answer /NetworkDriver.Join within 2 s (the limit is CNMLAB_PLUGIN_TIMEOUT)" \
         in err.message
     assert_clean(lab, "aa", "hnet")
     assert "DeleteEndpoint" in calls(log)
+    assert [c["IPv4Address"] for c in lab.network_inspect(made["Id"])["Containers"].values()] == [during_ip + "/16"]
+    lab.rm("during-c", force=True)
+    lab.network_rm("during")
     lab.network_rm("hnet")
     assert "hnet" not in {n["Name"] for n in lab.networks()}
+
+
+def test_work_on_the_object_a_hung_call_holds_waits_for_it(faulty, lab):
+    """A change naming the container whose join the plugin holds runs after it, in order."""
+    name, log = faulty("hang")
+    lab.network_create("hnet2", driver=name, subnet="10.72.0.0/24")
+    lab.create("held", network="hnet2")
+    failed = []
+    hung = threading.Thread(target=lambda: _expect_error(lambda: lab.start("held"), failed))
+    hung.start()
+    while "Join" not in calls(log):
+        time.sleep(0.02)
+    lab.rm("held", force=True)  # waits for the start to fail, then removes the container
+    hung.join()
+    (err,) = failed  # the start ran to the plugin's timeout: the rm did not pull the container from under it
+    assert f"plugin {name} did not answer /NetworkDriver.Join" in err.message
+    assert_clean(lab, "held", "hnet2")
+    lab.network_rm("hnet2")
+
+
+def _stored_names(store: str) -> set[str]:
+    import json
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return {json.loads(data).get("name") for (data,) in db.execute("SELECT data FROM objects")}
+    finally:
+        db.close()
 
 
 def test_plugin_dies_mid_join(faulty, lab):

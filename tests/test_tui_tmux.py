@@ -82,6 +82,12 @@ def test_cnmlab_in_a_terminal_sees_the_cli(lab, cli):
         term.keys("h")
         screen = term.wait_for("net-cli bridge 10.55.0.0/24")
         term.wait_for("from-cli")
+        # stopped containers show their state, in the tree and in the picture
+        assert cli("create", "--name", "made-only", "alpine").returncode == 0
+        assert cli("run", "--name", "quitter", "alpine", "sh", "-c", "exit 3").returncode == 0
+        term.wait_for("made-only created")
+        screen = term.wait_for("quitter exited (3)")
+        assert "▣ made-only created" in screen and "│ created" in screen, screen  # the tree and the picture's box
 
         term.keys("?")
         term.wait_for("the Container Network Model, live")

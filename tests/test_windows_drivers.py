@@ -84,6 +84,17 @@ def test_nat_networks_do_not_reach_each_other(win):
     assert "DOCKER-ISOLATION-STAGE-2 -o winnat" not in rules and "-j HNS-VSWITCH" in rules
 
 
+def test_an_l2bridge_container_into_a_nat_prefix_is_dropped_by_the_vswitch(win):
+    """l1 is routed by host1 into wnat's prefix: the vSwitch's rule drops it, and says why."""
+    res = win.probe("l1", "web", timeout=0.5)
+    assert res["outcome"] == "filtered" and res["rule"]["chain"] == "HNS-VSWITCH", res
+    assert res["reason"] == ("iptables rule: dropped by HNS-VSWITCH on host1 "
+                             "(WinNAT: nothing enters an internal prefix unasked)"), res
+    t = win.trace("l1", "web", timeout=0.3)
+    assert t["verdict"] == "dropped" and t["rule"]["chain"] == "HNS-VSWITCH"
+    assert t["reason"].startswith("dropped in host1 by filter/HNS-VSWITCH: ") and "unasked" in t["reason"]
+
+
 def test_nat_port_mapping_is_a_static_mapping_on_the_hosts_address(win):
     live = Live(win)
     assert live.http("legacy", "host1", 8080)[0].startswith("web "), "from the LAN: mapped to web:80"

@@ -14,18 +14,13 @@ from . import types
 REF = "#/components/schemas/{name}"
 
 
-class Error(msgspec.Struct):
-    """Every refusal: one line for the user. 400 bad input, 403 forbidden, 404 not found,
-    409 conflict, 413 body too large, 501 the kernel lacks a feature, 500 a cnmlab bug."""
-
-    message: str
-
-
 def document(routes) -> dict[str, Any]:
     """The document for `routes` (the engine's router.routes, with every feature registered)."""
-    bodies = sorted({r.body for r in routes if r.body is not None} | set(types.BODIES) | {Error},
+    bodies = sorted({r.body for r in routes if r.body is not None} | set(types.BODIES) | {types.Error},
                     key=lambda t: t.__name__)
-    _, components = msgspec.json.schema_components(bodies, ref_template=REF)
+    replies = list({r.reply for r in routes if r.reply is not None})
+    reply_schemas, components = msgspec.json.schema_components(bodies + replies, ref_template=REF)
+    reply_schema = dict(zip(replies, reply_schemas[len(bodies):]))
     paths: dict[str, dict] = {}
     for route in sorted(routes, key=lambda r: (r.template, r.method)):
         op: dict[str, Any] = {
@@ -45,6 +40,8 @@ def document(routes) -> dict[str, Any]:
         if route.body is not None:
             op["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": {"$ref": REF.format(name=route.body.__name__)}}}}
+        if route.reply is not None:
+            op["responses"][str(route.status)]["content"] = {"application/json": {"schema": reply_schema[route.reply]}}
         if route.streaming:
             op["responses"][str(route.status)]["content"] = {"application/x-ndjson": {"schema": {"type": "object"}}}
         paths.setdefault(route.template, {})[route.method.lower()] = op

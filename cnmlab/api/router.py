@@ -64,7 +64,9 @@ class Route:
     body: Any = None  # the request body's type (a cnmlab.api.types.Body); None: untyped JSON
     summary: str = ""
     template: str = ""  # the path as registered: /networks/{id}
-    read: bool = False  # a read (ps, ls, inspect): answered from the snapshot while a plugin holds the kernel
+    read: bool = False  # a read (ps, ls, inspect; every GET is one): never waits for a change
+    exclusive: bool = False  # a change that may touch any object (hosts): it runs alone
+    reply: Any = None  # the reply's type (cnmlab.api.types: a Reply, or a list of them); None: undeclared
 
 
 @dataclass
@@ -72,14 +74,15 @@ class Router:
     routes: list[Route] = field(default_factory=list)
 
     def route(self, method: str, path: str, kernel: bool = True, streaming: bool = False, status: int = 200,
-              body: Any = None, read: bool = False):
+              body: Any = None, read: bool = False, exclusive: bool = False, reply: Any = None):
         # {name} is one path segment; {name:path} may hold slashes (an image name: library/nginx:1)
         regex = re.compile(r"\A" + re.sub(r"\{(\w+)(:path)?\}", lambda m: f"(?P<{m[1]}>{'.+' if m[2] else '[^/]+'})",
                                           path) + r"\Z")
 
         def register(fn):
             summary = (fn.__doc__ or "").strip().split("\n")[0]
-            self.routes.append(Route(method, regex, fn, kernel, streaming, status, body, summary, path, read))
+            self.routes.append(Route(method, regex, fn, kernel, streaming, status, body, summary, path, read,
+                                     exclusive, reply))
             return fn
 
         return register

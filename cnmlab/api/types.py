@@ -154,8 +154,16 @@ class PortBinding(Body):
     host_port: str = ""
 
 
+class RestartPolicy(Body):
+    """Docker's HostConfig.RestartPolicy: no, always, unless-stopped, on-failure (MaximumRetryCount)."""
+
+    name: str = ""
+    maximum_retry_count: int = 0
+
+
 class HostConfig(Body):
     network_mode: str = ""
+    restart_policy: RestartPolicy | None = None
     port_bindings: dict[str, list[PortBinding] | None] | None = None
     publish_all_ports: bool = False
     auto_remove: bool = False
@@ -186,6 +194,7 @@ class ContainerCreate(Body):
     entrypoint: Command = None
     env: list[str] | None = None
     hostname: str = ""
+    working_dir: str = ""
     mac_address: str | None = None  # before API 1.44: the first network's MAC
     exposed_ports: dict[str, Any] | None = None
     tty: bool = False
@@ -201,7 +210,7 @@ class ContainerCreate(Body):
            ports: list[str | dict] | None = None, host: str | None = None, labels: dict[str, str] | None = None,
            image: str | None = None, cmd: list[str] | None = None, env: list[str] | None = None, tty: bool = False,
            stdin: bool = False, auto_remove: bool = False, entrypoint: list[str] | None = None,
-           hostname: str | None = None) -> ContainerCreate:
+           hostname: str | None = None, restart: str | None = None, working_dir: str = "") -> ContainerCreate:
         """The body for `docker run`'s flags: `network` may name several (all are joined); `ip` and
         `aliases` are for the first; `ports` are `-p` texts (checked here, as the Docker CLI checks
         them before asking the daemon) or {"HostIp", "HostPort", "ContainerPort", "Proto"} dicts."""
@@ -218,11 +227,20 @@ class ContainerCreate(Body):
             endpoints[networks[0]] = EndpointSettings.of(ip, aliases)
         elif aliases:  # aliases without a network go to the default bridge, which refuses them
             endpoints["bridge"] = EndpointSettings.of(None, aliases)
+        policy = None
+        if restart:  # `--restart NAME[:N]`, as the docker CLI sends it
+            from ..errors import InvalidParameter
+
+            name, _, count = restart.partition(":")
+            if count and not count.isdigit():
+                raise InvalidParameter(f"invalid restart policy format: maximum retry count must be an integer: {count}")
+            policy = RestartPolicy(name=name, maximum_retry_count=int(count or 0))
         return cls(host_config=HostConfig(network_mode=networks[0] if networks else "default", port_bindings=bindings,
-                                          auto_remove=auto_remove),
+                                          auto_remove=auto_remove, restart_policy=policy),
                    networking_config=NetworkingConfig(endpoints_config=endpoints) if endpoints else None,
                    host=host or None, labels=labels or {}, image=image or "", cmd=cmd, entrypoint=entrypoint,
-                   env=list(env or []), tty=tty, open_stdin=stdin, stdin_once=stdin, hostname=hostname or "")
+                   env=list(env or []), tty=tty, open_stdin=stdin, stdin_once=stdin, hostname=hostname or "",
+                   working_dir=working_dir or "")
 
     def networks(self) -> tuple[list[str], dict[str, EndpointSettings]]:
         """The networks to join in order (NetworkMode, then the other EndpointsConfig entries) and
@@ -249,8 +267,17 @@ class ContainerCreate(Body):
         return dict(name=name or self.name or None, network=networks, endpoint_configs=configs, ports=ports,
                     host=self.host, labels=self.labels or {}, image=self.image, cmd=argv(self.cmd),
                     entrypoint=argv(self.entrypoint), env=list(self.env or []), hostname=self.hostname or None,
-                    tty=self.tty, open_stdin=self.open_stdin, stdin_once=self.stdin_once,
-                    auto_remove=host_cfg.auto_remove, mac=self.mac_address or None)
+                    tty=self.tty, open_stdin=self.open_stdin, stdin_once=self.stdin_once, working_dir=self.working_dir,
+                    auto_remove=host_cfg.auto_remove, mac=self.mac_address or None,
+                    restart_policy=(host_cfg.restart_policy.name, host_cfg.restart_policy.maximum_retry_count)
+                    if host_cfg.restart_policy else None)
+
+
+class ContainerUpdate(Body):
+    """`POST /containers/{id}/update` (`docker update`): the lab keeps the restart policy; it sets
+    no resource limits, so those fields are accepted and left alone."""
+
+    restart_policy: RestartPolicy | None = None
 
 
 class ExecCreate(Body):
@@ -351,6 +378,7 @@ class Matrix(Strict):
     explain: bool = False
     timeout: Seconds | None = None
     by: str = "endpoint"  # "container": one column per container, not per endpoint
+    size: int | None = None  # the IP packet's length (icmp, udp; DF set), to test every path's MTU
 
 
 # -- services ----------------------------------------------------------------------
@@ -382,5 +410,253 @@ class PluginStop(Strict):
     force: bool = False
 
 
+# Fields whose values name lab objects (networks, containers): two changes that name none in common
+# may run at once (engine/kernel_thread.py). EndpointsConfig's keys are network names too.
+REF_FIELDS = frozenset({"name", "container", "network", "network_mode"})
+
+
+def refs(value: Any) -> list[str]:
+    """The names and ids of lab objects a request body mentions."""
+    out: list[str] = []
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            item = getattr(value, name)
+            if name in REF_FIELDS and isinstance(item, (str, list)):
+                names = [item] if isinstance(item, str) else [i for i in item if isinstance(i, str)]
+                out += [n for n in names if n and n != "default"]  # NetworkMode default: no object named
+            elif name == "endpoints_config" and isinstance(item, dict):
+                out += list(item)
+            else:
+                out += refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            out += refs(item) if isinstance(item, msgspec.Struct) else []
+    return out
+
+
 BODIES: tuple[type[Body], ...] = (NetworkCreate, NetworkConnect, NetworkDisconnect, ContainerCreate, HostCreate,
                                   Topology, Probe, Matrix, ServiceCreate, ServiceScale, PluginRun, PluginStop)
+
+
+# -- replies ---------------------------------------------------------------------------
+# What the lab's routes answer, declared in Docker's wire names (as Docker's Go types spell them).
+# Replies are open: a feature may add fields (docker_views' hooks: DNS names, services), so a
+# client must ignore fields it does not know. The OpenAPI document is generated from these; the
+# engine checks each reply against its route's type when CNMLAB_CHECK_REPLIES=1 (the test suite).
+class Reply(msgspec.Struct, omit_defaults=False):
+    """A JSON object the engine answers."""
+
+
+class Error(Reply):
+    """Every refusal: one line for the user. 400 bad input, 403 forbidden, 404 not found,
+    409 conflict, 413 body too large, 501 the kernel lacks a feature, 503 busy, 500 a cnmlab bug."""
+
+    message: str
+
+
+class EngineStatus(Reply):
+    pid: int
+    socket: str
+    version: str
+    store: str
+    uid: int
+    rootless: bool
+    started: float
+
+
+class NetworkCreated(Reply):
+    Id: str
+    Warning: str = ""
+
+
+class ContainerCreated(Reply):
+    Id: str
+    Warnings: list[str] | None = None
+    Started: bool | None = None  # cnmlab: `?start=1` started it too (Client.run)
+
+
+class IPAMConfigReply(Reply):
+    Subnet: str
+    IPRange: str | None = None
+    Gateway: str | None = None
+    AuxiliaryAddresses: dict[str, str] | None = None
+
+
+class IPAMReply(Reply):
+    Driver: str
+    Options: dict[str, str] | None
+    Config: list[IPAMConfigReply]
+
+
+class NetworkContainer(Reply):
+    """A container's endpoint as `network inspect` lists it."""
+
+    Name: str
+    EndpointID: str
+    MacAddress: str
+    IPv4Address: str
+    IPv6Address: str
+
+
+class NetworkInspect(Reply):
+    """`GET /networks/{id}` and each item of `GET /networks`."""
+
+    Name: str
+    Id: str
+    Created: str
+    Scope: str
+    Driver: str
+    EnableIPv6: bool
+    IPAM: IPAMReply
+    Internal: bool
+    Attachable: bool
+    Ingress: bool
+    ConfigFrom: dict[str, str]
+    ConfigOnly: bool
+    Containers: dict[str, NetworkContainer]
+    Options: dict[str, str]
+    Labels: dict[str, str]
+    Host: str | None  # cnmlab: the simulated Docker host of a local-scope network (None: global)
+
+
+class ContainerState(Reply):
+    Status: str
+    Running: bool
+    Paused: bool
+    Restarting: bool
+    OOMKilled: bool
+    Dead: bool
+    Pid: int
+    ExitCode: int
+    Error: str
+    StartedAt: str
+    FinishedAt: str
+
+
+class EndpointReply(Reply):
+    """A container's network as `docker inspect` shows it (NetworkSettings.Networks[NAME])."""
+
+    IPAMConfig: dict[str, str] | None
+    Links: list[str] | None
+    Aliases: list[str] | None
+    NetworkID: str
+    EndpointID: str
+    Gateway: str
+    IPAddress: str
+    IPPrefixLen: int
+    MacAddress: str
+    DriverOpts: dict[str, str] | None
+    Interface: str  # cnmlab: the interface inside the sandbox
+
+
+class PortBindingReply(Reply):
+    HostIp: str
+    HostPort: str
+
+
+class NetworkSettings(Reply):
+    SandboxID: str
+    SandboxKey: str
+    Ports: dict[str, list[PortBindingReply] | None]
+    Gateway: str
+    IPAddress: str
+    IPPrefixLen: int
+    MacAddress: str
+    EndpointID: str
+    Networks: dict[str, EndpointReply]
+    UtsKey: str = ""  # cnmlab: the sandbox's UTS namespace (its hostname)
+    DefaultGateway: str = ""  # cnmlab: the default route the sandbox uses
+
+
+class ContainerConfigReply(Reply):
+    Hostname: str
+    Labels: dict[str, str]
+    Image: str
+    Cmd: list[str] | None
+    Entrypoint: list[str] | None
+    Env: list[str]
+    Tty: bool
+    OpenStdin: bool
+    StdinOnce: bool
+
+
+class HostConfigReply(Reply):
+    NetworkMode: str
+    AutoRemove: bool = False
+    PortBindings: dict[str, list[PortBindingReply] | None] | None = None
+
+
+class ContainerInspect(Reply):
+    """`GET /containers/{id}/json` (`docker inspect`)."""
+
+    Id: str
+    Created: str
+    Path: str
+    Args: list[str]
+    State: ContainerState
+    Image: str
+    LogPath: str
+    Name: str
+    Config: ContainerConfigReply
+    HostConfig: HostConfigReply
+    NetworkSettings: NetworkSettings
+    Host: str  # cnmlab: the simulated Docker host the container runs on
+
+
+class PortReply(Reply):
+    PrivatePort: int
+    PublicPort: int
+    Type: str
+    IP: str
+
+
+class SummaryEndpoint(Reply):
+    IPAddress: str
+    MacAddress: str
+    Interface: str
+    EndpointID: str
+
+
+class SummaryNetworks(Reply):
+    Networks: dict[str, SummaryEndpoint]
+
+
+class ContainerSummary(Reply):
+    """One item of `GET /containers/json` (`docker ps`)."""
+
+    Id: str
+    Names: list[str]
+    Created: str
+    Image: str
+    Command: str
+    State: str
+    Status: str
+    Labels: dict[str, str]
+    Ports: list[PortReply]
+    HostConfig: HostConfigReply
+    NetworkSettings: SummaryNetworks
+    Host: str
+
+
+class HostInspect(Reply):
+    """`GET /hosts/{name}` and each item of `GET /hosts`."""
+
+    Name: str
+    Address: str
+    Plain: bool
+    Interface: str
+    UnderlayPort: str | None
+    Containers: list[str]
+    Networks: list[str]
+
+
+class NetworksPruned(Reply):
+    NetworksDeleted: list[str] | None
+
+
+class LabReset(Reply):
+    reset: bool
+
+
+class EngineStopping(Reply):
+    stopping: int

@@ -101,6 +101,8 @@ class PortView(Reply):
 class ContainerView(Reply):
     id: str = field(name="Id")
     names: list[str]
+    state: str = "running"  # Docker's State: created | running | restarting | exited
+    status: str = ""  # Docker's Status: "Up", "Exited (3)", "Created", "Restarting (1)"
     host: str | None = None
     host_config: HostConfigView | None = None
     network_settings: NetworkSettingsView | None = None
@@ -118,6 +120,16 @@ class ContainerView(Reply):
     @property
     def mode(self) -> str:
         return self.host_config.network_mode if self.host_config else ""
+
+    @property
+    def note(self) -> str:
+        """What a sandbox's picture says besides its endpoints: its state when it is not running
+        ("exited (3)", "created"), or whose sandbox it shares (`container:NAME`)."""
+        if self.state not in ("running", ""):
+            return (self.status or self.state).lower()
+        if self.mode.startswith("container:"):
+            return f"in {self.mode.split(':', 1)[1]}'s sandbox"
+        return ""
 
 
 class LabView(msgspec.Struct, frozen=True):

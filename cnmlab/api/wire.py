@@ -66,6 +66,22 @@ def convert(value: Any, type: type[T]) -> T:  # noqa: A002
         raise InvalidParameter(explain(str(exc))) from None
 
 
+def check_reply(value: Any, type: Any) -> None:  # noqa: A002
+    """A reply that does not fit its route's declared type is a cnmlab bug: say where it misfits."""
+    try:
+        msgspec.convert(value, type)
+    except msgspec.ValidationError as exc:
+        raise ReplyMisfit(f"the reply does not fit its declared type {_name(type)}: {explain(str(exc))}") from None
+
+
+class ReplyMisfit(CnmError):
+    status = 500
+
+
+def _name(type: Any) -> str:  # noqa: A002
+    return getattr(type, "__name__", None) or str(type).replace("cnmlab.api.types.", "")
+
+
 def check_depth(raw: bytes) -> None:
     """Refuse JSON nested deeper than MAX_DEPTH before any parser recurses into it. Counting
     brackets (outside strings) is enough: a body that is not JSON fails to decode anyway."""

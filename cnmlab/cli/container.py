@@ -19,8 +19,8 @@ from .render import print_json, table
 
 # Docker flags cnmlab's own CLI does not take (True: the flag takes a value).
 DOCKER_ONLY = {"--dns": True, "--dns-search": True, "--dns-option": True, "--add-host": True, "--link": True,
-               "--mac-address": True, "--restart": True, "-v": True, "--volume": True, "--mount": True,
-               "-w": True, "--workdir": True, "-u": True, "--user": True, "--cpus": True, "-m": True,
+               "--mac-address": True, "-v": True, "--volume": True, "--mount": True,
+               "-u": True, "--user": True, "--cpus": True, "-m": True,
                "--memory": True, "--privileged": False, "--cap-add": True, "--cap-drop": True,
                "--expose": True, "--pull": True, "--platform": True, "--init": False, "--env-file": True,
                "--health-cmd": True, "--log-driver": True, "--sig-proxy": True, "--detach-keys": True,
@@ -83,9 +83,13 @@ def _register(sub) -> None:
         r.add_argument("-e", "--env", action="append", metavar="KEY=VALUE")
         r.add_argument("--entrypoint")
         r.add_argument("-h", "--hostname")
+        r.add_argument("-w", "--workdir", help="the main process's working directory (one that exists: the lab "
+                       "shares the machine's files)")
         r.add_argument("-i", "--interactive", action="store_true")
         r.add_argument("-t", "--tty", action="store_true")
         r.add_argument("--rm", action="store_true", help="remove the container when it exits")
+        r.add_argument("--restart", metavar="POLICY", help="no, always, unless-stopped or on-failure[:N]: start it "
+                       "again when its main process exits")
         r.add_argument("-d", "--detach", action="store_true", help="accepted: cnmlab runs containers detached")
         r.add_argument("--help", action="help")
         r.add_argument("image", nargs="?", help="recorded, never pulled (alpine/busybox run sh; others serve HTTP)")
@@ -154,10 +158,15 @@ def _config(args) -> dict:
 
         ports += [p for p in exposed_ports(image or "") if p.split("/")[0] not in
                   {spec.split("/")[0].rsplit(":", 1)[-1] for spec in ports}]
-    return dict(network=args.network, ip=args.ip, aliases=args.alias, ports=ports, host=args.host,
-                labels=key_values(args.label, "label"), image=image, cmd=cmd or None,
-                env=list(args.env or []), entrypoint=[args.entrypoint] if args.entrypoint else None,
-                hostname=args.hostname, tty=args.tty, stdin=args.interactive, auto_remove=args.rm)
+    if args.rm and args.restart and args.restart != "no":
+        raise InvalidParameter("Conflicting options: --restart and --rm")
+    from ..api.types import ContainerCreate
+
+    return dict(network=ContainerCreate.of(
+        network=args.network, ip=args.ip, aliases=args.alias, ports=ports, host=args.host,
+        labels=key_values(args.label, "label"), image=image, cmd=cmd or None, env=list(args.env or []),
+        entrypoint=[args.entrypoint] if args.entrypoint else None, hostname=args.hostname, tty=args.tty,
+        stdin=args.interactive, auto_remove=args.rm, restart=args.restart, working_dir=args.workdir or ""))
 
 
 def create(args) -> int:
@@ -220,7 +229,7 @@ def port(args) -> int:
 
 
 def ps_(args) -> int:
-    rows = [c for c in Client().containers() if args.all or c["State"] == "running"]
+    rows = [c for c in Client().containers() if args.all or c["State"] in ("running", "restarting")]
     if args.json:
         print_json(rows)
     elif args.quiet:

@@ -35,6 +35,7 @@ def register(sub) -> None:
                    help="a column per endpoint (CONTAINER@NETWORK, the default) or per container")
     m.add_argument("--explain", action="store_true", help="say why each ✗ happens")
     m.add_argument("--timeout", type=float, help="seconds to wait for answers (default 0.5)")
+    m.add_argument("--size", type=int, help="every probe's IP packet length in bytes, DF set (icmp, udp)")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=matrix)
 
@@ -69,7 +70,7 @@ def probe(args) -> int:
 
 def matrix(args) -> int:
     m = Client().matrix(proto=args.proto, port=args.port, network=args.network, explain=args.explain,
-                        timeout=args.timeout, by=args.by)
+                        timeout=args.timeout, by=args.by, size=args.size)
     if args.json:
         print_json(m)
         return 0
@@ -143,7 +144,8 @@ def trace(args) -> int:
     print_table(grid)
     verdict = t["verdict"]
     if verdict == "dropped":
-        line = f"[red]dropped[/red] after hop {t['dropped_after']}"
+        where = f" after hop {t['dropped_after']}" if t.get("dropped_after") else " before the first hop"
+        line = f"[red]dropped[/red]{where}"
         if t.get("reason"):  # the engine's one explanation, as the TUI and the notebook show it
             line += f": {t['reason']}"
         elif t.get("rule"):

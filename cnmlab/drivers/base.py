@@ -74,6 +74,9 @@ class Driver(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     option_keys: ClassVar[tuple[str, ...]] = ()  # `-o` keys the driver understands
     on_underlay: ClassVar[bool] = False  # its subnets may be the lab LAN's own (macvlan): IPAM lets them overlap it
+    # its containers and their parent interface's own host never talk directly (macvlan, ipvlan):
+    # probes name that as the cause of the silence between them
+    parent_isolated: ClassVar[bool] = False
     ipam_driver: ClassVar[str | None] = None  # a driver with its own IPAM: `--ipam-driver` is never a remote plugin
 
     def __init__(self, ctx: DriverContext) -> None:

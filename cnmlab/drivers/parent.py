@@ -107,6 +107,7 @@ class ParentedDriver(Driver):
 
     capabilities = Capabilities(scope="local")
     on_underlay = True  # the IPAM lets the subnet overlap the LAN (Controller.new_network)
+    parent_isolated = True  # the kernel never delivers between a parent and its children
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

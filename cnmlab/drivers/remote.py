@@ -54,13 +54,14 @@ class RemoteDriver(Driver):
 
     client: ClassVar[PluginClient]
 
-    def _call(self, call: str, body: dict | None = None) -> dict:
-        return self.client.call(f"{IMPLEMENTS}.{call}", body)
+    def _call(self, call: str, body: dict | None = None, *about) -> dict:
+        """One call; `about` are the lab objects it concerns (other work on them waits for it)."""
+        return self.client.call(f"{IMPLEMENTS}.{call}", body, _names(*about))
 
-    def _quietly(self, where: str, call: str, body: dict) -> None:
+    def _quietly(self, where: str, call: str, body: dict, *about) -> None:
         """A teardown call: the lab drops its side whatever the plugin answers."""
         try:
-            self._call(call, body)
+            self._call(call, body, *about)
         except PluginNotImplemented:
             pass
         except CnmError as exc:
@@ -82,12 +83,12 @@ class RemoteDriver(Driver):
         if network.internal:
             options["com.docker.network.internal"] = True
         self._call("CreateNetwork", {"NetworkID": network.id, "Options": options,
-                                     "IPv4Data": self.ipv4_data(network), "IPv6Data": []})
+                                     "IPv4Data": self.ipv4_data(network), "IPv6Data": []}, network)
         network.state["plugin"] = self.name
         self.ctx.step(network.host or "lab", f"plugin {self.name} created network {network.name}")
 
     def delete_network(self, network) -> None:
-        self._quietly(network.host or "lab", "DeleteNetwork", {"NetworkID": network.id})
+        self._quietly(network.host or "lab", "DeleteNetwork", {"NetworkID": network.id}, network)
 
     def ipv4_data(self, network) -> list[dict]:
         """libnetwork's IPAMData: pool, gateway and aux addresses in CIDR form."""
@@ -109,12 +110,12 @@ class RemoteDriver(Driver):
     def create_endpoint(self, network, endpoint) -> None:
         given = {"Address": endpoint.address, "AddressIPv6": "", "MacAddress": endpoint.mac}
         reply = self._call("CreateEndpoint", {"NetworkID": network.id, "EndpointID": endpoint.id,
-                                              "Interface": given, "Options": {}})
+                                              "Interface": given, "Options": {}}, network, endpoint)
         try:
             self._take_interface(endpoint, reply.get("Interface"))
         except CnmError as exc:
             self._quietly(network.host or "lab", "DeleteEndpoint",
-                          {"NetworkID": network.id, "EndpointID": endpoint.id})
+                          {"NetworkID": network.id, "EndpointID": endpoint.id}, network, endpoint)
             raise type(exc)(f"{exc.message}; rolled back") from None
 
     def _take_interface(self, endpoint, answer) -> None:
@@ -145,12 +146,14 @@ class RemoteDriver(Driver):
             endpoint.mac = mac.lower()
 
     def delete_endpoint(self, network, endpoint) -> None:
-        self._quietly(network.host or "lab", "DeleteEndpoint", {"NetworkID": network.id, "EndpointID": endpoint.id})
+        self._quietly(network.host or "lab", "DeleteEndpoint", {"NetworkID": network.id, "EndpointID": endpoint.id},
+                      network, endpoint)
 
     def endpoint_oper_info(self, network, endpoint) -> dict:
         """EndpointOperInfo: what the plugin reports about a live endpoint ({} if it will not say)."""
         try:
-            value = self._call("EndpointOperInfo", {"NetworkID": network.id, "EndpointID": endpoint.id}).get("Value")
+            value = self._call("EndpointOperInfo", {"NetworkID": network.id, "EndpointID": endpoint.id},
+                               network, endpoint).get("Value")
         except CnmError:
             return {}
         return value if isinstance(value, dict) else {}
@@ -158,9 +161,10 @@ class RemoteDriver(Driver):
     # -- join and leave ---------------------------------------------------------
     def join(self, network, endpoint, container) -> JoinInfo:
         ids = {"NetworkID": network.id, "EndpointID": endpoint.id}
-        reply = self._call("Join", {**ids, "SandboxKey": netns_path(container.netns), "Options": {}})
+        reply = self._call("Join", {**ids, "SandboxKey": netns_path(container.netns), "Options": {}},
+                           network, container)
         with contextlib.ExitStack() as undo:
-            undo.callback(self._quietly, container.name, "Leave", ids)
+            undo.callback(self._quietly, container.name, "Leave", ids, network, container)
             try:
                 src, dst, gateway, routes = self._parse_join(reply, endpoint)
                 self._plumb(container, endpoint, src, dst, routes)
@@ -244,7 +248,7 @@ class RemoteDriver(Driver):
         src = endpoint.state.get("src_name")
         if src and endpoint.ifname:
             self._give_back(container, endpoint.ifname, src)
-        self._quietly(container.name, "Leave", {"NetworkID": network.id, "EndpointID": endpoint.id})
+        self._quietly(container.name, "Leave", {"NetworkID": network.id, "EndpointID": endpoint.id}, network, container)
 
     # -- ports: ProgramExternalConnectivity ---------------------------------------
     def publish(self, network, endpoint, container, ports) -> None:
@@ -255,7 +259,7 @@ class RemoteDriver(Driver):
                 "NetworkID": network.id, "EndpointID": endpoint.id,
                 "Options": {"com.docker.network.portmap": portmap,
                             "com.docker.network.endpoint.exposedports": [
-                                {"Proto": m["Proto"], "Port": m["Port"]} for m in portmap]}})
+                                {"Proto": m["Proto"], "Port": m["Port"]} for m in portmap]}}, network, container)
         except PluginNotImplemented:
             if ports:
                 self.ctx.step(container.name, f"plugin {self.name} does not implement ProgramExternalConnectivity: "
@@ -263,4 +267,12 @@ class RemoteDriver(Driver):
 
     def unpublish(self, network, endpoint, container, ports) -> None:
         self._quietly(container.name, "RevokeExternalConnectivity",
-                      {"NetworkID": network.id, "EndpointID": endpoint.id})
+                      {"NetworkID": network.id, "EndpointID": endpoint.id}, network, container)
+
+
+def _names(*objects) -> tuple[str, ...]:
+    """The ids and names of networks, containers and endpoints (an endpoint stands for its container)."""
+    out: list[str] = []
+    for obj in objects:
+        out += [getattr(obj, "id", ""), getattr(obj, "name", ""), getattr(obj, "container_id", "")]
+    return tuple(n for n in out if n)

@@ -16,20 +16,20 @@ def _ctl(req: Request):
 
 
 # -- engine (/_ping and /version are Docker's: engine/docker/system.py) ------------
-@router.route("GET", "/engine/status", kernel=False)
+@router.route("GET", "/engine/status", kernel=False, reply=types.EngineStatus)
 def status(req: Request):
     eng = req.engine
     return {"pid": os.getpid(), "socket": str(eng.socket_path), "version": __version__,
             "store": eng.store_path, "uid": eng.uid, "rootless": eng.uid != 0, "started": eng.started}
 
 
-@router.route("POST", "/engine/stop", kernel=False)
+@router.route("POST", "/engine/stop", kernel=False, reply=types.EngineStopping)
 def stop(req: Request):
     req.engine.request_stop()
     return {"stopping": os.getpid()}
 
 
-@router.route("POST", "/lab/reset")
+@router.route("POST", "/lab/reset", reply=types.LabReset)
 def reset(req: Request):
     _ctl(req).reset()
     return {"reset": True}
@@ -47,13 +47,13 @@ def drivers(req: Request):
 
 
 # -- hosts ----------------------------------------------------------------------
-@router.route("GET", "/hosts", read=True)
+@router.route("GET", "/hosts", read=True, reply=list[types.HostInspect])
 def hosts(req: Request):
     ctl = _ctl(req)
     return [docker_views.host(ctl, name) for name in ctl.hosts]
 
 
-@router.route("POST", "/hosts/create", status=201, body=types.HostCreate)
+@router.route("POST", "/hosts/create", status=201, body=types.HostCreate, exclusive=True, reply=types.HostInspect)
 def host_create(req: Request):
     ctl = _ctl(req)
     spec: types.HostCreate = req.body
@@ -61,31 +61,31 @@ def host_create(req: Request):
     return docker_views.host(ctl, host.name)
 
 
-@router.route("GET", "/hosts/{name}", read=True)
+@router.route("GET", "/hosts/{name}", read=True, reply=types.HostInspect)
 def host_get(req: Request):
     ctl = _ctl(req)
     return docker_views.host(ctl, ctl.host(req.params["name"]).name)
 
 
-@router.route("DELETE", "/hosts/{name}", status=204)
+@router.route("DELETE", "/hosts/{name}", status=204, exclusive=True)
 def host_delete(req: Request):
     _ctl(req).remove_host(req.params["name"])
 
 
 # -- networks -------------------------------------------------------------------
-@router.route("GET", "/networks", read=True)
+@router.route("GET", "/networks", read=True, reply=list[types.NetworkInspect])
 def networks(req: Request):
     ctl = _ctl(req)
     return [docker_views.network(ctl, n) for n in ctl.networks.values()]
 
 
-@router.route("POST", "/networks/create", status=201, body=types.NetworkCreate)
+@router.route("POST", "/networks/create", status=201, body=types.NetworkCreate, reply=types.NetworkCreated)
 def network_create(req: Request):
     net = _ctl(req).create_network(**req.body.arguments())
     return {"Id": net.id, "Warning": ""}
 
 
-@router.route("GET", "/networks/{id}", read=True)
+@router.route("GET", "/networks/{id}", read=True, reply=types.NetworkInspect)
 def network_get(req: Request):
     ctl = _ctl(req)
     return docker_views.network(ctl, ctl.network(req.params["id"], req.query.get("host")), verbose=req.flag("verbose"))
@@ -110,13 +110,14 @@ def network_disconnect(req: Request):
     return None
 
 
-@router.route("POST", "/networks/prune")
+@router.route("POST", "/networks/prune", reply=types.NetworksPruned)
 def network_prune(req: Request):
     return {"NetworksDeleted": _ctl(req).prune_networks()}
 
 
 # -- containers -----------------------------------------------------------------
-@router.route("POST", "/containers/create", status=201, body=types.ContainerCreate)
+@router.route("POST", "/containers/create", status=201, body=types.ContainerCreate,
+              reply=types.ContainerCreated)
 def container_create(req: Request):
     """Docker's create. With `?start=1` (the lab's `Client.run`) it starts the container in the
     same kernel-thread turn and store transaction, saving a request; a start that fails removes
@@ -136,19 +137,19 @@ def container_create(req: Request):
     return {"Id": c.id, "Warnings": [], "Started": True}
 
 
-@router.route("GET", "/containers/json", read=True)
+@router.route("GET", "/containers/json", read=True, reply=list[types.ContainerSummary])
 def containers(req: Request):
     ctl = _ctl(req)
     return [docker_views.container_summary(ctl, c) for c in ctl.containers.values()]
 
 
-@router.route("GET", "/containers/{id}/json", read=True)
+@router.route("GET", "/containers/{id}/json", read=True, reply=types.ContainerInspect)
 def container_inspect(req: Request):
     ctl = _ctl(req)
     return docker_views.container(ctl, ctl.container(req.params["id"]))
 
 
-@router.route("GET", "/containers/{id}", read=True)
+@router.route("GET", "/containers/{id}", read=True, reply=types.ContainerInspect)
 def container_get(req: Request):
     return container_inspect(req)
 

@@ -2,8 +2,9 @@
 
 Order matters: the socket is bound and the lock taken in the machine's mount namespace (so
 clients can find them); then the still single-threaded process unshares into its own world;
-only then are threads started. Every change to the lab runs on one kernel thread, in order,
-because netlink handles belong to the thread that opened them.
+only then are threads started. Every change to the lab runs on one kernel thread (netlink
+handles belong to the thread that opened them), where a change that waits on a plugin is parked
+so the others go on (kernel_thread.py).
 """
 
 from __future__ import annotations
@@ -22,21 +23,20 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .. import engine_log, paths
-from ..api import wire
+from .. import engine_log, paths, plugins
+from ..api import types, wire
 from ..errors import CnmError, InvalidParameter
 from ..events import Event
 from ..osl import world
 from . import routes  # noqa: F401  (registers the core routes)
 from .docker import api as docker_api  # Docker's Engine API beside the lab routes (importing registers it)
-from .readers import Readers
-from .router import Reply, Request
+from .kernel_thread import EVERYTHING, READ, Holds, KernelThread
+from .router import Reply, Request, Route
 
 if TYPE_CHECKING:
     from .extensions import Extensions
@@ -92,8 +92,8 @@ class Engine:
             self._unlink_socket()
             return 2
         _raise_fd_limit()
-        self.kernel = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel")
-        self.readers = Readers(self)
+        self.kernel = KernelThread(self._holds_of, on_park=[(self._park_store, self._wake_store)])
+        plugins.off_thread = self.kernel.off_thread
         try:
             self.call(self._start_controller)
         except CnmError as exc:  # e.g. a damaged store: one line, and the way out
@@ -129,8 +129,7 @@ class Engine:
 
         prepare_applets()  # alpine's tools for processes in containers, in the world's /run
         self.controller = Controller(Store(self.store_path))
-        # work handed to the one thread that changes the lab, counted as a change (readers.py)
-        self.controller.submit = lambda fn, *args, **kwargs: self.kernel.submit(self.readers.task, fn, *args, **kwargs)
+        self.controller.submit = self.kernel.submit  # work for the one thread that changes the lab
         self.controller.subscribe(self.broadcast)
         _load_extensions(self)
         self.controller.start()
@@ -158,19 +157,49 @@ class Engine:
         with contextlib.suppress(FileNotFoundError, AttributeError):
             os.unlink(self.socket_path.name, dir_fd=self._runtime_fd)
 
-    def call(self, fn, *args, **kwargs):
-        """Run fn on the kernel thread and wait for it."""
-        return self.kernel.submit(self.readers.task, fn, *args, **kwargs).result()
+    def call(self, fn, *args, holds: Holds = EVERYTHING, **kwargs):
+        """Run fn on the kernel thread and wait for it. `holds`: the names and ids of the objects
+        it works on (None: it may touch any, so it waits for every change parked on a plugin)."""
+        return self.kernel.submit(fn, *args, holds=holds, **kwargs).result()
+
+    def _holds_of(self, refs) -> set[str]:
+        """Every name and id of the objects that names or ids mention, and the host ports a container
+        asks for (checked free at its start, taken after its joins) (kernel thread). Predefined
+        networks are left out: joining them never conflicts, and only a whole host removes them."""
+        ctl, out = self.controller, set()
+        for ref in refs:
+            found = []
+            for lookup in (ctl.network, ctl.container):
+                try:
+                    found.append(lookup(ref))
+                except CnmError:
+                    pass
+            if found and all(getattr(obj, "predefined", False) for obj in found):
+                continue
+            out.add(ref)
+            for obj in found:
+                out.update((obj.id, obj.name))
+                out.update(f"port {obj.host} {p.host_port}/{p.proto}" for p in getattr(obj, "ports", ())
+                           if p.host_port and not p.ephemeral)
+        return out
+
+    def _park_store(self) -> bool:
+        # A parked change's writes so far are committed, so that others' writes (answered meanwhile) are too.
+        return self.controller is not None and self.controller.store.pause_batch()
+
+    def _wake_store(self, paused: bool) -> None:
+        if paused:
+            self.controller.store.resume_batch()
 
     # -- events -----------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
-        self.readers.events += 1
         if not self._subscribers:  # a container makes ~7 events: no JSON for nobody
             return
         line = (json.dumps(event.to_json()) + "\n").encode()
         with self._sub_lock:
             for q in self._subscribers:
                 q.put(line)
+        self.kernel.serve_reads()  # a step is done: reads waiting now see it, and need not wait for the rest
 
     def stream_events(self, req: Request) -> None:
         q: queue.Queue = queue.Queue()
@@ -215,6 +244,8 @@ def _load_extensions(engine: Engine) -> None:
 STORE_CHECK_EVERY = 1.0  # seconds between looks at the store file
 # Seconds a client may take to send its request (and to take a reply chunk).
 READ_TIMEOUT = float(os.environ.get("CNMLAB_READ_TIMEOUT") or 10)
+LINGER, LINGER_BYTES = 2.0, 64 << 20  # what a refused request may still send before the engine hangs up
+CHECK_REPLIES = os.environ.get("CNMLAB_CHECK_REPLIES") == "1"  # each reply against its declared type (tests)
 MAX_CONNECTIONS = 128  # open connections, each a thread; events streams count too
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
         b"Content-Length: 75\r\n\r\n"
@@ -257,6 +288,18 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             traceback.print_exc()
 
 
+def _holds(route: Route, req: Request) -> Holds:
+    """What a request's work holds on the kernel thread: a read nothing; a change the objects its
+    path, `?name=` and typed body name (a `run` without a name on the default bridge: none); a
+    change without a body that names nothing (reset, prune), or one that may touch any (hosts): everything."""
+    if route.read or req.method in ("GET", "HEAD"):
+        return READ
+    if route.exclusive:
+        return EVERYTHING
+    refs = [*req.params.values(), *filter(None, [req.query.get("name")]), *types.refs(req.body)]
+    return frozenset(refs) if refs or route.body is not None else EVERYTHING
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "cnmlab-engine"
@@ -293,7 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self._read_body()
         except CnmError as exc:  # the body was not read (whole): this connection cannot carry another request
             self.close_connection = True
-            return self._reply(exc.status, {"message": exc.message})
+            self._reply(exc.status, {"message": exc.message})
+            return self._linger()
         try:
             body = wire.decode(raw, route.body or Any)
         except CnmError as exc:
@@ -302,10 +346,10 @@ class _Handler(BaseHTTPRequestHandler):
         if route.streaming:
             return self._stream(route, req)
         try:
-            if route.read and route.kernel:
-                result = engine.readers.call(route, req)
+            if route.kernel:
+                result = engine.kernel.submit(route.handler, req, holds=_holds(route, req), reads_between=True).result()
             else:
-                result = engine.call(route.handler, req) if route.kernel else route.handler(req)
+                result = route.handler(req)
         except CnmError as exc:
             return self._reply(exc.status, {"message": exc.message})
         except Exception as exc:  # a bug in cnmlab (bad input is a CnmError): say what, keep serving
@@ -314,9 +358,28 @@ class _Handler(BaseHTTPRequestHandler):
                                                 f"{type(exc).__name__}: {exc}"})
         if isinstance(result, Reply):
             return self._reply_raw(result)
+        if CHECK_REPLIES and route.reply is not None and result is not None:
+            try:
+                wire.check_reply(result, route.reply)
+            except CnmError as exc:
+                return self._reply(exc.status, {"message": exc.message})
         if route.status == 204 or result is None:
             return self._reply(204 if route.status == 204 else 200, None)
         self._reply(route.status, result)
+
+    def _linger(self) -> None:
+        """Closing with the client's bytes unread would reset the connection, and the client would
+        lose the answer it is sent (a 413): read them away first, for a bounded while."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER)
+            deadline, drained = time.monotonic() + LINGER, 0
+            while time.monotonic() < deadline and drained < LINGER_BYTES:
+                chunk = self.connection.recv(1 << 16)
+                if not chunk:
+                    break
+                drained += len(chunk)
 
     def _read_body(self) -> bytes:
         """The request body, at most wire.MAX_BODY bytes, by Content-Length or chunked."""

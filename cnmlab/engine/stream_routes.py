@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import socket
 import struct
 import threading
 
 from ..api import types
+from ..container import parse_signal
 from ..errors import InvalidParameter
 from ..execs import Execs
 from ..logs import Record, parse_time
+from . import detach_keys
+from .kernel_thread import READ
 from .router import Request, router
 
 RAW = "application/vnd.docker.raw-stream"
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 STREAM_IDS = {"stdin": 0, "stdout": 1, "stderr": 2}
+KILL_WAIT = 10.0  # s: how long `kill` (SIGKILL) waits for the exit, as dockerd's Kill
 
 
 def attach(engine) -> None:
@@ -37,7 +42,7 @@ def frame(stream: str, data: bytes, tty: bool) -> bytes:
 
 def _container(req: Request):
     ctl = req.engine.controller
-    return ctl, req.engine.call(ctl.container, req.params["id"])
+    return ctl, req.engine.call(ctl.container, req.params["id"], holds=READ)  # a look-up: waits for no change
 
 
 def _seconds(req: Request, name: str) -> float | None:
@@ -68,9 +73,16 @@ def restart(req: Request):
     ctl.restart_container(c.id, _seconds(req, "t"))
 
 
-@router.route("POST", "/containers/{id}/kill", status=204)
+@router.route("POST", "/containers/{id}/kill", kernel=False, status=204)
 def kill(req: Request):
-    req.engine.controller.kill_container(req.params["id"], req.query.get("signal") or "SIGKILL")
+    """As dockerd's: SIGKILL is answered once the container has exited (its exit is handled on
+    the kernel thread, so this waits on the caller's)."""
+    ctl, c = _container(req)
+    rt = ctl.runtime(c.id)
+    seen, sig = rt.exits, req.query.get("signal") or "SIGKILL"
+    req.engine.call(ctl.kill_container, c.id, sig, holds=c.holds())
+    if parse_signal(sig) == signal.SIGKILL:
+        rt.wait_for(lambda: rt.exits > seen or rt.removed or not c.running, KILL_WAIT)
 
 
 @router.route("POST", "/containers/{id}/wait", kernel=False, streaming=True)
@@ -132,6 +144,7 @@ def attach_(req: Request):
     ctl, c = _container(req)
     rt = ctl.runtime(c.id)
     wanted = {s for s in ("stdout", "stderr") if req.flag(s)}
+    keys = detach_keys.parse(req.query.get("detachKeys"))
     q = rt.output.subscribe()  # before the head: nothing the container prints afterwards is lost
     try:
         req.start_stream(RAW if c.tty else MULTIPLEXED, upgrade=_upgrade(req))
@@ -139,8 +152,9 @@ def attach_(req: Request):
             for record in rt.log.records():
                 if record.stream in wanted:
                     req.stream(frame(record.stream, record.data, c.tty))
-        if req.flag("stdin"):
-            _feed(req, rt.write_stdin, lambda: c.stdin_once and rt.close_stdin())
+        if req.flag("stdin"):  # the detach keys end this attach: its output loop gets its end
+            _feed(req, rt.write_stdin, rt.close_stdin if c.stdin_once and not c.tty else lambda: q.put(None),
+                  keys, lambda: q.put(None))
         if not req.flag("stream"):
             return
         while (item := q.get()) is not None:
@@ -156,12 +170,20 @@ def _upgrade(req: Request) -> bool:
     return req.headers.get("upgrade", "").lower() == "tcp"
 
 
-def _feed(req: Request, write, close) -> None:
-    """Copy what the client sends to the process's stdin, in a thread; its end closes stdin."""
+def _feed(req: Request, write, close, keys: bytes, detach) -> None:
+    """Copy what the client sends to the process's stdin, in a thread; at its end `close()`: as in
+    Docker, that closes the process's stdin without a TTY (StdinOnce, an exec's), else it ends the
+    stream and the process runs on. The detach keys call `detach()`: stdin stays open."""
     def run() -> None:
+        proxy = detach_keys.EscapeProxy(keys)
         with contextlib.suppress(OSError, ValueError):
             while data := req.rfile.read1(65536):
-                write(data)
+                data, detached = proxy.feed(data)
+                if data:
+                    write(data)
+                if detached:
+                    detach()
+                    return
         close()
 
     threading.Thread(target=run, name="stdin", daemon=True).start()
@@ -177,9 +199,11 @@ def _close_write(req: Request) -> None:
 @router.route("POST", "/containers/{id}/exec", status=201, body=types.ExecCreate)
 def exec_create(req: Request):
     spec: types.ExecCreate = req.body or types.ExecCreate()
+    detach_keys.parse(spec.detach_keys)  # a bad sequence is a 400 now, as Docker's
     ex = req.engine.extensions.get(Execs).create(req.params["id"], spec.argv, tty=spec.tty, stdin=spec.attach_stdin,
                                  stdout=spec.attach_stdout, stderr=spec.attach_stderr, env=list(spec.env or []),
-                                 user=spec.user, privileged=spec.privileged)
+                                 user=spec.user, privileged=spec.privileged, detach_keys=spec.detach_keys,
+                                 working_dir=spec.working_dir)
     return {"Id": ex.id}
 
 
@@ -188,13 +212,14 @@ def exec_start(req: Request):
     execs = req.engine.extensions.get(Execs)
     ex = execs.get(req.params["id"])
     spec: types.ExecStart = req.body or types.ExecStart()
-    req.engine.call(execs.start, ex.id, spec.detach)
+    req.engine.call(execs.start, ex.id, spec.detach, holds=[ex.container_id])
     if spec.detach:
         req.start_stream("application/json")
         return
     req.start_stream(RAW if ex.tty else MULTIPLEXED, upgrade=_upgrade(req))
     if ex.stdin:
-        _feed(req, ex.process.write, ex.process.close_stdin)
+        _feed(req, ex.process.write, ex.process.close_stdin if not ex.tty else lambda: ex.output.put(None),
+              detach_keys.parse(ex.detach_keys), lambda: ex.output.put(None))
     wanted = {s for s, on in (("stdout", ex.stdout), ("stderr", ex.stderr)) if on}
     while (item := ex.output.get()) is not None:
         stream, data = item

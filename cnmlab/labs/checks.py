@@ -223,14 +223,37 @@ def reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | N
 
 
 @kind
+def talk_by_name(live: Live, a: str, b: str, proto: str = "icmp", port: int | None = None) -> CheckResult:
+    """`a` and `b` reach each other by name, both ways: each one's own resolver finds the other's
+    name, and every address it returns is reachable. However the lab was fixed (another network,
+    the same one made again, a rule that lets the traffic through), this is what a client sees."""
+    said = []
+    for src, dst in ((a, b), (b, a)):
+        got = live.lookup(src, dst)
+        if not got:
+            return _no_dns(live, src) or _fail(f"{dst} does not resolve in {src}",
+                                               "names resolve only between containers on one user-defined network")
+        for ip in got:
+            res = live.probe(src, ip, proto, port)
+            if res["outcome"] == "timeout":
+                res = live.probe(src, ip, proto, port, timeout=RETRY_TIMEOUT)
+            if res["outcome"] != "reachable":
+                return _fail(f"{src} → {dst} ({ip}, as {src} resolves it) by {_traffic(proto, port)}: "
+                             f"{res['outcome']}: {res.get('reason', '')}", f"follow it: `cnmlab trace {src} {ip}`")
+        said.append(f"{src} → {dst} ({', '.join(got)})")
+    return _pass(f"by name, both ways, by {_traffic(proto, port)}: {'; '.join(said)}")
+
+
+@kind
 def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int | None = None,
                   because: str | None = None, outcome: str | None = None, dropped_by: str | None = None,
-                  reason: str | None = None) -> CheckResult:
+                  reason: str | None = None, size: int | None = None) -> CheckResult:
     """The lesson's cause, as the kernel shows it: `outcome` (filtered, timeout, no route, refused)
     the probe must have; `dropped_by`, the iptables chain whose rule or policy counted the drop;
-    `reason`, the engine's reason key (e.g. no-route, neighbour); `because`, words its reason
-    must contain. A lab that names a cause therefore fails when the kernel shows another."""
-    res = live.probe(src, dst, proto, port)
+    `reason`, the engine's reason key (e.g. no-route, neighbour); `because`, words its reason (or
+    the rule that dropped it) must contain; `size`, the packet's length with DF set (a path MTU's
+    cause). A lab that names a cause therefore fails when the kernel shows another."""
+    res = live.probe(src, dst, proto, port, size=size)
     what = f"{src} → {dst} ({res.get('dst_ip')}) by {_traffic(proto, port)}"
     said = f" ({res['reason']})" if res.get("reason") else ""
     if res["outcome"] == "reachable":
@@ -245,7 +268,8 @@ def not_reachable(live: Live, src: str, dst: str, proto: str = "icmp", port: int
                      f"look at the path: `cnmlab trace {src} {dst}`")
     if reason and res.get("reason_key") != reason:
         return _fail(f"{what}: {res['outcome']} for reason {res.get('reason_key')}{said}, not {reason}")
-    if because and res.get("reason") and because.lower() not in res["reason"].lower():
+    said_all = f"{res.get('reason') or ''} {rule.get('rule') or ''}".lower()
+    if because and (res.get("reason") or rule) and because.lower() not in said_all:
         return _fail(f"{what}: {res['outcome']}, but {res['reason']} (expected: {because})")
     by = f", dropped in {rule.get('namespace')} by {rule.get('table')}/{rule.get('chain')}" if rule else ""
     return _pass(f"{what}: {res['outcome']}{by}{said}")

@@ -123,6 +123,18 @@ def check(client: Client, lab: LabSpec, numbers: list[int] | None = None) -> dic
             **counts, "total": len(records), "steps": [r.to_json() for r in records]}
 
 
+def cause(client: Client, lab: LabSpec) -> list[dict]:
+    """A challenge's cause checks on the live (broken) lab: each holds when the kernel shows the
+    cause its last hint states."""
+    require_trust(lab)
+    live = Live(client)
+    out = []
+    for spec in lab.cause:
+        res = _evaluate(live, spec)
+        out.append({**spec.to_json(), **res.to_json()})
+    return out
+
+
 def check_step(client: Client, lab: LabSpec, step: Step, live: Live | None = None,
                lab_why: list[str] | None = None) -> StepRecord:
     require_trust(lab)

@@ -18,7 +18,9 @@ is played by the CLI (`cnmlab lab`), the TUI's lab pane and the generated notebo
 A troubleshooting lab (`challenge: true`) starts broken: its `setup` builds the broken lab, its
 `symptom` is what the learner is told ("web can't reach db"), and each step carries `hints` that
 escalate from the symptom, to the tool that shows it, to the cause. The checks grade the fixed
-lab, never the command typed; the step's solution is one fix that passes them.
+lab, never the command typed; the step's solution is one fix that passes them. Its `cause` is a
+list of checks that hold on the broken lab: the cause the last hint states, as the kernel shows
+it (the probe's outcome and the rule, policy or lookup named), so a hint cannot teach a wrong one.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class LabSpec:
     trusted: bool = True  # load() decides for a file
     challenge: bool = False  # a troubleshooting lab: setup builds it broken
     symptom: str = ""  # what the learner of a challenge is told is wrong
+    cause: tuple[CheckSpec, ...] = ()  # a challenge's cause, checked on the broken lab
 
     @property
     def name(self) -> str:
@@ -163,7 +166,7 @@ def load(path: Path) -> LabSpec:
 def parse(data, source: str = "lab", path: Path | None = None) -> LabSpec:
     where = source
     d = _mapping(data, where, required={"number", "slug", "title", "steps"},
-                 optional={"intro", "setup", "requires", "challenge", "symptom"})
+                 optional={"intro", "setup", "requires", "challenge", "symptom", "cause"})
     number, slug = d["number"], d["slug"]
     if not isinstance(number, int) or number < 0:
         raise LabSpecError(f"{where}: number must be a non-negative integer")
@@ -179,7 +182,7 @@ def parse(data, source: str = "lab", path: Path | None = None) -> LabSpec:
               intro=_text(d.get("intro", ""), f"{where}: intro"), steps=steps,
               setup=_calls(d.get("setup", []), f"{where} setup"),
               requires=_requirements(d.get("requires", []), where), path=path, challenge=challenge,
-              symptom=_text(d.get("symptom", ""), f"{where}: symptom"))
+              symptom=_text(d.get("symptom", ""), f"{where}: symptom"), cause=_causes(d.get("cause", []), where))
     if challenge:
         _check_challenge(lab, where)
     return lab
@@ -197,6 +200,9 @@ def _check_challenge(lab: LabSpec, where: str) -> None:
                            "(the symptom, the tool, the cause)")
         if not step.checks or not step.solution:
             raise LabSpecError(f"{where} step {step.number}: a challenge step needs checks and a solution (the fix)")
+    if not lab.cause:
+        raise LabSpecError(f"{where}: a challenge lab needs a cause: checks that hold on the broken lab, "
+                           "naming what its last hint says is wrong")
 
 
 def _step(data, number: int, where: str) -> Step:
@@ -214,6 +220,12 @@ def _step(data, number: int, where: str) -> Step:
                 requires=_requirements(d.get("requires", []), where), kernel_optional=kernel_optional,
                 skipped_text=_text(d.get("skipped_text", ""), f"{where}: skipped_text"),
                 hints=_hints(d.get("hints", []), where))
+
+
+def _causes(data, where: str) -> tuple[CheckSpec, ...]:
+    if not isinstance(data, list):
+        raise LabSpecError(f"{where}: cause must be a list of checks")
+    return tuple(_check(c, f"{where} cause {i + 1}") for i, c in enumerate(data))
 
 
 def _hints(data, where: str) -> tuple[str, ...]:

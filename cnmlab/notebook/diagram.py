@@ -43,6 +43,7 @@ STYLE = """
 .cnm-diagram .host-label { font-weight: bold; font-size: 13px; }
 .cnm-diagram .sandbox-box { fill: #fff; stroke: #24292f; stroke-width: 1.2; }
 .cnm-diagram .sandbox-box.host-mode { stroke-dasharray: 4 3; fill: #fffbe6; }
+.cnm-diagram .sandbox-box.stopped { stroke-dasharray: 2 3; fill: #f2f2f2; }
 .cnm-diagram .sandbox-label { font-weight: bold; }
 .cnm-diagram .small { font-size: 9px; fill: #57606a; }
 .cnm-diagram .wire { stroke-width: 2; }
@@ -270,13 +271,13 @@ def render(lay: Layout, path: Path | None = None) -> ET.Element:
         dots_of.setdefault(dot.container, []).append(dot)
     for name, box in lay.sandboxes.items():
         c = containers[name]
-        g = el(svg, "g", class_="sandbox", data_container=name, data_host=c.host)
+        g = el(svg, "g", class_="sandbox", data_container=name, data_host=c.host, data_state=c.state)
         host_mode = c.mode == "host"
-        el(g, "rect", class_="sandbox-box host-mode" if host_mode else "sandbox-box",
-            x=box.x, y=box.y, width=box.w, height=box.h, rx=6)
+        kind = "host-mode" if host_mode else ("stopped" if c.state not in ("running", "") else "")
+        el(g, "rect", class_=f"sandbox-box {kind}".strip(), x=box.x, y=box.y, width=box.w, height=box.h, rx=6)
         el(g, "text", name, class_="sandbox-label", x=box.x + 8, y=box.y + 15)
-        el(g, "text", f"sandbox: {c.host} netns" if host_mode else f"sandbox: netns {name}", class_="small",
-            x=box.x + 8, y=box.y + 27)
+        caption = f"sandbox: {c.host} netns" if host_mode else c.note or f"sandbox: netns {name}"
+        el(g, "text", caption, class_="small note" if c.note else "small", x=box.x + 8, y=box.y + 27)
         for dot in dots_of.get(name, []):
             color = lay.bars[dot.network_id].color if dot.network_id in lay.bars else "#000"
             e = el(g, "circle", class_="endpoint", data_endpoint=dot.endpoint_id, data_network=dot.network_id,

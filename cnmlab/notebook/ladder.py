@@ -113,7 +113,8 @@ def html(trace: dict) -> str:
     badge = el(head, "span", verdict, class_="verdict",
                style=f"background:{VERDICT_COLORS.get(verdict, '#444')};color:#fff;padding:1px 6px;border-radius:3px")
     if verdict == "dropped":
-        badge.text = f"dropped after hop {trace.get('dropped_after')}"
+        after = trace.get("dropped_after")
+        badge.text = f"dropped after hop {after}" if after else "dropped before the first hop"
         el(wrap, "div", trace.get("reason") or describe_rule(trace.get("rule")), class_="rule",
            style="font-family:monospace;color:#cf222e")
     wrap.append(render(trace))

@@ -55,6 +55,8 @@ class ContainerInfo:
     id: str
     host: str
     mode: str = "bridge"  # HostConfig.NetworkMode
+    note: str = ""  # not running ("exited (3)", "created"), or in another container's sandbox
+    state: str = "running"  # Docker's State: created | running | restarting | exited
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class LabState:
         by_endpoint = {m.endpoint_id: n.id for n in view.networks for m in (n.containers or {}).values()}
         ctrs, eps = [], []
         for c in view.containers:
-            ctrs.append(ContainerInfo(c.name, c.id, c.host or "", c.mode))
+            ctrs.append(ContainerInfo(c.name, c.id, c.host or "", c.mode, c.note, c.state))
             for net_name, ep in c.networks.items():
                 net = view.network_named(net_name, c.host)
                 net_id = by_endpoint.get(ep.endpoint_id) or (net.id if net else "")

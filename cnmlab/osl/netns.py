@@ -82,6 +82,21 @@ def create_uts(name: str, hostname: str) -> None:
         os.close(home)
 
 
+def bind(name: str, source: str) -> None:
+    """Give namespace `source` a second name (Docker's `container:NAME` mode): /run/netns/NAME is
+    a bind mount of it, which keeps the namespace alive after `source`'s own name is gone."""
+    target = path(name)
+    reaper.settle(target)
+    if os.path.exists(target):
+        raise FileExistsError(f"namespace {name} exists")
+    open(target, "w").close()
+    try:
+        syscalls.mount(path(source), target, None, syscalls.MS_BIND)
+    except BaseException:
+        drop_bind_mount(target)
+        raise
+
+
 def delete_uts(name: str, background: bool = False) -> None:
     (reaper.drop if background else drop_bind_mount)(uts_path(name))
 

@@ -90,16 +90,17 @@ def neighbours_needed(found: list) -> int:
 
 
 def run(engine, proto: str = "icmp", port=None, network: str | None = None, explain: bool = False,
-        timeout=None, by: str | None = None) -> dict:
+        timeout=None, by: str | None = None, size: int | None = None) -> dict:
     timeout = single.check_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
+    size = single.check_size(size, (proto or "icmp").lower())
     started = time.perf_counter()
     by = by or "endpoint"
-    names, cols, pairs = engine.call(plan, engine.controller, proto, port, network, by)
+    names, cols, pairs = engine.call(plan, engine.controller, proto, port, network, by, holds=single.LOOKUP)
     planned = time.perf_counter()
     proto, port = targets.check_proto(proto, port)
     hosts = list(dict.fromkeys(h for _, _, t in pairs if not isinstance(t, str) for h in t.path.hosts))
     before = rules.snapshot(hosts)
-    work = [(a, b, t, single.make_probe(t)) for a, b, t in pairs if not isinstance(t, str) and not t.error]
+    work = [(a, b, t, single.make_probe(t, size)) for a, b, t in pairs if not isinstance(t, str) and not t.error]
     needed = neighbours_needed([t for _, _, t, _ in work])
     if needed > NEIGHBOUR_BUDGET:
         raise InvalidParameter(
@@ -133,5 +134,6 @@ def run(engine, proto: str = "icmp", port=None, network: str | None = None, expl
     done = time.perf_counter()
     timings = {"plan_ms": planned - started, "counters_before_ms": counted - planned, "probes_ms": sent - counted,
                "judge_ms": done - sent}
-    return {"proto": proto, "port": port, "network": network, "timeout": timeout, "by": by, "containers": names,
+    return {"proto": proto, "port": port, "network": network, "timeout": timeout, "by": by, "size": size,
+            "containers": names,
             "columns": cols, "cells": cells, "legend": legend, "warnings": warnings, "timings": {k: round(v * 1000, 1) for k, v in timings.items()}}

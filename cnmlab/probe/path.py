@@ -61,6 +61,11 @@ class Path:
     src_ip: str | None = None  # the request's source address, as the source's lookup chose it
     reply: list[Hop] | None = None  # the reply leg, walked back from the destination (None: the request's, reversed)
     reply_stop: str | None = None  # why the reply goes no further, where the kernel says so
+    nat: list[tuple[str, str, str, str]] = field(default_factory=list)  # (namespace, DNAT|MASQUERADE, before, after)
+    arrived_from: str | None = None  # the request's source address where it is delivered (after any MASQUERADE)
+    invalid_in: list[str] = field(default_factory=list)  # namespaces whose conntrack sees only the reply: INVALID
+    encapsulated: bool = False  # the path crosses a VXLAN device (an overlay)
+    misrouted: str | None = None  # the next hop's address is on another link than the lookup's egress
 
     def too_big(self, size: int) -> tuple[str, str, int, int] | None:
         """The first device on the way whose MTU a packet of `size` bytes (DF set) does not fit."""
@@ -249,30 +254,51 @@ class Walker:
             lk = self.view.link(hop.namespace, hop.interface) if hop.kind != "unknown" else None
             if lk is None:
                 continue
-            path.mtus.append((hop.namespace, hop.interface, lk.mtu, overhead))
-            if lk.kind == "vxlan":  # beyond it the frame travels inside outer IP, UDP and VXLAN headers
+            # a VXLAN device carries the inner packet; beyond the first (up to the second, which
+            # decapsulates) the frame travels inside outer IP, UDP and VXLAN headers
+            path.mtus.append((hop.namespace, hop.interface, lk.mtu, 0 if lk.kind == "vxlan" else overhead))
+            if lk.kind == "vxlan":
+                path.encapsulated = True
                 overhead = 0 if overhead else VXLAN_OVERHEAD
         return path
 
     def _reply(self, path: Path, source, l4: str) -> None:
-        """The reply's own way back, walked from where the request ends: it may differ (an
-        asymmetric route) or be lost. Not where NAT rewrote the request (conntrack undoes it on
-        the way back, along the same hosts)."""
-        if path.ends_in is None or path.notes or not path.src_ip or path.ends_in == source.netns:
+        """The reply's own way back, walked by the kernel's lookups from where the request ends
+        to the address the request came from there: it may differ (an asymmetric route) or be
+        lost. Where NAT rewrote the request, conntrack undoes it on the reply (see _walk's `nat`).
+        The reply is ESTABLISHED where conntrack saw the request pass, and INVALID (ICMP, TCP)
+        where only the reply passes."""
+        reply_to = path.arrived_from or path.src_ip
+        if path.ends_in is None or not reply_to or path.ends_in == source.netns:
             return
-        back = self._walk(_At(path.ends_in), path.src_ip, l4, None)
+        back = self._walk(_At(path.ends_in), reply_to, l4, None, nat=path.nat)
         if back.ends_in == source.netns:
             path.reply = back.hops
-        elif back.stop_key in ("no-route", "no-forwarding", "rp-filter", "routing-loop"):
+        elif back.stop_key in ("no-route", "no-forwarding", "rp-filter", "routing-loop") or back.misrouted:
             path.reply_stop = back.stop  # the kernel cannot send it back: captures keep the request's way
-        path.packets += [p for p in back.packets if p.iif is not None]
+        tracked = {p.namespace for p in path.packets} | {source.netns}
+        for p in back.packets:
+            if p.iif is None:
+                continue
+            if p.namespace in tracked:
+                p.ctstates = ("ESTABLISHED",)
+            elif l4 != "udp":  # conntrack starts no ICMP or TCP connection from an echo reply or a SYN-ACK
+                p.ctstates = ("INVALID",)
+                path.invalid_in.append(p.namespace)
+            path.packets.append(p)
 
-    def _walk(self, source, dst_ip: str, l4: str, dport: int | None) -> Path:
+    def _walk(self, source, dst_ip: str, l4: str, dport: int | None, nat: list | None = None) -> Path:
+        """`nat`: the request's rewrites, when this walks its reply: conntrack undoes a MASQUERADE
+        before the lookup (the reply's destination becomes the original source again) and a DNAT
+        after it (the reply's source becomes the address the request was sent to)."""
         path = Path()
         ns, iif, src_ip = source.netns, None, None
         owners = self.view.addresses()
         visited: set[tuple[str, str]] = set()
         for step in range(MAX_NAMESPACES):
+            for where, what, before, after in nat or ():
+                if where == ns and what == "MASQUERADE" and dst_ip == after and iif is not None:
+                    dst_ip = before
             if (ns, dst_ip) in visited:
                 return path.stopped("routing-loop", ns, f"the packet comes back to {ns}: a routing loop, where its "
                                     "TTL runs out (ICMP time exceeded)")
@@ -295,12 +321,20 @@ class Walker:
             src_ip = src_ip or route.prefsrc
             path.src_ip = path.src_ip or src_ip
             oif = route.oif or "?"
-            pkt = Packet(ns, iif, oif, src_ip or "", dst_ip, l4, dport)
+            pkt = Packet(ns, iif, oif, src_ip or "", dst_ip, l4, dport, self._ctstates(path))
             if iif is not None or self.kind(ns) == "host":
                 path.packets.append(pkt)
-            if iif is not None and self.kind(ns) == "host" and route.prefsrc and self.masquerades(pkt):
-                path.notes.append(f"MASQUERADE {src_ip} -> {route.prefsrc} in {ns}")
-                src_ip = route.prefsrc
+            if iif is not None and self.kind(ns) == "host" and self.masquerades(pkt):
+                # the address MASQUERADE picks: the one this host's own lookup would send from
+                # (an input lookup, with iif, answers no preferred source)
+                masq = route.prefsrc or self.view.route(ns, dst_ip).prefsrc
+                if masq:
+                    path.notes.append(f"MASQUERADE {src_ip} -> {masq} in {ns}")
+                    path.nat.append((ns, "MASQUERADE", src_ip or "", masq))
+                    src_ip = masq
+            for where, what, before, after in nat or ():
+                if where == ns and what == "DNAT" and src_ip == after:
+                    src_ip = before
             nexthop = route.gateway or dst_ip
             path.steps.append((ns, oif, nexthop))
             mine = self.side(ns, oif)
@@ -318,22 +352,31 @@ class Walker:
                 mine[-1].direction = "in"
                 ns, iif = mine[-1].namespace, mine[-1].interface
                 continue
-            if found is None and any(o[0] != ns for o in owners.get(nexthop, [])):
+            elsewhere = [o for o in owners.get(nexthop, []) if o[0] != ns]
+            if found is None and elsewhere and any(h.kind == "unknown" for h in mine):
                 return path.stopped("unknown-device", ns, f"cnmlab cannot follow {ns}'s {oif} to {nexthop}: "
                                     "a device of a kind it does not know is on the way")
+            if found is None and elsewhere:
+                # every device of the link is known, and the address is on another link: the
+                # lookup sends the packet the wrong way (a subnet that shadows the LAN's route)
+                owner = elsewhere[0]
+                path.misrouted = (f"{nexthop} is {owner[0]}'s address (on its {owner[1]}), on another link than "
+                                  f"{ns}'s {oif}, where {ns}'s route to it leads")
+                return path.stopped("no-neighbour", ns, path.misrouted)
             if found is None:
                 return path.stopped("no-neighbour", ns, f"nothing on {ns}'s {oif} link has {nexthop}: "
                                     "its ARP request goes unanswered")
             if self.bridged(meet):
                 path.packets.append(Packet(meet.namespace, meet.interface, meet.interface, src_ip or "", dst_ip,
-                                           l4, dport))
+                                           l4, dport, self._ctstates(path)))
             ns, iif = found
         return path
 
     def _delivered(self, path: Path, ns: str, iif, src_ip, dst_ip: str, l4: str, dport) -> Path:
         if self.kind(ns) == "host":
-            path.packets.append(Packet(ns, iif, None, src_ip or "", dst_ip, l4, dport))
+            path.packets.append(Packet(ns, iif, None, src_ip or "", dst_ip, l4, dport, self._ctstates(path)))
         path.ends_in = ns
+        path.arrived_from = src_ip
         return path
 
     def _dnat(self, path: Path, ns: str, iif: str | None, l4: str, dport, dst_ip: str) -> tuple[str, int] | None:
@@ -344,7 +387,13 @@ class Walker:
             return None
         _, ep, _, cport = target
         path.notes.append(f"DNAT {dst_ip}:{dport} -> {ep.ip}:{cport} in {ns}")
+        path.nat.append((ns, "DNAT", dst_ip, ep.ip))
         return ep.ip, cport
+
+    @staticmethod
+    def _ctstates(path: Path) -> tuple[str, ...]:
+        """conntrack's view of a request: NEW, and DNAT too once a DNAT rewrote it."""
+        return ("NEW", "DNAT") if any(what == "DNAT" for _, what, _, _ in path.nat) else ("NEW",)
 
     def _no_route(self, path: Path, ns: str, iif: str | None, src_ip, dst_ip: str, route) -> Path:
         # fib_validate_source fails a reverse path check with EXDEV (forwarding) or EINVAL (local)
@@ -354,6 +403,10 @@ class Walker:
             return path.stopped("rp-filter", ns, f"{ns} drops it by reverse path filtering (rp_filter {mode} on "
                                 f"{iif}): its own route back to {src_ip} does not leave by {iif}")
         if iif is not None and self.view.sysctl(ns, "net.ipv4.ip_forward") == "0":
+            own = self.view.route(ns, dst_ip)  # would it know the way, if it forwarded?
+            if own.error or own.type in ("unreachable", "blackhole", "prohibit"):
+                return path.stopped("no-route", ns, f"{ns} has no route to {dst_ip} (table {own.table}: "
+                                    f"{own.error or own.type}), and does not forward (net.ipv4.ip_forward = 0)")
             what = "a container is not a router" if self.kind(ns) == "container" else "it is not a router"
             return path.stopped("no-forwarding", ns, f"{ns} does not forward packets (net.ipv4.ip_forward = 0): {what}")
         reason = f"{ns} has no route to {dst_ip} (table {route.table}: {route.error or route.type})"

@@ -24,7 +24,7 @@ def matrix(req: Request):
 
     m: types.Matrix = req.body
     return matrix_mod.run(req.engine, proto=m.proto or "icmp", port=m.port, network=m.network,
-                          explain=m.explain, timeout=m.timeout, by=m.by)
+                          explain=m.explain, timeout=m.timeout, by=m.by, size=m.size)
 
 
 @router.route("POST", "/lab/trace", kernel=False, body=types.Probe)

@@ -37,6 +37,15 @@ class Rule:
         words = self.rule.split()
         return words[words.index("-j") + 1] if "-j" in words else ""
 
+    @property
+    def comment(self) -> str | None:
+        """The rule's `-m comment --comment`: whoever wrote the rule saying why it is there."""
+        try:
+            words = shlex.split(self.rule)
+        except ValueError:
+            return None
+        return words[words.index("--comment") + 1] if "--comment" in words[:-1] else None
+
     def text(self) -> str:
         return f"{self.table}/{self.chain}: {self.rule}"
 
@@ -101,6 +110,9 @@ class Packet:
     dst: str
     proto: str  # icmp | tcp | udp
     dport: int | None = None
+    # what conntrack in this namespace makes of it: NEW for a request (and DNAT once rewritten),
+    # ESTABLISHED for a reply where the request passed, INVALID where only the reply passes
+    ctstates: tuple[str, ...] = ("NEW",)
 
 
 def matches(rule: Rule, pkt: Packet) -> bool:
@@ -120,8 +132,8 @@ def matches(rule: Rule, pkt: Packet) -> bool:
             negate, i = True, i + 1
             continue
         value = words[i + 1] if i + 1 < len(words) else ""
-        if word == "--ctstate":  # a probe's packet starts a new connection
-            if ("NEW" in value.split(",")) == negate:
+        if word in ("--ctstate", "--state"):
+            if bool(set(value.split(",")) & set(pkt.ctstates)) == negate:
                 return False
             i += 2
         elif word in ("-i", "-o", "-s", "-d", "-p", "--dport"):

@@ -9,6 +9,8 @@ from ..osl.lookup import KernelView
 from . import apps, rules, sender, verdict
 from . import target as targets
 
+LOOKUP = ()  # a look-up holds no object: a change parked on a plugin call does not hold it up
+
 DEFAULT_TIMEOUT = 1.0
 MAX_TIMEOUT = 10.0
 DEFAULT_RESOLVER = "127.0.0.11"
@@ -79,16 +81,16 @@ def resolve_anywhere(engine, src: str, dst: str, proto: str, port) -> targets.Ta
     """Resolve on the kernel thread; a name the lab does not know (a service, a name only the
     embedded DNS has) is then asked of the source sandbox's own resolver, from this thread."""
     try:
-        return engine.call(resolve, engine.controller, src, dst, proto, port)
+        return engine.call(resolve, engine.controller, src, dst, proto, port, holds=LOOKUP)
     except NotFound as exc:
         if not str(exc.message).startswith("No such container, alias"):
             raise
-        netns = engine.call(lambda: targets.source_of(engine.controller, src)[0].netns)
+        netns = engine.call(lambda: targets.source_of(engine.controller, src)[0].netns, holds=LOOKUP)
         server = resolver_of(netns)
         address = apps.lookup(netns, dst, server) if os.path.exists(f"/etc/netns/{netns}/resolv.conf") else None
         if address is None:
             raise
-        t = engine.call(resolve, engine.controller, src, address, proto, port)
+        t = engine.call(resolve, engine.controller, src, address, proto, port, holds=LOOKUP)
         t.destination = dst
         t.notes = [f"{dst} resolved to {address} by {server} in {netns}"]
         return t

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..errors import Conflict, InvalidParameter, NotFound
+from ..errors import CnmError, Conflict, InvalidParameter, NotFound
 from . import PROTOS, path
 from .path import Path
 
@@ -30,7 +30,7 @@ class Target:
     path: Path = field(default_factory=Path)
     egress: str | None = None  # the source's interface towards dst (ARP needs it)
     shared_networks: list[str] = field(default_factory=list)
-    facts: dict = field(default_factory=dict)  # for explanations: networks, hosts, drivers, internal, icc
+    facts: dict = field(default_factory=dict)  # for explanations: networks, hosts, what their drivers declare
     error: str | None = None  # a destination that cannot be probed (no address), said as an outcome
     notes: list[str] = field(default_factory=list)  # how DST was found, when it took a DNS query
 
@@ -185,12 +185,15 @@ def _on_link_interface(ctl, source, kind: str, dst_ip: str) -> str | None:
 
 def _facts(ctl, source, kind: str, dst_name: str | None, dst_ip: str | None) -> dict:
     """What an explanation needs: the networks on both sides and how they are set up."""
-    from ..drivers.bridge import ICC, flag
+    def declares(net, member: str) -> bool:
+        try:
+            return bool(getattr(ctl.driver(net.driver), member, False))
+        except CnmError:  # a plugin that went away: it declares nothing
+            return False
 
     def describe(nets):
-        return [{"name": n.name, "driver": n.driver, "host": n.host, "internal": n.internal,
-                 "icc": flag(n, ICC), "bridge": n.state.get("bridge"), "parent": n.option("parent")}
-                for n in nets]
+        return [{"name": n.name, "driver": n.driver, "host": n.host,
+                 "parent_isolated": declares(n, "parent_isolated")} for n in nets]
 
     src_nets = _networks_of(ctl, source, kind)
     dst_nets, dst_host, dst_kind = [], None, None

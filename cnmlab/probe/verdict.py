@@ -22,8 +22,11 @@ LEGEND = {
     "forward-policy": ("a chain's policy is DROP and no rule accepted the packet (bridged frames pass iptables "
                        "when br_netfilter is on: a bridge a plugin made needs its own FORWARD accept rule)"),
     "rule": "an iptables rule dropped it",
+    "conntrack-invalid": ("conntrack marked the packet INVALID (it belongs to no connection conntrack saw start "
+                          "there, e.g. a reply whose request took another way) and a --ctstate INVALID rule "
+                          "dropped it"),
     "other-host": "a bridge network is local to its host: nothing routes to another host's bridge subnet",
-    "macvlan-host": "macvlan: the parent's own host cannot talk to its macvlan children directly",
+    "macvlan-host": "macvlan (and ipvlan): the parent's own host cannot talk to its children directly",
     "no-network": "no network: the sandbox has only loopback (network none), or the destination has no address",
     "no-route": "no route: a namespace's route lookup found no route there (or a router answered unreachable)",
     "no-forwarding": "a namespace on the way does not forward (net.ipv4.ip_forward = 0): a container is not a router",
@@ -33,8 +36,8 @@ LEGEND = {
     "routing-loop": "a routing loop: the routes send the packet back where it came from, until its TTL runs out",
     "unknown-device": "the path crosses a device of a kind cnmlab cannot follow: see the trace's captures",
     "reply-lost": "the request arrives, but the reply is lost on its own way back (an asymmetric path)",
-    "too-big": ("too big: the packet (DF set) is larger than a device's MTU on the way; an overlay's is 1450, "
-                "as VXLAN adds 50 bytes on the underlay's 1500"),
+    "too-big": ("too big for the path MTU with DF set: the packet is larger than a device's MTU on the way (1450 on "
+                "an overlay, as VXLAN adds 50 bytes on the underlay's 1500), and DF forbids fragmenting it"),
     "refused": "the packet arrived, but nothing answers on that port (TCP RST or ICMP port unreachable)",
     "timeout": "no answer, and no iptables rule on the path counted a drop",
     "local-discard": ("the source's kernel discarded packets before they left (IpOutDiscards), e.g. because the "
@@ -47,10 +50,23 @@ SHORT = {
     "icc-disabled": "ICC disabled",
     "forward-policy": "FORWARD policy DROP",
     "rule": "iptables rule",
+    "conntrack-invalid": "conntrack INVALID",
 }
+REPLIES = {"icmp": "an ICMP echo reply", "tcp": "a TCP SYN-ACK"}
+
+
+def _drops_invalid(rule: Rule) -> bool:
+    words = rule.rule.split()
+    for option in ("--ctstate", "--state"):
+        if option in words:
+            i = words.index(option)
+            return "INVALID" in words[i + 1].split(",") and words[i - 1] != "!"
+    return False
 
 
 def rule_key(rule: Rule) -> str:
+    if _drops_invalid(rule):
+        return "conntrack-invalid"
     if rule.chain == "DOCKER-ISOLATION-STAGE-2":
         return "isolation"
     if rule.chain == "DOCKER-ISOLATION-STAGE-1":
@@ -64,18 +80,21 @@ def rule_key(rule: Rule) -> str:
     return "rule"
 
 
-def _macvlan_host(facts: dict) -> bool:
-    """One side is a macvlan child, the other its own host or something the host routes: the
-    kernel never delivers between a macvlan parent and its children."""
+def _parent_isolated(facts: dict) -> bool:
+    """One side is a child of a parent interface whose driver declares it cut off from its own
+    host (macvlan, ipvlan), the other that host or something the host routes: the kernel never
+    delivers between a parent and its children."""
     if facts.get("src_host") != facts.get("dst_host") or facts.get("shared"):
         return False
-    mac_src = any(n["driver"] == "macvlan" for n in facts.get("src", []))
-    mac_dst = any(n["driver"] == "macvlan" for n in facts.get("dst", []))
-    return mac_src != mac_dst
+    child_src = any(n["parent_isolated"] for n in facts.get("src", []))
+    child_dst = any(n["parent_isolated"] for n in facts.get("dst", []))
+    return child_src != child_dst
 
 
 def rule_reason(rule: Rule, path=None) -> str:
     """Why this rule (or policy) met the packet, in one line."""
+    if _drops_invalid(rule):
+        return _invalid_reason(rule, path)
     if not rule.rule.startswith("-P "):
         return f"dropped in {rule.namespace} by {rule.text()}"
     line = f"dropped in {rule.namespace} by the {rule.table}/{rule.chain} policy DROP: no rule accepted it"
@@ -84,6 +103,28 @@ def rule_reason(rule: Rule, path=None) -> str:
     if bridged:
         line += f"; bridged frames pass iptables: br_netfilter is on in {rule.namespace}"
     return line
+
+
+def too_big_reason(path, size: int) -> str:
+    """The one line for a packet larger than the path MTU with DF set; the path's MTU is the
+    smallest room on the way (an overlay's 1450: its VXLAN devices carry 50 bytes more)."""
+    ns, dev, mtu, extra = path.too_big(size)
+    room = min(m[2] - m[3] for m in path.mtus if m[2])
+    where = "on the overlay" if path.encapsulated else "on the way"
+    inside = f" inside VXLAN ({size + extra} bytes on the wire)" if extra else ""
+    return (f"too big for the path MTU ({room} {where}) with DF set: {size} bytes do not fit {dev} in {ns} "
+            f"(MTU {mtu}){inside}")
+
+
+def _invalid_reason(rule: Rule, path=None) -> str:
+    ns = rule.namespace
+    if path is not None and ns in path.invalid_in:
+        l4 = next((p.proto for p in path.packets if p.namespace == ns), "icmp")
+        why = (f"{REPLIES.get(l4, 'a reply')} of a connection {ns} never saw start: the request took another way "
+               f"(an asymmetric path), and only the reply crosses {ns}")
+    else:
+        why = f"the packet fits no connection {ns}'s conntrack tracks"
+    return f"conntrack marked the packet INVALID in {ns} ({why}); dropped by {rule.text()}"
 
 
 def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, str]:
@@ -96,11 +137,8 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
     size = getattr(probe, "size", None)
     tight = path.too_big(size) if size and outcome != "reachable" else None
     if tight is not None and rule is None:
-        ns, dev, mtu, extra = tight
-        inside = f" inside VXLAN ({size + extra} bytes on the wire)" if extra else ""
         heard = f"{probe.heard}: " if probe.heard else f"no answer within {timeout:g} s: "
-        return outcome or "timeout", "too-big", (f"{heard}{size} bytes with DF set do not fit {dev} in {ns} "
-                                                 f"(MTU {mtu}){inside}")
+        return outcome or "timeout", "too-big", heard + too_big_reason(path, size)
     if outcome == "reachable":
         key = "same-network" if target.shared_networks else "routed"
         rtt = f" in {probe.rtt_ms:.2f} ms" if probe.rtt_ms is not None else ""
@@ -113,24 +151,33 @@ def judge(target, probe, rule: Rule | None, timeout: float) -> tuple[str, str, s
             return outcome, "ttl-exceeded", f"{probe.heard}: its TTL ran out on the way (a routing loop?)"
         if path.stop_key in ("no-route", "no-forwarding", "rp-filter") and rule is None:
             return outcome, path.stop_key, f"{probe.heard}: {path.stop}"
+        if path.stop_key == "no-neighbour" and rule is None:  # the sender's own ARP went unanswered
+            return outcome, "neighbour", f"{probe.heard}: {path.stop}"
+        if _parent_isolated(facts) and rule is None and path.stop_key is None:  # its own ARP for a child failed
+            return outcome, "macvlan-host", f"{probe.heard}: {LEGEND['macvlan-host']}"
         key = "other-host" if _other_host(facts) and not probe.heard.startswith(target.netns) else "no-route"
         return outcome, key, probe.heard + rejected
     if outcome == "filtered":
         return outcome, rule_key(rule) if rule else "rule", probe.heard + rejected
     if rule is not None:
         key = rule_key(rule)
+        if key == "conntrack-invalid":
+            return "filtered", key, rule_reason(rule, path)
         if rule.rule.startswith("-P "):
             return "filtered", key, f"{SHORT[key]}: {rule_reason(rule, path)}"
-        return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}"
+        why = f" ({rule.comment})" if rule.comment else ""
+        return "filtered", key, f"{SHORT[key]}: dropped by {rule.chain} on {rule.namespace}{why}"
     if probe.discarded:
         return "timeout", "local-discard", (f"no answer within {timeout:g} s: {target.netns}'s kernel discarded "
                                              f"{probe.discarded} outgoing packet(s) (is the machine's ARP table full?)")
-    if _macvlan_host(facts):
+    if _parent_isolated(facts) and path.stop_key is None:  # the kernel's lookups found a way: the link refuses it
         return "timeout", "macvlan-host", f"no answer within {timeout:g} s: {LEGEND['macvlan-host']}"
     if _other_host(facts):
-        return "timeout", "other-host", f"no answer within {timeout:g} s: {LEGEND['other-host']}"
+        seen = f"; {path.stop}" if path.stop_key in ("no-route", "no-forwarding") else ""
+        return "timeout", "other-host", f"no answer within {timeout:g} s: {LEGEND['other-host']}{seen}"
     if getattr(probe, "neighbour", None):
-        return "timeout", "neighbour", f"no answer within {timeout:g} s: {probe.neighbour}"
+        where = f"; {path.misrouted}" if path.misrouted else ""
+        return "timeout", "neighbour", f"no answer within {timeout:g} s: {probe.neighbour}{where}"
     if path.stop_key is not None and path.stop_key != "no-neighbour":
         return "timeout", path.stop_key, f"no answer within {timeout:g} s: {path.stop}"
     if path.reply_stop:

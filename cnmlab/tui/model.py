@@ -50,6 +50,7 @@ class ContainerView:
     name: str
     host: str
     endpoints: tuple[EndpointView, ...]
+    note: str = ""  # not running ("exited (3)", "created"), or in another container's sandbox
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def lab_from_view(view: LabView) -> LabModel:
             eps.append(EndpointView(network_id=net.id if net else "", network=net_name, container=c.name,
                                     interface=ep.interface, ip=ep.ip_address, mac=ep.mac_address))
         eps.sort(key=lambda e: _iface_order(e.interface))
-        ctr_views.append(ContainerView(c.id, c.name, c.host or "", tuple(eps)))
+        ctr_views.append(ContainerView(c.id, c.name, c.host or "", tuple(eps), c.note))
     return LabModel(host_views, net_views, tuple(ctr_views))
 
 

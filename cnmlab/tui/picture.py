@@ -81,7 +81,7 @@ def draw_cnm(lab: LabModel, selected: Selection | None = None, width: int | None
     for c in lab.containers:
         title = f"{c.name} @{c.host}" if several_hosts else c.name
         slots = [f"● {ep.interface}".rstrip() for ep in c.endpoints]
-        inner = "  ".join(slots)
+        inner = "  ".join(slots) or c.note  # a stopped sandbox says so: "exited (3)", "created"
         width = max(len(inner) + 2, len(title) + 4) + 2
         boxes.append((c, title, x, width, slots))
         offset = x + 2
@@ -106,6 +106,8 @@ def draw_cnm(lab: LabModel, selected: Selection | None = None, width: int | None
         canvas.put(0, bx, "┌─ " + title + " " + "─" * (width - len(title) - 5) + "┐", style)
         canvas.put(1, bx, "│" + " " * (width - 2) + "│", style)
         canvas.put(2, bx, "└" + "─" * (width - 2) + "┘", style)
+        if not slots and c.note:
+            canvas.put(1, bx + 2, c.note, "dim")
         offset = bx + 2
         for ep, slot in zip(c.endpoints, slots):
             color = network_color(lab, ep.network_id)
@@ -144,4 +146,4 @@ def _details(net) -> str:
 def describe(lab: LabModel, container: ContainerView) -> str:
     """One line for a sandbox: which networks its endpoints plug into."""
     parts = [f"{ep.network} ({ep.interface} {ep.ip})" for ep in container.endpoints]
-    return f"{container.name} on {container.host}: " + (", ".join(parts) or "no endpoints")
+    return f"{container.name} on {container.host}: " + (", ".join(parts) or container.note or "no endpoints")

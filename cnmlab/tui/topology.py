@@ -61,7 +61,7 @@ class TopologyTree(Tree[Selection]):
                                    data=Selection("container", ep.container))
             for c in lab.containers:
                 if c.host == host.name and not c.endpoints:
-                    hnode.add_leaf(Text.assemble(("▣ ", "yellow"), c.name, (" no endpoints", "dim")),
+                    hnode.add_leaf(Text.assemble(("▣ ", "yellow"), c.name, (" " + (c.note or "no endpoints"), "dim")),
                                    data=Selection("container", c.name))
         self.root.expand()
         if keep is not None:

@@ -91,3 +91,25 @@ def plugin_install(req: Request):
 @router.route("GET", "/system/df", kernel=False)
 def disk_usage(req: Request) -> dict:
     return {"LayersSize": 0, "Images": [], "Containers": [], "Volumes": [], "BuildCache": []}
+
+
+SHARED_FILES = "lab containers share the machine's file system"
+FILE_SYSTEM = {"/containers/{id}/changes": ("GET", f"docker diff: {SHARED_FILES}: there are no changes of their own"),
+               "/containers/{id}/export": ("GET", f"docker export: {SHARED_FILES}: there is no image to export"),
+               "/containers/{id}/archive": ("GET", f"docker cp: {SHARED_FILES}: copy with cp on the machine"),
+               "/commit": ("POST", f"docker commit: {SHARED_FILES} and images are never stored")}
+for _path, (_method, _text) in FILE_SYSTEM.items():
+    router.route(_method, _path, kernel=False)(lambda req, text=_text: _refuse(text))
+router.route("PUT", "/containers/{id}/archive", kernel=False)(lambda req: _refuse(FILE_SYSTEM["/containers/{id}/archive"][1]))
+router.route("HEAD", "/containers/{id}/archive", kernel=False)(lambda req: _refuse(FILE_SYSTEM["/containers/{id}/archive"][1]))
+for _verb in ("pause", "unpause"):
+    router.route("POST", f"/containers/{{id}}/{_verb}", kernel=False)(
+        lambda req, verb=_verb: _refuse(f"docker {verb}: the lab has no cgroup freezer; a sandbox's network answers "
+                                        "whatever its processes do (stop or kill the container instead)"))
+router.route("POST", "/containers/{id}/rename", kernel=False)(
+    lambda req: _refuse("docker rename: a lab container's name is its sandbox's namespace name and cannot change; "
+                        "make a new container with the name"))
+
+
+def _refuse(text: str):
+    raise NotImplementedHere(text)

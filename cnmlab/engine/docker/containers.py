@@ -5,11 +5,15 @@ restart, wait, logs, attach, exec) is the core's, served by engine/stream_routes
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
 
+from ... import container as lifecycle
 from ... import docker_views, image
 from ...api import types
-from ...errors import InvalidParameter, NotFound
-from ...sandbox import PortBinding
+from ...errors import Conflict, InvalidParameter, NotFound
+from ...sandbox import SHARED_PREFIX, PortBinding
+from ..kernel_thread import READ
 from ..router import Request
 from . import images
 from .api import router
@@ -25,14 +29,14 @@ def create(req: Request) -> dict:
     host_cfg = spec.host_config or types.HostConfig()
     labels = spec.labels or {}
     networks, endpoints = spec.networks()
-    if (host_cfg.network_mode or "").startswith("container:"):
-        raise InvalidParameter("network mode container:NAME (sharing another container's network stack) is "
-                               "not supported in the lab; connect both containers to one network instead")
+    if (host_cfg.network_mode or "").startswith(SHARED_PREFIX):
+        _check_shared(spec, host_cfg)
     if len(networks) > 1 and req.api_version and tuple(map(int, req.api_version.split("."))) < (1, 44):
         raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(networks)}.")
     host = spec.host or labels.get(HOST_LABEL)
     for name in networks:
-        _known_network(ctl, name, host)
+        if not name.startswith(SHARED_PREFIX):
+            _known_network(ctl, name, host)
     args = spec.arguments(req.query.get("name"))
     args.update(host=host, ports=_port_bindings(spec, host_cfg))
     c = ctl.create_container(**args)
@@ -45,6 +49,20 @@ def create(req: Request) -> dict:
             cfg.links, cfg.driver_opts = endpoint_extras(asked)
     ctl.store.put(c)
     return {"Id": c.id, "Warnings": []}
+
+
+def _check_shared(spec: types.ContainerCreate, host_cfg: types.HostConfig) -> None:
+    """What Docker refuses with `container:NAME` besides what the core checks (hostname, MAC,
+    ports): the sandbox's names and resolver are NAME's."""
+    if host_cfg.links:
+        raise InvalidParameter("conflicting options: container type network can't be used with links. This would "
+                               "result in undefined behavior")
+    if host_cfg.dns:
+        raise InvalidParameter("conflicting options: dns and the network mode")
+    if host_cfg.extra_hosts:
+        raise InvalidParameter("conflicting options: custom host-to-IP mapping and the network mode")
+    if spec.exposed_ports and not host_cfg.port_bindings and not host_cfg.publish_all_ports:
+        raise InvalidParameter("conflicting options: port exposing and the container type network mode")
 
 
 def _known_network(ctl, name: str, host: str | None) -> None:
@@ -133,7 +151,8 @@ FILTERS = ("id", "name", "label", "status", "network", "ancestor", "exited", "be
 def listing(req: Request) -> list[dict]:
     ctl = req.engine.controller
     f = Filters(req.query.get("filters"), FILTERS)
-    chosen = [c for c in ctl.containers.values() if (req.flag("all") or c.running or "status" in f) and _matches(ctl, c, f)]
+    chosen = [c for c in ctl.containers.values()
+              if (req.flag("all") or c.running or c.state.status == "restarting" or "status" in f) and _matches(ctl, c, f)]
     rows = [summary(ctl, c) for c in sorted(chosen, key=lambda c: c.created, reverse=True)]  # newest first
     limit = int(req.query.get("limit") or -1)
     return rows[:limit] if limit > 0 else rows
@@ -163,3 +182,56 @@ def prune(req: Request) -> dict:
         ctl.remove_container(c.id)
         deleted.append(c.id)
     return {"ContainersDeleted": deleted, "SpaceReclaimed": 0}
+
+
+# -- update and top ------------------------------------------------------------------
+@router.route("POST", "/containers/{id}/update", body=types.ContainerUpdate)
+def update(req: Request) -> dict:
+    ctl = req.engine.controller
+    c = ctl.container(req.params["id"])
+    spec: types.ContainerUpdate = req.body or types.ContainerUpdate()
+    if spec.restart_policy is not None:
+        lifecycle.update_restart_policy(ctl, c, spec.restart_policy.name, spec.restart_policy.maximum_retry_count)
+    return {"Warnings": []}
+
+
+@router.route("GET", "/containers/{id}/top", kernel=False)
+def top(req: Request) -> dict:
+    """`docker top`: the main process and what it started (the lab shares the machine's PID
+    namespace, so this is `ps` filtered to them; the test services that stand in have none)."""
+    ctl = req.engine.controller
+    c = req.engine.call(ctl.container, req.params["id"], holds=READ)
+    if not c.running:
+        raise Conflict(f"Container {c.id} is not running")
+    args = (req.query.get("ps_args") or "-ef").split()
+    done = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=10)
+    if done.returncode != 0:
+        raise InvalidParameter(f"ps: {done.stderr.strip() or 'failed'}")
+    lines = done.stdout.splitlines()
+    titles = lines[0].split() if lines else []
+    if "PID" not in titles:
+        raise InvalidParameter("Couldn't find PID field in ps output")
+    at, ours = titles.index("PID"), _family(c.state.pid)
+    rows = [line.split(None, len(titles) - 1) for line in lines[1:]]
+    return {"Titles": titles, "Processes": [r for r in rows if len(r) > at and r[at].isdigit() and int(r[at]) in ours]}
+
+
+def _family(pid: int) -> set[int]:
+    """pid and its descendants, from /proc."""
+    if not pid:
+        return set()
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    family, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        family.add(p)
+        todo.extend(children.get(p, []))
+    return family
