@@ -133,6 +133,7 @@ def container_create(req: Request):
         except BaseException:
             with contextlib.suppress(CnmError):
                 ctl.remove_container(c.id, force=True)
+            ctl.kernel.settle()  # its namespaces' unmounts too: the failed run leaves nothing behind
             raise
     return {"Id": c.id, "Warnings": [], "Started": True}
 

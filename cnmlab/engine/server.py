@@ -193,12 +193,11 @@ class Engine:
 
     # -- events -----------------------------------------------------------------
     def broadcast(self, event: Event) -> None:
-        if not self._subscribers:  # a container makes ~7 events: no JSON for nobody
-            return
-        line = (json.dumps(event.to_json()) + "\n").encode()
-        with self._sub_lock:
-            for q in self._subscribers:
-                q.put(line)
+        if self._subscribers:  # a container makes ~7 events: no JSON for nobody
+            line = (json.dumps(event.to_json()) + "\n").encode()
+            with self._sub_lock:
+                for q in self._subscribers:
+                    q.put(line)
         self.kernel.serve_reads()  # a step is done: reads waiting now see it, and need not wait for the rest
 
     def stream_events(self, req: Request) -> None:
