@@ -40,7 +40,7 @@ def markdown(results: dict) -> str:
                        f"{row['batch']['per_container_ms']:.2f} | {'-' if rss is None else f'{rss:.1f}'} |")
         out.append("")
     rows = []
-    for section in ("api", "probe", "dns", "tui", "rss"):
+    for section in ("api", "cli", "probe", "dns", "tui", "rss"):
         for key, value in (results.get(section) or {}).items():
             if not isinstance(value, list):
                 rows.append(f"| {section} | {key} | {value:.3f} |" if isinstance(value, float)
@@ -53,6 +53,8 @@ def markdown(results: dict) -> str:
     for t in targets(results) if results.get("build") else results.get("targets", []):
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
         out.append(f"| {t['measure']} | {t['target']} | {'-' if t['value'] is None else t['value']} | {met} |")
+    for section, text in (results.get("errors") or {}).items():
+        out.append(f"Section {section} failed: {text.strip().splitlines()[-1]}")
     return "\n".join(out) + "\n"
 
 

@@ -11,6 +11,7 @@ the median of several runs. Prints rich tables and writes JSON (benchmarks/resul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -20,15 +21,16 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from . import engine as eng
-from . import tui
+from . import cli, tui
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_JSON = ROOT / "results" / "latest.json"
 EXTRAS_N = 20
-SECTIONS = ("build", "api", "probe", "dns", "tui", "rss")
+SECTIONS = ("build", "api", "cli", "probe", "dns", "tui", "rss")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -156,6 +158,9 @@ def bench_extras(args, client, results: dict) -> None:
     if "api" in args.sections:
         log("engine API latency")
         results["api"] = eng.api_latency(client, repeat)
+    if "cli" in args.sections:
+        log("CLI wall time (a process per command)")
+        results["cli"] = cli.wall(15 if not args.quick else 5)
     if "probe" in args.sections:
         log("probes, traced probe, 20x20 matrix")
         results["probe"] = eng.probes(client, 20 if not args.quick else 5)
@@ -226,6 +231,9 @@ def targets(results: dict) -> list[dict]:
     add("20x20 matrix (s)", "< 3", m and round(m / 1000, 3), m and m < 3000)
     t = probe.get("trace_ms")
     add("traced probe (ms)", "< 50", t and round(t, 1), t and t < 50)
+    for name in ("network_ls", "ps", "inspect"):
+        ms = results.get("cli", {}).get(f"{name}_ms")
+        add(f"`cnmlab {name.replace('_', ' ')}` wall (ms)", "<= 90", ms and round(ms, 1), ms and ms <= 90)
     f = results.get("tui", {}).get("first_frame_ms")
     add("TUI first frame (s)", "<= 0.35", f and round(f / 1000, 3), f and f <= 350)
     rss = results.get("rss", {})
@@ -265,12 +273,14 @@ def render(results: dict) -> None:
     t = Table(title="Other measures (medians)")
     t.add_column("measure")
     t.add_column("value", justify="right")
-    for section in ("api", "probe", "dns", "tui", "rss"):
+    for section in ("api", "cli", "probe", "dns", "tui", "rss"):
         for key, value in (results.get(section) or {}).items():
             if isinstance(value, list):
                 continue
             t.add_row(f"{section}: {key}", f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(t)
+    for section, text in (results.get("errors") or {}).items():
+        console.print(f"[red]section {section} failed:[/red] {text.strip().splitlines()[-1]}")
     t = Table(title="Targets")
     for col in ("measure", "target", "value", "met"):
         t.add_column(col)
@@ -289,26 +299,36 @@ def main(argv: list[str] | None = None) -> int:
                      "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                      "machine": machine(), "ns": args.ns}
     load_start = os.getloadavg()
-    client, base = eng.private_engine()
-    try:
-        if "build" in args.sections:
-            bench_build(args, client, results)
-        if any(s in args.sections for s in ("api", "probe", "dns", "tui")):
-            bench_extras(args, client, results)
-        if "rss" in args.sections:
-            bench_rss(args, client, results)
-    finally:
-        client.stop_engine()
-        shutil.rmtree(base, ignore_errors=True)
-    results["loadavg"] = {"start": load_start, "end": os.getloadavg()}  # other work on the machine skews figures
-    results["targets"] = targets(results)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
+
+    def save() -> None:
+        """Write what is measured so far: a section that fails (or a killed run) loses only itself."""
+        results["loadavg"] = {"start": load_start, "end": os.getloadavg()}  # other work on the machine skews figures
+        results["targets"] = targets(results)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+
+    client, base = eng.private_engine()
+    steps = [("build", bench_build), ("api,cli,probe,dns,tui", bench_extras), ("rss", bench_rss)]
+    try:
+        for names, step in steps:
+            if not any(s in args.sections for s in names.split(",")):
+                continue
+            try:
+                step(args, client, results)
+            except Exception as exc:  # noqa: BLE001 - recorded in the JSON; the other sections still run
+                log(f"section {names} failed: {type(exc).__name__}: {exc}")
+                results.setdefault("errors", {})[names] = traceback.format_exc()[-2000:]
+            save()
+    finally:
+        with contextlib.suppress(Exception):
+            client.stop_engine()
+        shutil.rmtree(base, ignore_errors=True)
+        save()
     if not args.no_table:
         render(results)
     log(f"results written to {path}")
-    return 0
+    return 1 if results.get("errors") else 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,22 @@ def _pane(tmux: list[str]) -> str:
     return subprocess.run(tmux + ["capture-pane", "-p", "-t", "bench"], capture_output=True, text=True).stdout
 
 
+def _new_session(tmux: list[str], cmd: str, tries: int = 3) -> str | None:
+    """Start the pane; None when it runs, else why not. tmux may lose its server at start ("server
+    exited unexpectedly": once seen after a 1000-container build, not reproduced since), so a
+    failed start is retried on a fresh server; it is reported, never fatal to the whole run."""
+    why = ""
+    for attempt in range(tries):
+        done = subprocess.run(tmux + ["new-session", "-d", "-s", "bench", "-x", "140", "-y", "45", cmd],
+                              capture_output=True, text=True, env=dict(os.environ, TERM="xterm-256color"))
+        if done.returncode == 0:
+            return None
+        why = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
+        subprocess.run(tmux + ["kill-server"], capture_output=True)
+        time.sleep(0.5 * (attempt + 1))
+    return f"tmux could not start the pane ({tries} tries): {why}"
+
+
 def first_frame(runs: int, expect: str = "c0") -> dict:
     if not shutil.which("tmux"):
         return {"error": "tmux is not installed"}
@@ -31,8 +47,9 @@ def first_frame(runs: int, expect: str = "c0") -> dict:
             # The shell keeps the pane open after an exit, so a crash shows its last words.
             cmd = f"{shlex.quote(sys.executable)} -m cnmlab tui --empty; echo {EXITED} $?; sleep 60"
             t0 = time.perf_counter()
-            subprocess.run(tmux + ["new-session", "-d", "-s", "bench", "-x", "140", "-y", "45", cmd], check=True,
-                           env=dict(os.environ, TERM="xterm-256color"))
+            failed = _new_session(tmux, cmd)
+            if failed:
+                return {"error": failed, "first_frame_s": frames} if frames else {"error": failed}
             frame = lab = None
             while time.perf_counter() - t0 < TIMEOUT and lab is None:
                 text = _pane(tmux)

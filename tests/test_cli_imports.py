@@ -2,7 +2,8 @@
 
 Speed itself belongs in benchmarks; this checks the cause: a command that asks the engine one
 question and prints the answer must not load asyncio (AsyncClient), textual, scapy, yaml
-(guided labs), rich.markdown or the kernel libraries.
+(guided labs), rich.markdown or the kernel libraries; nor msgspec and the API's types (it sends
+no body) or subprocess (it runs no process).
 """
 
 import json
@@ -14,7 +15,7 @@ import pytest
 from cnmlab import cli
 
 HEAVY = ("asyncio", "textual", "scapy", "yaml", "pyroute2", "rich.markdown", "cnmlab.labs", "cnmlab.tui",
-         "http.client")
+         "http.client", "msgspec", "cnmlab.api.types", "subprocess")  # no body sent, no process run
 # Run the real CLI entry point, then report which modules it loaded.
 WRAPPER = ("import json, sys\nfrom cnmlab.cli import main\nrc = main(sys.argv[1:])\n"
            "print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(rc)")

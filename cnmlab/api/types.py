@@ -472,6 +472,7 @@ class NetworkCreated(Reply):
 class ContainerCreated(Reply):
     Id: str
     Warnings: list[str] | None = None
+    Started: bool | None = None  # cnmlab: `?start=1` started it too (Client.run)
 
 
 class IPAMConfigReply(Reply):

@@ -1,6 +1,5 @@
 """`cnmlab network create|ls|inspect|rm|connect|disconnect|prune`, as `docker network` has them."""
 
-from ..api.types import NetworkCreate
 from ..client import Client
 from ..errors import CnmError, InvalidParameter, NotFound
 from .render import key_values, print_json, table
@@ -67,6 +66,8 @@ def create(args) -> int:
         return 0
     if not args.name:
         raise InvalidParameter('"cnmlab network create" requires exactly 1 argument: the network\'s name')
+    from ..api.types import NetworkCreate
+
     result = client.network_create(NetworkCreate.of(
         args.name, driver=args.driver, subnet=args.subnet, gateway=args.gateway, ip_range=args.ip_range,
         aux_addresses=key_values(args.aux_address, "aux-address"), internal=args.internal,

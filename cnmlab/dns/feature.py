@@ -102,7 +102,8 @@ class EmbeddedDns:
             # A job queued behind the current request on the kernel thread: every later request
             # (`cnmlab exec` asks inspect first) finds the rules in place, and a batch of joins
             # pays for its iptables processes in parallel rather than one after another.
-            self.engine.kernel.submit(self._install_rules)
+            # Holding nothing: it changes no lab object, so a change parked on a plugin does not hold it up.
+            self.engine.kernel.submit(self._install_rules, holds=frozenset())
 
     def _install_rules(self) -> None:
         pending, self._pending = self._pending, []

@@ -15,7 +15,7 @@ import os
 import socket
 from concurrent.futures import Future
 
-from ..osl import iptables_pool, netns, nftables
+from ..osl import iptables, iptables_pool, netns, nftables, writer
 
 ADDRESS = "127.0.0.11"
 ETC_NETNS = "/etc/netns"
@@ -76,18 +76,19 @@ def nat_rules(udp_port: int, tcp_port: int) -> dict[str, list[str]]:
 
 
 def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> Future:
-    """Write the nat chains: in-process over nf_tables (about 0.1 ms) where `iptables` is
-    iptables-nft, else one iptables-restore on the background pool. The future is done when
-    the rules are in place (or holds why they are not)."""
-    if nftables.iptables_is_nft():
-        done: Future = Future()
+    """Start writing the nat chains and return at once: in-process over nf_tables where `iptables`
+    is iptables-nft, on the writer thread (osl/writer.py), else one iptables-restore on
+    the background pool. The future is done when the rules are in place (or holds why they are not)."""
+    if not nftables.iptables_is_nft():
+        return iptables_pool.start(sandbox, nat_rules(udp_port, tcp_port))
+
+    def write() -> None:
         try:
             nftables.write_dns_rules(sandbox, ADDRESS, udp_port, tcp_port)
         except OSError:  # let iptables-restore try, and say why if it fails too
-            return iptables_pool.start(sandbox, nat_rules(udp_port, tcp_port))
-        done.set_result(None)
-        return done
-    return iptables_pool.start(sandbox, nat_rules(udp_port, tcp_port))
+            iptables.restore(sandbox, nat_rules(udp_port, tcp_port))
+
+    return writer.submit(sandbox, write)
 
 
 def private_etc() -> bool:

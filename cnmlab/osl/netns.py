@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from pyroute2 import IPRoute
 
-from . import syscalls
+from . import syscalls, writer
 from .rtnl import Rtnl
 from .world import NETNS_DIR
 
@@ -221,6 +221,7 @@ class Namespaces:
     def delete(self, name: str, background: bool = False) -> None:
         """Drop the namespace; the kernel removes its links (about 0.7 ms, not 20 ms per veth).
         background: unmount it on the reaper's thread (the caller does not wait)."""
+        writer.settle(name)  # a write still in flight must not land in a namespace made later under this name
         handle = self._handles.pop(name, None)
         if handle is not None:
             handle.close()  # an open handle would keep the namespace and its veths alive

@@ -66,6 +66,7 @@ def _expr(name: str, *data: bytes) -> bytes:
 
 
 # -- the expressions iptables-nft uses ------------------------------------------------------
+@functools.cache
 def _meta_l4proto() -> bytes:
     return _expr("meta", _u32(2, NFT_META_L4PROTO), _u32(1, NFT_REG_1))  # KEY, DREG
 
@@ -78,6 +79,7 @@ def _cmp_eq(value: bytes) -> bytes:
     return _expr("cmp", _u32(1, NFT_REG_1), _u32(2, 0), _nest(3, _attr(1, value)))  # SREG, OP eq, DATA{VALUE}
 
 
+@functools.cache
 def _counter() -> bytes:
     return _expr("counter", _attr(1, bytes(8)), _attr(2, bytes(8)))  # BYTES, PACKETS
 
@@ -92,6 +94,12 @@ def _target(name: str, revision: int, info: bytes) -> bytes:
     return _expr("target", _str(1, name), _u32(2, revision), _attr(3, info))
 
 
+@functools.cache
+def _packed(address: str) -> bytes:
+    return IPv4Address(address).packed
+
+
+@functools.cache
 def _ip(address: str, source: bool) -> bytes:
     return _payload(NFT_PAYLOAD_NETWORK_HEADER, 12 if source else 16, 4) + _cmp_eq(IPv4Address(address).packed)
 
@@ -102,12 +110,13 @@ def _l4_port(port: int, source: bool) -> bytes:
 
 def _dnat(address: str, port: int) -> bytes:
     """DNAT rev 2 --to-destination ADDRESS:PORT: struct nf_nat_range2."""
-    addr = IPv4Address(address).packed + bytes(12)
+    addr = _packed(address) + bytes(12)
     info = struct.pack("=I", NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED) + addr + addr
     info += struct.pack(">HHH", port, port, 0) + bytes(2)  # min, max, base proto; struct padding
     return _target("DNAT", 2, info)
 
 
+@functools.cache
 def _snat_port(port: int) -> bytes:
     """SNAT rev 0 --to-source :PORT: struct nf_nat_ipv4_multi_range_compat with one range."""
     info = struct.pack("=II", 1, NF_NAT_RANGE_PROTO_SPECIFIED) + bytes(8) + struct.pack(">HH", port, port)
@@ -136,21 +145,41 @@ def _rule(table: str, chain: str, exprs: list[bytes], proto: int = 0) -> tuple[i
 def dns_messages(address: str, udp_port: int, tcp_port: int) -> list[tuple[int, int, bytes]]:
     """Docker's DOCKER_OUTPUT / DOCKER_POSTROUTING chains (dns/sandbox.nat_rules), as nf_tables messages."""
     # iptables-restore's order (user chains first, a built-in chain when its first rule comes),
-    # so even the rule handles match.
-    messages = [_table("nat"), _chain("nat", "DOCKER_OUTPUT"), _chain("nat", "DOCKER_POSTROUTING"),
-                _chain("nat", "OUTPUT", NF_INET_LOCAL_OUT, -100),
-                _rule("nat", "OUTPUT", [_ip(address, False), _counter(), _jump("DOCKER_OUTPUT")]),
-                _chain("nat", "POSTROUTING", NF_INET_POST_ROUTING, 100),
-                _rule("nat", "POSTROUTING", [_ip(address, False), _counter(), _jump("DOCKER_POSTROUTING")])]
+    # so even the rule handles match. Only the resolver's two ports differ between sandboxes:
+    # the rest is packed once (it was ~300 attribute packings per sandbox, 0.3 ms of Python).
+    messages = list(_fixed_messages(address))
     for proto, port in ((IPPROTO_TCP, tcp_port), (IPPROTO_UDP, udp_port)):
-        messages.append(_rule("nat", "DOCKER_OUTPUT", [
-            _meta_l4proto(), _cmp_eq(bytes([proto])), _ip(address, False), _l4_port(53, False),
-            _counter(), _dnat(address, port)], proto))
+        messages.append(_rule("nat", "DOCKER_OUTPUT", [*_dns_match(address, proto), _dnat(address, port)], proto))
     for proto, port in ((IPPROTO_TCP, tcp_port), (IPPROTO_UDP, udp_port)):
         messages.append(_rule("nat", "DOCKER_POSTROUTING", [
-            _meta_l4proto(), _cmp_eq(bytes([proto])), _ip(address, True), _l4_port(port, True),
-            _counter(), _snat_port(53)], proto))
+            _proto_match(proto), _ip(address, True), _l4_port(port, True), *_snat_to_53()], proto))
     return messages
+
+
+@functools.cache
+def _fixed_messages(address: str) -> tuple[tuple[int, int, bytes], ...]:
+    """The table, the chains and the two jumps: the same in every sandbox."""
+    return (_table("nat"), _chain("nat", "DOCKER_OUTPUT"), _chain("nat", "DOCKER_POSTROUTING"),
+            _chain("nat", "OUTPUT", NF_INET_LOCAL_OUT, -100),
+            _rule("nat", "OUTPUT", [_ip(address, False), _counter(), _jump("DOCKER_OUTPUT")]),
+            _chain("nat", "POSTROUTING", NF_INET_POST_ROUTING, 100),
+            _rule("nat", "POSTROUTING", [_ip(address, False), _counter(), _jump("DOCKER_POSTROUTING")]))
+
+
+@functools.cache
+def _proto_match(proto: int) -> bytes:
+    return _meta_l4proto() + _cmp_eq(bytes([proto]))
+
+
+@functools.cache
+def _snat_to_53() -> tuple[bytes, ...]:
+    return _counter(), _snat_port(53)
+
+
+@functools.cache
+def _dns_match(address: str, proto: int) -> tuple[bytes, ...]:
+    """-d ADDRESS/32 -p PROTO -m PROTO --dport 53, and the rule's counter."""
+    return _proto_match(proto), _ip(address, False), _l4_port(53, False), _counter()
 
 
 # -- transport ---------------------------------------------------------------------------

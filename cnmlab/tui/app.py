@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -25,11 +26,12 @@ from textual.signal import Signal
 from ..async_client import AsyncClient
 from ..client import Client
 from .calls import readable
-from .event_text import describe, event_name
 from .guide import GuideStep, LabGuide
-from .model import LabModel, lab_from_json
 from .picture import Selection
 from .topology import TopologyScreen, TopologyTree
+
+if TYPE_CHECKING:  # loaded with the first lab and the first event, after the first frame
+    from .model import LabModel
 
 QUIET_EVENTS = ("StepDone",)  # narration only: the lab did not change
 
@@ -51,6 +53,8 @@ def _lazy(module: str, name: str):
 
 
 def load_lab(client: Client) -> LabModel:
+    from .model import lab_from_json
+
     return lab_from_json(client.hosts(), client.networks(), client.containers())
 
 
@@ -90,7 +94,9 @@ class CnmlabApp(App):
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         self.set_status("connecting to the engine…")
-        self.boot()
+        # After the first frame: the boot thread's imports and engine calls would hold the GIL
+        # while the first layout and render run, and the user sees nothing until they end.
+        self.call_after_refresh(self.boot)
 
     def set_status(self, text: str) -> None:
         self.status_text = text
@@ -176,6 +182,8 @@ class CnmlabApp(App):
             await asyncio.sleep(1.0)
 
     def on_lab_event(self, event) -> None:
+        from .event_text import describe, event_name
+
         self.event_history.append(event)
         self.lab_event.publish(event)
         if event_name(event) in QUIET_EVENTS:

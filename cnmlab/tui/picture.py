@@ -13,10 +13,12 @@ A pure function of the lab model, returning rich Text, so the widget and the tes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from .model import ContainerView, LabModel
+if TYPE_CHECKING:  # the model (msgspec, the API's views) loads with the first lab, after the first frame
+    from .model import ContainerView, LabModel
 
 NETWORK_COLORS = ("cyan", "magenta", "green", "yellow", "bright_blue", "red", "bright_cyan", "bright_magenta")
 EMPTY = "No sandboxes yet. Press r to run a container, n to create a network."

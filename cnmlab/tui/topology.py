@@ -4,6 +4,7 @@ beside it, and the selected object's inspect JSON (the same JSON as the CLI's in
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -15,8 +16,10 @@ from textual.widgets import Footer, Header, Static, Tree
 
 from .calls import readable
 from .guide import LabGuide
-from .model import LabModel
 from .picture import Selection, draw_cnm, network_color
+
+if TYPE_CHECKING:
+    from .model import LabModel
 
 
 def still_there(lab: LabModel, sel: Selection | None) -> bool:

@@ -50,7 +50,7 @@ class Recorder:
             return _message(event, "network", "destroy", event.id,
                             {"name": event.network, "type": self._drivers.pop(event.id, "")})
         if isinstance(event, (core.EndpointJoined, core.EndpointLeft)):
-            c = next((c for c in ctl.containers.values() if c.name == event.container), None)
+            c = ctl.containers.by_name.get(event.container)  # not a walk over every container
             net = _network(ctl, event.network, c.host if c else None)
             if c is None or net is None:
                 return None
