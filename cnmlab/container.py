@@ -35,7 +35,7 @@ from . import image, ports, restart
 from .clock import now
 from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
 from .events import (ContainerCreated, ContainerDied, ContainerKilled, ContainerRemoved, ContainerStarted,
-                     ContainerStopped, StepDone)
+                     ContainerRestarted, ContainerStopped, StepDone)
 from .logs import LogFile
 from .names import RESERVED_NAMESPACES, check_container_name, new_id, random_name
 from .network import GW_NETWORK
@@ -231,6 +231,18 @@ def network_mode(ctl: Controller, net: Network) -> str | None:
 
 
 # -- start ----------------------------------------------------------------------------------
+def run(ctl: Controller, name: str | None = None, **request) -> Container:
+    """`docker run -d`: create and start, all or nothing (a failed start removes it again)."""
+    c = create(ctl, name, **request)
+    try:
+        start(ctl, c)
+    except BaseException:
+        if c.id in ctl.containers:
+            remove(ctl, c, force=True)
+        raise
+    return c
+
+
 def start(ctl: Controller, c: Container, by_policy: bool = False) -> bool:
     """Build the sandbox (or join NAME's, `container:NAME`), join the networks, publish the
     ports, start the main process, all or nothing (kernel thread). False when it was running
@@ -341,6 +353,14 @@ def _holds(ctl: Controller, cid: str) -> list[str] | None:
 
 
 # -- exit and removal (kernel thread) ----------------------------------------------------------
+def main_exited(ctl: Controller, cid: str, proc: SandboxProcess | None, code: int) -> None:
+    c = ctl.containers.get(cid)
+    rt = ctl.runtimes.get(cid)
+    if c is None or rt is None or not c.running or rt.process is not proc:
+        return  # an old process of a container that has started again since, or is gone
+    exited(ctl, c, rt, code)
+
+
 def exited(ctl: Controller, c: Container, rt: Runtime, code: int) -> None:
     """The main process ended with `code`: release what the container held, as Docker does (its
     ports, endpoints and sandbox); its policy may start it again."""
@@ -428,6 +448,20 @@ def disconnect(ctl: Controller, c: Container, network: str) -> None:
 
 
 # -- restore (the engine starts again) -----------------------------------------------------------
+def drop_all(ctl: Controller) -> None:
+    """A reset: every main process ends and every running sandbox goes (the kernel removes its links)."""
+    for rt in list(ctl.runtimes.values()):  # HTTP threads may add one meanwhile (ctl.runtime())
+        rt.drop_process()
+        rt.end()
+    ctl.runtimes.clear()
+    for c in list(ctl.containers.values()):
+        if not c.running:
+            continue
+        ctl.builtin_services.stop(c.netns)
+        if c.network_mode != "host":
+            ctl.kernel.delete_sandbox(c.netns)
+
+
 def restore(ctl: Controller, c: Container, endpoints: dict[str, Endpoint]) -> None:
     """A running container comes back with its addresses and a new main process; a created or
     exited one is only its record again (its log stays), unless its policy starts it."""
@@ -483,6 +517,13 @@ def stop(ctl: Controller, c: Container, timeout: float | None) -> bool:
         rt.wait_for(lambda: rt.exits > seen or rt.removed)
     ctl.emit(ContainerStopped(container=c.name, id=c.id))
     return True
+
+
+def restart_by_hand(ctl: Controller, c: Container, timeout: float | None) -> None:
+    """`docker restart`: stop (if running), then start again (callers' threads)."""
+    stop(ctl, c, timeout)
+    ctl.submit(ctl.start_container, c.id, holds=c.holds()).result()
+    ctl.emit(ContainerRestarted(container=c.name, id=c.id))
 
 
 def kill(ctl: Controller, c: Container, sig: str | int | None) -> None:

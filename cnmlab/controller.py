@@ -21,17 +21,16 @@ from pathlib import Path
 
 from . import container as lifecycle
 from . import underlay
-from .clock import now
-from .drivers import Driver, DriverContext, installed, load_class
+from .drivers import Driver, DriverContext, load_class
 from .endpoint import Endpoint
-from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
-from .events import ContainerRestarted, Event, HostAdded, HostRemoved, LabReset, LabRestored
+from .errors import InvalidParameter, NotFound
+from .events import Event, LabReset, LabRestored
 from .hooks import Hooks
 from .host import Host
 from .ipam import Ipam
 from .kernel import Kernel
-from .names import check_host_name, check_network_name, check_plugin_name, new_id
-from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, IpamConfig, Network  # noqa: F401  (GW_*: public names)
+from . import network
+from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, Network  # noqa: F401  (GW_*: public names)
 from .osl.netns import Namespaces
 from .sandbox import Container, ContainerTable, Sandbox
 from .builtin_services import BuiltinServices
@@ -58,7 +57,7 @@ class Controller:
         self._ipam_plugins: dict = {}  # remote IPAM drivers by name (drivers/remote_ipam.py)
         self._subscribers: list[Callable[[Event], None]] = []
         self.hooks = Hooks()
-        self._runtimes: dict[str, lifecycle.Runtime] = {}  # container id -> main process, log, attached clients
+        self.runtimes: dict[str, lifecycle.Runtime] = {}  # container id -> main process, log, attached clients
         base = Path(store.path).parent if store.path != ":memory:" else Path(tempfile.mkdtemp(prefix="cnmlab-"))
         self.containers_dir = str(base / "containers")  # logs, as /var/lib/docker/containers/ID
         self.submit = _run_here  # the engine sets its kernel thread's submit: work for the one thread
@@ -83,7 +82,7 @@ class Controller:
 
     def close(self) -> None:
         """The engine stops: main processes end with it; running containers start again with the next."""
-        for rt in list(self._runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
+        for rt in list(self.runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
             rt.drop_process()
         self.builtin_services.close()
         self.kernel.close()
@@ -91,16 +90,7 @@ class Controller:
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""
         self.kernel.settle()  # unmounts of removed containers still running: done before we start
-        for rt in list(self._runtimes.values()):  # HTTP threads may add one meanwhile (runtime())
-            rt.drop_process()
-            rt.end()
-        self._runtimes.clear()
-        for container in list(self.containers.values()):
-            if not container.running:
-                continue
-            self.builtin_services.stop(container.netns)
-            if container.network_mode != "host":
-                self.kernel.delete_sandbox(container.netns)
+        lifecycle.drop_all(self)
         for host in list(self.hosts.values()):
             host.unplug(self)
         self.kernel.drop_switch()
@@ -137,10 +127,6 @@ class Controller:
             ipam = self._ipam_plugins[name] = RemoteIpam.activate(name, lambda: self.ipam, self.emit)
         return ipam
 
-    @staticmethod
-    def installed_drivers() -> dict[str, str]:
-        return installed()
-
     # -- hosts ------------------------------------------------------------------
     def host(self, name: str) -> Host:
         try:
@@ -165,24 +151,10 @@ class Controller:
         return host
 
     def add_host(self, name: str, address: str | None = None, plain: bool = False) -> Host:
-        check_host_name(name)
-        if name in self.hosts:
-            raise Conflict(f"host with name {name} already exists")
-        if name in self.containers.by_name:
-            raise Conflict(f"name {name} is taken by a container: hosts and containers share the namespace list")
-        taken = underlay.addresses_in_use(self.hosts.values(), self.networks, self.endpoints.values())
-        host = Host(name=name, address=underlay.pick_address(address, taken), plain=plain)
-        host.build(self)
-        self.emit(HostAdded(host=name, address=host.address))
-        return host
+        return Host.add(self, name, address, plain)
 
     def remove_host(self, name: str) -> None:
-        host = self.host(name)
-        users = sorted(c.name for c in self.containers.values() if c.host == name)
-        if users:
-            raise Forbidden(f"host {name} has containers: {', '.join(users)}; remove them first")
-        host.remove(self)
-        self.emit(HostRemoved(host=name))
+        self.host(name).remove(self)
 
     # -- networks ---------------------------------------------------------------
     def _network_name(self, network_id: str) -> str:
@@ -205,70 +177,19 @@ class Controller:
             return matches[0]
         raise NotFound(f"network {ref} not found")
 
-    def create_network(self, name: str, driver: str = "bridge", subnet: str | None = None,
-                       gateway: str | None = None, ip_range: str | None = None,
-                       aux_addresses: dict[str, str] | None = None, internal: bool = False,
-                       attachable: bool = False, options: dict[str, str] | None = None,
-                       labels: dict[str, str] | None = None, ipv6: bool = False, host: str | None = None,
-                       ipam_driver: str = "default") -> Network:
-        check_network_name(name)
-        check_plugin_name(driver)
-        check_plugin_name(ipam_driver, "IPAM driver")
-        if any(n.name == name for n in self.networks.values()):
-            raise Conflict(f"network with name {name} already exists")
-        if ipv6:
-            raise InvalidParameter("IPv6 networks are not supported in the lab (--ipv6): sandboxes keep IPv6 off")
-        IpamConfig.check(subnet, gateway, ip_range, aux_addresses)
-        return self.new_network(name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range,
-                                aux_addresses=aux_addresses, internal=internal, attachable=attachable,
-                                options=options or {}, labels=labels or {}, host=host, ipam_driver=ipam_driver)
+    def create_network(self, name: str, **request) -> Network:
+        """`docker network create`: the user's input checked, then made (network.py names what it takes)."""
+        return network.create(self, name, **request)
 
-    def new_network(self, name: str, driver: str, host: str | None = None, predefined: bool = False,
-                    subnet: str | None = None, gateway: str | None = None, ip_range: str | None = None,
-                    aux_addresses: dict[str, str] | None = None, internal: bool = False,
-                    attachable: bool = False, options: dict | None = None, labels: dict | None = None,
-                    ipam_driver: str = "default") -> Network:
-        """libnetwork's NewNetwork once the user's input is checked (create_network), or for the
-        networks the lab makes itself (predefined ones, docker_gwbridge). The network plans its
-        pool and makes itself (network.py)."""
-        drv = self.driver(driver)
-        host = None if drv.capabilities.scope == "global" else self.docker_host(host).name
-        if ipam_driver == "null" and (subnet or gateway or ip_range or aux_addresses):
-            raise InvalidParameter("the null IPAM driver hands out no addresses: drop --subnet/--gateway/--ip-range")
-        planner = self.ipam
-        if ipam_driver not in ("default", "null") and drv.ipam_driver is None:
-            planner = self.ipam_plugin(ipam_driver)
-        net = Network(id=new_id(), name=name, driver=drv.name, scope=drv.capabilities.scope, created=now(),
-                      host=host, internal=internal, attachable=attachable, options=dict(options or {}),
-                      labels=dict(labels or {}), predefined=predefined, ipam_driver=ipam_driver)
-        net.check_options(drv)
-        pool = net.allocate_pool(self, drv, planner, subnet, gateway, ip_range, aux_addresses)
-        net.create(self, drv, pool)
-        return net
+    def new_network(self, name: str, driver: str, **request) -> Network:
+        """libnetwork's NewNetwork, for checked input or the lab's own networks (predefined, docker_gwbridge)."""
+        return network.new(self, name, driver, **request)
 
     def remove_network(self, ref: str) -> None:
-        net = self.network(ref)
-        if net.predefined:
-            raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
-        self.hooks.run(self.hooks.removing_network, net)  # e.g. a service still uses it
-        names = sorted(self.containers[e.container_id].name for e in self.network_endpoints(net))
-        if names:
-            raise Forbidden(f"error while removing network: network {net.name} id {net.id} has active "
-                            f"endpoints ({', '.join(names)})")
-        net.delete(self)
+        self.network(ref).remove(self)
 
     def prune_networks(self) -> list[str]:
-        """Remove every unused user network; one a feature still claims is skipped, as Docker does."""
-        used = {e.network_id for e in self.endpoints.values()}
-        pruned = []
-        for net in [n for n in self.networks.values() if not n.predefined and n.id not in used]:
-            try:
-                self.hooks.run(self.hooks.removing_network, net)
-            except CnmError:
-                continue
-            net.delete(self)
-            pruned.append(net.name)
-        return pruned
+        return network.prune(self)
 
     def network_endpoints(self, net: Network) -> list[Endpoint]:
         return [e for e in self.endpoints.values() if e.network_id == net.id]
@@ -284,45 +205,32 @@ class Controller:
         raise NotFound(f"No such container: {ref}")
 
     def runtime(self, cid: str) -> lifecycle.Runtime:
-        rt = self._runtimes.get(cid)
+        rt = self.runtimes.get(cid)
         if rt is None:
-            rt = self._runtimes[cid] = lifecycle.Runtime(lifecycle.log_path(self, cid))
+            rt = self.runtimes[cid] = lifecycle.Runtime(lifecycle.log_path(self, cid))
         return rt
 
     def drop_runtime(self, cid: str) -> lifecycle.Runtime | None:
-        return self._runtimes.pop(cid, None)
+        return self.runtimes.pop(cid, None)
 
     def create_container(self, name: str | None = None, **request) -> Container:
         """`docker create`: record the container (`container.create` names what it takes)."""
         return lifecycle.create(self, name, **request)
 
     def run_container(self, name: str | None = None, **request) -> Container:
-        """`docker run -d`: create and start, all or nothing (a failed start removes it again)."""
-        c = self.create_container(name, **request)
-        try:
-            self.start_container(c.id)
-        except BaseException:
-            if c.id in self.containers:
-                self.remove_container(c.id, force=True)
-            raise
-        return c
+        """`docker run -d`: create and start, all or nothing."""
+        return lifecycle.run(self, name, **request)
 
     def start_container(self, ref: str, by_policy: bool = False) -> bool:
-        """Build and start it (`container.start`), kernel thread. False when it was running
-        already (Docker answers 304)."""
+        """Build and start it (kernel thread); False when it was running already (Docker's 304)."""
         return lifecycle.start(self, self.container(ref), by_policy)
 
     def main_exited(self, cid: str, proc, code: int) -> None:
         """The main process `proc` ended with `code` (kernel thread): release what the container held."""
-        c = self.containers.get(cid)
-        rt = self._runtimes.get(cid)
-        if c is None or rt is None or not c.running or rt.process is not proc:
-            return  # an old process of a container that has started again since, or is gone
-        lifecycle.exited(self, c, rt, code)
+        lifecycle.main_exited(self, cid, proc, code)
 
     def stop_container(self, ref: str, timeout: float | None = None) -> bool:
-        """SIGTERM, then SIGKILL after `timeout` s (default 10). Blocks: call it off the kernel
-        thread. False when it was not running (Docker answers 304)."""
+        """SIGTERM, then SIGKILL after `timeout` s (off the kernel thread); False when not running (304)."""
         return lifecycle.stop(self, self.container(ref), timeout)
 
     def kill_container(self, ref: str, signal: str | int | None = "SIGKILL") -> None:
@@ -331,16 +239,11 @@ class Controller:
 
     def restart_container(self, ref: str, timeout: float | None = None) -> None:
         """Stop (if running), then start again. Blocks: call it off the kernel thread."""
-        c = self.container(ref)
-        lifecycle.stop(self, c, timeout)
-        self.submit(self.start_container, c.id, holds=c.holds()).result()
-        self.emit(ContainerRestarted(container=c.name, id=c.id))
+        lifecycle.restart_by_hand(self, self.container(ref), timeout)
 
     def wait_container(self, ref: str, condition: str = "not-running", timeout: float | None = None,
                        ready: Callable[[], None] | None = None) -> int:
-        """Block until the container is not running (or its next exit, or its removal); return
-        its exit code. `ready()` is called once the waiter counts (answer the HTTP head then).
-        Call it off the kernel thread."""
+        """Block until `condition` (off the kernel thread); its exit code. `ready()`: the waiter counts."""
         return lifecycle.wait(self, self.container(ref), condition, timeout, ready)
 
     def remove_container(self, ref: str, force: bool = False) -> None:
@@ -353,11 +256,6 @@ class Controller:
 
     def disconnect(self, network: str, container: str, force: bool = False) -> None:
         lifecycle.disconnect(self, self.container(container), network)
-
-    def gateway_endpoint(self, c: Container) -> Endpoint | None:
-        """The endpoint giving a running container its default route (sandbox.py)."""
-        sb = self.sandboxes.get(c.id)
-        return sb.gateway_endpoint() if sb else None
 
     # -- restore --------------------------------------------------------------------
     def restore(self) -> None:

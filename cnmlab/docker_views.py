@@ -77,7 +77,8 @@ def network(ctl: Controller, net: Network, verbose: bool = False) -> dict:
 
 def container(ctl: Controller, c: Container) -> dict:
     networks = {}
-    gw_ep = ctl.gateway_endpoint(c)
+    sb = ctl.sandboxes.get(c.id)
+    gw_ep = sb.gateway_endpoint() if sb else None  # the one giving its default route
     for ep_id in c.endpoints:
         ep = ctl.endpoints[ep_id]
         net = ctl.networks[ep.network_id]

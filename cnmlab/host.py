@@ -3,7 +3,7 @@
 A Docker host (not `plain`) also has what dockerd makes when it starts: every loaded driver's
 per-host setup (the bridge driver's iptables chains, ...) and its three predefined networks
 (bridge, host, none). The controller keeps the hosts by name and checks what is asked
-(`Controller.add_host`); the host builds and removes itself. Its address on the LAN is
+(`Controller.add_host`); the host checks its request, builds and removes itself. Its address on the LAN is
 underlay.py's to choose.
 """
 
@@ -13,6 +13,10 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from . import underlay
+from .errors import Conflict, Forbidden
+from .events import HostAdded, HostRemoved
+from .names import check_host_name
 from .network import PREDEFINED_NETWORKS
 
 if TYPE_CHECKING:
@@ -43,6 +47,20 @@ class Host:
         return f"u-{self.name}"
 
     # -- the life cycle -------------------------------------------------------------
+    @classmethod
+    def add(cls, ctl: Controller, name: str, address: str | None = None, plain: bool = False) -> Host:
+        """`host add`: a free name (hosts and containers share the namespace list) and a LAN address."""
+        check_host_name(name)
+        if name in ctl.hosts:
+            raise Conflict(f"host with name {name} already exists")
+        if name in ctl.containers.by_name:
+            raise Conflict(f"name {name} is taken by a container: hosts and containers share the namespace list")
+        taken = underlay.addresses_in_use(ctl.hosts.values(), ctl.networks, ctl.endpoints.values())
+        host = cls(name=name, address=underlay.pick_address(address, taken), plain=plain)
+        host.build(ctl)
+        ctl.emit(HostAdded(host=name, address=host.address))
+        return host
+
     def build(self, ctl: Controller) -> None:
         """`host add`: plug it in, then a Docker host's predefined networks; stored once whole.
         All or nothing."""
@@ -57,11 +75,15 @@ class Host:
             undo.pop_all()
 
     def remove(self, ctl: Controller) -> None:
-        """`host rm` once no container is left on it: its networks go, then the host."""
+        """`host rm`, refused while a container is on it: its networks go, then the host."""
+        users = sorted(c.name for c in ctl.containers.values() if c.host == self.name)
+        if users:
+            raise Forbidden(f"host {self.name} has containers: {', '.join(users)}; remove them first")
         for net in [n for n in ctl.networks.values() if n.host == self.name]:
             net.delete(ctl)
         self.unplug(ctl)
         ctl.store.delete(self)
+        ctl.emit(HostRemoved(host=self.name))
 
     def plug(self, ctl: Controller) -> None:
         """Its namespace on the switch and, for a Docker host, every loaded driver's setup (the

@@ -1,10 +1,10 @@
 """A CNM network: a group of endpoints that can talk to each other directly.
 
-As libnetwork's network.go, the network does its own work once the controller has checked what
-was asked (`Controller.new_network`): it plans its address pool (`allocate_pool`, libnetwork's
-ipamAllocate), has its driver make it and takes the pool (`create`, all or nothing), comes
-back with the engine (`restore`), and at its end gives all of that back (`delete`). The
-controller keeps the networks by id.
+As libnetwork's network.go, the network does its own work: `create` checks a user's request and
+`new` (libnetwork's NewNetwork) makes it; the network plans its address pool (`allocate_pool`,
+libnetwork's ipamAllocate), has its driver make it and takes the pool (`Network.create`, all or
+nothing), comes back with the engine (`restore`), refuses to go while in use (`remove`) and at its
+end gives all of that back (`delete`). The controller keeps the networks by id.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import CnmError, InvalidParameter, NotFound
+from .clock import now
+from .errors import CnmError, Conflict, Forbidden, InvalidParameter, NotFound
 from .events import NetworkCreated, NetworkRemoved, StepDone
 from .ipam import Pool, check_subnet
+from .names import check_network_name, check_plugin_name, new_id
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -166,6 +168,18 @@ class Network:
         drv.create_network(self)
         ctl.networks[self.id] = self
 
+    def remove(self, ctl: Controller) -> None:
+        """`docker network rm`: refused while it is predefined, claimed by a feature (a service's)
+        or has endpoints; then deleted."""
+        if self.predefined:
+            raise Forbidden(f"{self.name} is a pre-defined network and cannot be removed")
+        ctl.hooks.run(ctl.hooks.removing_network, self)
+        names = sorted(ctl.containers[e.container_id].name for e in ctl.network_endpoints(self))
+        if names:
+            raise Forbidden(f"error while removing network: network {self.name} id {self.id} has active "
+                            f"endpoints ({', '.join(names)})")
+        self.delete(ctl)
+
     def delete(self, ctl: Controller) -> None:
         """libnetwork's network.delete, once nothing uses it (the controller checks): the features
         let go, the driver removes it, its pool goes back."""
@@ -178,6 +192,62 @@ class Network:
         ctl.networks.pop(self.id, None)
         ctl.store.delete(self)
         ctl.emit(NetworkRemoved(network=self.name, id=self.id))
+
+
+def create(ctl: Controller, name: str, driver: str = "bridge", subnet: str | None = None,
+           gateway: str | None = None, ip_range: str | None = None, aux_addresses: dict[str, str] | None = None,
+           internal: bool = False, attachable: bool = False, options: dict[str, str] | None = None,
+           labels: dict[str, str] | None = None, ipv6: bool = False, host: str | None = None,
+           ipam_driver: str = "default") -> Network:
+    """`docker network create`: the user's input checked (names, IPv6, the IPAM request), then `new`."""
+    check_network_name(name)
+    check_plugin_name(driver)
+    check_plugin_name(ipam_driver, "IPAM driver")
+    if any(n.name == name for n in ctl.networks.values()):
+        raise Conflict(f"network with name {name} already exists")
+    if ipv6:
+        raise InvalidParameter("IPv6 networks are not supported in the lab (--ipv6): sandboxes keep IPv6 off")
+    IpamConfig.check(subnet, gateway, ip_range, aux_addresses)
+    return new(ctl, name, driver, subnet=subnet, gateway=gateway, ip_range=ip_range, aux_addresses=aux_addresses,
+               internal=internal, attachable=attachable, options=options or {}, labels=labels or {}, host=host,
+               ipam_driver=ipam_driver)
+
+
+def new(ctl: Controller, name: str, driver: str, host: str | None = None, predefined: bool = False,
+        subnet: str | None = None, gateway: str | None = None, ip_range: str | None = None,
+        aux_addresses: dict[str, str] | None = None, internal: bool = False, attachable: bool = False,
+        options: dict | None = None, labels: dict | None = None, ipam_driver: str = "default") -> Network:
+    """libnetwork's NewNetwork once the user's input is checked (`create`), or for the networks
+    the lab makes itself (predefined ones, docker_gwbridge): the network plans its pool and
+    makes itself."""
+    drv = ctl.driver(driver)
+    host = None if drv.capabilities.scope == "global" else ctl.docker_host(host).name
+    if ipam_driver == "null" and (subnet or gateway or ip_range or aux_addresses):
+        raise InvalidParameter("the null IPAM driver hands out no addresses: drop --subnet/--gateway/--ip-range")
+    planner = ctl.ipam
+    if ipam_driver not in ("default", "null") and drv.ipam_driver is None:
+        planner = ctl.ipam_plugin(ipam_driver)
+    net = Network(id=new_id(), name=name, driver=drv.name, scope=drv.capabilities.scope, created=now(),
+                  host=host, internal=internal, attachable=attachable, options=dict(options or {}),
+                  labels=dict(labels or {}), predefined=predefined, ipam_driver=ipam_driver)
+    net.check_options(drv)
+    pool = net.allocate_pool(ctl, drv, planner, subnet, gateway, ip_range, aux_addresses)
+    net.create(ctl, drv, pool)
+    return net
+
+
+def prune(ctl: Controller) -> list[str]:
+    """Remove every unused user network; one a feature still claims is skipped, as Docker does."""
+    used = {e.network_id for e in ctl.endpoints.values()}
+    pruned = []
+    for net in [n for n in ctl.networks.values() if not n.predefined and n.id not in used]:
+        try:
+            ctl.hooks.run(ctl.hooks.removing_network, net)
+        except CnmError:
+            continue
+        net.delete(ctl)
+        pruned.append(net.name)
+    return pruned
 
 
 def _driver_default_subnet(drv: Driver, planner: Ipam | RemoteIpam, lab_ipam: Ipam) -> str | None:

@@ -42,7 +42,7 @@ SERVICE_LABEL = "com.docker.swarm.service.name"
 
 
 def _now() -> str:
-    from ..controller import now
+    from ..clock import now
 
     return now()
 

@@ -8,6 +8,7 @@ import platform
 import threading
 
 from ... import __version__
+from ...drivers import installed
 from ..router import Reply, Request
 from .api import API_VERSION, MIN_API_VERSION, router
 
@@ -48,7 +49,7 @@ def info(req: Request) -> dict:
         "Containers": len(states), "ContainersRunning": states.count("running"),
         "ContainersPaused": 0, "ContainersStopped": len(states) - states.count("running"),
         "Images": 0, "Driver": "none", "DriverStatus": [],
-        "Plugins": {"Volume": [], "Network": sorted(ctl.installed_drivers()), "Authorization": None,
+        "Plugins": {"Volume": [], "Network": sorted(installed()), "Authorization": None,
                     "Log": []},
         "MemoryLimit": False, "SwapLimit": False, "KernelMemory": False, "KernelMemoryTCP": False,
         "CpuCfsPeriod": False, "CpuCfsQuota": False, "CPUShares": False, "CPUSet": False, "PidsLimit": False,
