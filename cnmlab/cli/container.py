@@ -14,8 +14,8 @@ import sys
 
 from .. import paths
 from ..client import Client
-from ..errors import CnmError, InvalidParameter, NotFound
-from .render import print_json, table
+from ..errors import InvalidParameter, NotFound
+from .render import each, print_json, table
 
 # Docker flags cnmlab's own CLI does not take (True: the flag takes a value).
 DOCKER_ONLY = {"--dns": True, "--dns-search": True, "--dns-option": True, "--add-host": True, "--link": True,
@@ -184,23 +184,10 @@ def run(args) -> int:
 
 
 def life_cycle(args) -> int:
-    client, status = Client(), 0
-    for name in args.names:
-        try:
-            if args.verb == "wait":
-                print(client.wait(name))
-                continue
-            if args.verb == "kill":
-                client.kill(name, args.signal)
-            elif args.verb in ("stop", "restart"):
-                getattr(client, args.verb)(name, args.time)
-            else:
-                client.start(name)
-            print(name)
-        except CnmError as exc:
-            print(f"Error: {exc.message}", file=sys.stderr)
-            status = 1
-    return status
+    client = Client()
+    acts = {"wait": client.wait, "kill": lambda name: client.kill(name, args.signal), "start": client.start,
+            "stop": lambda name: client.stop(name, args.time), "restart": lambda name: client.restart(name, args.time)}
+    return each(args.names, acts[args.verb])  # wait prints the exit code, the others the name
 
 
 def logs(args) -> int:
@@ -246,15 +233,8 @@ def ps_(args) -> int:
 
 
 def remove(args) -> int:
-    client, status = Client(), 0
-    for name in args.names:
-        try:
-            client.rm(name, force=args.force)
-            print(name)
-        except CnmError as exc:
-            print(f"Error: {exc.message}", file=sys.stderr)
-            status = 1
-    return status
+    client = Client()
+    return each(args.names, lambda name: client.rm(name, force=args.force))
 
 
 def inspect(args) -> int:

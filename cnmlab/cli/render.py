@@ -30,6 +30,22 @@ def __getattr__(name: str):
         return shared_console()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+def each(names: list[str], act) -> int:
+    """Docker's habit for `NAME...`: act on each in turn and print what `act` returns (the name
+    when nothing); a failure is one `Error:` line and the rest go on; 1 if any failed."""
+    from ..errors import CnmError
+
+    status = 0
+    for name in names:
+        try:
+            result = act(name)
+            print(name if result is None else result)
+        except CnmError as exc:
+            print(f"Error: {exc.message}", file=sys.stderr)
+            status = 1
+    return status
+
+
 def print_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=4) + "\n")
 

@@ -4,7 +4,7 @@ import sys
 
 from ..client import Client
 from ..errors import CnmError, InvalidParameter
-from .render import print_json, table
+from .render import each, print_json, table
 
 
 def register(sub) -> None:
@@ -116,12 +116,4 @@ def scale(args) -> int:
 
 
 def remove(args) -> int:
-    client, status = Client(), 0
-    for name in args.names:
-        try:
-            client.service_rm(name)
-            print(name)
-        except CnmError as exc:
-            print(f"Error: {exc.message}", file=sys.stderr)
-            status = 1
-    return status
+    return each(args.names, Client().service_rm)
