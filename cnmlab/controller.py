@@ -55,7 +55,8 @@ class Controller:
         self.ipam = Ipam(reserved=[underlay.SUBNET], name_of=self._network_name)
         self._drivers: dict[str, Driver] = {}
         self._ipam_plugins: dict = {}  # remote IPAM drivers by name (drivers/remote_ipam.py)
-        self._subscribers: list[Callable[[Event], None]] = []
+        self._subscribers: list[tuple[Callable[[Event], None], tuple[type[Event], ...]]] = []
+        self._routes: dict[type[Event], list[Callable[[Event], None]]] = {}  # event class -> its subscribers
         self.hooks = Hooks()
         self.runtimes: dict[str, lifecycle.Runtime] = {}  # container id -> main process, log, attached clients
         base = Path(store.path).parent if store.path != ":memory:" else Path(tempfile.mkdtemp(prefix="cnmlab-"))
@@ -64,11 +65,19 @@ class Controller:
         self.ctx = DriverContext(ns=self.ns, host=self.host, hosts=lambda: list(self.hosts.values()), emit=self.emit)
 
     # -- events -----------------------------------------------------------------
-    def subscribe(self, callback: Callable[[Event], None]) -> None:
-        self._subscribers.append(callback)
+    def subscribe(self, callback: Callable[[Event], None], *kinds: type[Event]) -> None:
+        """Call `callback` with every event of the given classes (none given: every event). A
+        container makes ~7 events: each goes only to those who asked for its class."""
+        self._subscribers.append((callback, kinds))
+        self._routes = {}
 
     def emit(self, event: Event) -> None:
-        for callback in list(self._subscribers):
+        kind = type(event)
+        callbacks = self._routes.get(kind)
+        if callbacks is None:
+            callbacks = self._routes[kind] = [cb for cb, kinds in self._subscribers
+                                              if not kinds or issubclass(kind, kinds)]
+        for callback in callbacks:
             callback(event)
 
     # -- the world --------------------------------------------------------------

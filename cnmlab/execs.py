@@ -57,7 +57,7 @@ class Execs:
         self.ctl = ctl
         self._by_id: dict[str, ExecInstance] = {}
         self._lock = threading.Lock()
-        ctl.subscribe(self._on_event)
+        ctl.subscribe(self._on_event, ContainerDied, ContainerRemoved, LabReset)
 
     def create(self, ref: str, argv: list[str], tty: bool = False, stdin: bool = False, stdout: bool = True,
                stderr: bool = True, env: list[str] | None = None, user: str = "", privileged: bool = False,

@@ -11,7 +11,6 @@ import contextlib
 import sys
 import threading
 from collections import deque
-from concurrent.futures import Future
 
 from ..api.router import Request, router
 from ..events import LabReset, StepDone
@@ -44,11 +43,15 @@ class EmbeddedDns:
         self._log_lock = threading.Lock()  # the DNS thread appends, the kernel thread reads
         self.resolvers: dict[str, dict] = {}  # sandbox -> {"udp": port, "tcp": port, "resolv_conf": path}
         # (sandbox, udp port, tcp port, the running iptables-restore) awaiting their nat rules
-        self._pending: list[tuple[str, int, int, Future]] = []
+        self._pending: list[tuple[str, int, int, dns_sandbox.RulesJob]] = []
 
     # -- controller hooks (kernel thread) ----------------------------------------------
     def joined(self, net, ep, c) -> None:
-        if not wants_dns(net, c) or not ep.ip:
+        if not wants_dns(net, c):
+            return
+        if not ep.ip:  # no resolver without an address: the default file, if none is there yet
+            if c.netns not in self.resolvers:
+                dns_sandbox.write_resolv_conf(c.netns, dns_sandbox.default_bridge_resolv_conf())
             return
         self._start_resolver(c)
         self.names.add(net.id, net.name, ep.id, dns_names(c, ep), [ep.ip], ptr_name=c.name, sandbox=c.netns)
@@ -59,7 +62,11 @@ class EmbeddedDns:
         self.names.detach(c.netns, net.id)
 
     def sandbox_created(self, c) -> None:
-        if c.network_mode != "host":  # replaced at the first user-network join
+        # A container joining a user network gets the resolver's file at that join; writing the
+        # default one first would be written over at once.
+        nets = self.ctl.networks
+        if c.network_mode != "host" and not any(
+                cfg.network in nets and wants_dns(nets[cfg.network], c) for cfg in c.networks):
             dns_sandbox.write_resolv_conf(c.netns, dns_sandbox.default_bridge_resolv_conf())
 
     def process_starting(self, c) -> None:
@@ -170,7 +177,7 @@ def attach(engine) -> None:
     ctl.hooks.sandbox_created.append(dns.sandbox_created)
     ctl.hooks.sandbox_removed.append(dns.sandbox_removed)
     ctl.hooks.process_starting.append(dns.process_starting)
-    ctl.subscribe(dns.on_event)
+    ctl.subscribe(dns.on_event, LabReset)
     ctl.hooks.network_inspect.append(network_dns_names)
     ctl.hooks.container_inspect.append(container_dns_names)
 

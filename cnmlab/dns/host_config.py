@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+from ..events import LabReset
 from . import sandbox as dns_sandbox
 
 KEYS = ("Dns", "DnsSearch", "DnsOptions", "ExtraHosts")
@@ -81,7 +82,7 @@ class HostConfigFiles:
             remove_hosts(c.netns)
 
     def on_event(self, event) -> None:
-        if type(event).__name__ == "LabReset" and dns_sandbox.private_etc():
+        if dns_sandbox.private_etc():  # a LabReset
             for name in os.listdir(dns_sandbox.ETC_NETNS):
                 remove_hosts(name)
 
@@ -99,4 +100,4 @@ def attach(ctl) -> None:
     ctl.hooks.sandbox_created.append(files.sandbox_created)
     ctl.hooks.joined.append(files.joined)
     ctl.hooks.sandbox_removed.append(files.sandbox_removed)
-    ctl.subscribe(files.on_event)
+    ctl.subscribe(files.on_event, LabReset)

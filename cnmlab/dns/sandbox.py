@@ -27,6 +27,7 @@ options ndots:0
 
 
 HOST_RESOLV_CONF = "/etc/resolv.conf"
+RulesJob = Future | writer.Job  # the nat rules being written: done(), exception()
 
 
 def default_bridge_resolv_conf() -> str:
@@ -36,13 +37,24 @@ def default_bridge_resolv_conf() -> str:
     Docker for lab names; we ask glibc to give up after one short try instead of 20 seconds.
     """
     try:
-        with open(HOST_RESOLV_CONF) as f:
-            lines = [ln.rstrip() for ln in f if ln.split()[:1] in (["nameserver"], ["search"])]
+        st = os.stat(HOST_RESOLV_CONF)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
     except OSError:
-        lines = []
-    return ("# Written by cnmlab: a default-bridge container has no embedded DNS (as in Docker); these are\n"
+        stamp = None
+    if _default_text[0] != stamp:  # read again only when the machine's file changed
+        try:
+            with open(HOST_RESOLV_CONF) as f:
+                lines = [ln.rstrip() for ln in f if ln.split()[:1] in (["nameserver"], ["search"])]
+        except OSError:
+            lines = []
+        _default_text[:] = [stamp, (
+            "# Written by cnmlab: a default-bridge container has no embedded DNS (as in Docker); these are\n"
             "# the machine's resolvers, copied as Docker copies them. The lab world cannot reach them.\n"
-            + "".join(ln + "\n" for ln in lines) + "options timeout:1 attempts:1\n")
+            + "".join(ln + "\n" for ln in lines) + "options timeout:1 attempts:1\n")]
+    return _default_text[1]
+
+
+_default_text: list = [False, ""]  # (the machine's file's identity, the text made of it)
 
 
 def open_sockets(sandbox: str) -> tuple[socket.socket, socket.socket]:
@@ -75,7 +87,7 @@ def nat_rules(udp_port: int, tcp_port: int) -> dict[str, list[str]]:
     ]}
 
 
-def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> Future:
+def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> RulesJob:
     """Start writing the nat chains and return at once: in-process over nf_tables where `iptables`
     is iptables-nft, on the writer thread (osl/writer.py), else one iptables-restore on
     the background pool. The future is done when the rules are in place (or holds why they are not)."""
@@ -93,7 +105,12 @@ def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> Future:
 
 def private_etc() -> bool:
     """True when /etc/netns is the world's own mount (never the machine's directory)."""
-    return os.path.ismount(ETC_NETNS)
+    if not _mounted:  # once mounted it stays, for the life of the world's mount namespace
+        _mounted.extend([True] if os.path.ismount(ETC_NETNS) else [])
+    return bool(_mounted)
+
+
+_mounted: list[bool] = []
 
 
 def write_resolv_conf(sandbox: str, text: str = RESOLV_CONF) -> str | None:
@@ -101,10 +118,14 @@ def write_resolv_conf(sandbox: str, text: str = RESOLV_CONF) -> str | None:
     if not private_etc():
         return None
     directory = os.path.join(ETC_NETNS, sandbox)
-    os.makedirs(directory, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory)
     path = os.path.join(directory, "resolv.conf")
-    with open(path, "w") as f:
-        f.write(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
     return path
 
 

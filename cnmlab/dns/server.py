@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from dnslib import PTR, QTYPE, RCODE, RR, A, DNSError, DNSRecord
 
+from ..builtin_services import LIVE_REGISTER
 from .events import DnsQueryAnswered
 from .names import NameTable
 
@@ -89,7 +90,8 @@ class DnsServer:
             self._sockets[sandbox] = [udp, tcp]
             self._selector.register(udp, selectors.EVENT_READ, ("udp", sandbox, None))
             self._selector.register(tcp, selectors.EVENT_READ, ("accept", sandbox, None))
-        self._wake()
+        if not LIVE_REGISTER:
+            self._wake()
 
     def stop(self, sandbox: str) -> None:
         """Close a sandbox's sockets (an open socket would keep a dropped namespace alive)."""

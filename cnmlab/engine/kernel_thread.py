@@ -103,7 +103,8 @@ class KernelThread:
         if (threading.current_thread() is not self.thread or running is None or not running.reads_between
                 or self._serving_reads):
             return
-        self._drain_inbox()
+        if self._inbox.queue:  # looked at without the lock (~7 times a container): an item missed now waits one step
+            self._drain_inbox()
         reads = [w for w in self._waiting if w.refs is READ]
         if not reads:
             return

@@ -28,7 +28,7 @@ def attach(engine) -> None:
         elif isinstance(event, HostRemoved):
             runner.stop_all(event.host)
 
-    engine.controller.subscribe(on_event)
+    engine.controller.subscribe(on_event, LabReset, HostRemoved)
 
 
 def _runner(req: Request) -> Runner:

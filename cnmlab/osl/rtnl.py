@@ -321,20 +321,18 @@ def link_in(answers: list[tuple[int, bytes]]) -> tuple[int, str | None] | None:
     """(ifindex, MAC) of the first RTM_NEWLINK among a request's answers (a GETLINK or an echo)."""
     for kind, data in answers:
         if kind == RTM_NEWLINK:
-            index = _IFINFO.unpack_from(data)[2]
-            return index, _attrs(data[_IFINFO.size:]).get(IFLA_ADDRESS)
+            return _IFINFO.unpack_from(data)[2], _mac_in(data)
     return None
 
 
-def _attrs(data: bytes) -> dict[int, str | None]:
-    """The few link attributes we read: the MAC, as text."""
-    out: dict[int, str | None] = {}
-    offset = 0
+def _mac_in(data: bytes) -> str | None:
+    """The link's MAC as text: IFLA_ADDRESS comes early among the ~50 attributes of an echo."""
+    offset = _IFINFO.size
     while offset + _NLA.size <= len(data):
         length, kind = _NLA.unpack_from(data, offset)
         if length < _NLA.size:
             break
         if kind & 0x3FFF == IFLA_ADDRESS:
-            out[IFLA_ADDRESS] = ":".join(f"{b:02x}" for b in data[offset + 4:offset + length])
+            return data[offset + 4:offset + length].hex(":")
         offset += (length + 3) & ~3
-    return out
+    return None

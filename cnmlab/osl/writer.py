@@ -10,31 +10,64 @@ namespace of the same name.
 
 from __future__ import annotations
 
+import _thread
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 
-_pool: ThreadPoolExecutor | None = None
-_inflight: dict[str, Future] = {}  # namespace -> its write, until done
+_queue: queue.SimpleQueue = queue.SimpleQueue()
+_thread_started = False
+_start_lock = threading.Lock()
+_inflight: dict[str, Job] = {}  # namespace -> its write, until done
 _here = threading.local()
 
 
-def submit(ns: str, write: Callable[[], None]) -> Future:
-    """Run `write` (rules into namespace `ns`) on the writer thread; return its future."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nft-writer")
+class Job:
+    """One write's outcome, as much of a Future as its callers use (done, exception). A Future
+    costs a Condition and its callbacks; this is one lock, held until the write is done."""
 
-    def run() -> None:
-        _here.writing = True
-        try:
-            write()
-        finally:
-            _here.writing = False
+    __slots__ = ("ns", "write", "error", "_done")
 
-    job = _inflight[ns] = _pool.submit(run)
-    job.add_done_callback(lambda done: _inflight.pop(ns, None) if _inflight.get(ns) is done else None)
+    def __init__(self, ns: str, write: Callable[[], None]) -> None:
+        self.ns, self.write, self.error = ns, write, None
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+
+    def done(self) -> bool:
+        return not self._done.locked()
+
+    def exception(self) -> BaseException | None:
+        """Wait for the write; what it raised, or None."""
+        if self._done.locked():
+            self._done.acquire()
+            self._done.release()
+        return self.error
+
+
+def submit(ns: str, write: Callable[[], None]) -> Job:
+    """Run `write` (rules into namespace `ns`) on the writer thread; return its job."""
+    global _thread_started
+    if not _thread_started:
+        with _start_lock:
+            if not _thread_started:
+                threading.Thread(target=_run, name="nft-writer", daemon=True).start()
+                _thread_started = True
+    job = _inflight[ns] = Job(ns, write)
+    _queue.put(job)
     return job
+
+
+def _run() -> None:
+    _here.writing = True
+    while True:
+        job = _queue.get()
+        try:
+            job.write()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the job
+            job.error = exc
+        if _inflight.get(job.ns) is job:
+            del _inflight[job.ns]
+        job._done.release()
 
 
 def settle(ns: str | None) -> None:

@@ -77,7 +77,7 @@ def attach(engine) -> None:
     ctl.hooks.sandbox_created.append(mgr.sandbox_created)
     ctl.hooks.sandbox_removed.append(mgr.sandbox_removed)
     ctl.hooks.network_removed.append(mgr.network_removed)
-    ctl.subscribe(mgr.on_event)
+    ctl.subscribe(mgr.on_event, *mgr.EVENTS)
     ctl.hooks.network_inspect.append(lambda ctl, net, data, verbose: network_services(mgr, net, data, verbose))
     # Docker asks the swarm first: `network rm` names the service even while its replicas still
     # have endpoints, and `network prune` skips a service's network rather than failing.

@@ -385,6 +385,8 @@ class ServiceManager:
                                    new_id=c.id, host=c.host))
 
     # -- reset and restore -------------------------------------------------------------------
+    EVENTS = (ContainerRemoved, LabReset, LabRestored, HostRemoved, HostAdded)  # what on_event acts on
+
     def on_event(self, event) -> None:
         if isinstance(event, ContainerRemoved) and event.id in self._lost:
             service_id, slot = self._lost.pop(event.id)

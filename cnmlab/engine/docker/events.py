@@ -88,6 +88,10 @@ CONTAINER_ACTIONS = {"ContainerStarted": "start", "ContainerDied": "die", "Conta
                      "ContainerKilled": "kill", "ContainerRestarted": "restart"}
 
 
+RECORDED = (core.NetworkCreated, core.NetworkRemoved, core.EndpointJoined, core.EndpointLeft,
+            core.ContainerCreated, core.ContainerRemoved, *(getattr(core, name) for name in CONTAINER_ACTIONS))
+
+
 def _image(c) -> str:
     return getattr(c, "image", "") or ""
 
@@ -107,7 +111,7 @@ def _message(event, kind: str, action: str, actor: str, attributes: dict) -> dic
 
 def attach(engine) -> None:
     recorder = engine.extensions.provide(Recorder(engine.controller))
-    engine.controller.subscribe(recorder.on_event)
+    engine.controller.subscribe(recorder.on_event, *RECORDED)
 
 
 # -- the route --------------------------------------------------------------------
