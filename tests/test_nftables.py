@@ -71,9 +71,11 @@ def test_iptables_nft_extends_and_deletes_in_our_table():
     assert out[0].splitlines() == ["-P OUTPUT ACCEPT", "-A OUTPUT -d 10.0.9.9/32 -j SVC"]
 
 
-def test_a_refused_batch_leaves_nothing():
+@pytest.mark.parametrize("where", ["last", "middle"])  # only the last message asks for an ack
+def test_a_refused_batch_leaves_nothing(where):
+    at = "len(m)" if where == "last" else "3"
     script = (f"{sys.executable} -c \"import sys; from cnmlab.osl import nftables as n; "
-              f"m = n.dns_messages('127.0.0.11', {UDP}, {TCP}) + [n._rule('nat', 'NO_SUCH_CHAIN', [])]\n"
+              f"m = n.dns_messages('127.0.0.11', {UDP}, {TCP}); m.insert({at}, n._rule('nat', 'NO_SUCH_CHAIN', []))\n"
               "try: n.send_batch(m)\nexcept OSError as e: print(e.errno)\"; echo ---; nft list ruleset")
     out = in_scratch_netns(script)
     assert out[0].strip() == "2", "ENOENT: no such chain"
