@@ -61,6 +61,7 @@ class Store:
         self.path = str(path)
         self._lock = threading.Lock()
         self._in_batch = False
+        self._dirty: dict[tuple[str, str], tuple[int, object]] = {}  # put in the open batch, written at its commit
         self._db = self._open()
         rows = self._db.execute("SELECT kind, id, seq, data FROM objects").fetchall()
         self._mirror: dict[tuple[str, str], tuple[int, str]] = {(k, i): (seq, d) for k, i, seq, d in rows}
@@ -104,6 +105,7 @@ class Store:
         finally:
             self._in_batch = False
             with self._lock:
+                self._write_dirty()
                 self._db.execute("COMMIT")
 
     def pause_batch(self) -> bool:
@@ -112,6 +114,7 @@ class Store:
         if not self._in_batch:
             return False
         with self._lock:
+            self._write_dirty()
             self._db.execute("COMMIT")
         self._in_batch = False
         return True
@@ -122,26 +125,43 @@ class Store:
         self._in_batch = True
 
     def put(self, obj: Host | Network | Container | Endpoint) -> None:
+        """Store an object as it is now; in a batch, as it is at the batch's commit (a container
+        put at create and again at start is encoded and written once)."""
         kind = type(obj).__name__.lower()
-        key = getattr(obj, KEYS[kind])
-        data = _encode(obj).decode()
+        key = (kind, getattr(obj, KEYS[kind]))
         with self._lock:
-            known = self._mirror.get((kind, key))
+            known = self._dirty.get(key) or self._mirror.get(key)
             seq = known[0] if known else self._next()
+            if self._in_batch:
+                self._dirty[key] = (seq, obj)
+                return
+            data = _encode(obj).decode()
             self._db.execute("INSERT OR REPLACE INTO objects (kind, id, seq, data) VALUES (?, ?, ?, ?)",
-                             (kind, key, seq, data))
-            self._mirror[(kind, key)] = (seq, data)
+                             (*key, seq, data))
+            self._mirror[key] = (seq, data)
+
+    def _write_dirty(self) -> None:
+        """The batch's puts, each object once as it is now (under the lock, inside the transaction)."""
+        if not self._dirty:
+            return
+        rows = [(kind, oid, seq, _encode(obj).decode()) for (kind, oid), (seq, obj) in self._dirty.items()]
+        self._dirty = {}
+        self._db.executemany("INSERT OR REPLACE INTO objects (kind, id, seq, data) VALUES (?, ?, ?, ?)", rows)
+        for kind, oid, seq, data in rows:
+            self._mirror[(kind, oid)] = (seq, data)
 
     def delete(self, obj: Host | Network | Container | Endpoint) -> None:
         kind = type(obj).__name__.lower()
         key = getattr(obj, KEYS[kind])
         with self._lock:
+            self._dirty.pop((kind, key), None)
             self._db.execute("DELETE FROM objects WHERE kind=? AND id=?", (kind, key))
             self._mirror.pop((kind, key), None)
 
     def load(self, kind: str) -> list:
         """All objects of a kind, in the order they were first stored."""
         with self._lock:
+            self._write_dirty()
             rows = sorted((seq, data) for (k, _), (seq, data) in self._mirror.items() if k == kind)
         return [LOADERS[kind](json.loads(data)) for _, data in rows]
 
@@ -159,6 +179,7 @@ class Store:
             self._db.execute("DELETE FROM objects")
             self._db.execute("DELETE FROM meta")
             self._mirror.clear()
+            self._dirty.clear()
             self._meta.clear()
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ import secrets
 from ipaddress import IPv4Address
 
 from ..errors import Forbidden, InvalidParameter
-from ..names import check_ifname
+from ..names import check_ifname, random_hex
 from ..osl import iptables, links
 from .base import Capabilities, Driver, JoinInfo
 
@@ -56,7 +56,7 @@ def name_veth_endpoint(endpoint) -> None:
     if not endpoint.mac and endpoint.ip:
         endpoint.mac = container_mac(endpoint.ip)
     if not endpoint.host_ifname:
-        endpoint.host_ifname = "veth" + secrets.token_hex(4)[:7]
+        endpoint.host_ifname = "veth" + random_hex(7)
 
 
 def flag(network, key: str, default: bool = True) -> bool:
