@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from ..events import StepDone
+
 if TYPE_CHECKING:
     from ipaddress import IPv4Network
 
@@ -62,8 +64,6 @@ class DriverContext:
     underlay_ns: str = "underlay"
 
     def step(self, where: str, text: str) -> None:
-        from ..events import StepDone
-
         self.emit(StepDone(where=where, step=text))
 
 

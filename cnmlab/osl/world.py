@@ -13,6 +13,9 @@ from . import syscalls
 NETNS_DIR = "/run/netns"
 
 
+generation = 0  # how many times this process entered a world
+
+
 def enter() -> None:
     """Unshare net + mount + uts (+ user when not root) and mount a private /run for named netns."""
     uid, gid = os.geteuid(), os.getegid()
@@ -30,6 +33,8 @@ def enter() -> None:
                 "enable kernel.unprivileged_userns_clone or run as root"
             ) from None
         raise Forbidden(f"cannot create the lab world: {exc.strerror} (missing CAP_SYS_ADMIN?)") from None
+    global generation
+    generation += 1  # namespace fds kept from before (osl/netns.py's homes) point at the old world
     if uid != 0:
         _map_to_root(uid, gid)
     # Make every mount private first, so nothing mounted below propagates to the machine.
