@@ -35,3 +35,11 @@ def test_bad_arguments_get_one_line_errors():
                             text=True, timeout=60)
     assert result.returncode == 2
     assert "--n takes comma-separated counts" in result.stderr
+
+
+def test_controller_benchmark_builds_in_its_own_world():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.controller", "5", "1", "--profile"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("run 0: ") and "kernel thread CPU" in result.stdout
+    assert "function calls" in result.stdout  # the profile of the last run
