@@ -62,29 +62,51 @@ def away(kind: str) -> Iterator[int]:
     A thread always comes back, so its home namespaces are the same at every call: their fds are
     opened once per thread and world (a container leaves home four times, and each open of
     /proc/thread-self is a lookup). Nested, the thread is not at home: a fresh fd, as before."""
-    state = _homes.__dict__
-    if state.get("away"):
+    homes = getattr(_local, "homes", None)
+    if homes is None:
+        homes = _local.homes = _Homes()
+    if homes.away:
         fd = os.open(f"/proc/thread-self/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
         try:
             yield fd
         finally:
             os.close(fd)
         return
-    if state.get("generation") != world.generation:  # a new world: fds kept are of the old one
-        for fd in state.get("fds", {}).values():
-            os.close(fd)
-        state["fds"], state["generation"] = {}, world.generation
-    fd = state["fds"].get(kind)
-    if fd is None:
-        fd = state["fds"][kind] = os.open(f"/proc/thread-self/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-    state["away"] = True
+    fd = homes.fd(kind)
+    homes.away = True
     try:
         yield fd
     finally:
-        state["away"] = False
+        homes.away = False
 
 
-_homes = threading.local()
+class _Homes:
+    """One thread's home namespace fds; closed when the thread ends (its thread-local goes)."""
+
+    def __init__(self) -> None:
+        self.fds: dict[str, int] = {}
+        self.generation = world.generation
+        self.away = False
+
+    def fd(self, kind: str) -> int:
+        if self.generation != world.generation:  # a new world: the fds kept are of the old one
+            self.close()
+            self.generation = world.generation
+        fd = self.fds.get(kind)
+        if fd is None:
+            fd = self.fds[kind] = os.open(f"/proc/thread-self/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+        return fd
+
+    def close(self) -> None:
+        fds, self.fds = self.fds, {}
+        for fd in fds.values():
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_local = threading.local()
 
 
 UTS_DIR = "/run/uts"
