@@ -49,3 +49,36 @@ def test_a_removed_container_leaves_at_once_and_its_name_is_free(lab):
         assert "again" not in [n["Name"] for n in lab.namespaces()]
     lab.run("again", network="bridge")
     assert lab.exec("again", ["hostname"]).stdout.strip() == lab.inspect("again")["Config"]["Hostname"]
+
+
+ENTERS_FROM_THREADS = r"""
+import os, threading
+from cnmlab.osl import netns, world
+world.enter()  # a private world of this process's own
+netns.Namespaces().create("t1", handle=False)
+home = os.readlink("/proc/thread-self/ns/net")
+before = len(os.listdir("/proc/self/fd"))
+def work():
+    with netns.entered("t1"):
+        assert os.readlink("/proc/thread-self/ns/net") != home
+        with netns.entered("t1"):  # nested: back to t1, not to the thread's home
+            pass
+        assert os.readlink("/proc/thread-self/ns/net") != home
+    assert os.readlink("/proc/thread-self/ns/net") == home
+for _ in range(40):
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+work()
+print(before, len(os.listdir("/proc/self/fd")))
+"""
+
+
+def test_threads_that_enter_namespaces_keep_no_fds_after_they_end():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", ENTERS_FROM_THREADS], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    before, after = map(int, result.stdout.split())
+    assert after == before, "40 ended threads left their home namespace fds open"
