@@ -3,6 +3,12 @@
 A client of the engine: every change goes through `cnmlab.client`; it never touches the kernel.
 """
 
+import os
+
+# The stylesheet of every screen but home, and of the dialogs (their CSS_PATH): Textual loads it
+# when the first of them opens, so the first frame does not parse it (cnmlab.tcss is home's).
+SCREENS_CSS = os.path.join(os.path.dirname(__file__), "screens.tcss")
+
 
 def run(starter: bool = True) -> int:
     """Open the app on the current lab (building the starter topology on an empty lab if `starter`)."""
