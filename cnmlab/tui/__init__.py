@@ -14,6 +14,18 @@ def run(starter: bool = True) -> int:
     """Open the app on the current lab (building the starter topology on an empty lab if `starter`)."""
     from .app import CnmlabApp
 
-    app = CnmlabApp(starter=starter)
+    return run_app(CnmlabApp(starter=starter))
+
+
+def run_app(app) -> int:
+    """Run a cnmlab app in this terminal; its exit code.
+
+    Everything imported so far (Textual, rich, the app's modules) lives as long as the process,
+    so it is frozen out of the cyclic garbage collector first: otherwise a full collection walks
+    all of it just before the first frame (50-65 ms on the class machine, item 20 of
+    docs/benchmarks.md's history). Reference counting still frees what the app lets go."""
+    import gc
+
+    gc.freeze()
     app.run()
     return app.return_code or 0
