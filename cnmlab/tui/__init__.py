@@ -12,6 +12,9 @@ SCREENS_CSS = os.path.join(os.path.dirname(__file__), "screens.tcss")
 
 def run(starter: bool = True) -> int:
     """Open the app on the current lab (building the starter topology on an empty lab if `starter`)."""
+    import gc
+
+    gc.disable()  # Textual's import makes no garbage worth collecting (run_app turns the collector back on)
     from .app import CnmlabApp
 
     return run_app(CnmlabApp(starter=starter))
@@ -27,5 +30,6 @@ def run_app(app) -> int:
     import gc
 
     gc.freeze()
+    gc.enable()
     app.run()
     return app.return_code or 0
