@@ -21,7 +21,8 @@ class Footer(TextualFooter):
         """What the footer's compose reads: each active binding, whether it is enabled, its tooltip."""
         bindings = tuple((binding, enabled, tooltip) for _, binding, enabled, tooltip in
                          self.screen.active_bindings.values())
-        return bindings, self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE, getattr(self, "combine_groups", None)
+        palette = self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE
+        return bindings, palette, getattr(self, "combine_groups", None)
 
     async def recompose(self) -> None:
         if not self.is_attached:
