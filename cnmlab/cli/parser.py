@@ -37,10 +37,11 @@ def terminal_columns(fallback: int = 80) -> int:
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None,
+                 **kwargs):
         if width is None:
             width = terminal_columns() - 2  # as argparse's own
-        super().__init__(prog, indent_increment, max_help_position, width)
+        super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
 
 
 class Parser(argparse.ArgumentParser):
