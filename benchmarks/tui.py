@@ -2,6 +2,11 @@
 
 "First frame" is the first time the pane shows the app (more than a few visible characters);
 "lab shown" is when a container of the benchmark's lab appears on it. The engine is already up.
+
+The pane is read every 10 ms through one tmux control-mode client (`tmux -C`, kept open for the
+run): a read costs the tmux server a capture and nothing else. The first version ran
+`tmux capture-pane` for each read, a new process every 10 ms on a 2-core machine beside the app
+it timed; `poll="spawn"` still does, to compare the two (docs/benchmarks.md, history item 20).
 """
 
 from __future__ import annotations
@@ -21,6 +26,42 @@ def _pane(tmux: list[str]) -> str:
     return subprocess.run(tmux + ["capture-pane", "-p", "-t", "bench"], capture_output=True, text=True).stdout
 
 
+class _ControlClient:
+    """A tmux control-mode client of the session: `capture()` asks for the pane's text over its
+    stdin and reads the answer's %begin ... %end block (blocks flagged 0 are tmux's own)."""
+
+    def __init__(self, tmux: list[str]) -> None:
+        self._proc = subprocess.Popen(tmux + ["-C", "attach", "-f", "ignore-size,read-only,no-output", "-t", "bench"],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, errors="replace")
+
+    def capture(self) -> str:
+        try:
+            self._proc.stdin.write("capture-pane -p -t bench\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            return ""
+        lines: list[str] = []
+        ours = False
+        for line in self._proc.stdout:
+            if line.startswith("%begin"):
+                ours, lines = line.split()[3:4] == ["1"], []
+            elif line.startswith(("%end", "%error")):
+                if ours:
+                    return "".join(lines)
+            elif ours:
+                lines.append(line)
+        return ""  # the session ended
+
+    def close(self) -> None:
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
 def _new_session(tmux: list[str], cmd: str, tries: int = 3) -> str | None:
     """Start the pane; None when it runs, else why not. tmux may lose its server at start ("server
     exited unexpectedly": once seen after a 1000-container build, not reproduced since), so a
@@ -37,7 +78,7 @@ def _new_session(tmux: list[str], cmd: str, tries: int = 3) -> str | None:
     return f"tmux could not start the pane ({tries} tries): {why}"
 
 
-def first_frame(runs: int, expect: str = "c0") -> dict:
+def first_frame(runs: int, expect: str = "c0", poll: str = "control") -> dict:
     if not shutil.which("tmux"):
         return {"error": "tmux is not installed"}
     tmux = ["tmux", "-L", f"cnmlab-bench-{os.getpid()}", "-f", "/dev/null"]
@@ -51,10 +92,13 @@ def first_frame(runs: int, expect: str = "c0") -> dict:
             if failed:
                 return {"error": failed, "first_frame_s": frames} if frames else {"error": failed}
             frame = lab = None
+            reader = _ControlClient(tmux) if poll == "control" else None
             while time.perf_counter() - t0 < TIMEOUT and lab is None:
-                text = _pane(tmux)
+                text = reader.capture() if reader else _pane(tmux)
                 now = time.perf_counter() - t0
                 if EXITED in text:
+                    if reader:
+                        reader.close()
                     subprocess.run(tmux + ["kill-session", "-t", "bench"], capture_output=True)
                     return {"error": "the TUI exited: " + " | ".join(text.strip().splitlines()[-3:])[:300]}
                 if frame is None and len("".join(text.split())) > 20:
@@ -62,6 +106,8 @@ def first_frame(runs: int, expect: str = "c0") -> dict:
                 if frame is not None and expect in text:
                     lab = now
                 time.sleep(0.01)
+            if reader:
+                reader.close()
             subprocess.run(tmux + ["kill-session", "-t", "bench"], capture_output=True)
             if frame is None:
                 return {"error": f"no frame within {TIMEOUT:.0f} s (is the TUI there? last pane: {text.strip()[:120]!r})"}

@@ -8,20 +8,47 @@ activation). Errors come back as the core's exception types with the engine's on
 
 from __future__ import annotations
 
+import _socket
 import _thread
-import contextlib
 import json
 import os
-import socket
-import struct
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import quote, urlencode
 
-from . import engine_log, paths
+from . import paths
 from .errors import CnmError, Conflict, EngineUnavailable, NotFound, from_status
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (5 ms of a CLI command)
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterator
+    from pathlib import Path
+
+# What a plain command (`network ls`, `ps`, `inspect c1`) loads is what every command of a
+# student's script pays: the socket module (its enums, selectors), pathlib, urllib.parse and
+# threading would be a fifth of it, so the request path does without them and the rest of the
+# client imports them where it uses them (tests/test_cli_imports.py keeps it so).
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(text: str, safe: str = "") -> str:
+    """urllib.parse.quote, without its import for a name that needs no quoting (as Docker's
+    names never do)."""
+    if _UNRESERVED.issuperset(text):
+        return text
+    from urllib.parse import quote as quote_all
+
+    return quote_all(text, safe=safe)
+
+
+def urlencode(query: dict) -> str:
+    """urllib.parse.urlencode, without its import for plain keys and values (`all=1`, `t=10`)."""
+    pairs = [(str(k), str(v)) for k, v in query.items()]
+    if all(_UNRESERVED.issuperset(k) and _UNRESERVED.issuperset(v) for k, v in pairs):
+        return "&".join(f"{k}={v}" for k, v in pairs)
+    from urllib.parse import urlencode as encode_all
+
+    return encode_all(query)
 
 START_TIMEOUT = 60.0
 
@@ -56,8 +83,11 @@ class _BadReply(OSError):
     """The engine's answer was cut short or was not HTTP (it died mid-answer, or is stopping)."""
 
 
-def _connect(path: str, timeout: float) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect(path: str, timeout: float) -> _socket.socket:
+    """A connection to the engine: the C socket type itself, which has every call a request
+    makes (socket.socket subclasses it for makefile and enum-typed attributes, which only
+    streams need)."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(path)
@@ -67,18 +97,18 @@ def _connect(path: str, timeout: float) -> socket.socket:
     return sock
 
 
-def _dropped(sock: socket.socket) -> bool:
+def _dropped(sock: _socket.socket) -> bool:
     """The engine closed a kept connection (it restarted, or answered `Connection: close`)."""
     try:
         sock.setblocking(False)
-        return sock.recv(1, socket.MSG_PEEK) == b""
+        return sock.recv(1, _socket.MSG_PEEK) == b""
     except BlockingIOError:
         return False
     except OSError:
         return True
 
 
-def _exchange(sock: socket.socket, timeout: float, request: bytes) -> tuple[int, bytes, bool, str]:
+def _exchange(sock: _socket.socket, timeout: float, request: bytes) -> tuple[int, bytes, bool, str]:
     """One HTTP/1.1 exchange on a connected socket: (status, body, whether the engine keeps it
     open, the body's Content-Type).
 
@@ -114,13 +144,13 @@ def _exchange(sock: socket.socket, timeout: float, request: bytes) -> tuple[int,
 
 class Client:
     def __init__(self, socket_path: str | Path | None = None, autostart: bool = True, timeout: float = 120.0):
-        self.socket_path = str(socket_path or paths.socket_path())
+        self.socket_path = str(socket_path or paths.socket_file())
         self.autostart = autostart
         self.timeout = timeout
         self._dir_checked = False
         # One kept-alive connection: a script's 100 `run`s pay one connect and one engine-side
         # thread, not 100. (_thread is built in: no import cost for a CLI command.)
-        self._kept: socket.socket | None = None
+        self._kept: _socket.socket | None = None
         self._kept_lock = _thread.allocate_lock()
 
     # -- transport --------------------------------------------------------------
@@ -144,8 +174,8 @@ class Client:
 
     def _send(self, method: str, path: str, body, timeout: float | None):
         if not self._dir_checked:  # a socket in someone else's directory is not our engine
-            if (owner := paths.foreign_owner(Path(self.socket_path).parent)) is not None:
-                raise EngineUnavailable(f"{Path(self.socket_path).parent} belongs to another user (uid {owner}): "
+            if (owner := paths.foreign_owner(os.path.dirname(self.socket_path))) is not None:
+                raise EngineUnavailable(f"{os.path.dirname(self.socket_path)} belongs to another user (uid {owner}): "
                                         "not connecting to an engine there")
             self._dir_checked = True
         data = b"" if body is None else wire.encode(body)
@@ -213,9 +243,11 @@ class Client:
         """Start the engine in the background and wait until it answers."""
         import subprocess
 
+        from . import engine_log
+
         log = paths.log_path()
         paths.private_dir(log.parent)
-        env = dict(os.environ, CNMLAB_RUNTIME_DIR=str(Path(self.socket_path).parent))
+        env = dict(os.environ, CNMLAB_RUNTIME_DIR=os.path.dirname(self.socket_path))
         engine_log.rotate(log)
         fd = engine_log.open_private(log)
         with open(fd, "ab") as out:
@@ -356,8 +388,10 @@ class Client:
         try:
             self.start(made["Id"])
         except CnmError:
-            with contextlib.suppress(CnmError):
+            try:
                 self.rm(made["Id"], force=True)
+            except CnmError:
+                pass  # the start's own error is the one to tell
             raise
         return made
 
@@ -397,6 +431,8 @@ class Client:
     def _raw(self, method: str, path: str) -> socket.socket:
         if not self.running():
             self.request("GET", "/_ping")
+        import socket
+
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(self.socket_path)
         sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
@@ -469,6 +505,8 @@ class Client:
         """Engine events as they happen (blocks; stop iterating to close the stream)."""
         if not self.running():
             self.request("GET", "/_ping")
+        import socket
+
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(self.socket_path)
         try:
@@ -550,7 +588,7 @@ def read_frames(reader, tty: bool) -> Iterator[tuple[str, bytes]]:
             yield "stdout", data
         return
     while len(head := reader.read(8)) == 8:
-        kind, size = struct.unpack(">BxxxL", head)
+        kind, size = head[0], int.from_bytes(head[4:], "big")  # struct's ">BxxxL"
         yield ("stderr" if kind == 2 else "stdout"), reader.read(size)
 
 

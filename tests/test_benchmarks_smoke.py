@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_benchmark_runs_once_at_n10(tmp_path):
     out = tmp_path / "bench.json"
-    result = subprocess.run([sys.executable, "-m", "benchmarks", "--n", "10", "--runs", "1", "--only", "build,api",
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--n", "10", "--runs", "1", "--only", "build,api,tui",
                              "--json", str(out), "--no-table"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     data = json.loads(out.read_text())
@@ -26,6 +26,7 @@ def test_benchmark_runs_once_at_n10(tmp_path):
         assert row[way]["build_ms"] > 0 and row[way]["per_container_ms"] > 0
     assert set(row["ratios"]) == {"engine_vs_floor", "batch_vs_floor", "ip_vs_engine", "ip_vs_batch"}
     assert data["api"]["container_inspect_ms"] > 0
+    assert data["tui"]["first_frame_ms"] > 0 and data["tui"]["lab_shown_ms"] > 0  # read through tmux -C
     assert {t["measure"] for t in data["targets"]} >= {"20x20 matrix (s)", "TUI first frame (s)"}
     assert data["machine"]["cores"] >= 1
 

@@ -3,9 +3,12 @@
 Speed itself belongs in benchmarks; this checks the cause: a command that asks the engine one
 question and prints the answer must not load asyncio (AsyncClient), textual, scapy, yaml
 (guided labs), rich.markdown or the kernel libraries; nor msgspec and the API's types (it sends
-no body) or subprocess (it runs no process).
+no body) or subprocess (it runs no process); nor the standard library's socket module (the
+request uses the C socket type), pathlib, urllib.parse (with ipaddress), threading, typing,
+struct or shutil (argparse's help formatter loads it for every argument; cli/parser.py's does not).
 """
 
+import argparse
 import json
 import subprocess
 import sys
@@ -15,7 +18,9 @@ import pytest
 from cnmlab import cli
 
 HEAVY = ("asyncio", "textual", "scapy", "yaml", "pyroute2", "rich.markdown", "cnmlab.labs", "cnmlab.tui",
-         "http.client", "msgspec", "cnmlab.api.types", "subprocess")  # no body sent, no process run
+         "http.client", "msgspec", "cnmlab.api.types", "subprocess",  # no body sent, no process run
+         "socket", "selectors", "pathlib", "urllib", "ipaddress", "threading", "typing", "struct", "shutil",
+         "cnmlab.engine_log")
 # Run the real CLI entry point, then report which modules it loaded.
 WRAPPER = ("import json, sys\nfrom cnmlab.cli import main\nrc = main(sys.argv[1:])\n"
            "print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\nsys.exit(rc)")
@@ -38,6 +43,24 @@ def test_every_command_is_in_the_table():
     assert set(sub.choices) == set(cli.COMMANDS)
     for command, module in cli.COMMANDS.items():
         assert command in cli.build_parser((module,))._actions[-1].choices, (command, module)
+
+
+def test_every_subcommand_parser_builds():
+    """Subcommands' parsers are built when chosen (cli/parser.py): build each one here, so a
+    mistake in one (a clashing flag) fails a test, not only the student who types that command."""
+    def walk(parser, prog):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name in action.choices:
+                    sub = action.choices[name]
+                    assert isinstance(sub, argparse.ArgumentParser), (prog, name)
+                    if sub.prog not in built:  # (an alias names a parser already walked)
+                        built.append(sub.prog)
+                        walk(sub, sub.prog)
+
+    built: list[str] = []
+    walk(cli.build_parser(), "cnmlab")
+    assert "cnmlab network ls" in built and "cnmlab run" in built and "cnmlab lab check" in built
 
 
 @pytest.mark.kernel

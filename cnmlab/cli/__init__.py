@@ -14,6 +14,7 @@ import importlib
 import sys
 
 from ..errors import CnmError
+from .parser import Parser
 
 # top-level command -> the module in cnmlab/cli that registers it (imported only when used)
 COMMANDS = {
@@ -40,7 +41,7 @@ def _command_in(argv: list[str]) -> str | None:
 
 
 def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="cnmlab",
         description="Learn Docker networking by building it for real, in private Linux namespaces.",
     )

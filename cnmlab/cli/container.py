@@ -15,6 +15,7 @@ import sys
 from .. import paths
 from ..client import Client
 from ..errors import InvalidParameter, NotFound
+from .parser import Parser
 from .render import each, print_json, table
 
 # Docker flags cnmlab's own CLI does not take (True: the flag takes a value).
@@ -31,7 +32,7 @@ DOCKER_ONLY = {"--dns": True, "--dns-search": True, "--dns-option": True, "--add
                "-a": True, "--attach": True}
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(Parser):
     """A subcommand parser whose errors are one line, naming Docker's own command for Docker's flags."""
 
     def error(self, message: str):  # noqa: D401 - argparse's hook

@@ -158,12 +158,13 @@ def start(args) -> int:
 
 
 def play(args) -> int:
+    from ..tui import run_app
     from ..tui.guided_lab import GuidedApp
 
     lab = _find(args)
     client = Client()
     _labs().runner.start(client, lab)
-    GuidedApp(lab, client=client).run()
+    run_app(GuidedApp(lab, client=client))
     return 0
 
 

@@ -3,11 +3,33 @@
 A client of the engine: every change goes through `cnmlab.client`; it never touches the kernel.
 """
 
+import os
+
+# The stylesheet of every screen but home, and of the dialogs (their CSS_PATH): Textual loads it
+# when the first of them opens, so the first frame does not parse it (cnmlab.tcss is home's).
+SCREENS_CSS = os.path.join(os.path.dirname(__file__), "screens.tcss")
+
 
 def run(starter: bool = True) -> int:
     """Open the app on the current lab (building the starter topology on an empty lab if `starter`)."""
+    import gc
+
+    gc.disable()  # Textual's import makes no garbage worth collecting (run_app turns the collector back on)
     from .app import CnmlabApp
 
-    app = CnmlabApp(starter=starter)
+    return run_app(CnmlabApp(starter=starter))
+
+
+def run_app(app) -> int:
+    """Run a cnmlab app in this terminal; its exit code.
+
+    Everything imported so far (Textual, rich, the app's modules) lives as long as the process,
+    so it is frozen out of the cyclic garbage collector first: otherwise a full collection walks
+    all of it just before the first frame (50-65 ms on the class machine, item 20 of
+    docs/benchmarks.md's history). Reference counting still frees what the app lets go."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
     app.run()
     return app.return_code or 0

@@ -9,12 +9,15 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog
+from textual.widgets import Header, RichLog
 
+from . import SCREENS_CSS
 from .event_text import event_line, event_name
+from .footer import Footer
 
 
 class EventsScreen(Screen):
+    CSS_PATH = SCREENS_CSS
     AUTO_FOCUS = "#events-log"
     BINDINGS = [Binding("ctrl+l", "clear", "Clear"), Binding("s", "toggle_steps", "Steps on/off")]
 

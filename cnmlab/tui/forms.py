@@ -22,6 +22,7 @@ from ..errors import CnmError
 from ..ipam import check_subnet
 from ..names import CONTAINER_NAME, NETWORK_NAME, check_host_name
 from ..sandbox import parse_port
+from . import SCREENS_CSS
 from .calls import readable
 from .model import LabModel
 from .picture import Selection
@@ -44,6 +45,7 @@ def key_values(text: str) -> dict[str, str]:
 
 class FormScreen(ModalScreen[str | None]):
     """A dialog of fields; submit runs `perform(client, values)` in a worker."""
+    CSS_PATH = SCREENS_CSS
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     HEADING = ""

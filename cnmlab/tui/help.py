@@ -6,6 +6,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from . import SCREENS_CSS
 HELP = """\
 # cnmlab: the Container Network Model, live
 
@@ -45,6 +46,7 @@ first leaves the field); `q` quits.
 
 
 class HelpScreen(ModalScreen[None]):
+    CSS_PATH = SCREENS_CSS
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:

@@ -11,10 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, Select, Static
 
+from . import SCREENS_CSS
 from .calls import readable
 from .fields import ScreenField, keep_focus_off_fields
+from .footer import Footer
 from .probe import OUTCOME_STYLE, PROTOCOLS, rule_line
 
 SYMBOL = {"reachable": "✔ ok", "refused": "⊘ refused", "no route": "✘ no route", "timeout": "✘ timeout",
@@ -63,6 +65,7 @@ class PortField(ScreenField):
 
 
 class MatrixScreen(Screen):
+    CSS_PATH = SCREENS_CSS
     AUTO_FOCUS = "#grid"
     BINDINGS = [Binding("r", "run", "Re-run"), Binding("f", "next_network", "Network filter")]
 

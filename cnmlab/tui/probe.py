@@ -17,10 +17,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Header, Input, Label, Select, Static
 
+from . import SCREENS_CSS
 from .calls import readable
 from .fields import ScreenField, keep_focus_off_fields
+from .footer import Footer
 from .model import LabModel
 from .trace import TraceView, trace_summary
 
@@ -85,6 +87,7 @@ class DestinationInput(ProbeField):
 
 
 class ProbeScreen(Screen):
+    CSS_PATH = SCREENS_CSS
     AUTO_FOCUS = "#src"
     BINDINGS = [
         Binding("s", "send", "Send"),
