@@ -345,7 +345,7 @@ class _Handler(socketserver.StreamRequestHandler):
             self._stream(route, req)
             return False
         try:
-            if route.kernel:  # the kernel thread sends the reply itself (`_answer`); what it could not, this thread does
+            if route.kernel:  # the kernel thread sends the reply itself (`_answer`); what it could not, we do
                 unsent = engine.kernel.submit(self._answer, route, req, holds=_holds(route, req),
                                               reads_between=True).result()
                 if unsent:
