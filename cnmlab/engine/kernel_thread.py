@@ -42,8 +42,9 @@ class _Work:
     args: tuple
     kwargs: dict
     future: Future
-    refs: Holds  # as submitted; `holds` is what they resolve to when the work is admitted
+    refs: Holds  # as submitted; `holds` is what they resolve to, when it matters (`_resolve`)
     holds: Holds = None
+    resolved: bool = False
     reads_between: bool = False  # a client's request: reads may run between its steps
     parked: dict = field(default_factory=dict)  # what the parking hooks handed back, restored on waking
     greenlet: Any = None
@@ -87,8 +88,11 @@ class KernelThread:
         if (threading.current_thread() is not self.thread or work is None or self._serving_reads
                 or greenlet.getcurrent().parent is None):
             return fn()
-        if work.holds is not None and work.refs is not READ:
-            work.holds = work.holds | self.resolve(concerns)
+        if work.refs is not READ:
+            if not work.resolved:  # admitted with nothing parked: its holds are looked up as it parks
+                self._resolve(work)
+            if work.holds is not None:
+                work.holds = work.holds | self.resolve(concerns)
         me = greenlet.getcurrent()
         work.parked = {i: park() for i, (park, _) in enumerate(self.on_park)}
         self._parked.add(work)
@@ -178,8 +182,8 @@ class KernelThread:
     def _admit_one(self) -> bool:
         ahead: list[Holds] = [w.holds for w in self._parked]
         for work in self._waiting:
-            if work.refs is not READ:
-                work.holds = None if work.refs is None else frozenset(self.resolve(work.refs))
+            if work.refs is not READ and ahead:  # with nothing parked or held up, nothing to check it against
+                self._resolve(work)
                 if any(_overlap(work.holds, h) for h in ahead):
                     ahead.append(work.holds)  # work behind it on the same objects keeps its place
                     continue
@@ -188,6 +192,13 @@ class KernelThread:
             self._switch(work, work)
             return True
         return False
+
+    def _resolve(self, work: _Work) -> None:
+        """What the work's refs hold, looked up now. Only when a change is parked (it is checked
+        against it) or parks itself (others are checked against it): the look-ups of every name a
+        request mentions cost 50 us a request, and most of the time nothing is parked."""
+        work.holds = None if work.refs is None else frozenset(self.resolve(work.refs))
+        work.resolved = True
 
     def _switch(self, work: _Work, value) -> None:
         self._running = work
