@@ -178,27 +178,35 @@ def parse_publish(spec: str) -> dict:
 
 class ContainerTable(dict):
     """The lab's containers by id, with an index by name, so finding one (`rm NAME`, the name
-    check of every `run`) costs the same with 2,000 containers as with 2. Names never change."""
+    check of every `run`) costs the same with 2,000 containers as with 2, and the few in
+    `container:NAME` mode apart, so removing a sandbox does not walk them all for its sharers.
+    Names and network modes never change."""
 
     def __init__(self) -> None:
         super().__init__()
         self.by_name: dict[str, Container] = {}
+        self.sharing: dict[str, Container] = {}  # those in container:NAME mode, by id
 
     def __setitem__(self, key: str, container: Container) -> None:
         super().__setitem__(key, container)
         self.by_name[container.name] = container
+        if container.network_mode.startswith(SHARED_PREFIX):
+            self.sharing[key] = container
 
     def __delitem__(self, key: str) -> None:
         self.by_name.pop(self[key].name, None)
+        self.sharing.pop(key, None)
         super().__delitem__(key)
 
     def pop(self, key: str, *default):
         if key in self:
             self.by_name.pop(self[key].name, None)
+            self.sharing.pop(key, None)
         return super().pop(key, *default)
 
     def clear(self) -> None:
         self.by_name.clear()
+        self.sharing.clear()
         super().clear()
 
 
@@ -262,7 +270,7 @@ class Sandbox:
             ctl.sandboxes.pop(c.id, None)
             return
         # sharers keep the namespace alive: the drivers take their links out one by one
-        stays = any(other.shares == c.id for other in ctl.containers.values())
+        stays = any(other.shares == c.id for other in ctl.containers.sharing.values())
         for ep in self.endpoints():
             ep.leave(self, ctl.networks[ep.network_id], teardown=True, namespace_stays=stays)
         ctl.hooks.run(ctl.hooks.sandbox_removed, c)
