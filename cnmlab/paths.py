@@ -42,7 +42,9 @@ def state_dir() -> Path:
 
 
 def socket_path() -> Path:
-    return runtime_dir() / "engine.sock"
+    from pathlib import Path
+
+    return Path(socket_file())
 
 
 def socket_file() -> str:

@@ -1,8 +1,9 @@
 """The embedded DNS feature: hooks the name table, the server and each sandbox into the lab.
 
 Only sandboxes on user-defined networks get a resolver, as in Docker: a container on the
-default bridge keeps the machine's resolv.conf and no lab names. The resolver is started at the
-sandbox's first user-network join and stays until the sandbox goes (Docker keeps it too).
+default bridge keeps the machine's resolv.conf and no lab names. The resolver is started when
+the sandbox is made if the container joins a user network (else at its first user-network
+connect), and stays until the sandbox goes (Docker keeps it too).
 """
 
 from __future__ import annotations

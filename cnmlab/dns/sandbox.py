@@ -41,20 +41,21 @@ def default_bridge_resolv_conf() -> str:
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
     except OSError:
         stamp = None
+    global _default_text
     if _default_text[0] != stamp:  # read again only when the machine's file changed
         try:
             with open(HOST_RESOLV_CONF) as f:
                 lines = [ln.rstrip() for ln in f if ln.split()[:1] in (["nameserver"], ["search"])]
         except OSError:
             lines = []
-        _default_text[:] = [stamp, (
+        _default_text = (stamp, (
             "# Written by cnmlab: a default-bridge container has no embedded DNS (as in Docker); these are\n"
             "# the machine's resolvers, copied as Docker copies them. The lab world cannot reach them.\n"
-            + "".join(ln + "\n" for ln in lines) + "options timeout:1 attempts:1\n")]
+            + "".join(ln + "\n" for ln in lines) + "options timeout:1 attempts:1\n"))
     return _default_text[1]
 
 
-_default_text: list = [False, ""]  # (the machine's file's identity, the text made of it)
+_default_text: tuple = (False, "")  # (the machine's file's identity, the text made of it)
 
 
 def open_sockets(sandbox: str) -> tuple[socket.socket, socket.socket]:
@@ -105,12 +106,13 @@ def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> RulesJob:
 
 def private_etc() -> bool:
     """True when /etc/netns is the world's own mount (never the machine's directory)."""
-    if not _mounted:  # once mounted it stays, for the life of the world's mount namespace
-        _mounted.extend([True] if os.path.ismount(ETC_NETNS) else [])
-    return bool(_mounted)
+    global _etc_mounted
+    if not _etc_mounted:  # once mounted it stays, for the life of the world's mount namespace
+        _etc_mounted = os.path.ismount(ETC_NETNS)
+    return _etc_mounted
 
 
-_mounted: list[bool] = []
+_etc_mounted = False
 
 
 def write_resolv_conf(sandbox: str, text: str = RESOLV_CONF) -> str | None:

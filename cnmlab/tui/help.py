@@ -7,6 +7,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 from . import SCREENS_CSS
+
 HELP = """\
 # cnmlab: the Container Network Model, live
 
