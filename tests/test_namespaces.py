@@ -82,3 +82,36 @@ def test_threads_that_enter_namespaces_keep_no_fds_after_they_end():
     assert result.returncode == 0, result.stderr[-2000:]
     before, after = map(int, result.stdout.split())
     assert after == before, "40 ended threads left their home namespace fds open"
+
+
+SYSCTLS_THROUGH_OWN_PROCFS = r"""
+import os
+from cnmlab.osl import netns, world
+world.enter()
+spaces = netns.Namespaces()
+every = netns._SysctlProc.EVERY // 2  # sandboxes per procfs instance (two writes each)
+for i in range(3 * every + 1):
+    spaces.create(f"t{i}", handle=False)
+procs = [line.split()[4] for line in open("/proc/self/mountinfo") if " - proc " in line]
+ipv6_off = []
+for name in ("t0", f"t{every}", f"t{3 * every}"):
+    with netns.entered(name):
+        ipv6_off.append(open("/proc/sys/net/ipv6/conf/all/disable_ipv6").read().strip()
+                        + open("/proc/sys/net/ipv6/conf/default/disable_ipv6").read().strip())
+print(" ".join(procs), "|", " ".join(ipv6_off))
+"""
+
+
+def test_sysctls_go_through_one_private_procfs_at_a_time():
+    """A fresh procfs instance every 64 sandboxes keeps the first sysctl lookup of a new namespace
+    from walking every earlier one's dentries (osl/netns._SysctlProc); each sandbox still has
+    IPv6 off, and the instances before the newest are gone."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", SYSCTLS_THROUGH_OWN_PROCFS], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    mounts, ipv6_off = result.stdout.split("|")
+    assert sorted(mounts.split()) == ["/proc", "/run/cnmlab-proc/3"]
+    assert ipv6_off.split() == ["11", "11", "11"]

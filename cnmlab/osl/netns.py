@@ -157,12 +157,12 @@ def delete_uts(name: str, background: bool = False) -> None:
     (reaper.drop if background else drop_bind_mount)(uts_path(name))
 
 
-def drop_bind_mount(target: str) -> None:
+def drop_bind_mount(target: str, directory: bool = False) -> None:
     """Undo a namespace's bind mount and remove its mount point; a missing one is fine."""
     with contextlib.suppress(OSError):
         syscalls.umount(target)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(target)
+        (os.rmdir if directory else os.unlink)(target)
 
 
 class Reaper:
@@ -213,9 +213,52 @@ class Reaper:
 reaper = Reaper()
 
 
+class _SysctlProc:
+    """The procfs sysctls are written through: one of the world's own, mounted afresh now and then.
+
+    The first /proc/sys lookup in a new namespace walks a cached dentry of every namespace that
+    looked before it (they share one hash chain, and each is skipped as not its own): 0.17 ms in
+    the first of 1000 sandboxes, 1.7 ms in the last, the main reason a container cost more the
+    more there were. A procfs instance has dentries of its own, so a fresh one every
+    `EVERY` writes keeps that walk short; the one before is detached (nothing keeps it open).
+    Outside a world, or where procfs cannot be mounted (rootless: the pid namespace is not the
+    world's), sysctls go through /proc."""
+
+    EVERY = 128  # writes: 64 sandboxes (IPv6 off, all and default)
+    DIR = "/run/cnmlab-proc"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._root, self._writes, self._mounts, self._generation = "/proc", 0, 0, 0
+
+    def root(self) -> str:
+        with self._lock:
+            if self._generation != world.generation:  # a (new) world: its own /run, nothing mounted yet
+                self._root, self._writes, self._generation = "/proc", 0, world.generation
+            if self._generation and self._writes % self.EVERY == 0 and self._root is not None:
+                self._remount()
+            self._writes += 1
+            return self._root or "/proc"
+
+    def _remount(self) -> None:
+        target = f"{self.DIR}/{self._mounts}"
+        try:
+            os.makedirs(target, exist_ok=True)
+            syscalls.mount("proc", target, "proc", syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
+        except OSError:
+            self._root = None  # cannot mount here: /proc from now on
+            return
+        old, self._root, self._mounts = self._root, target, self._mounts + 1
+        if old != "/proc":
+            drop_bind_mount(old, directory=True)
+
+
+_sysctl_proc = _SysctlProc()
+
+
 def write_sysctl(key: str, value: str) -> None:
     """Write a sysctl of the namespace the calling thread is in."""
-    fd = os.open("/proc/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
+    fd = os.open(_sysctl_proc.root() + "/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
     try:
         os.write(fd, value.encode())
     finally:
