@@ -115,3 +115,43 @@ def test_sysctls_go_through_one_private_procfs_at_a_time():
     mounts, ipv6_off = result.stdout.split("|")
     assert sorted(mounts.split()) == ["/proc", "/run/cnmlab-proc/3"]
     assert ipv6_off.split() == ["11", "11", "11"]
+
+
+MADE_AHEAD = r"""
+import os, subprocess, time
+from cnmlab.osl import netns, world
+world.enter()
+def ns_fds():
+    return sum(os.readlink(f"/proc/self/fd/{fd}").startswith("net:") for fd in os.listdir("/proc/self/fd")
+               if os.path.exists(f"/proc/self/fd/{fd}"))
+netns.netns_pool.drop(*netns.nameless())  # this thread keeps an fd of its home namespace from now on
+before = ns_fds()
+spaces = netns.Namespaces()
+spaces.create_sandbox("s0")  # the first is made in place; the pool starts filling
+time.sleep(0.5)
+ready = spaces._pool.ready()
+for i in range(1, 8):
+    spaces.create_sandbox(f"s{i}")
+states = []
+for i in range(8):
+    lo = subprocess.run(["ip", "-n", f"s{i}", "-o", "link", "show", "lo"], capture_output=True, text=True).stdout
+    with netns.entered(f"s{i}"):
+        v6 = open("/proc/sys/net/ipv6/conf/all/disable_ipv6").read().strip()
+    states.append(("UP" in lo.split(">")[0]) and v6 == "1")
+spaces.close()
+print(ready, all(states), ns_fds() - before)
+"""
+
+
+def test_sandboxes_made_ahead_are_like_those_made_in_place():
+    """The pool's thread makes sandboxes' namespaces ahead (osl/netns_pool.py): named, each has lo up
+    and IPv6 off, as one made in place; closing the pool leaves no namespace fd behind."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", MADE_AHEAD], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    ready, like, left = result.stdout.split()
+    assert int(ready) == 4  # netns_pool.SIZE made ahead while idle
+    assert like == "True"
+    assert left == "0"
