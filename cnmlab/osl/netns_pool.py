@@ -2,10 +2,9 @@
 
 A sandbox's namespace is the same every time until it is named: unshared, IPv6 off, lo up, with
 a netlink socket inside. That is about 1.2 ms of kernel work, a third of a container's build,
-and the kernel thread would otherwise do it between two pieces of its own Python. The pool's
-thread makes a few ahead, so `run` only names one (a bind mount at /run/netns/NAME) while the
-next is being made on the other CPU, during the kernel thread's Python or between a client's
-requests. A namespace in the pool is an fd held by the engine, not a mount: no listing shows
+and the kernel thread would otherwise do it on a request's path. The pool's thread makes a few
+ahead while the kernel thread has nothing to do (between a client's requests), so `run` only
+names one (a bind mount at /run/netns/NAME). A namespace in the pool is an fd held by the engine, not a mount: no listing shows
 it, and it is gone with the engine.
 """
 
@@ -21,6 +20,13 @@ from . import syscalls, world
 from .rtnl import Rtnl
 
 SIZE = 4  # namespaces kept ready: a burst of requests drains them, the thread refills
+
+# Set while the lab's kernel thread waits for work (engine/kernel_thread.py clears it while it
+# works). The pool makes namespaces only then: making one takes the kernel's rtnl lock, which
+# the kernel thread's own veths need too, so in a batch the two would only wait for each other
+# (measured: the sandbox's veth 1.2 → 3-6 ms). Between a client's requests the kernel thread is idle.
+kernel_idle = threading.Event()
+kernel_idle.set()  # no kernel thread (a plain library user): always
 
 
 class NamespacePool:
@@ -65,6 +71,7 @@ class NamespacePool:
         finally:
             os.close(home)
         while not self._closed and self.generation == world.generation:
+            kernel_idle.wait()
             try:
                 made = self._make()
             except OSError:

@@ -1,0 +1,56 @@
+"""Each kernel step of a container's build, timed, and how it grows with N.
+
+    python -m benchmarks.steps [N]
+
+Runs `python -m benchmarks.controller N 1` with every netlink request, sysctl write and unshare
+timed (`perf_counter_ns` around each, on whichever thread makes it: the pool's thread makes
+sandboxes' namespaces ahead, osl/netns_pool.py), then prints each step's median over the first
+and the last tenth of the N containers: a step whose cost grows with N shows it there
+(docs/benchmarks.md, "What a container's kernel work costs").
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import time
+
+from cnmlab.osl import netns, rtnl, syscalls
+
+from . import controller
+
+# (message type, body length) of the join path's requests (osl/rtnl.py)
+STEPS = {(16, 16): "lo up", (16, 116): "veth, made inside the sandbox", (16, 40): "enslave + up (host side)",
+         (20, 24): "address", (24, 28): "default route"}
+
+
+def main(argv: list[str]) -> int:
+    n = int(argv[0]) if argv else 1000
+    times: dict[str, list[int]] = collections.defaultdict(list)
+
+    def timed(name: str, fn, *args):
+        t0 = time.perf_counter_ns()
+        try:
+            return fn(*args)
+        finally:
+            times[name].append(time.perf_counter_ns() - t0)
+
+    request, write, unshare = rtnl.Rtnl.request, netns.write_sysctl, syscalls.unshare
+    rtnl.Rtnl.request = lambda self, messages: timed(
+        STEPS.get((messages[0][0], len(messages[0][2])), "other netlink"), request, self, messages)
+    netns.write_sysctl = lambda key, value: timed(f"sysctl {key.split('.')[-2]}.{key.split('.')[-1]}", write, key, value)
+    syscalls.unshare = lambda flags: timed("unshare " + ("net" if flags == syscalls.CLONE_NEWNET else "uts"),
+                                           unshare, flags)
+    controller.main([str(n), "1"])
+    tenth = max(1, n // 10)
+    print(f"{'step':40s} {'first tenth':>12s} {'last tenth':>12s}   median µs, N={n}")
+    for name, samples in times.items():
+        if len(samples) < n:
+            continue  # not a step of every container
+        first, last = sorted(samples[-n:][:tenth]), sorted(samples[-tenth:])
+        print(f"{name:40s} {first[len(first) // 2] / 1000:12.0f} {last[len(last) // 2] / 1000:12.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
