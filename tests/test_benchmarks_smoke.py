@@ -44,3 +44,12 @@ def test_controller_benchmark_builds_in_its_own_world():
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("run 0: ") and "kernel thread CPU" in result.stdout
     assert "function calls" in result.stdout  # the profile of the last run
+
+
+def test_steps_benchmark_times_every_step_of_a_build():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.steps", "10"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    steps = {line[:40].strip() for line in result.stdout.splitlines()[2:]}
+    assert {"unshare net", "sysctl all.disable_ipv6", "veth, made inside the sandbox", "enslave + up (host side)",
+            "address", "default route"} <= steps
