@@ -38,7 +38,9 @@ class TopologyTree(Tree[Selection]):
     """Hosts → networks (driver, subnet, scope) → endpoints (interface, IP, MAC) → sandboxes."""
 
     def __init__(self, **kwargs):
-        super().__init__("lab", **kwargs)
+        # A Text, not a str: Tree reads a str label as markup, and rich's markup loads its emoji
+        # table (3,600 names, ~5 ms) for the first one, before the first frame.
+        super().__init__(Text("lab"), **kwargs)
         self.show_root = False
         self.guide_depth = 2
 
