@@ -74,3 +74,19 @@ def test_plain_commands_import_nothing_heavy(lab):
         assert "imports-" in result.stdout, argv
         assert heavy(modules) == [], (argv, heavy(modules))
     assert "rich" not in {m.split(".")[0] for m in modules_loaded_by("inspect", "imports-c")[1]}
+
+
+# The app's command lines up to the app's run: no parser (argparse) and no ssl (cnmlab/tui/__init__.py,
+# `_app_class`), and ssl still importable afterwards for any other code.
+APP_WRAPPER = ("import sys\nimport cnmlab.tui as tui\n"
+               "tui.run_app = lambda app: print('LOADED', type(app).__name__, 'argparse' in sys.modules,"
+               " 'ssl' in sys.modules, __import__('asyncio.base_events').base_events.ssl) or 0\n"
+               "from cnmlab.cli import main\nrc = main(sys.argv[1:])\nimport ssl\nssl.create_default_context()\n"
+               "sys.exit(rc)")
+
+
+@pytest.mark.parametrize("argv", [[], ["tui", "--empty"]])  # plain `cnmlab`; what the benchmark and serve run
+def test_the_app_starts_without_a_parser_or_ssl(argv):
+    result = subprocess.run([sys.executable, "-c", APP_WRAPPER, *argv], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["LOADED", "CnmlabApp", "False", "False", "None"]

@@ -9,12 +9,10 @@ guided labs (tests/test_cli_imports.py keeps it so). A new command goes into `CO
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 
 from ..errors import CnmError
-from .parser import Parser
 
 # top-level command -> the module in cnmlab/cli that registers it (imported only when used)
 COMMANDS = {
@@ -33,6 +31,9 @@ COMMANDS = {
     "serve": "serve",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))  # `cnmlab --help` lists them in this order
+# Command lines that open the app: plain `cnmlab`, and `cnmlab tui` (what `cnmlab serve` runs for
+# each browser). They build no parser: argparse and gettext would add ~6 ms of CPU to the first frame.
+APP_ARGVS = ([], ["--empty"], ["tui"], ["tui", "--empty"])
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -40,7 +41,10 @@ def _command_in(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
-def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
+def build_parser(modules: tuple[str, ...] = COMMAND_MODULES):
+    """The argparse parser of these command modules (argparse loads here, not for the app)."""
+    from .parser import Parser
+
     parser = Parser(
         prog="cnmlab",
         description="Learn Docker networking by building it for real, in private Linux namespaces.",
@@ -55,10 +59,12 @@ def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.Argumen
 
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
-    if given in ([], ["--empty"]):  # plain `cnmlab` opens the app: skip importing every command group
+    if given in APP_ARGVS:
+        from types import SimpleNamespace
+
         from .lab import default_main
 
-        return default_main(argparse.Namespace(empty=bool(given))) or 0
+        return default_main(SimpleNamespace(empty="--empty" in given)) or 0
     module = COMMANDS.get(_command_in(given))  # unknown or none: the whole parser, for its help and errors
     parser = build_parser((module,) if module else COMMAND_MODULES)
     args, extra = parser.parse_known_args(given)

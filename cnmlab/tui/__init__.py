@@ -4,6 +4,7 @@ A client of the engine: every change goes through `cnmlab.client`; it never touc
 """
 
 import os
+import sys
 
 # The stylesheet of every screen but home, and of the dialogs (their CSS_PATH): Textual loads it
 # when the first of them opens, so the first frame does not parse it (cnmlab.tcss is home's).
@@ -15,9 +16,27 @@ def run(starter: bool = True) -> int:
     import gc
 
     gc.disable()  # Textual's import makes no garbage worth collecting (run_app turns the collector back on)
-    from .app import CnmlabApp
+    return run_app(_app_class()(starter=starter))
 
-    return run_app(CnmlabApp(starter=starter))
+
+def _app_class():
+    """CnmlabApp, imported without ssl.
+
+    Textual runs on asyncio, and asyncio imports ssl only in case a loop opens a TLS connection:
+    it takes `ssl = None` when the import fails. The app's loop opens none (its one connection is
+    the engine's Unix socket; `cnmlab serve` runs the app as a child process that talks through a
+    pipe), so ssl and OpenSSL's libraries are kept out of the import, 15-20 ms of the first
+    frame's CPU (item 26 of docs/benchmarks.md's history). A TLS connection on this process's
+    asyncio loop would fail ("stdlib ssl module not available"); any later `import ssl` works."""
+    blocked = "ssl" not in sys.modules
+    if blocked:
+        sys.modules["ssl"] = None  # makes `import ssl` raise ImportError
+    try:
+        from .app import CnmlabApp
+    finally:
+        if blocked and sys.modules.get("ssl", "") is None:
+            del sys.modules["ssl"]
+    return CnmlabApp
 
 
 def run_app(app) -> int:

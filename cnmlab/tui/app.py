@@ -28,6 +28,7 @@ from ..client import Client
 from .calls import readable
 from .guide import GuideStep, LabGuide
 from .picture import Selection
+from .stylesheet import ThemeKeptStylesheet
 from .topology import TopologyScreen, TopologyTree
 
 if TYPE_CHECKING:  # loaded with the first lab and the first event, after the first frame
@@ -78,6 +79,7 @@ class CnmlabApp(App):
 
     def __init__(self, starter: bool = True, client: Client | None = None):
         super().__init__()
+        self.stylesheet = ThemeKeptStylesheet(variables=self.stylesheet._variables)  # nothing parsed yet
         self.starter = starter
         self.client = client or Client()
         self.lab: LabModel | None = None

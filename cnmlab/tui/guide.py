@@ -55,11 +55,16 @@ class LabGuide(Vertical, can_focus=True):
         self.hints_shown = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="guide-step")
-        yield Static(id="guide-status")
+        yield from ()  # its two lines are mounted with the first lab (`_lines`): hidden till then
 
     def on_mount(self) -> None:
         self.display = bool(self.steps)
+
+    def _lines(self) -> tuple[Static, Static]:
+        """The step's line and the check's line."""
+        if not self.query("#guide-step"):
+            self.mount(Static(id="guide-step"), Static(id="guide-status"))
+        return self.query_one("#guide-step", Static), self.query_one("#guide-status", Static)
 
     # -- the API the guided labs use ------------------------------------------------
     def set_lab(self, steps: list[GuideStep | str], title: str = "Lab guide", reset: Callable | None = None) -> None:
@@ -153,11 +158,12 @@ class LabGuide(Vertical, can_focus=True):
         for i, hint in enumerate(step.hints[:self.hints_shown], 1):
             text.append(f"\nhint {i}/{len(step.hints)}: ", "bold cyan")
             text.append(hint)
-        self.query_one("#guide-step", Static).update(text)
+        step_line, status_line = self._lines()
+        step_line.update(text)
         if self.passed is None:
             status = Text("check: not run yet (enter)" if not self.detail else f"check: {self.detail}", "dim")
         elif self.passed:
             status = Text.assemble(("✔ check passes", "bold green"), f"  {self.detail}")
         else:
             status = Text.assemble(("✘ check fails", "bold red"), f"  {self.detail}")
-        self.query_one("#guide-status", Static).update(status)
+        status_line.update(status)

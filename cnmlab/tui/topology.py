@@ -38,7 +38,9 @@ class TopologyTree(Tree[Selection]):
     """Hosts → networks (driver, subnet, scope) → endpoints (interface, IP, MAC) → sandboxes."""
 
     def __init__(self, **kwargs):
-        super().__init__("lab", **kwargs)
+        # A Text, not a str: Tree reads a str label as markup, and rich's markup loads its emoji
+        # table (3,600 names, ~5 ms) for the first one, before the first frame.
+        super().__init__(Text("lab"), **kwargs)
         self.show_root = False
         self.guide_depth = 2
 
@@ -99,6 +101,13 @@ class InspectPane(ScrollableContainer):
                                                                background_color="default"))
 
 
+def picture_pane(pane_id: str) -> ScrollableContainer:
+    pane = ScrollableContainer(CnmPicture("Connecting to the engine…"), id=pane_id, classes="picture-pane")
+    pane.border_title = "CNM"
+    pane.can_focus = False
+    return pane
+
+
 class TopologyScreen(Screen):
     AUTO_FOCUS = "#tree"
     BINDINGS = [
@@ -113,20 +122,15 @@ class TopologyScreen(Screen):
     NARROW = 120  # below this width the picture goes on top, full width, so more sandboxes fit
 
     def compose(self) -> ComposeResult:
+        # The picture's pane on top (narrow terminals) is mounted when the screen is first narrow:
+        # on a wide one it stays hidden, and the first frame does not build it.
         yield Header()
-        with ScrollableContainer(id="picture-top", classes="picture-pane") as pane:
-            pane.border_title = "CNM"
-            pane.can_focus = False
-            yield CnmPicture("Connecting to the engine…")
         with Horizontal(id="topology"):
             tree = TopologyTree(id="tree")
             tree.border_title = "topology"
             yield tree
             with Vertical(id="side"):
-                with ScrollableContainer(id="picture-side", classes="picture-pane") as pane:
-                    pane.border_title = "CNM"
-                    pane.can_focus = False
-                    yield CnmPicture("Connecting to the engine…")
+                yield picture_pane("picture-side")
                 pane = InspectPane(id="inspect")
                 pane.border_title = "inspect"
                 yield pane
@@ -134,7 +138,12 @@ class TopologyScreen(Screen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_resize(self, event) -> None:
-        self.set_class(event.size.width < self.NARROW, "narrow")
+        narrow = event.size.width < self.NARROW
+        if narrow and not self.query("#picture-top"):
+            self.mount(picture_pane("picture-top"), before="#topology")
+            if self.app.status_text:
+                self.show_status(self.app.status_text)  # what the other picture says till the lab loads
+        self.set_class(narrow, "narrow")
         self.call_after_refresh(self.redraw_picture)  # its width decides whether network details fit
 
     def redraw_picture(self) -> None:
