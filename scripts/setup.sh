@@ -8,6 +8,15 @@ PROFILE="${1:-run}"   # run | test
 
 need_pkgs=()
 have() { command -v "$1" >/dev/null 2>&1; }
+distro_python() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+# The interpreter of the venv: $PYTHON, else the distribution's python3 when it is 3.11 or newer,
+# else python3 on PATH. The distribution's first: Debian, Ubuntu and Fedora build theirs with
+# profile-guided optimization and LTO, and a pyenv or source build by default is not; on the
+# latter every cnmlab process (engine, CLI, TUI, tests) spends 20-25% more CPU
+# (docs/benchmarks.md, history). An existing .venv is kept: remove it to make it again.
+pick_python() {
+  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; elif distro_python; then echo /usr/bin/python3; else echo python3; fi
+}
 have ip || need_pkgs+=(iproute2)
 have iptables || need_pkgs+=(iptables)
 have nft || need_pkgs+=(nftables)
@@ -17,6 +26,8 @@ have tcpdump || need_pkgs+=(tcpdump)
 have tmux || need_pkgs+=(tmux)
 # alpine's tools (ping, nslookup, wget, nc, ip ...) for processes in containers: busybox's applets
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
+# The distribution's python3 (see pick_python below) makes venvs only with its venv package.
+if distro_python && ! /usr/bin/python3 -c 'import ensurepip' 2>/dev/null; then need_pkgs+=(python3-venv); fi
 if [ "$PROFILE" = test ]; then
   have chromium || need_pkgs+=(chromium)
   have chromedriver || need_pkgs+=(chromium-driver)
@@ -74,7 +85,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 
-PY="${PYTHON:-python3}"
+PY="$(pick_python)"
 if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "setup: cnmlab needs Python 3.11 or newer ($PY is $("$PY" --version 2>&1))" >&2
   exit 1
