@@ -62,6 +62,7 @@ class Store:
         self.path = str(path)
         self._lock = threading.Lock()
         self._in_batch = False
+        self._begun = False  # the batch's transaction is open (BEGIN sent)
         self._dirty: dict[tuple[str, str], tuple[int, object]] = {}  # put in the open batch, written at its commit
         self._gone: set[tuple[str, str]] = set()  # deleted in the open batch, deleted at its commit
         self._db = self._open()
@@ -101,21 +102,19 @@ class Store:
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """Group the writes of the body in one transaction: one commit for a whole topology.
+        The transaction opens at the first statement: a batch that writes nothing has none.
 
         Used from the kernel thread only (the one thread that changes the lab); nests."""
         if self._in_batch:
             yield
             return
-        with self._lock:
-            self._db.execute("BEGIN")
         self._in_batch = True
         try:
             yield
         finally:
             self._in_batch = False
             with self._lock:
-                self._write_dirty()
-                self._db.execute("COMMIT")
+                self._commit()
 
     def pause_batch(self) -> bool:
         """Commit what the open batch wrote so far: its change waits (on a plugin) while others write.
@@ -123,15 +122,24 @@ class Store:
         if not self._in_batch:
             return False
         with self._lock:
-            self._write_dirty()
-            self._db.execute("COMMIT")
+            self._commit()
         self._in_batch = False
         return True
 
     def resume_batch(self) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
         self._in_batch = True
+
+    def _begin(self) -> None:
+        """The batch's transaction, opened before its first statement (under the lock)."""
+        if not self._begun:
+            self._db.execute("BEGIN")
+            self._begun = True
+
+    def _commit(self) -> None:
+        self._write_dirty()
+        if self._begun:
+            self._begun = False
+            self._db.execute("COMMIT")
 
     def put(self, obj: Host | Network | Container | Endpoint) -> None:
         """Store an object as it is now; in a batch, as it is at the batch's commit (a container
@@ -153,6 +161,9 @@ class Store:
     def _write_dirty(self) -> None:
         """The batch's deletes, and its puts, each object once as it is now (under the lock, inside
         the transaction). An object is in one or the other: the last of its puts and deletes."""
+        if not self._gone and not self._dirty:
+            return
+        self._begin()
         if self._gone:
             self._db.executemany("DELETE FROM objects WHERE kind=? AND id=?", self._gone)
             self._gone = set()
@@ -191,11 +202,15 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._lock:
+            if self._in_batch:
+                self._begin()
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
             self._meta[key] = value
 
     def clear(self) -> None:
         with self._lock:
+            if self._in_batch:
+                self._begin()
             self._db.execute("DELETE FROM objects")
             self._db.execute("DELETE FROM meta")
             self._mirror.clear()
