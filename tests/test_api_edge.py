@@ -258,3 +258,59 @@ def test_another_users_socket_is_one_line(edge, tmp_path):
     assert run.stderr.splitlines() == [f"Error: permission denied on {edge.socket_path}: that engine belongs to "
                                        "another user; run cnmlab as that user, or point CNMLAB_RUNTIME_DIR and "
                                        "CNMLAB_STATE_DIR at directories of your own"]
+
+
+def _answers(sock, count: int) -> list[tuple[int, bytes]]:
+    """The next `count` answers on a kept connection: (status, body) each, by Content-Length."""
+    data, out = b"", []
+    while len(out) < count:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep:
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            if len(rest) >= length:
+                out.append((int(head.split(b" ")[1]), rest[:length]))
+                data = rest[length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"the engine closed the connection after {len(out)} of {count} answers"
+        data += chunk
+    assert not data
+    return out
+
+
+def test_a_kept_connection_carries_every_kind_of_request_in_turn(edge):
+    """One kept connection: reads, changes, errors, a request in two sends, a route off the kernel
+    thread, two requests in one send, a chunked body after an idle while, and a close."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(edge.socket_path)
+    body = json.dumps({"Name": "kept-net"}).encode()
+    create = b"POST /networks/create HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    try:
+        sock.sendall(b"GET /networks HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answers(sock, 1)[0][0] == 200
+        sock.sendall(create)  # a change with a body, whole in one send
+        assert _answers(sock, 1)[0][0] == 201
+        sock.sendall(create)  # the handler's error, answered on the connection
+        assert _answers(sock, 1)[0][0] == 409
+        sock.sendall(create[:30])  # a request in two sends, the rest later
+        time.sleep(0.05)
+        sock.sendall(create[30:].replace(b"kept-net", b"kept-nt2"))
+        assert _answers(sock, 1)[0][0] == 201
+        sock.sendall(b"GET /engine/status HTTP/1.1\r\nHost: x\r\n\r\n")  # a route off the kernel thread
+        assert _answers(sock, 1)[0][0] == 200
+        sock.sendall(b"GET /no/such/page HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _answers(sock, 1)[0][0] == 404
+        sock.sendall(b"DELETE /networks/kept-net HTTP/1.1\r\nHost: x\r\n\r\nGET /networks/kept-net HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert [status for status, _ in _answers(sock, 2)] == [204, 404]  # two requests in one send
+        time.sleep(0.5)  # longer than the kernel thread keeps an idle connection
+        sock.sendall(b"POST /networks/create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        assert _answers(sock, 1)[0][0] == 201
+        sock.sendall(b"DELETE /networks/kept-net HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert _answers(sock, 1)[0][0] == 204
+        assert sock.recv(1) == b""  # closed, as asked
+    finally:
+        sock.close()
+    edge.network_rm("kept-nt2")

@@ -33,3 +33,47 @@ def test_roundtrip_keeps_order_and_nested_fields(tmp_path):
     assert again.get_meta("ipam.cursor") == "3"
     again.delete(loaded)
     assert [n.name for n in again.load("network")] == ["first"]
+
+
+def _rows(path) -> list[tuple[str, str]]:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        return sorted(db.execute("SELECT kind, id FROM objects").fetchall())
+    finally:
+        db.close()
+
+
+def test_a_batch_writes_its_last_put_or_delete_of_each_object_at_its_commit(tmp_path):
+    path = tmp_path / "lab.db"
+    store = Store(path)
+    kept, dropped, again = (Network(id=x * 64, name=x, driver="bridge", scope="local", created="t", host="host1") for x in "abc")
+    store.put(kept)
+    store.put(dropped)
+    with store.batch():
+        store.delete(dropped)
+        store.put(again)
+        store.delete(again)
+        store.put(again)  # put after its delete: it stays
+        store.delete(Network(id="d" * 64, name="d", driver="bridge", scope="local", created="t", host="host1"))  # never stored
+        assert _rows(path) == [("network", "a" * 64), ("network", "b" * 64)]  # nothing before the commit
+        assert [n.name for n in store.load("network")] == ["a", "c"]  # but the store itself knows
+    assert _rows(path) == [("network", "a" * 64), ("network", "c" * 64)]
+    store.close()
+    assert [n.name for n in Store(path).load("network")] == ["a", "c"]
+
+
+def test_checkpoint_copies_the_wal_into_the_store_file(tmp_path):
+    path = tmp_path / "lab.db"
+    store = Store(path)
+    for i in range(50):
+        store.put(Network(id=f"{i:064}", name=f"n{i}", driver="bridge", scope="local", created="t", host="host1"))
+    assert (tmp_path / "lab.db-wal").stat().st_size > 0
+    store.checkpoint()
+    import sqlite3
+
+    plain = sqlite3.connect(f"file:{path}?immutable=1", uri=True)  # the main file alone, without the WAL
+    assert plain.execute("SELECT count(*) FROM objects").fetchone() == (50,)
+    plain.close()
+    store.close()

@@ -140,10 +140,12 @@ class Engine:
         gc.freeze()
 
     def _watch_store(self) -> None:
-        """Notice a store file deleted or replaced under the running engine, and write the lab again."""
+        """Notice a store file deleted or replaced under the running engine, and write the lab again;
+        copy the WAL into the store file."""
         while not self._stopping.wait(STORE_CHECK_EVERY):
             try:
                 note = self.controller.store.check_file()
+                self.controller.store.checkpoint()  # here, not on a commit of the kernel thread
             except Exception as exc:  # keep watching; say it once per failure
                 note = f"could not check the store {self.store_path}: {type(exc).__name__}: {exc}"
             if note:
