@@ -3,9 +3,8 @@
     python -m benchmarks.steps [N]
 
 Runs `python -m benchmarks.controller N 1` with every netlink request, sysctl write and unshare
-timed (`perf_counter_ns` around each, on whichever thread makes it: the pool's thread makes
-sandboxes' namespaces ahead, osl/netns_pool.py), then prints each step's median over the first
-and the last tenth of the N containers: a step whose cost grows with N shows it there
+timed (`perf_counter_ns` around each), then prints each step's median over the first and the
+last tenth of the N containers: a step whose cost grows with N shows it there
 (docs/benchmarks.md, "What a container's kernel work costs").
 """
 

@@ -44,7 +44,7 @@ class Kernel:
 
     def create_sandbox(self, name: str, hostname: str) -> None:
         """A network namespace with its own UTS namespace (the hostname), both or neither."""
-        self.ns.create_sandbox(name)  # pyroute2's handle opens on first use
+        self.ns.create(name, handle=False)  # pyroute2's handle opens on first use
         try:
             netns.create_uts(name, hostname)
         except BaseException:

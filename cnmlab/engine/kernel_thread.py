@@ -30,7 +30,6 @@ from typing import Any
 import greenlet
 
 from ..errors import CnmError
-from ..osl import netns_pool
 
 EVERYTHING = None  # the holds of work that may touch any object
 READ = frozenset({"\0read"})  # the holds of a read: it waits for nothing and nothing waits for it
@@ -136,10 +135,7 @@ class KernelThread:
 
     def _loop(self) -> None:
         while True:
-            if self._inbox.empty():
-                netns_pool.kernel_idle.set()  # the pool may make namespaces ahead now
             item = self._inbox.get()
-            netns_pool.kernel_idle.clear()
             if item is None:
                 return
             try:

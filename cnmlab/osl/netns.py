@@ -14,8 +14,7 @@ from collections.abc import Iterator
 
 from pyroute2 import IPRoute
 
-from . import netns_pool, syscalls, world, writer
-from .netns_pool import NamespacePool
+from . import syscalls, world, writer
 from .rtnl import Rtnl
 from .world import NETNS_DIR
 
@@ -273,41 +272,12 @@ def _touch(target: str, exclusive: bool = False) -> None:
     os.close(os.open(target, flags, 0o644))
 
 
-def nameless(ipv6: bool = False, forwarding: bool = False) -> tuple[int, Rtnl]:
-    """A new namespace with lo up, not named yet: an fd of it and a netlink socket inside."""
-    with away("net") as home:
-        syscalls.unshare(syscalls.CLONE_NEWNET)
-        try:
-            fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if not ipv6:
-                    # Docker disables IPv6 in sandboxes; it also keeps big bridges linear
-                    # (no DAD/RS/MLD flooding for every new port).
-                    write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-                    write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
-                if forwarding:
-                    write_sysctl("net.ipv4.ip_forward", "1")
-                sock = Rtnl()
-            except BaseException:
-                os.close(fd)
-                raise
-        finally:
-            syscalls.setns(home, syscalls.CLONE_NEWNET)
-    try:
-        sock.request([Rtnl.up_message(LOOPBACK_INDEX)])
-    except BaseException:
-        netns_pool.drop(fd, sock)
-        raise
-    return fd, sock
-
-
 class Namespaces:
     """Creates and removes named namespaces and keeps one netlink handle open per namespace."""
 
     def __init__(self) -> None:
         self._handles: dict[str | None, IPRoute] = {}
         self._rtnl: dict[str | None, Rtnl] = {}  # bare sockets for the hot path (osl/rtnl.py)
-        self._pool: NamespacePool | None = None  # sandboxes' namespaces made ahead, once one is made
 
     def rtnl(self, name: str | None) -> Rtnl:
         """The bare rtnetlink socket of namespace `name`, for the few hot-path messages."""
@@ -329,41 +299,34 @@ class Namespaces:
     def create(self, name: str, ipv6: bool = False, forwarding: bool = False, handle: bool = True) -> IPRoute | None:
         """Make namespace `name` with lo up; return its pyroute2 handle (handle=False: open none
         now, saving about 0.3 ms; `ipr(name)` still opens one on first use)."""
-        self._name(name, nameless(ipv6, forwarding))
-        if handle:
-            with entered(name):
-                self._handles[name] = IPRoute()
-        return self._handles.get(name)
-
-    def create_sandbox(self, name: str) -> None:
-        """A sandbox's namespace, as `create(name, handle=False)` makes it, but made ahead on
-        the pool's thread when one is ready (osl/netns_pool.py)."""
-        if self._pool is None or self._pool.generation != world.generation:
-            if self._pool is not None:
-                self._pool.close()
-            self._pool = NamespacePool(nameless) if world.generation else None
-        self._name(name, (self._pool.take() if self._pool else None) or nameless())
-
-    def _name(self, name: str, made: tuple[int, Rtnl]) -> None:
-        """Name a namespace made by `nameless` (its fd and socket): a bind mount at /run/netns/NAME."""
-        fd, sock = made
         target = path(name)
+        reaper.settle(target)
         try:
-            reaper.settle(target)
-            try:
-                _touch(target, exclusive=True)
-            except FileExistsError:
-                raise FileExistsError(f"namespace {name} exists") from None
-            try:
-                syscalls.mount(f"/proc/self/fd/{fd}", target, None, syscalls.MS_BIND)
-            except BaseException:
-                drop_bind_mount(target)
-                raise
+            _touch(target, exclusive=True)
+        except FileExistsError:
+            raise FileExistsError(f"namespace {name} exists") from None
+        try:
+            with away("net") as home:
+                syscalls.unshare(syscalls.CLONE_NEWNET)
+                try:
+                    syscalls.mount("/proc/thread-self/ns/net", target, None, syscalls.MS_BIND)
+                    if not ipv6:
+                        # Docker disables IPv6 in sandboxes; it also keeps big bridges linear
+                        # (no DAD/RS/MLD flooding for every new port).
+                        write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+                        write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+                    if forwarding:
+                        write_sysctl("net.ipv4.ip_forward", "1")
+                    self._rtnl[name] = Rtnl()
+                    if handle:
+                        self._handles[name] = IPRoute()
+                finally:
+                    syscalls.setns(home, syscalls.CLONE_NEWNET)
         except BaseException:
-            netns_pool.drop(fd, sock)
+            self.delete(name)
             raise
-        os.close(fd)  # the mount keeps the namespace now
-        self._rtnl[name] = sock
+        self._rtnl[name].request([Rtnl.up_message(LOOPBACK_INDEX)])
+        return self._handles.get(name)
 
     def delete(self, name: str, background: bool = False) -> None:
         """Drop the namespace; the kernel removes its links (about 0.7 ms, not 20 ms per veth).
@@ -381,9 +344,6 @@ class Namespaces:
             self._unmount(name)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
         reaper.settle()
         for handle in self._handles.values():
             handle.close()
