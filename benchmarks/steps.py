@@ -2,8 +2,8 @@
 
     python -m benchmarks.steps [N]
 
-Runs `python -m benchmarks.controller N 1` with every netlink request, sysctl write and unshare
-timed (`perf_counter_ns` around each), then prints each step's median over the first and the
+Runs `python -m benchmarks.controller N 1` with every netlink request, sysctl write, unshare and
+mount timed (`perf_counter_ns` around each), then prints each step's median over the first and the
 last tenth of the N containers: a step whose cost grows with N shows it there
 (docs/benchmarks.md, "What a container's kernel work costs").
 """
@@ -34,12 +34,15 @@ def main(argv: list[str]) -> int:
         finally:
             times[name].append(time.perf_counter_ns() - t0)
 
-    request, write, unshare = rtnl.Rtnl.request, netns.write_sysctl, syscalls.unshare
+    request, write, unshare, mount = rtnl.Rtnl.request, netns.write_sysctl, syscalls.unshare, syscalls.mount
     rtnl.Rtnl.request = lambda self, messages: timed(
         STEPS.get((messages[0][0], len(messages[0][2])), "other netlink"), request, self, messages)
     netns.write_sysctl = lambda key, value: timed(f"sysctl {key.split('.')[-2]}.{key.split('.')[-1]}", write, key, value)
     syscalls.unshare = lambda flags: timed("unshare " + ("net" if flags == syscalls.CLONE_NEWNET else "uts"),
                                            unshare, flags)
+    syscalls.mount = lambda source, target, *rest: timed(
+        "bind mount " + ("net" if target.startswith(netns.NETNS_DIR) else "uts" if target.startswith(netns.UTS_DIR) else
+                         "other"), mount, source, target, *rest)
     controller.main([str(n), "1"])
     tenth = max(1, n // 10)
     print(f"{'step':40s} {'first tenth':>12s} {'last tenth':>12s}   median µs, N={n}")
