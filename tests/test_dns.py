@@ -186,3 +186,19 @@ def test_restart_restores_dns(two_networks):
     assert set(lab.request("GET", "/dns")["Resolvers"]) == {"aa", "bb", "cc"}
     assert getent(lab, "cc", "bb") == []
     assert "nameserver 127.0.0.11" not in in_world(lab, "dd", "cat", "/etc/resolv.conf").stdout
+
+
+def test_a_hosts_file_goes_with_its_sandbox(lab):
+    """ExtraHosts writes the sandbox's hosts file beside its resolv.conf; rm takes both and their
+    directory (only such sandboxes have a hosts file to remove)."""
+    lab.network_create("net-h")
+    lab.request("POST", "/v1.41/containers/create", {"Image": "alpine", "Cmd": ["sleep", "600"], "HostConfig": {
+        "NetworkMode": "net-h", "ExtraHosts": ["gw.example:10.1.2.3"]}}, query={"name": "hh"})
+    lab.request("POST", "/v1.41/containers/hh/start")  # Docker's API: it takes HostConfig
+    lab.run("plain", network="net-h")
+    assert "10.1.2.3\tgw.example" in in_world(lab, None, "cat", "/etc/netns/hh/hosts").stdout
+    assert in_world(lab, None, "ls", "/etc/netns/plain").stdout.split() == ["resolv.conf"]
+    lab.rm("hh", force=True)
+    lab.rm("plain")
+    left = in_world(lab, None, "ls", "/etc/netns").stdout.split()
+    assert "hh" not in left and "plain" not in left

@@ -78,7 +78,9 @@ class HostConfigFiles:
         self._apply(c)
 
     def sandbox_removed(self, c) -> None:
-        if dns_sandbox.private_etc() and c.network_mode != "host":
+        # Only ExtraHosts writes a hosts file (`_apply`); most sandboxes have none to remove.
+        extra_hosts = (getattr(c, "host_config", None) or {}).get("ExtraHosts")
+        if extra_hosts and dns_sandbox.private_etc() and c.network_mode != "host":
             remove_hosts(c.netns)
 
     def on_event(self, event) -> None:
