@@ -220,6 +220,9 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+        self._close_checkpointer()
+
+    def _close_checkpointer(self) -> None:
         with self._checkpoint_lock:
             if self._checkpointer is not None:
                 self._checkpointer.close()
@@ -257,10 +260,7 @@ class Store:
             what = "deleted" if now is None else "replaced"
             kept = storecheck.move_aside(self.path, "replaced") if now is not None else []
             self._db.close()
-            with self._checkpoint_lock:  # the old file's, too
-                if self._checkpointer is not None:
-                    self._checkpointer.close()
-                    self._checkpointer = None
+            self._close_checkpointer()  # the old file's, too
             for suffix in ("-wal", "-shm"):  # the old file's: they belong to an inode that is gone
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path + suffix)

@@ -26,8 +26,10 @@ have tcpdump || need_pkgs+=(tcpdump)
 have tmux || need_pkgs+=(tmux)
 # alpine's tools (ping, nslookup, wget, nc, ip ...) for processes in containers: busybox's applets
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
-# The distribution's python3 (see pick_python below) makes venvs only with its venv package.
-if distro_python && ! /usr/bin/python3 -c 'import ensurepip' 2>/dev/null; then need_pkgs+=(python3-venv); fi
+# The distribution's python3 (see pick_python) makes venvs only with its venv package: needed
+# only to make the venv, and only with that interpreter.
+if [ ! -x "$VENV/bin/python" ] && [ "$(pick_python)" = /usr/bin/python3 ] \
+    && ! /usr/bin/python3 -c 'import ensurepip' 2>/dev/null; then need_pkgs+=(python3-venv); fi
 if [ "$PROFILE" = test ]; then
   have chromium || need_pkgs+=(chromium)
   have chromedriver || need_pkgs+=(chromium-driver)

@@ -230,15 +230,17 @@ class _SysctlProc:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._root, self._writes, self._mounts, self._generation = "/proc", 0, 0, 0
+        self._mountable = False  # inside a world that has not refused a procfs mount yet
 
     def root(self) -> str:
         with self._lock:
             if self._generation != world.generation:  # a (new) world: its own /run, nothing mounted yet
                 self._root, self._writes, self._generation = "/proc", 0, world.generation
-            if self._generation and self._writes % self.EVERY == 0 and self._root is not None:
+                self._mountable = True
+            if self._mountable and self._writes % self.EVERY == 0:
                 self._remount()
             self._writes += 1
-            return self._root or "/proc"
+            return self._root
 
     def _remount(self) -> None:
         target = f"{self.DIR}/{self._mounts}"
@@ -246,7 +248,7 @@ class _SysctlProc:
             os.makedirs(target, exist_ok=True)
             syscalls.mount("proc", target, "proc", syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
         except OSError:
-            self._root = None  # cannot mount here: /proc from now on
+            self._mountable = False  # not here (rootless): the current root from now on
             return
         old, self._root, self._mounts = self._root, target, self._mounts + 1
         if old != "/proc":
