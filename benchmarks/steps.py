@@ -18,9 +18,16 @@ from cnmlab.osl import netns, rtnl, syscalls
 
 from . import controller
 
-# (message type, body length) of the join path's requests (osl/rtnl.py)
-STEPS = {(16, 16): "lo up", (16, 116): "veth, made inside the sandbox", (16, 40): "enslave + up (host side)",
-         (20, 24): "address", (24, 28): "default route"}
+# (message type, body length) of the join path's requests (osl/rtnl.py); the veth's varies (MAC, queues)
+STEPS = {(16, 16): "lo up", (16, 40): "enslave + up (host side)", (20, 24): "address", (24, 28): "default route"}
+VETH = "veth, made inside the sandbox"
+_VETH_KIND = rtnl.nla(rtnl.IFLA_INFO_KIND, b"veth")
+
+
+def step_of(kind: int, body: bytes) -> str:
+    if kind == rtnl.RTM_NEWLINK and _VETH_KIND in body:
+        return VETH
+    return STEPS.get((kind, len(body)), "other netlink")
 
 
 def main(argv: list[str]) -> int:
@@ -36,7 +43,7 @@ def main(argv: list[str]) -> int:
 
     request, write, unshare, mount = rtnl.Rtnl.request, netns.write_sysctl, syscalls.unshare, syscalls.mount
     rtnl.Rtnl.request = lambda self, messages: timed(
-        STEPS.get((messages[0][0], len(messages[0][2])), "other netlink"), request, self, messages)
+        step_of(messages[0][0], messages[0][2]), request, self, messages)
     netns.write_sysctl = lambda key, value: timed(f"sysctl {key.split('.')[-2]}.{key.split('.')[-1]}", write, key, value)
     syscalls.unshare = lambda flags: timed("unshare " + ("net" if flags == syscalls.CLONE_NEWNET else "uts"),
                                            unshare, flags)

@@ -124,6 +124,27 @@ def test_ipv6_is_off_in_sandboxes(lab):
     assert in_world(lab, "six", "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6").stdout.strip() == "1"
 
 
+def test_veths_have_the_queues_the_kernel_gives_a_veth_made_by_ip(lab):
+    """The join asks for the kernel's default queue count itself (saves an RCU wait per end):
+    `ip -d link` must still show what a veth made by `ip` (as Docker makes them) shows."""
+    import re
+
+    def queues(target, ifname):
+        text = in_world(lab, target, "ip", "-d", "link", "show", ifname, check=True).stdout
+        return re.search(r"numtxqueues (\d+) numrxqueues (\d+)", text).groups()
+
+    lab.run("qbox")
+    in_world(lab, "host1", "ip", "link", "add", "qref0", "type", "veth", "peer", "name", "qref1", check=True)
+    try:
+        expected = queues("host1", "qref0")
+    finally:
+        in_world(lab, "host1", "ip", "link", "del", "qref0")
+    assert queues("qbox", "eth0") == expected
+    veths = in_world(lab, "host1", "ip", "-o", "link", "show", "type", "veth", check=True).stdout
+    host_sides = re.findall(r"^\d+: (veth\w+)@", veths, re.M)
+    assert host_sides and all(queues("host1", name) == expected for name in host_sides)
+
+
 def test_interface_numbers_are_not_reused(lab):
     lab.network_create("n1")
     lab.network_create("n2")

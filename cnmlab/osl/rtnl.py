@@ -23,6 +23,7 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_ECHO, NLM_F_DUMP = 0x1, 0x4, 0x8, 0x300
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE = 0x100, 0x200, 0x400
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_DELROUTE = 16, 17, 18, 20, 24, 25
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
+IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES = 31, 32
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
@@ -49,6 +50,27 @@ def _name(text: str) -> bytes:
 
 def _mac(text: str) -> bytes:
     return bytes.fromhex(text.replace(":", ""))
+
+
+def _veth_queues() -> int:
+    """The queues the kernel gives a veth when not told: one per possible CPU, at most 4096
+    (drivers/net/veth.c, veth_get_num_queues)."""
+    try:
+        with open("/sys/devices/system/cpu/possible") as f:
+            ranges = f.read().strip()
+        count = sum(int(b) - int(a) + 1 for a, _, b in (r.partition("-") if "-" in r else (r, "", r)
+                                                          for r in ranges.split(",")))
+    except (OSError, ValueError):
+        count = os.cpu_count() or 1
+    return max(1, min(4096, count))
+
+
+# Told nothing, the kernel makes each end of a veth with that many queues and then keeps one of
+# them real (veth_init_queues), which waits out an RCU grace period per end: about a fifth of a
+# veth's creation. Told the same number, it keeps them, so `ip -d link` shows Docker's
+# numtxqueues/numrxqueues; only /sys/class/net/*/queues differs (docs/architecture.md).
+_QUEUES = _veth_queues()
+_QUEUE_ATTRS = nla(IFLA_NUM_TX_QUEUES, struct.pack("=I", _QUEUES)) + nla(IFLA_NUM_RX_QUEUES, struct.pack("=I", _QUEUES))
 
 
 class Rtnl:
@@ -157,14 +179,15 @@ class Rtnl:
         peer (born inside the sandbox) its name and MAC: what `ip` does in three commands."""
         flags = IFF_UP if up else 0
         peer_attrs = nla(IFLA_IFNAME, _name(peer)) + nla(IFLA_MTU, struct.pack("=I", mtu))
-        peer_attrs += nla(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd))
+        peer_attrs += nla(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd)) + _QUEUE_ATTRS
         if peer_mac:
             peer_attrs += nla(IFLA_ADDRESS, _mac(peer_mac))
         # The peer cannot be brought up in the same message (veth_open fails with ENOTCONN until
         # the pair is linked): the caller sets it up inside the sandbox.
         peer_info = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + peer_attrs
         linkinfo = nla(IFLA_INFO_KIND, b"veth") + nla(IFLA_INFO_DATA, nla(VETH_INFO_PEER, peer_info))
-        attrs = nla(IFLA_IFNAME, _name(ifname)) + nla(IFLA_MTU, struct.pack("=I", mtu)) + nla(IFLA_LINKINFO, linkinfo)
+        attrs = nla(IFLA_IFNAME, _name(ifname)) + nla(IFLA_MTU, struct.pack("=I", mtu)) + _QUEUE_ATTRS
+        attrs += nla(IFLA_LINKINFO, linkinfo)
         if master is not None:
             attrs += nla(IFLA_MASTER, struct.pack("=I", master))
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, flags, IFF_UP) + attrs
@@ -177,10 +200,11 @@ class Rtnl:
         and the peer `peer` in another namespace. NLM_F_ECHO: the kernel answers with the new
         link, so its index comes back without a lookup."""
         peer_attrs = nla(IFLA_IFNAME, _name(peer)) + nla(IFLA_MTU, struct.pack("=I", mtu))
-        peer_attrs += nla(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd))
+        peer_attrs += nla(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd)) + _QUEUE_ATTRS
         peer_info = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + peer_attrs  # up later: see veth_message
         linkinfo = nla(IFLA_INFO_KIND, b"veth") + nla(IFLA_INFO_DATA, nla(VETH_INFO_PEER, peer_info))
-        attrs = nla(IFLA_IFNAME, _name(ifname)) + nla(IFLA_MTU, struct.pack("=I", mtu)) + nla(IFLA_LINKINFO, linkinfo)
+        attrs = nla(IFLA_IFNAME, _name(ifname)) + nla(IFLA_MTU, struct.pack("=I", mtu)) + _QUEUE_ATTRS
+        attrs += nla(IFLA_LINKINFO, linkinfo)
         if mac:
             attrs += nla(IFLA_ADDRESS, _mac(mac))
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, IFF_UP, IFF_UP) + attrs
