@@ -78,7 +78,10 @@ def _new_session(tmux: list[str], cmd: str, tries: int = 3) -> str | None:
     return f"tmux could not start the pane ({tries} tries): {why}"
 
 
-def first_frame(runs: int, expect: str = "c0", poll: str = "control") -> dict:
+def first_frame(runs: int, expect: str = "c0", poll: str = "control",
+                module: tuple[str, ...] = ("cnmlab", "tui", "--empty")) -> dict:
+    """`python -m MODULE` in a fresh pane, `runs` times: the first frame's and (when `expect`
+    is given) the lab's times in seconds."""
     if not shutil.which("tmux"):
         return {"error": "tmux is not installed"}
     tmux = ["tmux", "-L", f"cnmlab-bench-{os.getpid()}", "-f", "/dev/null"]
@@ -86,7 +89,7 @@ def first_frame(runs: int, expect: str = "c0", poll: str = "control") -> dict:
     try:
         for _ in range(runs):
             # The shell keeps the pane open after an exit, so a crash shows its last words.
-            cmd = f"{shlex.quote(sys.executable)} -m cnmlab tui --empty; echo {EXITED} $?; sleep 60"
+            cmd = f"{shlex.quote(sys.executable)} -m {' '.join(map(shlex.quote, module))}; echo {EXITED} $?; sleep 60"
             t0 = time.perf_counter()
             failed = _new_session(tmux, cmd)
             if failed:
@@ -103,6 +106,8 @@ def first_frame(runs: int, expect: str = "c0", poll: str = "control") -> dict:
                     return {"error": "the TUI exited: " + " | ".join(text.strip().splitlines()[-3:])[:300]}
                 if frame is None and len("".join(text.split())) > 20:
                     frame = now
+                    if not expect:
+                        break
                 if frame is not None and expect in text:
                     lab = now
                 time.sleep(0.01)
@@ -120,3 +125,9 @@ def first_frame(runs: int, expect: str = "c0", poll: str = "control") -> dict:
     if shown:
         out["lab_shown_s"] = shown
     return out
+
+
+def textual_floor(runs: int) -> dict:
+    """The same timing of the least Textual app (benchmarks/textual_hello.py): what any TUI
+    written with Textual pays on this machine before it draws anything of its own."""
+    return first_frame(runs, expect="", module=("benchmarks.textual_hello",))

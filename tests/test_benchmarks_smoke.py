@@ -27,6 +27,7 @@ def test_benchmark_runs_once_at_n10(tmp_path):
     assert set(row["ratios"]) == {"engine_vs_floor", "batch_vs_floor", "ip_vs_engine", "ip_vs_batch"}
     assert data["api"]["container_inspect_ms"] > 0
     assert data["tui"]["first_frame_ms"] > 0 and data["tui"]["lab_shown_ms"] > 0  # read through tmux -C
+    assert data["tui"]["textual_floor_ms"] > 0  # the least Textual app, timed alike
     assert {t["measure"] for t in data["targets"]} >= {"20x20 matrix (s)", "TUI first frame (s)"}
     assert data["machine"]["cores"] >= 1
 
