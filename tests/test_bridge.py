@@ -194,3 +194,46 @@ def test_published_ports_follow_the_gateway_endpoint(lab):
     nat = in_world(lab, "host1", "iptables", "-t", "nat", "-S", "DOCKER").stdout
     assert "--to-destination 10.77.26.2:80" in nat and "10.77.1.2" not in nat
     assert in_world(lab, "host2", *fetch).stdout.split() == ["mover", "10.77.26.2"]
+
+
+TAKEN_VETH_NAMES = r"""
+from types import SimpleNamespace
+from cnmlab.osl import links, world
+world.enter()
+from cnmlab.drivers.bridge import plug_veth_endpoint
+from cnmlab.errors import Conflict
+from cnmlab.osl.netns import Namespaces
+ns = Namespaces()
+host = ns.create("h")
+links.add_bridge(host, "br0")
+links.set_up(host, "br0")
+ns.create("s")
+host.link("add", ifname="vethtaken", kind="veth", peer="vethpeer")  # the random draw's name, already there
+ep = SimpleNamespace(host_ifname="vethtaken", ifname="eth0", mac="02:42:0a:00:00:02", address="10.0.0.2/24")
+plug_veth_endpoint(ns.rtnl("h"), ns.rtnl("s"), ep, "s", "br0")
+on_bridge = [l.get_attr("IFLA_IFNAME") for l in host.get_links() if l.get_attr("IFLA_MASTER")]
+print(ep.host_ifname, ",".join(on_bridge))
+ns.ipr("s").link("add", ifname="eth1", kind="veth", peer="eth1peer")  # made by hand inside the sandbox
+ep1 = SimpleNamespace(host_ifname="vethfresh", ifname="eth1", mac=None, address=None)
+try:
+    plug_veth_endpoint(ns.rtnl("h"), ns.rtnl("s"), ep1, "s", "br0")
+    print("no error")
+except Conflict as exc:
+    print(exc.message)
+print(links.exists(host, "vethfresh"))
+"""
+
+
+def test_a_taken_veth_name_is_drawn_again_and_a_taken_interface_name_is_said():
+    """The host side's name is random (veth + 7 hex): one already there is drawn again, as
+    libnetwork does, not answered with a 500; an ethN the sandbox already has is the user's."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", TAKEN_VETH_NAMES], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    drawn, conflict, left = result.stdout.strip().splitlines()
+    name, on_bridge = drawn.split()
+    assert name.startswith("veth") and name != "vethtaken" and on_bridge == name
+    assert conflict == "cannot add interface eth1 to s: an interface of that name already exists there"
+    assert left == "False"

@@ -13,7 +13,7 @@ import errno
 import secrets
 from ipaddress import IPv4Address
 
-from ..errors import Forbidden, InvalidParameter
+from ..errors import Conflict, Forbidden, InvalidParameter
 from ..names import check_ifname, random_hex
 from ..osl import iptables, links
 from .base import Capabilities, Driver, JoinInfo
@@ -57,6 +57,33 @@ def name_veth_endpoint(endpoint) -> None:
         endpoint.mac = container_mac(endpoint.ip)
     if not endpoint.host_ifname:
         endpoint.host_ifname = "veth" + random_hex(7)
+
+
+NAME_TRIES = 3  # libnetwork's netutils.GenerateIfaceName draws a taken name again as often
+
+
+def plug_veth_endpoint(host, box, endpoint, netns: str, master: str, mtu: int = 1500) -> str | None:
+    """links.plug_veth for a veth endpoint; the sandbox side's MAC. Its host-side name is 28
+    random bits, so about one build of a thousand containers in 500 draws a name a veth already
+    has: the kernel refuses it (EEXIST) and it is drawn again, as Docker does. A taken name
+    inside the sandbox (an `ethN` made there by hand) is the user's: said so in one line."""
+    def plug() -> str | None:
+        return links.plug_veth(host, box, endpoint.host_ifname, endpoint.ifname, netns, master=master, mtu=mtu,
+                               peer_mac=endpoint.mac or None, address=endpoint.address or None)[1]
+
+    for _ in range(NAME_TRIES - 1):
+        try:
+            return plug()
+        except links.KernelError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+            try:
+                host.link(endpoint.host_ifname)
+            except LookupError:  # not the host side's: the sandbox already has an interface of that name
+                raise Conflict(f"cannot add interface {endpoint.ifname} to {netns}: an interface of that name "
+                               "already exists there") from None
+            endpoint.host_ifname = "veth" + random_hex(7)
+    return plug()
 
 
 def flag(network, key: str, default: bool = True) -> bool:
@@ -131,9 +158,7 @@ class BridgeDriver(Driver):
         bridge = network.state["bridge"]
         mtu = int(network.option(MTU, "1500"))
         try:
-            _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
-                                     container.netns, master=bridge, mtu=mtu,
-                                     peer_mac=endpoint.mac or None, address=endpoint.address or None)
+            mac = plug_veth_endpoint(host, self.ctx.ns.rtnl(container.netns), endpoint, container.netns, bridge, mtu)
         except links.KernelError as exc:
             if exc.code == errno.EXFULL:
                 raise network_full(network) from None

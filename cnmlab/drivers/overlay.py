@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ..errors import Conflict, InvalidParameter
 from ..osl import fdb, link_kinds, links, vxlan
 from .base import Capabilities, Driver, JoinInfo
-from .bridge import name_veth_endpoint
+from .bridge import name_veth_endpoint, plug_veth_endpoint
 from .overlay_events import FdbProgrammed, FdbRemoved
 
 VXLANID_LIST = "com.docker.network.driver.overlay.vxlanid_list"
@@ -184,9 +184,7 @@ class OverlayDriver(Driver):
                 undo.callback(self._drop_sandbox, network, container.host)
             # the hot path, as the bridge driver's: veth up on br0, peer born in the sandbox with MAC + address
             sb = self.ctx.ns.rtnl(sandbox)
-            _, mac = links.plug_veth(sb, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
-                                     container.netns, master=BRIDGE, mtu=mtu,
-                                     peer_mac=endpoint.mac or None, address=endpoint.address)
+            mac = plug_veth_endpoint(sb, self.ctx.ns.rtnl(container.netns), endpoint, container.netns, BRIDGE, mtu)
             undo.callback(links.delete, self.ctx.ns.ipr(sandbox), endpoint.host_ifname)
             endpoint.mac = endpoint.mac or mac
             ip = endpoint.ip

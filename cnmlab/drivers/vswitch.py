@@ -25,7 +25,7 @@ from ..errors import InvalidParameter
 from ..names import check_ifname
 from ..osl import iptables, links
 from .base import Capabilities, Driver, JoinInfo
-from .bridge import name_veth_endpoint, network_full
+from .bridge import name_veth_endpoint, network_full, plug_veth_endpoint
 
 SHIM = "com.docker.network.windowsshim."
 NETWORKNAME, INTERFACE, VLANID = SHIM + "networkname", SHIM + "interface", SHIM + "vlanid"
@@ -139,9 +139,7 @@ class VSwitchDriver(Driver):
         host = self.ctx.ns.rtnl(network.host)
         switch = network.state["switch"]
         try:
-            _, mac = links.plug_veth(host, self.ctx.ns.rtnl(container.netns), endpoint.host_ifname, endpoint.ifname,
-                                     container.netns, master=switch, peer_mac=endpoint.mac or None,
-                                     address=endpoint.address or None)
+            mac = plug_veth_endpoint(host, self.ctx.ns.rtnl(container.netns), endpoint, container.netns, switch)
         except links.KernelError as exc:
             if exc.code == errno.EXFULL:  # the vSwitch is a Linux bridge: the same port ceiling
                 raise network_full(network) from None
