@@ -57,18 +57,19 @@ def _veth_queues() -> int:
     (drivers/net/veth.c, veth_get_num_queues)."""
     try:
         with open("/sys/devices/system/cpu/possible") as f:
-            ranges = f.read().strip()
-        count = sum(int(b) - int(a) + 1 for a, _, b in (r.partition("-") if "-" in r else (r, "", r)
-                                                          for r in ranges.split(",")))
+            count = 0
+            for part in f.read().strip().split(","):  # "0-1", "0,2-3"
+                first, _, last = part.partition("-")
+                count += int(last or first) - int(first) + 1
     except (OSError, ValueError):
         count = os.cpu_count() or 1
     return max(1, min(4096, count))
 
 
 # Told nothing, the kernel makes each end of a veth with that many queues and then keeps one of
-# them real (veth_init_queues), which waits out an RCU grace period per end: about a fifth of a
-# veth's creation. Told the same number, it keeps them, so `ip -d link` shows Docker's
-# numtxqueues/numrxqueues; only /sys/class/net/*/queues differs (docs/architecture.md).
+# them real (veth_init_queues), which waits out an RCU grace period per end: about a sixth of the
+# join's veth (docs/benchmarks.md, item 34). Told the same number, it keeps them, so `ip -d link`
+# shows Docker's numtxqueues/numrxqueues; only /sys/class/net/*/queues differs (docs/architecture.md).
 _QUEUES = _veth_queues()
 _QUEUE_ATTRS = nla(IFLA_NUM_TX_QUEUES, struct.pack("=I", _QUEUES)) + nla(IFLA_NUM_RX_QUEUES, struct.pack("=I", _QUEUES))
 
