@@ -54,3 +54,16 @@ def test_steps_benchmark_times_every_step_of_a_build():
     steps = {line[:40].strip() for line in result.stdout.splitlines()[2:]}
     assert {"unshare net", "sysctl all.disable_ipv6", "veth, made inside the sandbox", "enslave + up (host side)",
             "address", "default route"} <= steps
+
+
+def test_side_by_side_benchmark_alternates_two_engines():
+    result = subprocess.run([sys.executable, "-m", "benchmarks.ab", str(ROOT), str(ROOT), "2", "3"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["old", "new"]
+    assert all("rounds' medians: run" in line and "single requests' medians: run" in line for line in lines)
+    bad = subprocess.run([sys.executable, "-m", "benchmarks.ab", "/nonexistent", str(ROOT)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0
+    assert bad.stderr.strip() == "benchmarks.ab: /nonexistent is not a cnmlab checkout (no cnmlab/__init__.py)"
