@@ -119,3 +119,19 @@ def test_restart_rebuilds_macvlan(lab, cli):
     assert ping(lab, "m1", lab.host("legacy")["Address"].split("/")[0])
     with pytest.raises(Conflict, match="already using parent interface eth0"):
         lab.network_create("lan2", driver="macvlan", subnet="10.98.0.0/24")
+
+
+def test_an_interface_name_the_sandbox_already_has_is_refused_in_one_line(lab):
+    """The macvlan child is born in the sandbox as ethN: an ethN made there by hand is the
+    user's, said so (not a 500), and the connect leaves nothing behind."""
+    macvlan(lab, options={"parent": "eth0"})
+    lab.run("handmade")
+    in_world(lab, "handmade", "ip", "link", "add", "eth1", "type", "veth", "peer", "name", "x1", check=True)
+    with pytest.raises(Conflict, match=r"^cannot add interface eth1 to handmade: an interface of that name "
+                                       r"already exists there$"):
+        lab.connect("lan", "handmade")
+    assert list(lab.inspect("handmade")["NetworkSettings"]["Networks"]) == ["bridge"]
+    assert "macvlan" not in in_world(lab, "handmade", "ip", "-d", "link").stdout
+    lab.rm("handmade")
+    lab.run("again", network="lan")  # the address the failed connect took is free again
+    assert ip_of(lab, "again", "lan") == "192.168.100.128"

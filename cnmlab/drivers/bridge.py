@@ -13,7 +13,7 @@ import errno
 import secrets
 from ipaddress import IPv4Address
 
-from ..errors import Conflict, Forbidden, InvalidParameter
+from ..errors import Forbidden, InvalidParameter
 from ..names import check_ifname, random_hex
 from ..osl import iptables, links
 from .base import Capabilities, Driver, JoinInfo
@@ -80,8 +80,7 @@ def plug_veth_endpoint(host, box, endpoint, netns: str, master: str, mtu: int = 
             try:
                 host.link(endpoint.host_ifname)
             except LookupError:  # not the host side's: the sandbox already has an interface of that name
-                raise Conflict(f"cannot add interface {endpoint.ifname} to {netns}: an interface of that name "
-                               "already exists there") from None
+                raise links.name_taken(endpoint.ifname, netns) from None
             endpoint.host_ifname = "veth" + random_hex(7)
     return plug()
 

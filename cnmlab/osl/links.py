@@ -5,7 +5,7 @@ import contextlib
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ..errors import KernelUnsupported
+from ..errors import Conflict, KernelUnsupported
 from .rtnl import RTPROT_BOOT, RTPROT_STATIC, Rtnl, link_in
 
 IFF_PROMISC = 0x100
@@ -13,6 +13,11 @@ EOPNOTSUPP = 95
 
 
 KernelError = NetlinkError  # a refused netlink request: code outside osl/ catches it by this name
+
+
+def name_taken(ifname: str, netns: str) -> Conflict:
+    """The error for an interface name a sandbox already has (an `ethN` made there by hand)."""
+    return Conflict(f"cannot add interface {ifname} to {netns}: an interface of that name already exists there")
 
 
 def index(ipr: IPRoute, ifname: str) -> int:

@@ -4,6 +4,8 @@ A child is created from the host's netlink handle with `net_ns_fd=`, so it is bo
 container's sandbox (under 1 ms; moving it afterwards would cost 16-24 ms).
 """
 
+import errno
+
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -25,7 +27,12 @@ def add_child(host_ipr: IPRoute, kind: str, parent: str, ifname: str, target_ns:
     """A macvlan/ipvlan child of `parent`, born in `target_ns` as `ifname`."""
     if mac:
         attrs["address"] = mac
-    _add(host_ipr, feature, ifname, kind=kind, link=links.index(host_ipr, parent), net_ns_fd=target_ns, **attrs)
+    try:
+        _add(host_ipr, feature, ifname, kind=kind, link=links.index(host_ipr, parent), net_ns_fd=target_ns, **attrs)
+    except NetlinkError as exc:
+        if exc.code == errno.EEXIST:  # born in the sandbox under its name: the sandbox has one already
+            raise links.name_taken(ifname, target_ns) from None
+        raise
 
 
 def add_vlan(ipr: IPRoute, parent: str, vlan_id: int) -> str:
