@@ -57,18 +57,19 @@ class _OnFirstUse:
     """A module imported when first used: `network ls`, `ps` and `inspect` send no body, so they
     never load msgspec and the API's types (a third of a plain command's start-up)."""
 
-    def __init__(self, name: str, alias: str) -> None:
-        self._name, self._alias = name, alias
+    def __init__(self, name: str) -> None:
+        self._name = name
 
     def __getattr__(self, attr: str):
         import importlib
 
-        module = globals()[self._alias] = importlib.import_module(self._name)  # later uses: the module itself
+        module = importlib.import_module(self._name)
+        globals()[self._name.rpartition(".")[2]] = module  # later uses reach the module itself
         return getattr(module, attr)
 
 
-types = _OnFirstUse("cnmlab.api.types", "types")
-wire = _OnFirstUse("cnmlab.api.wire", "wire")
+types = _OnFirstUse("cnmlab.api.types")
+wire = _OnFirstUse("cnmlab.api.wire")
 
 
 def event_types():

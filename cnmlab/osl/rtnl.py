@@ -74,6 +74,21 @@ _QUEUES = _veth_queues()
 _QUEUE_ATTRS = nla(IFLA_NUM_TX_QUEUES, struct.pack("=I", _QUEUES)) + nla(IFLA_NUM_RX_QUEUES, struct.pack("=I", _QUEUES))
 
 
+def _veth_attrs(ifname: str, peer: str, peer_netns_fd: int, mtu: int, peer_mac: str | None = None) -> bytes:
+    """A veth's attributes: its name and MTU, and its peer's, born in the namespace of
+    `peer_netns_fd`; both ends with the kernel's own queue count. The peer cannot be brought up
+    in the same message (veth_open fails with ENOTCONN until the pair is linked): the caller sets
+    it up where it lives."""
+    peer_attrs = nla(IFLA_IFNAME, _name(peer)) + nla(IFLA_MTU, struct.pack("=I", mtu))
+    peer_attrs += nla(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd)) + _QUEUE_ATTRS
+    if peer_mac:
+        peer_attrs += nla(IFLA_ADDRESS, _mac(peer_mac))
+    peer_info = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + peer_attrs
+    linkinfo = nla(IFLA_INFO_KIND, b"veth") + nla(IFLA_INFO_DATA, nla(VETH_INFO_PEER, peer_info))
+    attrs = nla(IFLA_IFNAME, _name(ifname)) + nla(IFLA_MTU, struct.pack("=I", mtu)) + _QUEUE_ATTRS
+    return attrs + nla(IFLA_LINKINFO, linkinfo)
+
+
 class Rtnl:
     """One NETLINK_ROUTE socket, opened in (and bound to) the namespace of the calling thread."""
 
@@ -178,20 +193,10 @@ class Rtnl:
                      peer_mac: str | None = None, up: bool = True) -> tuple[int, int, bytes]:
         """One RTM_NEWLINK that creates a veth, enslaves it to `master`, brings it up and gives the
         peer (born inside the sandbox) its name and MAC: what `ip` does in three commands."""
-        flags = IFF_UP if up else 0
-        peer_attrs = nla(IFLA_IFNAME, _name(peer)) + nla(IFLA_MTU, struct.pack("=I", mtu))
-        peer_attrs += nla(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd)) + _QUEUE_ATTRS
-        if peer_mac:
-            peer_attrs += nla(IFLA_ADDRESS, _mac(peer_mac))
-        # The peer cannot be brought up in the same message (veth_open fails with ENOTCONN until
-        # the pair is linked): the caller sets it up inside the sandbox.
-        peer_info = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + peer_attrs
-        linkinfo = nla(IFLA_INFO_KIND, b"veth") + nla(IFLA_INFO_DATA, nla(VETH_INFO_PEER, peer_info))
-        attrs = nla(IFLA_IFNAME, _name(ifname)) + nla(IFLA_MTU, struct.pack("=I", mtu)) + _QUEUE_ATTRS
-        attrs += nla(IFLA_LINKINFO, linkinfo)
+        attrs = _veth_attrs(ifname, peer, peer_netns_fd, mtu, peer_mac)
         if master is not None:
             attrs += nla(IFLA_MASTER, struct.pack("=I", master))
-        body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, flags, IFF_UP) + attrs
+        body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, IFF_UP if up else 0, IFF_UP) + attrs
         return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body
 
     @staticmethod
@@ -200,12 +205,7 @@ class Rtnl:
         """One RTM_NEWLINK, sent from inside a sandbox, that makes its `ifname` (up, with its MAC)
         and the peer `peer` in another namespace. NLM_F_ECHO: the kernel answers with the new
         link, so its index comes back without a lookup."""
-        peer_attrs = nla(IFLA_IFNAME, _name(peer)) + nla(IFLA_MTU, struct.pack("=I", mtu))
-        peer_attrs += nla(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd)) + _QUEUE_ATTRS
-        peer_info = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + peer_attrs  # up later: see veth_message
-        linkinfo = nla(IFLA_INFO_KIND, b"veth") + nla(IFLA_INFO_DATA, nla(VETH_INFO_PEER, peer_info))
-        attrs = nla(IFLA_IFNAME, _name(ifname)) + nla(IFLA_MTU, struct.pack("=I", mtu)) + _QUEUE_ATTRS
-        attrs += nla(IFLA_LINKINFO, linkinfo)
+        attrs = _veth_attrs(ifname, peer, peer_netns_fd, mtu)
         if mac:
             attrs += nla(IFLA_ADDRESS, _mac(mac))
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, IFF_UP, IFF_UP) + attrs
