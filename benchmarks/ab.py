@@ -14,6 +14,7 @@ its engine runs with PYTHONPATH set to it.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,6 +36,7 @@ def engine(code: str):
                       PYTHONPATH=os.path.abspath(code))
     client = Client()
     client.status()  # starts it, with the environment above
+    client.base = base  # removed when the engine has stopped
     return client
 
 
@@ -78,6 +80,7 @@ def main(argv: list[str]) -> int:
     finally:
         for client in engines.values():
             client.stop_engine()
+            shutil.rmtree(client.base, ignore_errors=True)
     for name in engines:
         rounds_text = "  ".join(f"{op} {1000 * statistics.median(v):.3f}" for op, v in per_round[name].items())
         requests_text = "  ".join(f"{op} {1000 * statistics.median(v):.3f} (p25 {1000 * sorted(v)[len(v) // 4]:.3f})"

@@ -16,6 +16,7 @@ import cProfile
 import os
 import pstats
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -71,6 +72,7 @@ def main(argv: list[str]) -> int:
         engine.call(batch.unapply, request("DELETE", [{"Name": f"c{i}"} for i in range(n)]))
         time.sleep(1.0)  # the kernel frees the dropped namespaces before the next run
     engine.call(ctl.close)
+    shutil.rmtree(base, ignore_errors=True)
     if profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
     return 0

@@ -14,6 +14,7 @@ one thread.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -59,10 +60,18 @@ class Controller:
         self._routes: dict[type[Event], list[Callable[[Event], None]]] = {}  # event class -> its subscribers
         self.hooks = Hooks()
         self.runtimes: dict[str, lifecycle.Runtime] = {}  # container id -> main process, log, attached clients
-        base = Path(store.path).parent if store.path != ":memory:" else Path(tempfile.mkdtemp(prefix="cnmlab-"))
-        self.containers_dir = str(base / "containers")  # logs, as /var/lib/docker/containers/ID
+        self._containers_dir = None if store.path == ":memory:" else str(Path(store.path).parent / "containers")
+        self._scratch: str | None = None  # an in-memory store's logs: a temporary directory, made on first use
         self.submit = _run_here  # the engine sets its kernel thread's submit: work for the one thread
         self.ctx = DriverContext(ns=self.ns, host=self.host, hosts=lambda: list(self.hosts.values()), emit=self.emit)
+
+    @property
+    def containers_dir(self) -> str:
+        """Where containers' logs go, as /var/lib/docker/containers/ID."""
+        if self._containers_dir is None:
+            self._scratch = tempfile.mkdtemp(prefix="cnmlab-")
+            self._containers_dir = str(Path(self._scratch) / "containers")
+        return self._containers_dir
 
     # -- events -----------------------------------------------------------------
     def subscribe(self, callback: Callable[[Event], None], *kinds: type[Event]) -> None:
@@ -95,6 +104,8 @@ class Controller:
             rt.drop_process()
         self.builtin_services.close()
         self.kernel.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def reset(self) -> None:
         """Wipe the lab: every namespace goes (the kernel removes their links), then start afresh."""

@@ -740,3 +740,17 @@ def test_reset_ends_every_runtime(ctl, rec):
     rt = ctl.runtime(ctl.run_container("web").id)
     ctl.reset()
     assert rt.removed and not ctl.containers
+
+
+def test_an_in_memory_controller_makes_its_logs_directory_on_first_use_and_removes_it(rec):
+    """A store without a directory keeps containers' logs in a temporary one: made only when a log
+    is written, and gone with the controller (the suite once left ~700 empty ones in /tmp)."""
+    import os
+
+    ctl = controller(Store(":memory:"), rec)
+    assert ctl._scratch is None
+    logs = ctl.containers_dir
+    scratch = ctl._scratch
+    assert scratch is not None and logs.startswith(scratch) and os.path.isdir(scratch)
+    ctl.close()
+    assert not os.path.exists(scratch)
