@@ -21,6 +21,22 @@ def test_listing_drivers_does_not_import_them():
     assert json.loads(out) == ["cnmlab_p2p.driver:P2PDriver", False, False]
 
 
+def test_drivers_entry_points_are_read_once_and_again_for_a_name_they_lack(monkeypatch):
+    """A reset loads every driver again: the metadata scan (20-50 ms) is not redone for names
+    already found, but a driver installed since (a name not found) is looked for afresh."""
+    import cnmlab.drivers as drivers
+
+    real, scans = drivers.entry_points, []
+    monkeypatch.setattr(drivers, "entry_points", lambda **kw: scans.append(kw) or real(**kw))
+    monkeypatch.setattr(drivers, "_found", {})
+    assert drivers.load_class("bridge").__name__ == "BridgeDriver"
+    assert drivers.load_class("null") and drivers.load_class("bridge")
+    assert len(scans) == 1
+    with pytest.raises(Exception, match='plugin "no-such-driver" not found'):
+        drivers.load_class("no-such-driver")
+    assert len(scans) >= 2  # looked for afresh before the remote plugins
+
+
 def test_example_uses_only_the_public_driver_api_and_osl():
     allowed = {"cnmlab.drivers", "cnmlab.osl", "cnmlab.errors"}
     tree = ast.parse((EXAMPLE / "cnmlab_p2p" / "driver.py").read_text())
