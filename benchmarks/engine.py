@@ -43,8 +43,17 @@ def names(n: int) -> list[str]:
     return [f"c{i}" for i in range(n)]
 
 
+RESET_GRACE = 0.5  # seconds for the reset's teardown to finish in the background before a build
+
+
 def fresh_network(client, n: int = 1) -> None:
+    """A reset lab with the bench network(s). A reset answers before the old lab is gone: the
+    reaper unmounts its namespaces and the kernel frees them, holding the rtnl lock, for about
+    0.1 s after. A build started at once met that in one of its first 20 containers about every
+    other time (one `unshare` or netlink change waiting 15-30 ms: 0.2-0.3 ms per container of
+    N=100, session 7), work that is the reset's, not the build's."""
     client.reset()
+    time.sleep(RESET_GRACE)
     for k in range((n + PER_NETWORK - 1) // PER_NETWORK):
         client.network_create(network_of(k * PER_NETWORK), subnet=f"10.{10 + k}.0.0/16",
                               options={"com.docker.network.bridge.name": f"{BRIDGE[:-1]}{k}"})

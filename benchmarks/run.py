@@ -86,10 +86,18 @@ def machine() -> dict:
             "ip": subprocess.run(["ip", "-V"], capture_output=True, text=True).stdout.strip()}
 
 
+WORLD_GRACE = 1.0  # seconds for the kernel to free a baseline's world after its process exits
+
+
 def baseline(way: str, n: int, runs: int) -> dict:
-    """A baseline in a child process that enters a private world of its own."""
+    """A baseline in a child process that enters a private world of its own. Its world's
+    namespaces are freed by the kernel's cleanup worker after the child exits, holding the rtnl
+    lock meanwhile: the next way's first netlink change waited 50-70 ms for it (session 7, one
+    `run` in two after the `ip` way), 0.5-0.7 ms per container of an N=100 build that was not
+    its own. The next way starts after WORLD_GRACE."""
     result = subprocess.run([sys.executable, "-m", "benchmarks.baselines", way, str(n), str(runs)],
                             capture_output=True, text=True, cwd=ROOT.parent)
+    time.sleep(WORLD_GRACE)
     if result.returncode != 0:
         raise RuntimeError(f"baseline {way} N={n} failed: {result.stderr.strip()[-400:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
