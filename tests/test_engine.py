@@ -53,6 +53,21 @@ def test_status_json_and_socket_mode(engine, cli):
     assert os.stat(data["socket"]).st_mode & 0o777 == 0o600
 
 
+def test_the_descriptor_table_is_sized_at_start(engine):
+    """The kernel grows a threaded process's descriptor table only after an RCU grace period: a
+    `run` stalled 10-25 ms each time a lab crossed 256, 512, 1024 descriptors. The engine takes
+    its table's full size before its threads start (FDSize in /proc is the table's slots)."""
+    from cnmlab.engine.server import FD_TABLE
+
+    pid = engine.status()["pid"]
+    with open(f"/proc/{pid}/status") as f:
+        size = int(next(line.split()[1] for line in f if line.startswith("FDSize:")))
+    with open(f"/proc/{pid}/limits") as f:
+        limit = int(next(line.split()[3] for line in f if line.startswith("Max open files")))
+    assert size >= min(FD_TABLE, limit), (size, limit)
+    assert len(os.listdir(f"/proc/{pid}/fd")) < 1000  # the slot was taken once, not kept open
+
+
 def _kill_9(client) -> None:
     pid = client.status()["pid"]
     os.kill(pid, signal.SIGKILL)
