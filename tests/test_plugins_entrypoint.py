@@ -28,7 +28,7 @@ def test_drivers_entry_points_are_read_once_and_again_for_a_name_they_lack(monke
 
     real, scans = drivers.entry_points, []
     monkeypatch.setattr(drivers, "entry_points", lambda **kw: scans.append(kw) or real(**kw))
-    monkeypatch.setattr(drivers, "_found", {})
+    monkeypatch.setattr(drivers, "_found", {})  # read afresh at the first load
     assert drivers.load_class("bridge").__name__ == "BridgeDriver"
     assert drivers.load_class("null") and drivers.load_class("bridge")
     assert len(scans) == 1
