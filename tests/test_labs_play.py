@@ -179,19 +179,19 @@ def test_lab_hint_escalates_from_symptom_to_tool_to_cause(cli):
 
 
 def test_a_lab_file_from_elsewhere_shows_its_commands_and_runs_only_when_trusted(lab, tmp_path, cli):
-    path = tmp_path / "08-elsewhere.yaml"
+    path, marker = tmp_path / "08-elsewhere.yaml", tmp_path / "was-run"  # the world sees the test's tmp dir
     path.write_text("number: 8\nslug: elsewhere\ntitle: E\n"
                     "setup: [{call: network_create, args: {name: net-x}}, {call: run, args: {name: cx, network: net-x}},"
-                    " {call: exec, args: {ref: cx, argv: [touch, /tmp/cnmlab-untrusted-was-run]}}]\n"
+                    f" {{call: exec, args: {{ref: cx, argv: [touch, {marker}]}}}}]\n"
                     "steps: [{title: s, text: t, checks: [{exists: {network: net-x}}]}]\n")
     refused = cli("lab", "start", str(path), input="")
     assert refused.returncode == 1
     assert "08-elsewhere.yaml is not one of cnmlab's own labs. It will run, as root in the lab world:" in refused.stderr
-    assert "setup: cnmlab exec cx -- touch /tmp/cnmlab-untrusted-was-run" in refused.stderr
+    assert f"setup: cnmlab exec cx -- touch {marker}" in refused.stderr
     assert refused.stderr.splitlines()[-1].startswith(f"Error: {path} is not one of cnmlab's own labs")
-    assert "net-x" not in [n["Name"] for n in lab.networks()]  # nothing ran
+    assert "net-x" not in [n["Name"] for n in lab.networks()] and not marker.exists()  # nothing ran
     ran = cli("lab", "start", "--trust", str(path))
     assert ran.returncode == 0, ran.stderr
-    assert [c["Names"] for c in lab.containers()] == [["/cx"]]
+    assert [c["Names"] for c in lab.containers()] == [["/cx"]] and marker.exists()
     own = cli("lab", "start", "1")  # cnmlab's own labs run as before, without a question
     assert own.returncode == 0 and "not one of cnmlab's own labs" not in own.stderr
