@@ -11,6 +11,7 @@ it timed; `poll="spawn"` still does, to compare the two (docs/benchmarks.md, his
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -78,6 +79,12 @@ def _new_session(tmux: list[str], cmd: str, tries: int = 3) -> str | None:
     return f"tmux could not start the pane ({tries} tries): {why}"
 
 
+def _remove_socket(server: str) -> None:
+    """tmux 3.3 leaves a killed server's socket in /tmp/tmux-UID: one file per benchmark run."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", server))
+
+
 def first_frame(runs: int, expect: str = "c0", poll: str = "control",
                 module: tuple[str, ...] = ("cnmlab", "tui", "--empty")) -> dict:
     """`python -m MODULE` in a fresh pane, `runs` times: the first frame's and (when `expect`
@@ -121,6 +128,7 @@ def first_frame(runs: int, expect: str = "c0", poll: str = "control",
                 shown.append(lab)
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True)
+        _remove_socket(tmux[2])
     out = {"first_frame_s": frames}
     if shown:
         out["lab_shown_s"] = shown

@@ -15,6 +15,7 @@ from cnmlab.api import types
 from cnmlab.client import Client
 from cnmlab.errors import CnmError
 from conftest import in_world, ip_of
+from tui_helpers import stop_tmux
 
 pytestmark = pytest.mark.kernel
 
@@ -342,7 +343,7 @@ def test_docker_cli_streams_and_terminals(lab, tmp_path):
         until(lambda: "EXEC-EXIT=3" in screen(), "the shell's exit code through docker exec")
         assert "25 90" in screen() and lab.inspect("box")["Config"]["Hostname"] in screen()
     finally:
-        subprocess.run(tmux + ["kill-server"], capture_output=True)
+        stop_tmux(server)
 
 
 def test_detach_keys_are_ascii_as_dockers_are():

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tui_helpers import stop_tmux
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -55,7 +56,7 @@ class Terminal:
             time.sleep(0.1)
 
     def close(self) -> None:
-        self.tmux("kill-server")
+        stop_tmux(self.server)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
 import time
 
 
@@ -43,3 +46,11 @@ def build_fixed_topology(client) -> None:
     client.run("container-b", network="net-a")
     client.connect("net-b", "container-b")
     client.run("container-c", network="net-b")
+
+
+def stop_tmux(server: str) -> None:
+    """End a private tmux server (`tmux -L server`) and remove its socket: tmux 3.3 leaves it in
+    /tmp/tmux-UID after kill-server, one file per test run."""
+    subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True, check=False)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", server))
