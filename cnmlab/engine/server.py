@@ -241,9 +241,10 @@ def _presize_fd_table(fd: int) -> None:
     """A descriptor table that will not have to grow.
 
     The kernel doubles a process's table when a descriptor past its end opens, and in a process
-    with threads it waits out an RCU grace period first (expand_fdtable): a `run` stalled 10-25 ms
-    at about 256, 512 and 1024 descriptors, the 37th and 79th containers of a first lab (a
-    container keeps ~6 open: its netlink socket, the test services' 3, the resolver's 2).
+    with threads it waits out an RCU grace period first (expand_fdtable): the 37th and 79th
+    containers of a build stalled 10-25 ms there (256 and 512 descriptors) while a reset's cleanup
+    kept grace periods long (a container keeps ~6 open: its netlink socket, the test services' 3,
+    the resolver's 2).
     Taking the last slot once (a copy of `fd`), before any thread starts, grows it with no wait,
     and the table never shrinks. 16384 slots cost the kernel about 130 KiB."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
