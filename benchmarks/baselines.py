@@ -100,8 +100,7 @@ def floor_build(n: int, host: Rtnl, bridge_indexes: list[int]) -> list[Rtnl]:
         open(target, "w").close()
         syscalls.unshare(syscalls.CLONE_NEWNET)
         syscalls.mount("/proc/thread-self/ns/net", target, None, syscalls.MS_BIND)
-        write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-        write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+        write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")  # sets `default` too
         box = Rtnl()
         syscalls.setns(home, syscalls.CLONE_NEWNET)
         fd = os.open(target, os.O_RDONLY)

@@ -120,8 +120,15 @@ def test_host_and_none_modes(lab):
 
 
 def test_ipv6_is_off_in_sandboxes(lab):
+    """One sysctl write turns it off (`all`, which sets `default` too): eth0, made after it, has it
+    off, and so does a link made later still (a second network's eth1)."""
+    lab.network_create("sixnet")
     lab.run("six")
-    assert in_world(lab, "six", "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6").stdout.strip() == "1"
+    lab.connect("sixnet", "six")
+    for conf in ("all", "default", "eth0", "eth1"):
+        path = f"/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"
+        assert in_world(lab, "six", "cat", path).stdout.strip() == "1", conf
+    assert "inet6" not in in_world(lab, "six", "ip", "-6", "addr").stdout
 
 
 def test_veths_have_the_queues_the_kernel_gives_a_veth_made_by_ip(lab):

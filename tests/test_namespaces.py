@@ -89,7 +89,7 @@ import os
 from cnmlab.osl import netns, world
 world.enter()
 spaces = netns.Namespaces()
-every = netns._SysctlProc.EVERY // 2  # sandboxes per procfs instance (two writes each)
+every = netns._SysctlProc.EVERY  # sandboxes per procfs instance (one write each)
 for i in range(3 * every + 1):
     spaces.create(f"t{i}", handle=False)
 procs = [line.split()[4] for line in open("/proc/self/mountinfo") if " - proc " in line]

@@ -224,7 +224,7 @@ class _SysctlProc:
     Outside a world, or where procfs cannot be mounted (rootless: the pid namespace is not the
     world's), sysctls go through /proc."""
 
-    EVERY = 128  # writes: 64 sandboxes (IPv6 off, all and default)
+    EVERY = 64  # writes: 64 sandboxes (IPv6 off)
     DIR = "/run/cnmlab-proc"
 
     def __init__(self) -> None:
@@ -314,9 +314,9 @@ class Namespaces:
                     syscalls.mount("/proc/thread-self/ns/net", target, None, syscalls.MS_BIND)
                     if not ipv6:
                         # Docker disables IPv6 in sandboxes; it also keeps big bridges linear
-                        # (no DAD/RS/MLD flooding for every new port).
+                        # (no DAD/RS/MLD flooding for every new port). Writing `all` sets
+                        # `default` too (addrconf_disable_ipv6), so links made later have it off.
                         write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-                        write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
                     if forwarding:
                         write_sysctl("net.ipv4.ip_forward", "1")
                     self._rtnl[name] = Rtnl()
