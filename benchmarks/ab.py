@@ -8,7 +8,7 @@ round). It prints, per engine, the rounds' medians (ms per container) and every 
 request's median and lower quartile. On a shared 2-core machine whole benchmark runs differ by
 20-30% from one to the next; engines alternated within one process see the same moments and
 resolve changes of 5-10% (docs/benchmarks.md, session 6). A checkout is used as it is on disk:
-its engine runs with PYTHONPATH set to it.
+its engine starts in it (so `python -m` imports its cnmlab first) with PYTHONPATH set to it.
 """
 
 from __future__ import annotations
@@ -35,8 +35,19 @@ def engine(code: str):
     os.environ.update(CNMLAB_RUNTIME_DIR=os.path.join(base, "run"), CNMLAB_STATE_DIR=os.path.join(base, "state"),
                       PYTHONPATH=os.path.abspath(code))
     client = Client()
-    client.status()  # starts it, with the environment above
     client.base = base  # removed when the engine has stopped
+    # `python -m cnmlab.engine` imports from its working directory before PYTHONPATH: started from
+    # the checkout this runs in, both engines ran that one's code (sessions 6-8 compared it with itself).
+    here = os.getcwd()
+    os.chdir(code)
+    try:
+        status = client.status()  # starts it, with the environment above
+        pid, client.version = status["pid"], status["version"]
+    finally:
+        os.chdir(here)
+    if os.path.realpath(f"/proc/{pid}/cwd") != os.path.realpath(code):
+        client.stop_engine()
+        raise SystemExit(f"benchmarks.ab: the engine for {code} started in {os.path.realpath(f'/proc/{pid}/cwd')}")
     return client
 
 
@@ -85,7 +96,8 @@ def main(argv: list[str]) -> int:
         rounds_text = "  ".join(f"{op} {1000 * statistics.median(v):.3f}" for op, v in per_round[name].items())
         requests_text = "  ".join(f"{op} {1000 * statistics.median(v):.3f} (p25 {1000 * sorted(v)[len(v) // 4]:.3f})"
                                   for op, v in per_request[name].items())
-        print(f"{name} {argv[0 if name == 'old' else 1]}: ms per container, rounds' medians: {rounds_text}; "
+        print(f"{name} {argv[0 if name == 'old' else 1]} (cnmlab {engines[name].version}): ms per container, "
+              f"rounds' medians: {rounds_text}; "
               f"single requests' medians: {requests_text}")
     return 0
 

@@ -2,6 +2,8 @@
 speed goals live in docs/benchmarks.md, not in tests)."""
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,12 +58,19 @@ def test_steps_benchmark_times_every_step_of_a_build():
             "address", "default route"} <= steps
 
 
-def test_side_by_side_benchmark_alternates_two_engines():
-    result = subprocess.run([sys.executable, "-m", "benchmarks.ab", str(ROOT), str(ROOT), "2", "3"], cwd=ROOT,
+def test_side_by_side_benchmark_alternates_two_engines(tmp_path):
+    """Each engine runs its own checkout's code, even with the benchmark started in another one:
+    `python -m` imports from the working directory first (ab starts each engine in its checkout
+    and checks it). OLD here is a copy of the package with a version of its own."""
+    shutil.copytree(ROOT / "cnmlab", tmp_path / "cnmlab", ignore=shutil.ignore_patterns("__pycache__"))
+    init = tmp_path / "cnmlab" / "__init__.py"
+    init.write_text(re.sub(r'__version__ = "[^"]*"', '__version__ = "0.0.0+ab-copy"', init.read_text()))
+    result = subprocess.run([sys.executable, "-m", "benchmarks.ab", str(tmp_path), str(ROOT), "2", "3"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["old", "new"]
+    assert "(cnmlab 0.0.0+ab-copy)" in lines[0] and "(cnmlab 0.0.0+ab-copy)" not in lines[1]
     assert all("rounds' medians: run" in line and "single requests' medians: run" in line for line in lines)
     bad = subprocess.run([sys.executable, "-m", "benchmarks.ab", "/nonexistent", str(ROOT)], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
