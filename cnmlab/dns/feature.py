@@ -16,6 +16,7 @@ from collections import deque
 from ..api.router import Request, router
 from ..events import LabReset, StepDone
 from ..network import GW_NETWORK
+from ..osl import writer
 from . import sandbox as dns_sandbox
 from .names import NameTable
 from .server import DnsServer
@@ -42,9 +43,10 @@ class EmbeddedDns:
         self.server = DnsServer(self.names, on_answer=self._answered)
         self.log: deque = deque(maxlen=LOG_SIZE)
         self._log_lock = threading.Lock()  # the DNS thread appends, the kernel thread reads
-        self.resolvers: dict[str, dict] = {}  # sandbox -> {"udp": port, "tcp": port, "resolv_conf": path}
-        # (sandbox, udp port, tcp port, the running iptables-restore) awaiting their nat rules
-        self._pending: list[tuple[str, int, int, dns_sandbox.RulesJob]] = []
+        # sandbox -> {"resolv_conf": path, "udp": port, "tcp": port}; the ports once it serves
+        self.resolvers: dict[str, dict] = {}
+        # (sandbox, its record, the start on the writer thread) for resolvers still being started
+        self._pending: list[tuple[str, dict, dns_sandbox.Starting]] = []
 
     # -- controller hooks (kernel thread) ----------------------------------------------
     def joined(self, net, ep, c) -> None:
@@ -67,18 +69,17 @@ class EmbeddedDns:
             return
         nets = self.ctl.networks
         if any(cfg.network in nets and wants_dns(nets[cfg.network], c) for cfg in c.networks):
-            # It joins a user network: its resolver starts now (lo is up), so the nat rules are
-            # written on the writer thread while the joins go on, and are in place when the
-            # request ends (the job behind it no longer waits for them: ~0.4 ms a `run`).
+            # It joins a user network: its resolver starts now (lo is up), on the writer thread
+            # while the joins go on, and serves behind its rules when the request ends.
             self._start_resolver(c)
         else:
             dns_sandbox.write_resolv_conf(c.netns, dns_sandbox.default_bridge_resolv_conf())
 
     def process_starting(self, c) -> None:
         """A main process may resolve names at once: its sandbox's DNAT rules must be in first."""
-        for ns, _, _, job in self._pending:
+        for ns, _, starting in self._pending:
             if ns == c.netns:
-                job.exception()  # waits for the iptables process
+                starting.wait()
 
     def sandbox_removed(self, c) -> None:
         self._stop_resolver(c.netns)
@@ -92,47 +93,41 @@ class EmbeddedDns:
 
     # -- resolvers ---------------------------------------------------------------------
     def _start_resolver(self, c) -> None:
-        """Open the sockets and write resolv.conf now; the nat rules follow in `_install_rules`."""
+        """Write resolv.conf now (host_config's --dns options rewrite it on this thread); the
+        sockets and the nat rules follow on the writer thread."""
         if c.netns in self.resolvers:
             return
-        udp, tcp = dns_sandbox.open_sockets(c.netns)
-        udp_port, tcp_port = udp.getsockname()[1], tcp.getsockname()[1]
-        try:
-            path = dns_sandbox.write_resolv_conf(c.netns)
-        except BaseException:
-            udp.close()
-            tcp.close()
-            raise
-        self.server.serve(c.netns, udp, tcp)
-        self.resolvers[c.netns] = {"udp": udp_port, "tcp": tcp_port, "resolv_conf": path}
-        # Written now in-process, or (iptables-legacy) a process that overlaps the rest of the join.
-        rules = dns_sandbox.start_nat_rules(c.netns, udp_port, tcp_port)
-        self._pending.append((c.netns, udp_port, tcp_port, rules))
-        if rules.done() and len(self._pending) == 1:
-            self._install_rules()  # written in-process: nothing to wait for, no job behind the request
-        elif len(self._pending) == 1:
+        resolver = self.resolvers[c.netns] = {"resolv_conf": dns_sandbox.write_resolv_conf(c.netns)}
+        self._pending.append((c.netns, resolver, dns_sandbox.start_resolver(c.netns, self.server.serve)))
+        if len(self._pending) == 1:
             # A job queued behind the current request on the kernel thread: every later request
-            # (`cnmlab exec` asks inspect first) finds the rules in place, and a batch of joins
-            # pays for its iptables processes in parallel rather than one after another.
+            # (`cnmlab exec` asks inspect first) finds the resolver serving behind its rules.
             # Holding nothing: it changes no lab object, so a change parked on a plugin does not hold it up.
             self.engine.kernel.submit(self._install_rules, holds=frozenset())
 
     def _install_rules(self) -> None:
         pending, self._pending = self._pending, []
-        errors = {ns: job.exception() for ns, _, _, job in pending}  # waits for every process
-        live = [(ns, u, t) for ns, u, t, _ in pending if self.resolvers.get(ns, {}).get("udp") == u]
-        failed = {ns: errors[ns] for ns, _, _ in live if errors.get(ns) is not None}
-        for ns, udp_port, tcp_port in live:
-            if ns in failed and ns in self.resolvers:  # an unexpected kernel error: say so, keep serving
-                print(f"cnmlab dns: {ns}: {failed[ns]}", file=sys.stderr)
-                self.ctl.emit(StepDone(where=ns, step=f"embedded DNS: could not write DOCKER_OUTPUT: {failed[ns]}"))
-            elif ns not in failed:
+        for ns, resolver, starting in pending:
+            error = starting.wait()
+            if self.resolvers.get(ns) is not resolver:  # stopped meanwhile
+                continue
+            if not starting.udp:  # no sockets: no resolver
+                self.resolvers.pop(ns, None)
+                print(f"cnmlab dns: {ns}: {error}", file=sys.stderr)
+                self.ctl.emit(StepDone(where=ns, step=f"embedded DNS: could not open the resolver: {error}"))
+                continue
+            resolver.update(udp=starting.udp, tcp=starting.tcp)
+            if error is not None:  # an unexpected kernel error: say so, keep serving
+                print(f"cnmlab dns: {ns}: {error}", file=sys.stderr)
+                self.ctl.emit(StepDone(where=ns, step=f"embedded DNS: could not write DOCKER_OUTPUT: {error}"))
+            else:
                 self.ctl.emit(StepDone(where=ns, step=(
-                    f"embedded DNS: 127.0.0.11:53 DNATed to udp :{udp_port} and tcp :{tcp_port} (DOCKER_OUTPUT), "
-                    + ("resolv.conf: nameserver 127.0.0.11" if self.resolvers.get(ns, {}).get("resolv_conf")
-                       else "no private /etc/netns: resolv.conf unchanged"))))
+                    f"embedded DNS: 127.0.0.11:53 DNATed to udp :{starting.udp} and tcp :{starting.tcp} "
+                    "(DOCKER_OUTPUT), " + ("resolv.conf: nameserver 127.0.0.11" if resolver.get("resolv_conf")
+                                           else "no private /etc/netns: resolv.conf unchanged"))))
 
     def _stop_resolver(self, name: str) -> None:
+        writer.settle(name)  # sockets still being opened would be served after the stop
         self.server.stop(name)
         self.names.detach(name)
         self.resolvers.pop(name, None)

@@ -1,7 +1,7 @@
 """The embedded DNS inside one sandbox, plumbed the way Docker does it.
 
 The engine opens a UDP socket and a TCP listener on 127.0.0.11 at random ports *inside* the
-sandbox, then writes Docker's two nat chains there, so that the container's queries to
+sandbox (on its writer thread), then writes Docker's two nat chains there, so that the container's queries to
 127.0.0.11:53 are DNATed to those ports (and a student's `iptables -t nat -S` shows what a
 Docker user would see). The sandbox's resolv.conf goes to /etc/netns/NAME/resolv.conf, which
 `ip netns exec` (and so `cnmlab exec`) bind-mounts over /etc/resolv.conf. /etc/netns is a
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from ..osl import iptables, iptables_pool, netns, nftables, writer
@@ -27,7 +28,6 @@ options ndots:0
 
 
 HOST_RESOLV_CONF = "/etc/resolv.conf"
-RulesJob = Future | writer.Job  # the nat rules being written: done(), exception()
 
 
 def default_bridge_resolv_conf() -> str:
@@ -58,22 +58,6 @@ def default_bridge_resolv_conf() -> str:
 _default_text: tuple = (False, "")  # (the machine's file's identity, the text made of it)
 
 
-def open_sockets(sandbox: str) -> tuple[socket.socket, socket.socket]:
-    """A UDP socket and a listening TCP socket on 127.0.0.11, random ports, in the sandbox."""
-    with netns.entered(sandbox):
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        udp.bind((ADDRESS, 0))
-        tcp.bind((ADDRESS, 0))
-        tcp.listen(16)
-    except OSError:
-        udp.close()
-        tcp.close()
-        raise
-    return udp, tcp
-
-
 def nat_rules(udp_port: int, tcp_port: int) -> dict[str, list[str]]:
     """Docker's DOCKER_OUTPUT / DOCKER_POSTROUTING chains, rule for rule."""
     return {"nat": [
@@ -88,20 +72,56 @@ def nat_rules(udp_port: int, tcp_port: int) -> dict[str, list[str]]:
     ]}
 
 
-def start_nat_rules(sandbox: str, udp_port: int, tcp_port: int) -> RulesJob:
-    """Start writing the nat chains and return at once: in-process over nf_tables where `iptables`
-    is iptables-nft, on the writer thread (osl/writer.py), else one iptables-restore on
-    the background pool. The future is done when the rules are in place (or holds why they are not)."""
-    if not nftables.iptables_is_nft():
-        return iptables_pool.start(sandbox, nat_rules(udp_port, tcp_port))
+class Starting:
+    """A resolver being started on the writer thread: its ports once its sockets are open, and,
+    with iptables-legacy, the iptables-restore it began on the background pool."""
+
+    __slots__ = ("job", "udp", "tcp", "legacy")
+
+    def __init__(self) -> None:
+        self.job: writer.Job | None = None
+        self.udp = self.tcp = 0
+        self.legacy: Future | None = None
+
+    def wait(self) -> BaseException | None:
+        """Wait until the resolver serves behind its rules; what failed, or None."""
+        error = self.job.exception()
+        if error is None and self.legacy is not None:
+            error = self.legacy.exception()
+        return error
+
+
+def start_resolver(sandbox: str, serve: Callable[[str, socket.socket, socket.socket], None]) -> Starting:
+    """Start the sandbox's resolver on the writer thread (osl/writer.py): open its sockets inside
+    the sandbox, hand them to `serve`, and write the nat chains that lead to them, in-process over
+    nf_tables where `iptables` is iptables-nft. The kernel thread goes on with the join meanwhile:
+    a batch took 5% less per container (session 8)."""
+    starting = Starting()
 
     def write() -> None:
-        try:
-            nftables.write_dns_rules(sandbox, ADDRESS, udp_port, tcp_port)
-        except OSError:  # let iptables-restore try, and say why if it fails too
-            iptables.restore(sandbox, nat_rules(udp_port, tcp_port))
+        with netns.entered(sandbox):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                udp.bind((ADDRESS, 0))
+                tcp.bind((ADDRESS, 0))
+                tcp.listen(16)
+            except OSError:
+                udp.close()
+                tcp.close()
+                raise
+            starting.udp, starting.tcp = udp.getsockname()[1], tcp.getsockname()[1]
+            serve(sandbox, udp, tcp)
+            if not nftables.iptables_is_nft():
+                starting.legacy = iptables_pool.start(sandbox, nat_rules(starting.udp, starting.tcp))
+                return
+            try:
+                nftables.send_batch(nftables.dns_messages(ADDRESS, starting.udp, starting.tcp))
+            except OSError:  # let iptables-restore try, and say why if it fails too
+                iptables.restore(sandbox, nat_rules(starting.udp, starting.tcp))
 
-    return writer.submit(sandbox, write)
+    starting.job = writer.submit(sandbox, write)
+    return starting
 
 
 def private_etc() -> bool:
