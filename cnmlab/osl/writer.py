@@ -1,8 +1,9 @@
-"""The writer thread: rules written into a namespace in the background, in order.
+"""The writer thread: a sandbox's userland set up in the background, in order.
 
 Most of a sandbox's embedded-DNS nat batch is kernel time (registering NAT and conntrack in the
-fresh namespace, about 0.3 ms), spent without the GIL. A thread of its own does it on the other
-core while the kernel thread goes on with the join, the reply, or a batch's next containers.
+fresh namespace, about 0.3 ms), spent without the GIL, and so is opening its resolver's
+sockets. A thread of its own does them on the other core while the kernel thread goes on with
+the join, the reply, or a batch's next containers.
 Whoever touches that namespace's rules next (osl/iptables.run_in), or drops the namespace,
 waits for the write first (`settle`), so rules keep their order and never land in a later
 namespace of the same name.
@@ -76,3 +77,11 @@ def settle(ns: str | None) -> None:
     job = _inflight.get(ns) if ns is not None else None
     if job is not None and not getattr(_here, "writing", False):
         job.exception()  # waits; the write's own caller learns of a failure from its future
+
+
+def settle_all() -> None:
+    """Wait for every write submitted so far (they run in order: the last of each namespace's
+    done means all before it are), unless called from the writer itself."""
+    if not getattr(_here, "writing", False):
+        for job in list(_inflight.values()):
+            job.exception()

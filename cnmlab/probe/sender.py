@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 
+from ..osl import writer
 from . import packets
 from .record import Probe, local_error
 from .sockets import Opener, close_later
@@ -47,6 +48,7 @@ def run(probes: list[Probe], timeout: float = 1.0, settle=None) -> list[Probe]:
     silent probe is already explained (a rule counted its drop): then nobody waits out the
     timeout for answers that cannot come.
     """
+    writer.settle_all()  # a sandbox's resolver opens on the writer thread: a probe may ask it
     raw = [p for p in probes if p.proto in RAW_PROTOS]
     other = [p for p in probes if p.proto not in RAW_PROTOS]
     worker = None
