@@ -21,7 +21,6 @@ import struct
 import subprocess
 from ipaddress import IPv4Address
 
-from . import netns
 
 NETLINK_NETFILTER = 12
 NLMSG_ERROR = 2
@@ -218,12 +217,6 @@ def send_batch(messages: list[tuple[int, int, bytes]]) -> None:
             raise error
     finally:
         sock.close()
-
-
-def write_dns_rules(ns: str, address: str, udp_port: int, tcp_port: int) -> None:
-    """Write the embedded DNS nat chains into namespace `ns`; OSError if the kernel refuses."""
-    with netns.entered(ns):
-        send_batch(dns_messages(address, udp_port, tcp_port))
 
 
 @functools.cache
