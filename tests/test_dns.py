@@ -202,3 +202,23 @@ def test_a_hosts_file_goes_with_its_sandbox(lab):
     lab.rm("plain")
     left = in_world(lab, None, "ls", "/etc/netns").stdout.split()
     assert "hh" not in left and "plain" not in left
+
+
+def test_a_resolver_that_cannot_start_says_why_and_leaves_nothing_open():
+    """The resolver starts on the writer thread: a sandbox that is not there ends the start with
+    the error, no port and nothing handed to the server; settle_all (what a probe waits on)
+    returns only once that write is over."""
+    from cnmlab.dns import sandbox as dns_sandbox
+    from cnmlab.osl import writer
+
+    served = []
+    gate = threading.Event()
+    writer.submit("cnmlab-test-gate", gate.wait)  # the writer is busy: the start queues behind it
+    starting = dns_sandbox.start_resolver("cnmlab-no-such-sandbox", lambda *socks: served.append(socks))
+    threading.Timer(0.2, gate.set).start()
+    t0 = time.monotonic()
+    writer.settle_all()
+    assert time.monotonic() - t0 >= 0.15 and starting.job.done()
+    error = starting.wait()
+    assert isinstance(error, FileNotFoundError) and "cnmlab-no-such-sandbox" in str(error)
+    assert (starting.udp, starting.tcp, served) == (0, 0, [])

@@ -111,12 +111,12 @@ def start_resolver(sandbox: str, serve: Callable[[str, socket.socket, socket.soc
                 udp.bind((ADDRESS, 0))
                 tcp.bind((ADDRESS, 0))
                 tcp.listen(16)
-            except OSError:
+                serve(sandbox, udp, tcp)
+            except BaseException:  # nothing half-made: no socket left open, no port recorded
                 udp.close()
                 tcp.close()
                 raise
             starting.udp, starting.tcp = udp.getsockname()[1], tcp.getsockname()[1]
-            serve(sandbox, udp, tcp)
             if not nftables.iptables_is_nft():
                 starting.legacy = iptables_pool.start(sandbox, nat_rules(starting.udp, starting.tcp))
                 return True
