@@ -22,6 +22,25 @@ ECHO_PORT = 7
 LIVE_REGISTER = selectors.DefaultSelector is selectors.EpollSelector
 
 
+def open_sockets() -> list[socket.socket]:
+    """The services' three listening sockets, in the calling thread's namespace."""
+    http = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    echo = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for sock, port in ((http, HTTP_PORT), (echo, ECHO_PORT), (udp, ECHO_PORT)):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", port))
+            sock.setblocking(False)
+        http.listen(64)
+        echo.listen(64)
+    except OSError:
+        for sock in (http, echo, udp):
+            sock.close()
+        raise
+    return [http, echo, udp]
+
+
 class BuiltinServices:
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
@@ -34,25 +53,18 @@ class BuiltinServices:
         self._running = True
         self._thread.start()
 
-    def start(self, ns: str, name: str) -> None:
-        """Open the services inside namespace `ns` for the container `name`."""
+    def start(self, ns: str, name: str, opened: list[socket.socket] | None = None) -> None:
+        """Serve the services inside namespace `ns` for the container `name`; `opened`: their
+        sockets, opened there already (a spare namespace's, osl/spares.py)."""
         if ns in self._listeners:
-            return
-        with netns.entered(ns):
-            http = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            echo = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            for sock, port in ((http, HTTP_PORT), (echo, ECHO_PORT), (udp, ECHO_PORT)):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("0.0.0.0", port))
-                sock.setblocking(False)
-            http.listen(64)
-            echo.listen(64)
-        except OSError:
-            for sock in (http, echo, udp):
+            for sock in opened or ():
                 sock.close()
-            raise
+            return
+        if opened:
+            http, echo, udp = opened
+        else:
+            with netns.entered(ns):
+                http, echo, udp = open_sockets()
         with self._lock:
             self._listeners[ns] = [http, echo, udp]
             self._names[ns] = name

@@ -34,7 +34,7 @@ from . import network
 from .network import GW_NETWORK, GW_OPTIONS, PREDEFINED, Network  # noqa: F401  (GW_*: public names)
 from .osl.netns import Namespaces
 from .sandbox import Container, ContainerTable, Sandbox
-from .builtin_services import BuiltinServices
+from .builtin_services import BuiltinServices, open_sockets
 from .store import Store
 
 DEFAULT_HOST = "host1"
@@ -44,7 +44,9 @@ class Controller:
     def __init__(self, store: Store, ns: Namespaces | None = None, builtin_services: BuiltinServices | None = None,
                  kernel: Kernel | None = None, driver_class: Callable[[str], type[Driver]] = load_class):
         self.store = store
-        self.kernel = kernel or Kernel(ns)  # a unit test passes a stand-in: no root, no namespaces
+        # a unit test passes a stand-in: no root, no namespaces. A spare namespace comes with the
+        # test services' sockets open (osl/spares.py).
+        self.kernel = kernel or Kernel(ns, in_spares=open_sockets)
         self.ns = self.kernel.ns
         self._driver_class = driver_class  # entry points, then remote plugins (drivers/__init__.py)
         self.builtin_services = builtin_services or BuiltinServices()  # HTTP and echo in every sandbox

@@ -7,15 +7,19 @@ restore order, rollback) can be tested without root, with a stand-in that record
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import underlay
 from .host import Host
 from .osl import links, netns
 from .osl.netns import Namespaces
+from .osl.spares import Spares
 
 
 class Kernel:
-    def __init__(self, ns: Namespaces | None = None) -> None:
+    def __init__(self, ns: Namespaces | None = None, in_spares: Callable[[], list] | None = None) -> None:
         self.ns = ns or Namespaces()
+        self.spares = Spares(in_spares)
 
     def settle(self) -> None:
         """Wait for the unmounts of removed sandboxes still running in the background."""
@@ -42,14 +46,27 @@ class Kernel:
             self.ns.delete(name)
             raise
 
-    def create_sandbox(self, name: str, hostname: str) -> None:
-        """A network namespace with its own UTS namespace (the hostname), both or neither."""
-        self.ns.create(name, handle=False)  # pyroute2's handle opens on first use
+    def create_sandbox(self, name: str, hostname: str) -> list:
+        """A network namespace with its own UTS namespace (the hostname), both or neither; what
+        `spares.inside` opened in it when it was made ahead (osl/spares.py), else []."""
+        spare = self.spares.take()
+        opened = spare.extra if spare is not None else []
+        if spare is not None:
+            self.ns.adopt(name, spare)
+        else:
+            self.ns.create(name, handle=False)  # pyroute2's handle opens on first use
         try:
             netns.create_uts(name, hostname)
         except BaseException:
+            for sock in opened:
+                sock.close()
             self.ns.delete(name)
             raise
+        return opened
+
+    def make_spares(self) -> None:
+        """A new sandbox's background writes are queued: make the namespaces of the next ones."""
+        self.spares.refill()
 
     def delete_sandbox(self, name: str, background: bool = False) -> None:
         """background: the unmounts finish on the reaper's thread, off the request's path."""
@@ -61,4 +78,5 @@ class Kernel:
         links.set_default_route(self.ns.rtnl(sandbox), gateway, ifname)
 
     def close(self) -> None:
+        self.spares.close()
         self.ns.close()

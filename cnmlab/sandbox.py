@@ -227,12 +227,14 @@ class Sandbox:
     def build(self, services: bool = True) -> None:
         """The namespace (a host-mode container uses its host's), the test services, the hooks."""
         ctl, c = self.ctl, self.container
-        if c.network_mode != "host":
-            ctl.kernel.create_sandbox(c.netns, c.hostname)
+        opened = ctl.kernel.create_sandbox(c.netns, c.hostname) if c.network_mode != "host" else None
         ctl.sandboxes[c.id] = self
         try:
             if services:
-                ctl.builtin_services.start(c.netns, c.name)
+                ctl.builtin_services.start(c.netns, c.name, opened)
+            else:
+                for sock in opened or ():  # a main process may listen on them: the services stay shut
+                    sock.close()
         except OSError:
             if c.network_mode != "host":
                 ctl.sandboxes.pop(c.id, None)
@@ -244,6 +246,7 @@ class Sandbox:
         except BaseException:
             self.delete()
             raise
+        ctl.kernel.make_spares()  # behind the hooks' writes (its resolver), which the request waits for
 
     def share(self, target: Container) -> None:
         """`container:NAME`: no namespace of its own, NAME's under this container's name too (a

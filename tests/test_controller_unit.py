@@ -59,6 +59,9 @@ class FakeKernel:
     def set_default_route(self, sandbox: str, gateway: str | None, ifname: str | None) -> None:
         self.routes[sandbox] = (gateway, ifname)
 
+    def make_spares(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -67,7 +70,7 @@ class FakeServices:
     def __init__(self) -> None:
         self.running: set[str] = set()
 
-    def start(self, ns: str, name: str) -> None:
+    def start(self, ns: str, name: str, opened=None) -> None:
         self.running.add(ns)
 
     def stop(self, ns: str) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pyroute2 import IPRoute
 
@@ -232,7 +232,9 @@ class _SysctlProc:
         self._root, self._writes, self._mounts, self._generation = "/proc", 0, 0, 0
         self._mountable = False  # inside a world that has not refused a procfs mount yet
 
-    def root(self) -> str:
+    def open(self, key: str) -> int:
+        """An fd to write sysctl `key` of the calling thread's namespace. Opened under the lock:
+        the spares' thread writes too (osl/spares.py), and a remount detaches the old root."""
         with self._lock:
             if self._generation != world.generation:  # a (new) world: its own /run, nothing mounted yet
                 self._root, self._writes, self._generation = "/proc", 0, world.generation
@@ -240,7 +242,7 @@ class _SysctlProc:
             if self._mountable and self._writes % self.EVERY == 0:
                 self._remount()
             self._writes += 1
-            return self._root
+            return os.open(self._root + "/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
 
     def _remount(self) -> None:
         target = f"{self.DIR}/{self._mounts}"
@@ -260,7 +262,7 @@ _sysctl_proc = _SysctlProc()
 
 def write_sysctl(key: str, value: str) -> None:
     """Write a sysctl of the namespace the calling thread is in."""
-    fd = os.open(_sysctl_proc.root() + "/sys/" + key.replace(".", "/"), os.O_WRONLY | os.O_CLOEXEC)
+    fd = _sysctl_proc.open(key)
     try:
         os.write(fd, value.encode())
     finally:
@@ -272,6 +274,57 @@ def _touch(target: str, exclusive: bool = False) -> None:
     exclusive: FileExistsError if it is there (one lookup, not a stat first)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_EXCL if exclusive else os.O_TRUNC)
     os.close(os.open(target, flags, 0o644))
+
+
+class Unnamed:
+    """A network namespace made but not yet named: its fd and its netlink socket, lo up, IPv6
+    off unless asked, and what `inside()` opened in it (sockets stay in the namespace they were
+    made in). Made on any thread; `close()` frees it unless `Namespaces.adopt` named it."""
+
+    __slots__ = ("fd", "rtnl", "extra")
+
+    def __init__(self, ipv6: bool = False, forwarding: bool = False, inside: Callable[[], list] | None = None) -> None:
+        self.extra: list = []
+        with away("net") as home:
+            syscalls.unshare(syscalls.CLONE_NEWNET)
+            try:
+                self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    if not ipv6:
+                        # Docker disables IPv6 in sandboxes; it also keeps big bridges linear
+                        # (no DAD/RS/MLD flooding for every new port). Writing `all` sets
+                        # `default` too (addrconf_disable_ipv6), so links made later have it off.
+                        write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")
+                    if forwarding:
+                        write_sysctl("net.ipv4.ip_forward", "1")
+                    self.rtnl = Rtnl()
+                    try:
+                        if inside is not None:
+                            self.extra = inside()
+                    except BaseException:
+                        self.rtnl.close()
+                        raise
+                except BaseException:
+                    os.close(self.fd)
+                    raise
+            finally:
+                syscalls.setns(home, syscalls.CLONE_NEWNET)
+        try:
+            self.rtnl.request([Rtnl.up_message(LOOPBACK_INDEX)])
+        except BaseException:
+            self.close()
+            raise
+
+    def named(self) -> Rtnl:
+        """Its netlink socket, once a bind mount holds the namespace (the fd is no longer needed)."""
+        os.close(self.fd)
+        return self.rtnl
+
+    def close(self) -> None:
+        os.close(self.fd)
+        self.rtnl.close()
+        for sock in self.extra:
+            sock.close()
 
 
 class Namespaces:
@@ -301,34 +354,25 @@ class Namespaces:
     def create(self, name: str, ipv6: bool = False, forwarding: bool = False, handle: bool = True) -> IPRoute | None:
         """Make namespace `name` with lo up; return its pyroute2 handle (handle=False: open none
         now, saving about 0.3 ms; `ipr(name)` still opens one on first use)."""
+        self.adopt(name, Unnamed(ipv6=ipv6, forwarding=forwarding))
+        return self.ipr(name) if handle else None
+
+    def adopt(self, name: str, made: Unnamed) -> None:
+        """Give `made` the name `name` (a bind mount); `made` is used up, whether or not this fails."""
         target = path(name)
         reaper.settle(target)
         try:
             _touch(target, exclusive=True)
         except FileExistsError:
+            made.close()
             raise FileExistsError(f"namespace {name} exists") from None
         try:
-            with away("net") as home:
-                syscalls.unshare(syscalls.CLONE_NEWNET)
-                try:
-                    syscalls.mount("/proc/thread-self/ns/net", target, None, syscalls.MS_BIND)
-                    if not ipv6:
-                        # Docker disables IPv6 in sandboxes; it also keeps big bridges linear
-                        # (no DAD/RS/MLD flooding for every new port). Writing `all` sets
-                        # `default` too (addrconf_disable_ipv6), so links made later have it off.
-                        write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")
-                    if forwarding:
-                        write_sysctl("net.ipv4.ip_forward", "1")
-                    self._rtnl[name] = Rtnl()
-                    if handle:
-                        self._handles[name] = IPRoute()
-                finally:
-                    syscalls.setns(home, syscalls.CLONE_NEWNET)
+            syscalls.mount(f"/proc/self/fd/{made.fd}", target, None, syscalls.MS_BIND)
         except BaseException:
+            made.close()
             self.delete(name)
             raise
-        self._rtnl[name].request([Rtnl.up_message(LOOPBACK_INDEX)])
-        return self._handles.get(name)
+        self._rtnl[name] = made.named()
 
     def delete(self, name: str, background: bool = False) -> None:
         """Drop the namespace; the kernel removes its links (about 0.7 ms, not 20 ms per veth).

@@ -45,15 +45,18 @@ class Job:
         return self.error
 
 
-def submit(ns: str, write: Callable[[], None]) -> Job:
-    """Run `write` (rules into namespace `ns`) on the writer thread; return its job."""
+def submit(ns: str | None, write: Callable[[], None]) -> Job:
+    """Run `write` (rules into namespace `ns`; None: no namespace of a name, as a spare's
+    making) on the writer thread; return its job."""
     global _thread_started
     if not _thread_started:
         with _start_lock:
             if not _thread_started:
                 threading.Thread(target=_run, name="nft-writer", daemon=True).start()
                 _thread_started = True
-    job = _inflight[ns] = Job(ns, write)
+    job = Job(ns, write)
+    if ns is not None:  # what `settle` waits for
+        _inflight[ns] = job
     _queue.put(job)
     return job
 
