@@ -19,6 +19,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 SCRIPT = textwrap.dedent("""
     import os
+    import time
     from cnmlab.client import Client
     c = Client()
     st = c.status()
@@ -32,6 +33,10 @@ SCRIPT = textwrap.dedent("""
     print("RULES", "DOCKER-ISOLATION-STAGE-1" in c.exec("host1", ["iptables", "-S"]).stdout)
     print("DNS", c.exec("aa", ["getent", "hosts", "bb"]).stdout.split()[:1] == [ip])
     print("PASSWD", "root:" in c.exec("aa", ["cat", "/etc/passwd"]).stdout)
+    time.sleep(0.5)  # the spare namespaces asked for behind bb's sandbox are ready: cc takes one
+    c.run("cc", network="net-a")
+    ipc = c.inspect("cc")["NetworkSettings"]["Networks"]["net-a"]["IPAddress"]
+    print("SPARE", c.exec("aa", ["busybox", "wget", "-qO-", f"http://{ipc}/"]).stdout.strip() == f"cc {ipc}")
     c.stop_engine()
     print("STOPPED", not c.running())
 """)
@@ -86,6 +91,7 @@ def test_engine_runs_unprivileged_in_a_user_namespace(tmp_path):
         assert lines["RULES"] == "True"
         assert lines["DNS"] == "True", "embedded DNS works rootless too (a private /etc/netns)"
         assert lines["PASSWD"] == "True", "the world still sees the machine's /etc"
+        assert lines["SPARE"] == "True", "a sandbox from a spare namespace (osl/spares.py) serves its test services"
         assert lines["STOPPED"] == "True"
     finally:
         shutil.rmtree(base, ignore_errors=True)
