@@ -254,6 +254,7 @@ def start(ctl: Controller, c: Container, by_policy: bool = False) -> bool:
     except BaseException:
         if c.auto_remove and c.id in ctl.containers:  # as dockerd: a failed start removes an AutoRemove one
             remove(ctl, c, force=True)
+        ctl.kernel.settle()  # the error goes out with the sandbox's unmounts done, not in a burst
         raise
     return True
 

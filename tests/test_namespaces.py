@@ -115,3 +115,41 @@ def test_sysctls_go_through_one_private_procfs_at_a_time():
     mounts, ipv6_off = result.stdout.split("|")
     assert sorted(mounts.split()) == ["/proc", "/run/cnmlab-proc/3"]
     assert ipv6_off.split() == ["11", "11", "11"]
+
+
+REAPER_BURSTS = r"""
+import os, time
+from cnmlab.osl import netns, world
+world.enter()
+spaces = netns.Namespaces()
+for i in range(4):
+    spaces.create(f"r{i}", handle=False)
+reaper = netns.Reaper()
+reaper.QUIET, reaper.AGE = 0.3, 30.0
+reaper.drop(netns.path("r0"))
+time.sleep(0.1)
+print("burst", sorted(os.listdir(netns.NETNS_DIR)))  # r0 waits while drops may follow
+time.sleep(0.5)
+print("after", sorted(os.listdir(netns.NETNS_DIR)))  # QUIET s without a drop: the burst is over
+reaper.QUIET = 30.0
+reaper.drop(netns.path("r1"))
+reaper.drop(netns.path("r2"))
+start = time.monotonic()
+reaper.settle(netns.path("r1"))  # a namespace of that name is to be made: no waiting for the burst
+print("settled", time.monotonic() - start < 5, "r1" in os.listdir(netns.NETNS_DIR))
+reaper.settle()
+print("all", time.monotonic() - start < 5, sorted(os.listdir(netns.NETNS_DIR)))
+"""
+
+
+def test_the_reaper_drops_a_burst_of_removals_when_it_ends_or_when_one_is_waited_for():
+    """osl/netns.Reaper: mounts dropped in a burst go once no drop came for QUIET s, so the
+    kernel's freeing of their namespaces does not run beside the next removals; `settle` drops
+    what is queued at once."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", REAPER_BURSTS], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["burst ['r0', 'r1', 'r2', 'r3']", "after ['r1', 'r2', 'r3']",
+                                          "settled True False", "all True ['r3']"]

@@ -76,3 +76,4 @@ def _undo(ctl, containers: list[str], networks: list[str]) -> None:
     for nid in reversed(networks):
         with contextlib.suppress(CnmError):
             ctl.remove_network(nid)
+    ctl.kernel.settle()  # the error goes out with the sandboxes' unmounts done
