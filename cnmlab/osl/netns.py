@@ -307,12 +307,12 @@ class Unnamed:
     __slots__ = ("fd", "rtnl", "extra")
 
     def __init__(self, ipv6: bool = False, forwarding: bool = False, inside: Callable[[], list] | None = None) -> None:
-        self.extra: list = []
-        with away("net") as home:
-            syscalls.unshare(syscalls.CLONE_NEWNET)
-            try:
-                self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.fd, self.rtnl, self.extra = -1, None, []
+        try:
+            with away("net") as home:
+                syscalls.unshare(syscalls.CLONE_NEWNET)
                 try:
+                    self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                     if not ipv6:
                         # Docker disables IPv6 in sandboxes; it also keeps big bridges linear
                         # (no DAD/RS/MLD flooding for every new port). Writing `all` sets
@@ -321,21 +321,13 @@ class Unnamed:
                     if forwarding:
                         write_sysctl("net.ipv4.ip_forward", "1")
                     self.rtnl = Rtnl()
-                    try:
-                        if inside is not None:
-                            self.extra = inside()
-                    except BaseException:
-                        self.rtnl.close()
-                        raise
-                except BaseException:
-                    os.close(self.fd)
-                    raise
-            finally:
-                syscalls.setns(home, syscalls.CLONE_NEWNET)
-        try:
+                    if inside is not None:
+                        self.extra = inside()
+                finally:
+                    syscalls.setns(home, syscalls.CLONE_NEWNET)
             self.rtnl.request([Rtnl.up_message(LOOPBACK_INDEX)])
         except BaseException:
-            self.close()
+            self.close()  # what was made so far: nothing holds the namespace any more
             raise
 
     def named(self) -> Rtnl:
@@ -344,8 +336,10 @@ class Unnamed:
         return self.rtnl
 
     def close(self) -> None:
-        os.close(self.fd)
-        self.rtnl.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+        if self.rtnl is not None:
+            self.rtnl.close()
         for sock in self.extra:
             sock.close()
 

@@ -3,7 +3,8 @@
 Most of a sandbox's embedded-DNS nat batch is kernel time (registering NAT and conntrack in the
 fresh namespace, about 0.3 ms), spent without the GIL, and so is opening its resolver's
 sockets. A thread of its own does them on the other core while the kernel thread goes on with
-the join, the reply, or a batch's next containers.
+the join, the reply, or a batch's next containers. It also makes the spare namespaces that new
+sandboxes take (osl/spares.py), after the writes queued before them.
 Whoever touches that namespace's rules next (osl/iptables.run_in), or drops the namespace,
 waits for the write first (`settle`), so rules keep their order and never land in a later
 namespace of the same name.
